@@ -1,0 +1,54 @@
+"""The ``simsip`` command: one click group, one module per subcommand.
+
+Each subcommand lives in its own module under ``simsip/cli/`` and registers
+itself on :data:`main` when imported; the imports at the bottom list them.
+Exit status (DESIGN.md): 0 all ran and every expectation held, 1 an
+expectation failed, 2 bad input (scenario, parameter or option).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+EXIT_OK = 0
+EXIT_EXPECTATION_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class SimsipGroup(click.Group):
+    """A click group whose usage errors end in one line and exit status 2."""
+
+    def main(self, *args, **kwargs):  # type: ignore[override]
+        """Run the group, turning click usage errors into one-line messages."""
+        kwargs.setdefault("standalone_mode", False)
+        try:
+            rv = super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            click.echo(f"simsip: error: {exc.format_message()}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.ClickException as exc:
+            click.echo(f"simsip: error: {exc.format_message()}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except click.Abort:
+            click.echo("simsip: aborted", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+
+
+def fail(message: str) -> "click.exceptions.Exit":
+    """Print a one-line error to stderr and return an Exit(2) to raise."""
+    click.echo(f"simsip: error: {message}", err=True)
+    return click.exceptions.Exit(EXIT_BAD_INPUT)
+
+
+@click.group(cls=SimsipGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="simsip")
+def main() -> None:
+    """simsip: a SIP signalling simulator (RFC 3261 / RFC 3262 on SimPy)."""
+
+
+# Subcommands register themselves on `main` when imported; one line each.

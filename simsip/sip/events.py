@@ -1,0 +1,112 @@
+"""The sans-IO vocabulary: what a SIP machine is fed and what it asks for.
+
+Every machine in :mod:`simsip.sip` (transactions, the UA core, the proxy core)
+takes ``now`` and one input, and returns a list of actions. It never reads a
+clock or a socket: the simulator (or a test, or a real socket adapter) carries
+out the actions and feeds back timer firings. See aioquic's
+``handle_timer(now)`` / ``get_timer()`` for the shape.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from simsip.sip.message import Request, Response
+
+
+class Transport(enum.Enum):
+    """Transport protocol of a hop (RFC 3261 §18)."""
+
+    UDP = "UDP"
+    TCP = "TCP"
+
+    @property
+    def reliable(self) -> bool:
+        """True for transports that retransmit themselves (RFC 3261 §17)."""
+        return self is not Transport.UDP
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a message goes: a host (a node name in the simulator), port and transport."""
+
+    host: str
+    port: int = 5060
+    transport: Transport = Transport.UDP
+
+    def __str__(self) -> str:
+        """Render as ``host:port;transport=udp``."""
+        return f"{self.host}:{self.port};transport={self.transport.value.lower()}"
+
+
+# ---------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    """Hand ``message`` to the transport for ``destination``.
+
+    ``retransmission`` counts earlier transmissions of the same message by this
+    element (0 for the first); ``timer`` names the timer that caused a
+    retransmission ("A", "E", "G", "2xx", "1xx-rel") or None when a received
+    retransmission triggered it. ``call_id`` keys the call for measures.
+    """
+
+    message: "Request | Response"
+    destination: Address
+    retransmission: int = 0
+    timer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    """Arm (or re-arm, replacing any pending one) the timer ``name`` to fire after ``delay`` s.
+
+    ``name`` is unique within the machine that asked (e.g. ``"z9hG4bK77/A"``);
+    ``label`` is the RFC's letter or role ("A", "B", "2xx", "1xx-rel", "prack-wait").
+    """
+
+    name: str
+    delay: float
+    label: str = ""
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    """Disarm the timer ``name`` if it is pending."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A transaction or dialog changed state (for traces, ladders and teaching)."""
+
+    machine: str  # e.g. "INVITE client z9hG4bK77" or "dialog <id>"
+    old: str
+    new: str
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppEvent:
+    """Something the application (a scenario behaviour) may react to.
+
+    ``kind`` is one of: ``"request"`` (a request arrived for the application,
+    e.g. INVITE, BYE, CANCEL), ``"response"`` (a response to one of our
+    requests), ``"timeout"`` (a transaction timed out, RFC 3261 §8.1.3.1),
+    ``"call-ended"`` (a call reached its end; ``detail`` gives the outcome),
+    ``"reliability-failure"`` (RFC 3262 §3: no PRACK within 64*T1).
+    """
+
+    kind: str
+    call_id: str
+    message: "Request | Response | None" = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+Action = Union[SendMessage, StartTimer, CancelTimer, StateChange, AppEvent]

@@ -1,0 +1,157 @@
+"""RFC 3261 transaction timers (Table 4, Appendix A) and RFC 6026 Timers L and M.
+
+Every timer value in simsip is derived here from T1, T2 and T4; nowhere else
+writes a timer duration as a literal. Times are seconds (floats).
+
+| timer | value                      | section                  |
+|-------|----------------------------|--------------------------|
+| A     | T1, doubling, no cap (UDP) | RFC 3261 §17.1.1.2       |
+| B     | 64*T1                      | RFC 3261 §17.1.1.2       |
+| C     | > 3 min (proxy, per branch)| RFC 3261 §16.6 item 11   |
+| D     | >= 32 s UDP, 0 reliable    | RFC 3261 §17.1.1.2       |
+| E     | T1, doubling, cap T2 (UDP) | RFC 3261 §17.1.2.2       |
+| F     | 64*T1                      | RFC 3261 §17.1.2.2       |
+| G     | T1, doubling, cap T2 (UDP) | RFC 3261 §17.2.1         |
+| H     | 64*T1                      | RFC 3261 §17.2.1         |
+| I     | T4 UDP, 0 reliable         | RFC 3261 §17.2.1         |
+| J     | 64*T1 UDP, 0 reliable      | RFC 3261 §17.2.2         |
+| K     | T4 UDP, 0 reliable         | RFC 3261 §17.1.2.2       |
+| L     | 64*T1                      | RFC 6026 §8.7            |
+| M     | 64*T1                      | RFC 6026 §8.4            |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# RFC 3261 §17.1.1.1 / §17.1.2.2 defaults.
+DEFAULT_T1 = 0.5
+DEFAULT_T2 = 4.0
+DEFAULT_T4 = 5.0
+# RFC 3261 §16.6 item 11: Timer C "MUST be set to be larger than 3 minutes".
+DEFAULT_TIMER_C = 180.0 + 1.0
+# RFC 3261 §17.1.1.2: Timer D is an absolute minimum of 32 s for unreliable transports.
+TIMER_D_MIN_UNRELIABLE = 32.0
+# RFC 3261 §17.2.1: 100 Trying unless the TU answers within 200 ms.
+TRYING_DELAY = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class TimerConfig:
+    """T1, T2 and T4 of one SIP element, and every timer derived from them."""
+
+    t1: float = DEFAULT_T1
+    t2: float = DEFAULT_T2
+    t4: float = DEFAULT_T4
+    timer_c: float = DEFAULT_TIMER_C
+
+    def __post_init__(self) -> None:
+        """Reject non-positive base timers (RFC 3261 §17.1.1.1 needs T1 > 0)."""
+        if self.t1 <= 0 or self.t2 <= 0 or self.t4 <= 0:
+            raise ValueError("T1, T2 and T4 must be positive")
+
+    # --- INVITE client transaction (RFC 3261 §17.1.1.2, RFC 6026 §8.4) ---
+    def timer_a(self, reliable: bool) -> float | None:
+        """Initial INVITE retransmit interval; None over a reliable transport."""
+        return None if reliable else self.t1
+
+    def next_timer_a(self, interval: float) -> float:
+        """Timer A doubles on every firing with no ceiling."""
+        return 2.0 * interval
+
+    @property
+    def timer_b(self) -> float:
+        """INVITE client transaction timeout, 64*T1."""
+        return 64.0 * self.t1
+
+    def timer_d(self, reliable: bool) -> float:
+        """Wait in Completed for response retransmissions: >= 32 s UDP, 0 reliable."""
+        return 0.0 if reliable else max(TIMER_D_MIN_UNRELIABLE, 64.0 * self.t1)
+
+    @property
+    def timer_m(self) -> float:
+        """RFC 6026: INVITE client lingers in Accepted for 64*T1."""
+        return 64.0 * self.t1
+
+    # --- non-INVITE client transaction (RFC 3261 §17.1.2.2) ---
+    def timer_e(self, reliable: bool) -> float | None:
+        """Initial non-INVITE retransmit interval; None over a reliable transport."""
+        return None if reliable else self.t1
+
+    def next_timer_e(self, interval: float, proceeding: bool) -> float:
+        """Timer E doubles capped at T2 in Trying, and is T2 in Proceeding."""
+        return self.t2 if proceeding else min(2.0 * interval, self.t2)
+
+    @property
+    def timer_f(self) -> float:
+        """Non-INVITE client transaction timeout, 64*T1."""
+        return 64.0 * self.t1
+
+    def timer_k(self, reliable: bool) -> float:
+        """Non-INVITE client waits in Completed: T4 over UDP, 0 reliable."""
+        return 0.0 if reliable else self.t4
+
+    # --- INVITE server transaction (RFC 3261 §17.2.1, RFC 6026 §8.7) ---
+    def timer_g(self, reliable: bool) -> float | None:
+        """Initial final-response retransmit interval; None over a reliable transport."""
+        return None if reliable else self.t1
+
+    def next_timer_g(self, interval: float) -> float:
+        """Timer G doubles capped at T2."""
+        return min(2.0 * interval, self.t2)
+
+    @property
+    def timer_h(self) -> float:
+        """Wait for the ACK of a 3xx-6xx, 64*T1, all transports."""
+        return 64.0 * self.t1
+
+    def timer_i(self, reliable: bool) -> float:
+        """Absorb ACK retransmissions in Confirmed: T4 over UDP, 0 reliable."""
+        return 0.0 if reliable else self.t4
+
+    @property
+    def timer_l(self) -> float:
+        """RFC 6026: INVITE server lingers in Accepted for 64*T1."""
+        return 64.0 * self.t1
+
+    # --- non-INVITE server transaction (RFC 3261 §17.2.2) ---
+    def timer_j(self, reliable: bool) -> float:
+        """Answer request retransmissions in Completed: 64*T1 UDP, 0 reliable."""
+        return 0.0 if reliable else 64.0 * self.t1
+
+    # --- UA core (RFC 3261 §13.3.1.4) and RFC 3262 §3 ---
+    def first_2xx_retransmit(self) -> float:
+        """The UAS core first retransmits a 2xx after T1, on any transport."""
+        return self.t1
+
+    def next_2xx_retransmit(self, interval: float) -> float:
+        """2xx retransmission interval doubles capped at T2 (§13.3.1.4)."""
+        return min(2.0 * interval, self.t2)
+
+    @property
+    def ack_wait_2xx(self) -> float:
+        """UAS core gives up waiting for the ACK of a 2xx after 64*T1."""
+        return 64.0 * self.t1
+
+    def first_reliable_1xx_retransmit(self) -> float:
+        """RFC 3262 §3: a reliable provisional is first retransmitted after T1."""
+        return self.t1
+
+    def next_reliable_1xx_retransmit(self, interval: float) -> float:
+        """RFC 3262 §3: the interval doubles with no T2 ceiling."""
+        return 2.0 * interval
+
+    @property
+    def prack_wait(self) -> float:
+        """RFC 3262 §3: without a PRACK after 64*T1 the UAS rejects with a 5xx."""
+        return 64.0 * self.t1
+
+    @property
+    def trying_delay(self) -> float:
+        """RFC 3261 §17.2.1: send 100 Trying if the TU has not answered in 200 ms."""
+        return TRYING_DELAY
+
+    @property
+    def cancel_wait(self) -> float:
+        """RFC 3261 §9.1: a cancelled INVITE with no final in 64*T1 is destroyed."""
+        return 64.0 * self.t1
