@@ -1,0 +1,433 @@
+"""The simulated IP network: nodes, directed link hops, routing, UDP and TCP delivery.
+
+Topology is a :class:`networkx.DiGraph` of the scenario's nodes; each link
+adds one hop per direction, each with its own parameters, loss-model state and
+random stream. A message between non-adjacent nodes follows the lowest mean
+delay path (computed once per pair, static: faults do not re-route); nodes in
+between act as IP routers, not SIP elements.
+
+Per hop a packet meets, in this order: the hop being down (dropped), its loss
+model, its delay sample, jitter (uniform in +-jitter, clipped at 0), a
+serialisation queue when the hop has a bandwidth (size from the real wire
+bytes), reordering (with probability ``reorder`` an extra ``reorder_delay``)
+and duplication (with probability ``duplicate`` a second copy with its own
+delay). A packet in flight when its hop goes down, or arriving at a node that
+is down, is dropped.
+
+Deliveries are SimPy timeout callbacks carrying the packet as the event value
+and one bound method as callback: no process and no closure per message.
+
+TCP (RFC 793 / RFC 6298 model): a connection per ordered pair of nodes gives
+each message a sequence number; the receiving end delivers to SIP strictly in
+sequence (reassembly), so SIP never sees loss, duplication or reordering. A
+segment lost on any hop is sent again from the source after the retransmission
+timeout, doubled at each further loss of the same segment (RFC 6298 §5.5). The
+RTO is RFC 6298's value after the first RTT measurement R (the path's mean
+round trip): SRTT = R, RTTVAR = R/2, RTO = SRTT + 4*RTTVAR = 3R, rounded up to
+the 1 s minimum of §2.4 (also the initial RTO of §2.1). After
+:data:`TCP_MAX_RETRANSMISSIONS` losses of one segment the connection gives the
+message up (reported as a drop) and goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import networkx as nx
+import simpy
+
+from simsip.net.models import ConstantDelay, Delay, LossModel, NoLoss
+from simsip.sip.events import Transport
+
+# RFC 6298 §2.4: "Whenever RTO is computed, if it is less than 1 second, then
+# the RTO SHOULD be rounded up to 1 second" (also the initial RTO, §2.1).
+TCP_MIN_RTO = 1.0
+# RFC 6298 §2.3: after the first measurement R, RTO = R + K*(R/2) with K = 4.
+TCP_RTO_RTT_FACTOR = 3.0
+# Losses of one segment before the connection gives the message up
+# (1+2+4+8+16+32 s of back-off: past 64*T1, the longest SIP transaction timer).
+TCP_MAX_RETRANSMISSIONS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class HopSpec:
+    """Parameters of one direction of a link."""
+
+    delay: Delay = field(default_factory=lambda: ConstantDelay(0.0))
+    jitter: float = 0.0
+    loss: LossModel = field(default_factory=NoLoss)
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    reorder_delay: float | None = None  # None: one more mean delay
+    bandwidth: float | None = None  # bits per second; None: no serialisation delay
+
+
+class Receiver(Protocol):
+    """What a node attaches to the network: called once per delivered message."""
+
+    def __call__(self, message: Any, source: str, transport: Transport) -> None:
+        """Take one message from ``source`` (a node name) over ``transport``."""
+        ...
+
+
+DropHook = Callable[["Packet", "Hop", str], None]
+"""Called as ``hook(packet, hop, reason)`` for every packet a hop loses."""
+
+
+class Hop:
+    """One direction of one link, with its own random stream and loss-model state."""
+
+    __slots__ = (
+        "name", "src", "dst", "spec", "rng", "loss", "delay", "const_delay",
+        "jitter", "reorder", "reorder_delay", "duplicate", "bandwidth",
+        "up", "epoch", "busy_until", "sent", "lost",
+    )
+
+    def __init__(self, name: str, src: str, dst: str, spec: HopSpec, rng: random.Random) -> None:
+        """Create the hop ``src`` -> ``dst`` of link ``name``."""
+        self.name = name
+        self.src = src
+        self.dst = dst
+        self.spec = spec
+        self.rng = rng
+        self.loss: LossModel = spec.loss.fresh()
+        self.delay = spec.delay
+        # Constant delays skip the method call on the hot path.
+        self.const_delay: float | None = (
+            spec.delay.value if isinstance(spec.delay, ConstantDelay) else None
+        )
+        self.jitter = spec.jitter
+        self.reorder = spec.reorder
+        self.reorder_delay = (
+            spec.reorder_delay if spec.reorder_delay is not None else spec.delay.mean
+        )
+        self.duplicate = spec.duplicate
+        self.bandwidth = spec.bandwidth
+        self.up = True
+        self.epoch = 0  # bumped when the hop goes down: packets in flight are lost
+        self.busy_until = 0.0
+        self.sent = 0
+        self.lost = 0
+
+    @property
+    def mean_delay(self) -> float:
+        """Mean one-way delay (routing weight)."""
+        return self.delay.mean
+
+    def set_up(self, up: bool) -> None:
+        """Bring the hop up or down (down: every packet in flight is lost)."""
+        if self.up and not up:
+            self.epoch += 1
+        self.up = up
+
+
+class Packet:
+    """One transmission of one message across the network (a copy per duplicate)."""
+
+    __slots__ = (
+        "message", "src", "dst", "transport", "path", "hop", "epoch", "size",
+        "conn", "seq", "attempt", "attempt_start", "meta",
+    )
+
+    def __init__(self, message: Any, src: str, dst: str, transport: Transport,
+                 path: tuple[Hop, ...], meta: Any) -> None:
+        """A packet about to enter the first hop of ``path``."""
+        self.message = message
+        self.src = src
+        self.dst = dst
+        self.transport = transport
+        self.path = path
+        self.hop = 0
+        self.epoch = 0
+        self.size = -1  # wire bytes, rendered on first need
+        self.conn: "_TcpConnection | None" = None
+        self.seq = 0
+        self.attempt = 0
+        self.attempt_start = 0.0
+        self.meta = meta  # opaque to the network: the sender's trace context
+
+    def copy(self) -> "Packet":
+        """An independent copy at the same point of the same path (duplication)."""
+        other = Packet(self.message, self.src, self.dst, self.transport, self.path, self.meta)
+        other.hop = self.hop
+        other.size = self.size
+        return other
+
+
+class _TcpConnection:
+    """One direction of a TCP connection: sequence numbers and in-order reassembly."""
+
+    __slots__ = ("next_seq", "expect", "pending", "rto")
+
+    def __init__(self, rto: float) -> None:
+        """Empty connection with retransmission timeout ``rto``."""
+        self.next_seq = 0
+        self.expect = 0
+        self.pending: dict[int, Packet | None] = {}
+        self.rto = rto
+
+
+def wire_size(message: Any) -> int:
+    """Size in bytes of ``message`` on the wire (rendered once per message object, then cached)."""
+    cached = getattr(message, "_simsip_wire_size", None)
+    if cached is not None:
+        return cached
+    size = len(bytes(message))
+    try:
+        message._simsip_wire_size = size
+    except AttributeError:  # a class with __slots__ and no room: render each time
+        pass
+    return size
+
+
+class Network:
+    """Nodes joined by links; moves messages with delay, loss and faults on a SimPy clock."""
+
+    def __init__(self, env: simpy.Environment, on_drop: DropHook | None = None) -> None:
+        """An empty network on ``env``; ``on_drop`` hears of every lost packet."""
+        self.env = env
+        self.graph = nx.DiGraph()
+        self.on_drop = on_drop
+        self._receivers: dict[str, Receiver] = {}
+        self._node_up: dict[str, bool] = {}
+        self._hops: dict[tuple[str, str], Hop] = {}
+        self._paths: dict[tuple[str, str], tuple[Hop, ...] | None] = {}
+        self._tcp: dict[tuple[str, str], _TcpConnection] = {}
+        self.links: dict[str, tuple[Hop, Hop]] = {}
+        # Bound once: every delivery reuses these callbacks.
+        self._arrive_cb = self._arrive
+        self._tcp_retry_cb = self._tcp_retry
+        self._local_cb = self._local
+
+    # ------------------------------------------------------------ topology
+
+    def add_node(self, name: str) -> None:
+        """Add a node (a SIP element or a router)."""
+        self.graph.add_node(name)
+        self._node_up[name] = True
+
+    def add_link(self, a: str, b: str, forward: HopSpec, backward: HopSpec,
+                 rng_forward: random.Random, rng_backward: random.Random,
+                 name: str | None = None) -> tuple[Hop, Hop]:
+        """Join ``a`` and ``b``: hop a->b with ``forward``, hop b->a with ``backward``."""
+        for node in (a, b):
+            if node not in self._node_up:
+                self.add_node(node)
+        link_name = name or f"{a}-{b}"
+        if (a, b) in self._hops:
+            raise ValueError(f"duplicate link {a} <-> {b}")
+        hop_ab = Hop(link_name, a, b, forward, rng_forward)
+        hop_ba = Hop(link_name, b, a, backward, rng_backward)
+        self._hops[(a, b)] = hop_ab
+        self._hops[(b, a)] = hop_ba
+        self.graph.add_edge(a, b, delay=hop_ab.mean_delay)
+        self.graph.add_edge(b, a, delay=hop_ba.mean_delay)
+        self.links[link_name] = (hop_ab, hop_ba)
+        self._paths.clear()
+        return hop_ab, hop_ba
+
+    def attach(self, node: str, receiver: Receiver) -> None:
+        """Make ``receiver`` the SIP element at ``node``."""
+        if node not in self._node_up:
+            self.add_node(node)
+        self._receivers[node] = receiver
+
+    def hop(self, a: str, b: str) -> Hop:
+        """The hop a -> b (KeyError when there is no such link)."""
+        return self._hops[(a, b)]
+
+    def path(self, src: str, dst: str) -> tuple[Hop, ...] | None:
+        """Hops of the lowest mean-delay path from ``src`` to ``dst`` (None: unreachable)."""
+        key = (src, dst)
+        try:
+            return self._paths[key]
+        except KeyError:
+            pass
+        try:
+            nodes = nx.shortest_path(self.graph, src, dst, weight="delay")
+            hops: tuple[Hop, ...] | None = tuple(
+                self._hops[(nodes[i], nodes[i + 1])] for i in range(len(nodes) - 1)
+            )
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            hops = None
+        self._paths[key] = hops
+        return hops
+
+    def round_trip(self, src: str, dst: str) -> float:
+        """Mean round-trip time between two nodes (s); inf when unreachable."""
+        there, back = self.path(src, dst), self.path(dst, src)
+        if there is None or back is None:
+            return float("inf")
+        return sum(h.mean_delay for h in there) + sum(h.mean_delay for h in back)
+
+    # ------------------------------------------------------------ faults
+
+    def set_link_up(self, name: str, up: bool) -> None:
+        """Bring both directions of link ``name`` up or down."""
+        for hop in self.links[name]:
+            hop.set_up(up)
+
+    def set_node_up(self, node: str, up: bool) -> None:
+        """Bring a node up or down (down: it neither receives nor forwards)."""
+        self._node_up[node] = up
+
+    def node_up(self, node: str) -> bool:
+        """Whether ``node`` is up."""
+        return self._node_up.get(node, False)
+
+    # ------------------------------------------------------------ sending
+
+    def send(self, src: str, dst: str, message: Any, transport: Transport, meta: Any = None) -> None:
+        """Transmit ``message`` from node ``src`` to node ``dst``; ``meta`` rides along for hooks."""
+        path = self._paths.get((src, dst))
+        if path is None:
+            path = self.path(src, dst)
+        if src == dst:
+            packet = Packet(message, src, dst, transport, (), meta)
+            self.env.timeout(0.0, packet).callbacks.append(self._local_cb)
+            return
+        if path is None:
+            packet = Packet(message, src, dst, transport, (), meta)
+            self._drop(packet, None, "no route")
+            return
+        packet = Packet(message, src, dst, transport, path, meta)
+        if transport is Transport.UDP:
+            self._enter(packet)
+            return
+        conn = self._tcp.get((src, dst))
+        if conn is None:
+            rto = max(TCP_MIN_RTO, TCP_RTO_RTT_FACTOR * self.round_trip(src, dst))
+            conn = self._tcp[(src, dst)] = _TcpConnection(rto)
+        packet.conn = conn
+        packet.seq = conn.next_seq
+        conn.next_seq += 1
+        packet.attempt_start = self.env.now
+        self._enter(packet)
+
+    def _enter(self, packet: Packet) -> None:
+        """Put ``packet`` on hop number ``packet.hop`` of its path."""
+        hop = packet.path[packet.hop]
+        hop.sent += 1
+        if not hop.up:
+            self._lose(packet, hop, "link down")
+            return
+        rng = hop.rng
+        if hop.loss.lost(rng):
+            self._lose(packet, hop, "loss")
+            return
+        delay = hop.const_delay
+        if delay is None:
+            delay = hop.delay.sample(rng)
+        if hop.jitter:
+            delay += hop.jitter * (2.0 * rng.random() - 1.0)
+            if delay < 0.0:
+                delay = 0.0
+        if hop.bandwidth is not None:
+            if packet.size < 0:
+                packet.size = wire_size(packet.message)
+            now = self.env.now
+            start = hop.busy_until if hop.busy_until > now else now
+            hop.busy_until = start + packet.size * 8.0 / hop.bandwidth
+            delay += hop.busy_until - now
+        reliable = packet.conn is not None
+        if hop.reorder and rng.random() < hop.reorder:
+            delay += hop.reorder_delay
+        if hop.duplicate and rng.random() < hop.duplicate and not reliable:
+            # TCP discards duplicate segments: only UDP duplicates reach SIP.
+            twin = packet.copy()
+            twin.epoch = hop.epoch
+            extra = hop.const_delay if hop.const_delay is not None else hop.delay.sample(rng)
+            self.env.timeout(extra if extra > delay else delay, twin).callbacks.append(self._arrive_cb)
+        packet.epoch = hop.epoch
+        self.env.timeout(delay, packet).callbacks.append(self._arrive_cb)
+
+    def _arrive(self, event: simpy.Event) -> None:
+        """A packet reached the far end of its current hop."""
+        packet: Packet = event._value
+        hop = packet.path[packet.hop]
+        if hop.epoch != packet.epoch:
+            self._lose(packet, hop, "link down")
+            return
+        node = hop.dst
+        if not self._node_up[node]:
+            self._lose(packet, hop, "node down")
+            return
+        packet.hop += 1
+        if packet.hop < len(packet.path):
+            self._enter(packet)
+            return
+        conn = packet.conn
+        if conn is None:
+            receiver = self._receivers.get(node)
+            if receiver is not None:
+                receiver(packet.message, packet.src, packet.transport)
+            return
+        # TCP reassembly: deliver strictly in sequence.
+        if packet.seq != conn.expect:
+            conn.pending[packet.seq] = packet
+            return
+        self._tcp_deliver(conn, packet)
+
+    def _tcp_deliver(self, conn: _TcpConnection, packet: Packet | None) -> None:
+        """Deliver ``packet`` (None: a given-up gap) and every queued successor."""
+        while True:
+            conn.expect += 1
+            if packet is not None:
+                receiver = self._receivers.get(packet.dst)
+                if receiver is not None and self._node_up[packet.dst]:
+                    receiver(packet.message, packet.src, packet.transport)
+            if conn.expect not in conn.pending:
+                return
+            packet = conn.pending.pop(conn.expect)
+
+    def _lose(self, packet: Packet, hop: Hop, reason: str) -> None:
+        """``hop`` lost ``packet``: UDP drops it; TCP retransmits the segment after the RTO."""
+        hop.lost += 1
+        conn = packet.conn
+        if conn is None:
+            self._drop(packet, hop, reason)
+            return
+        packet.attempt += 1
+        if packet.attempt > TCP_MAX_RETRANSMISSIONS:
+            self._drop(packet, hop, f"{reason}; TCP gave up after "
+                       f"{TCP_MAX_RETRANSMISSIONS} retransmissions")
+            if packet.seq == conn.expect:
+                self._tcp_deliver(conn, None)
+            else:
+                conn.pending[packet.seq] = None
+            return
+        self._drop(packet, hop, f"{reason}; TCP retransmits the segment")
+        # RFC 6298 §5.5: back off, doubling the RTO for each further loss.
+        retry_at = packet.attempt_start + conn.rto * (2 ** (packet.attempt - 1))
+        delay = retry_at - self.env.now
+        self.env.timeout(delay if delay > 0.0 else 0.0, packet).callbacks.append(self._tcp_retry_cb)
+
+    def _tcp_retry(self, event: simpy.Event) -> None:
+        """The sender's retransmission timer fired: send the segment again from the start."""
+        packet: Packet = event._value
+        if not self._node_up[packet.src]:
+            self._drop(packet, None, "node down")
+            if packet.conn is not None:
+                conn = packet.conn
+                if packet.seq == conn.expect:
+                    self._tcp_deliver(conn, None)
+                else:
+                    conn.pending[packet.seq] = None
+            return
+        packet.hop = 0
+        packet.attempt_start = self.env.now
+        self._enter(packet)
+
+    def _local(self, event: simpy.Event) -> None:
+        """Deliver a message a node sent to itself."""
+        packet: Packet = event._value
+        receiver = self._receivers.get(packet.dst)
+        if receiver is not None and self._node_up[packet.dst]:
+            receiver(packet.message, packet.src, packet.transport)
+
+    def _drop(self, packet: Packet, hop: Hop | None, reason: str) -> None:
+        """Report a lost packet to the hook."""
+        if self.on_drop is not None:
+            self.on_drop(packet, hop, reason)

@@ -1,0 +1,203 @@
+"""The simulated network: exact delays, routing, loss models, TCP recovery, faults."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import simpy
+
+from simsip.net import (
+    TCP_MIN_RTO,
+    BernoulliLoss,
+    ConstantDelay,
+    GilbertElliottLoss,
+    HopSpec,
+    Network,
+    UniformDelay,
+)
+from simsip.sip.events import Transport
+
+
+class Sink:
+    """Records (time, message, source) of every delivery to one node."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.got: list[tuple[float, object, str]] = []
+
+    def __call__(self, message: object, source: str, transport: Transport) -> None:
+        self.got.append((round(self.env.now, 9), message, source))
+
+
+def build(links: list[tuple[str, str, HopSpec]], seed: int = 1):
+    """A network with the given symmetric links and a Sink on every node."""
+    env = simpy.Environment()
+    drops: list[tuple[float, object, str | None, str]] = []
+    net = Network(env, on_drop=lambda p, h, r: drops.append(
+        (round(env.now, 9), p.message, h.name if h else None, r)))
+    sinks: dict[str, Sink] = {}
+    for i, (a, b, spec) in enumerate(links):
+        net.add_link(a, b, spec, spec, random.Random(seed * 100 + 2 * i),
+                     random.Random(seed * 100 + 2 * i + 1))
+        for node in (a, b):
+            if node not in sinks:
+                sinks[node] = Sink(env)
+                net.attach(node, sinks[node])
+    return env, net, sinks, drops
+
+
+def test_one_hop_constant_delay_exact() -> None:
+    env, net, sinks, drops = build([("a", "b", HopSpec(delay=ConstantDelay(0.05)))])
+    net.send("a", "b", "m1", Transport.UDP)
+    env.run()
+    assert sinks["b"].got == [(0.05, "m1", "a")]
+    assert drops == []
+
+
+def test_lowest_delay_path_sums_each_hop() -> None:
+    env, net, sinks, _ = build([
+        ("a", "r", HopSpec(delay=ConstantDelay(0.010))),
+        ("r", "b", HopSpec(delay=ConstantDelay(0.020))),
+        ("a", "b", HopSpec(delay=ConstantDelay(0.100))),
+    ])
+    assert [h.dst for h in net.path("a", "b")] == ["r", "b"]
+    net.send("a", "b", "m", Transport.UDP)
+    env.run()
+    assert sinks["b"].got == [(0.03, "m", "a")]
+    assert sinks["r"].got == []  # routers forward, they do not receive
+
+
+def test_unreachable_is_dropped_no_route() -> None:
+    env, net, sinks, drops = build([("a", "b", HopSpec())])
+    net.add_node("island")
+    net.send("a", "island", "m", Transport.UDP)
+    env.run()
+    assert drops == [(0.0, "m", None, "no route")]
+
+
+def test_bernoulli_loss_rate_and_monotone_coupling() -> None:
+    """Same stream, higher p: the packets lost at 10 % are a subset of those lost at 30 %."""
+    lost = {}
+    for p in (0.1, 0.3):
+        env, net, sinks, drops = build([("a", "b", HopSpec(loss=BernoulliLoss(p)))])
+        for i in range(4000):
+            net.send("a", "b", i, Transport.UDP)
+        env.run()
+        lost[p] = {m for _, m, _, _ in drops}
+        assert abs(len(lost[p]) / 4000 - p) < 4 * (p * (1 - p) / 4000) ** 0.5
+    assert lost[0.1] <= lost[0.3]
+
+
+def test_gilbert_elliott_rate_and_burst() -> None:
+    model = GilbertElliottLoss.from_rate_burst(0.1, 4.0)
+    assert model.r == pytest.approx(0.25) and model.rate == pytest.approx(0.1)
+    rng = random.Random(7)
+    fates = [model.lost(rng) for _ in range(200_000)]
+    rate = sum(fates) / len(fates)
+    bursts, run = [], 0
+    for f in fates:
+        if f:
+            run += 1
+        elif run:
+            bursts.append(run)
+            run = 0
+    assert rate == pytest.approx(0.1, abs=0.006)
+    assert sum(bursts) / len(bursts) == pytest.approx(4.0, abs=0.15)
+
+
+def test_jitter_bounds_and_reordering_over_udp() -> None:
+    env, net, sinks, _ = build([("a", "b", HopSpec(delay=ConstantDelay(0.05), jitter=0.01))])
+    for i in range(200):
+        env.timeout(i * 0.001).callbacks.append(lambda e, i=i: net.send("a", "b", i, Transport.UDP))
+    env.run()
+    got = sinks["b"].got
+    assert len(got) == 200
+    for t, m, _ in got:
+        assert 0.04 - 1e-9 <= t - m * 0.001 <= 0.06 + 1e-9
+    assert [m for _, m, _ in got] != sorted(m for _, m, _ in got)  # jitter reorders UDP
+
+
+def test_tcp_in_order_no_loss_and_rto_cost() -> None:
+    """TCP: SIP sees every message, in order; a lost segment costs RTO = max(1 s, 3 RTT)."""
+    env, net, sinks, drops = build([("a", "b", HopSpec(delay=ConstantDelay(0.05), jitter=0.02,
+                                                       loss=BernoulliLoss(0.3)))])
+    for i in range(300):
+        env.timeout(i * 0.01).callbacks.append(lambda e, i=i: net.send("a", "b", i, Transport.TCP))
+    env.run()
+    got = [m for _, m, _ in sinks["b"].got]
+    assert got == list(range(300))
+    assert drops and all("TCP retransmits" in r for *_, r in drops)
+
+
+def test_tcp_single_loss_exact_delay() -> None:
+    spec = HopSpec(delay=ConstantDelay(0.05), loss=BernoulliLoss(1.0))
+    env, net, sinks, drops = build([("a", "b", spec)])
+    hop = net.hop("a", "b")
+    net.send("a", "b", "m", Transport.TCP)
+    # Heal the link just after the first loss: the retransmission goes through.
+    env.timeout(0.5).callbacks.append(lambda e: setattr(hop, "loss", BernoulliLoss(0.0)))
+    env.run()
+    assert sinks["b"].got == [(TCP_MIN_RTO + 0.05, "m", "a")]
+    assert len(drops) == 1
+
+
+def test_link_down_drops_in_flight_and_new_packets() -> None:
+    env, net, sinks, drops = build([("a", "b", HopSpec(delay=ConstantDelay(0.1)))])
+    net.send("a", "b", "in-flight", Transport.UDP)
+    env.timeout(0.05).callbacks.append(lambda e: net.set_link_up("a-b", False))
+    env.timeout(0.06).callbacks.append(lambda e: net.send("a", "b", "while-down", Transport.UDP))
+    env.timeout(0.2).callbacks.append(lambda e: net.set_link_up("a-b", True))
+    env.timeout(0.3).callbacks.append(lambda e: net.send("a", "b", "after", Transport.UDP))
+    env.run()
+    assert sinks["b"].got == [(0.4, "after", "a")]
+    assert [(t, m, r) for t, m, _, r in drops] == [(0.06, "while-down", "link down"),
+                                                 (0.1, "in-flight", "link down")]
+
+
+def test_node_down_drops_arrivals_and_transit() -> None:
+    env, net, sinks, drops = build([
+        ("a", "r", HopSpec(delay=ConstantDelay(0.01))),
+        ("r", "b", HopSpec(delay=ConstantDelay(0.01))),
+    ])
+    net.set_node_up("r", False)
+    net.send("a", "b", "m", Transport.UDP)
+    env.run()
+    assert sinks["b"].got == []
+    assert drops == [(0.01, "m", "a-r", "node down")]
+
+
+def test_duplication_delivers_twice() -> None:
+    env, net, sinks, _ = build([("a", "b", HopSpec(delay=UniformDelay(0.01, 0.02), duplicate=1.0))])
+    net.send("a", "b", "m", Transport.UDP)
+    env.run()
+    assert [m for _, m, _ in sinks["b"].got] == ["m", "m"]
+
+
+def test_bandwidth_serialisation_from_wire_bytes() -> None:
+    class Msg:
+        def __bytes__(self) -> bytes:
+            return b"x" * 1000
+
+    env, net, sinks, _ = build([("a", "b", HopSpec(delay=ConstantDelay(0.01), bandwidth=80_000.0))])
+    m1, m2 = Msg(), Msg()
+    net.send("a", "b", m1, Transport.UDP)
+    net.send("a", "b", m2, Transport.UDP)
+    env.run()
+    # 1000 bytes at 80 kbit/s = 0.1 s each, queued FIFO, then 10 ms propagation.
+    assert [t for t, _, _ in sinks["b"].got] == [0.11, 0.21]
+    assert m1._simsip_wire_size == 1000
+
+
+def test_streams_per_direction_are_independent() -> None:
+    """Traffic b->a does not move the draws of a->b."""
+    results = []
+    for extra in (False, True):
+        env, net, sinks, drops = build([("a", "b", HopSpec(loss=BernoulliLoss(0.5)))])
+        for i in range(100):
+            net.send("a", "b", i, Transport.UDP)
+            if extra:
+                net.send("b", "a", i, Transport.UDP)
+        env.run()
+        results.append([m for _, m, _ in sinks["b"].got])
+    assert results[0] == results[1]
