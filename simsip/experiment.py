@@ -43,6 +43,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from simsip.metrics.measures import OUTCOMES, RECORD_FIELDS, CallTable
+from simsip.metrics.summary import MEASURES, measure_stats, outcome_shares
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -381,9 +384,9 @@ class Grid:
 # Jobs, tasks and executors
 # --------------------------------------------------------------------------
 
-# (payload of a point, seed, first run index, stop run index) -> one call
-# record (a dict with at least "run") per call, in run order.
-RunChunk = Callable[[Any, int, int, int], list[dict[str, Any]]]
+# (payload of a point, seed, first run index, stop run index) -> the call
+# records of those runs in run order: a CallTable, or dicts of its fields.
+RunChunk = Callable[[Any, int, int, int], "CallTable | Sequence[Mapping[str, Any]]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,10 +412,10 @@ class Job:
     payloads: tuple[Any, ...]
     seed: int
 
-    def run(self, task: Task) -> tuple[int, list[dict[str, Any]]]:
-        """Run one task, returning its index with its records."""
+    def run(self, task: Task) -> tuple[int, CallTable]:
+        """Run one task, returning its index with its call records (column-wise, compact to send)."""
         records = self.run_chunk(self.payloads[task.point], self.seed, task.start, task.stop)
-        return task.index, list(records)
+        return task.index, records if isinstance(records, CallTable) else CallTable(records)
 
 
 def make_tasks(points: int, runs: int, chunk: int) -> list[Task]:
@@ -438,7 +441,7 @@ class Executor(Protocol):
 
     workers: int
 
-    def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[list[dict[str, Any]]]:
+    def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[CallTable]:
         """Run every task; ``on_done`` is called in the caller's thread as each finishes."""
         ...
 
@@ -449,7 +452,7 @@ class SerialExecutor:
     name = "serial"
     workers = 1
 
-    def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[list[dict[str, Any]]]:
+    def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[CallTable]:
         """Run the tasks in order."""
         results = []
         for task in tasks:
@@ -470,7 +473,7 @@ def _init_worker(job: Job) -> None:
     _WORKER_JOB = job
 
 
-def _worker_task(task: Task) -> tuple[int, list[dict[str, Any]]]:
+def _worker_task(task: Task) -> tuple[int, CallTable]:
     """Run one task with the job this worker was initialised with."""
     assert _WORKER_JOB is not None, "pool worker used before _init_worker"
     return _WORKER_JOB.run(task)
@@ -504,12 +507,12 @@ class ProcessExecutor:
             raise SweepError(f"--jobs {jobs}: need at least 1")
         self.workers = jobs or os.cpu_count() or 1
 
-    def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[list[dict[str, Any]]]:
+    def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[CallTable]:
         """Run the tasks on the pool; one worker runs in this process instead."""
         if self.workers == 1 or len(tasks) <= 1:
             return SerialExecutor().execute(job, tasks, on_done)
         _check_picklable(job, "process")
-        results: list[list[dict[str, Any]] | None] = [None] * len(tasks)
+        results: list[CallTable | None] = [None] * len(tasks)
         pool = _pool_context().Pool(min(self.workers, len(tasks)), _init_worker, (job,))
         try:
             for index, records in pool.imap_unordered(_worker_task, tasks):
@@ -525,7 +528,7 @@ class ProcessExecutor:
         return [r for r in results if r is not None]
 
 
-def _dask_task(job: Job, task: Task) -> tuple[int, list[dict[str, Any]]]:
+def _dask_task(job: Job, task: Task) -> tuple[int, CallTable]:
     """Run one task on a Dask worker (the job is scattered there once)."""
     return job.run(task)
 
@@ -580,11 +583,11 @@ class DaskExecutor:
         ) as cluster, Client(cluster) as client:
             yield client
 
-    def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[list[dict[str, Any]]]:
+    def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[CallTable]:
         """Submit every task, gather as they finish, and put them back in order."""
         from distributed import as_completed
 
-        results: list[list[dict[str, Any]] | None] = [None] * len(tasks)
+        results: list[CallTable | None] = [None] * len(tasks)
         if self.client is not None or self.scheduler is not None or self.processes:
             # Threads-only clusters share this process; anything else unpickles the job.
             _check_picklable(job, "dask")
@@ -681,9 +684,11 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 # The sweep
 # --------------------------------------------------------------------------
 
+# The measures summarised per point, and the statistics columns of the summary.
+SUMMARY_MEASURES = MEASURES
+SUMMARY_COLUMNS = ("n", "mean", "std", "ci_low", "ci_high", "p50", "p90", "p99", "max")
 # Columns every call table starts with, before the params and the engine's fields.
 POINT_COLUMN = "point"
-RUN_COLUMN = "run"
 
 Progress = Callable[[int, int], None]
 Prepare = Callable[[Any, dict[str, str]], Any]
@@ -723,7 +728,7 @@ def sweep(
         raise SweepError(f"chunk {chunk}: need at least 1 run per batch")
     grid = Grid.parse(params)
     for name in grid.names:
-        if name in (POINT_COLUMN, RUN_COLUMN):
+        if name == POINT_COLUMN or name in RECORD_FIELDS:
             raise SweepError(f"param {name}: the name clashes with the {name!r} result column")
     chosen = make_executor(executor, jobs, scheduler)
     points = grid.points()
@@ -742,7 +747,7 @@ def sweep(
 
     job = Job(run_chunk or _engine_run_chunk, payloads, seed)
     results = chosen.execute(job, tasks, on_done)
-    per_point: list[list[dict[str, Any]]] = [[] for _ in points]
+    per_point = [CallTable() for _ in points]
     # Tasks are numbered point by point, run range by run range: task order is (point, run) order.
     for task, records in zip(tasks, results):
         per_point[task.point].extend(records)
@@ -768,7 +773,7 @@ class SweepResult:
         grid: Grid,
         runs: int,
         seed: int,
-        records: list[list[dict[str, Any]]],
+        records: list[CallTable],
         name: str = "scenario",
     ) -> None:
         """Keep the grid and, per point, its call records in run order."""
@@ -791,7 +796,7 @@ class SweepResult:
 
     @property
     def calls(self) -> pd.DataFrame:
-        """One row per call: point, the params, then the engine's per-call fields."""
+        """One row per call: point, the params, then the call record fields (``RECORD_FIELDS``)."""
         if self._calls is None:
             self._calls = _calls_frame(self.grid, self.records)
         return self._calls
@@ -855,25 +860,88 @@ def _point_label(grid: Grid, point: int) -> str:
     )
 
 
-def _calls_frame(grid: Grid, records: list[list[dict[str, Any]]]) -> pd.DataFrame:
-    """The per-call table, in (point, run) order."""
+def _with_point_columns(grid: Grid, point: int, frame: pd.DataFrame) -> pd.DataFrame:
+    """Put ``point`` and the point's param values in front of a per-point frame."""
+    columns = grid.columns()
+    for k, name in enumerate([POINT_COLUMN, *grid.names]):
+        value = point if name == POINT_COLUMN else columns[name][point]
+        frame.insert(k, name, [value] * len(frame))
+    return frame
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack per-point frames (categoricals with equal categories stay categorical)."""
     import pandas as pd
 
-    columns = grid.columns()
-    fields: dict[str, None] = {}
-    for point_records in records:
-        for record in point_records:
-            fields.update(dict.fromkeys(record))
-    clash = [name for name in grid.names if name in fields]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _calls_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
+    """The per-call table, in (point, run) order."""
+    clash = [name for name in grid.names if name in RECORD_FIELDS]
     if clash:
         raise SweepError(f"param {clash[0]}: the name clashes with a result column")
-    order = [POINT_COLUMN, *grid.names, RUN_COLUMN, *(f for f in fields if f != RUN_COLUMN)]
-    rows = []
-    for point, point_records in enumerate(records):
-        params = {name: values[point] for name, values in columns.items()}
-        for record in point_records:
-            rows.append({POINT_COLUMN: point, **params, **record})
-    return pd.DataFrame(rows, columns=order)
+    return _concat([_with_point_columns(grid, p, table.to_pandas()) for p, table in enumerate(records)])
+
+
+def _summary_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
+    """Per point and measure: n, mean, std, 95 % CI (Student t), p50, p90, p99, max."""
+    import pandas as pd
+
+    frames = []
+    for point, table in enumerate(records):
+        rows = []
+        for measure in SUMMARY_MEASURES:
+            stats = measure_stats(table.column(measure))
+            ci = stats.pop("ci95") or (None, None)
+            rows.append({"measure": measure, **stats, "ci_low": ci[0], "ci_high": ci[1]})
+        frame = pd.DataFrame(rows, columns=["measure", *SUMMARY_COLUMNS])
+        frame = frame.astype({name: "float64" for name in SUMMARY_COLUMNS if name != "n"})
+        frames.append(_with_point_columns(grid, point, frame))
+    return _concat(frames)
+
+
+def _outcomes_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
+    """Per point and outcome: number of calls and share (0-1)."""
+    import pandas as pd
+
+    frames = []
+    for point, table in enumerate(records):
+        shares = outcome_shares(table)
+        rows = [
+            {"outcome": name, "calls": round(share * len(table)), "share": share}
+            for name, share in shares.items()
+        ]
+        frame = pd.DataFrame(rows, columns=["outcome", "calls", "share"])
+        frames.append(_with_point_columns(grid, point, frame))
+    return _concat(frames)
+
+
+def _wide_summary(result: SweepResult) -> pd.DataFrame:
+    """Per point (rows): calls, answered share and each measure's ``mean [CI]``: the Jupyter view."""
+    import pandas as pd
+
+    summary = result.summary
+    outcomes = result.outcomes
+    answered = outcomes[outcomes["outcome"] == "answered"]
+    table: dict[str, list[str]] = {
+        "calls": [str(len(t)) for t in result.records],
+        "answered": [f"{100 * share:.1f} %" for share in answered["share"]],
+    }
+    for measure in SUMMARY_MEASURES:
+        rows = summary[summary["measure"] == measure]
+        table[measure] = [mean_ci_text(r.mean, r.ci_low, r.ci_high) for r in rows.itertuples()]
+    return pd.DataFrame(table, index=[result.point_label(p) for p in range(len(result.grid))])
+
+
+def mean_ci_text(mean: float | None, low: float | None, high: float | None) -> str:
+    """``mean [low, high]`` with decimals suited to the size of the mean; ``–`` when missing."""
+    if mean is None or mean != mean:
+        return "–"
+    digits = 0 if abs(mean) >= 100 else 1 if abs(mean) >= 10 else 2
+    if low is None or high is None or low != low or high != high:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def _load_point(scenario: Any, point: dict[str, str]) -> Any:
@@ -883,47 +951,10 @@ def _load_point(scenario: Any, point: dict[str, str]) -> Any:
     return simsip.load(scenario, params=point or None)
 
 
-def _engine_run_chunk(payload: Any, seed: int, start: int, stop: int) -> list[dict[str, Any]]:
+def _engine_run_chunk(payload: Any, seed: int, start: int, stop: int) -> CallTable:
     """Runs [start, stop) of a loaded scenario on the engine, as call records."""
     import simsip
 
     result = simsip.run(payload, runs=stop - start, seed=seed, first_run=start)
-    return list(result.calls)
+    return result.calls
 
-
-def _summary_frame(grid: Grid, records: list[list[dict[str, Any]]]) -> pd.DataFrame:
-    """Per point and measure, the metrics summary (n, mean, CI, percentiles)."""
-    import pandas as pd
-
-    from simsip.metrics.summary import summarize
-
-    columns = grid.columns()
-    rows = []
-    for point, point_records in enumerate(records):
-        params = {name: values[point] for name, values in columns.items()}
-        for measure, stats in summarize(point_records).measures.items():
-            rows.append({POINT_COLUMN: point, **params, "measure": measure, **stats})
-    return pd.DataFrame(rows)
-
-
-def _outcomes_frame(grid: Grid, records: list[list[dict[str, Any]]]) -> pd.DataFrame:
-    """Per point and outcome, the metrics summary's count and share."""
-    import pandas as pd
-
-    from simsip.metrics.summary import summarize
-
-    columns = grid.columns()
-    rows = []
-    for point, point_records in enumerate(records):
-        params = {name: values[point] for name, values in columns.items()}
-        for outcome, stats in summarize(point_records).outcomes.items():
-            rows.append({POINT_COLUMN: point, **params, "outcome": outcome, **stats})
-    return pd.DataFrame(rows)
-
-
-def _wide_summary(result: SweepResult) -> pd.DataFrame:
-    """Per point (rows), each measure's mean with its 95 % CI (columns): the Jupyter view."""
-    summary = result.summary
-    wide = summary.pivot(index=POINT_COLUMN, columns="measure", values="mean")
-    wide.index = [result.point_label(p) for p in wide.index]
-    return wide

@@ -52,3 +52,4 @@ def main() -> None:
 
 
 # Subcommands register themselves on `main` when imported; one line each.
+from simsip.cli import sweep as _sweep  # noqa: E402,F401
