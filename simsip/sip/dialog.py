@@ -1,0 +1,293 @@
+"""SIP dialogs (RFC 3261 §12) with the RFC 5407 §2 dialog states.
+
+A dialog is the peer-to-peer relationship an INVITE creates. It is
+identified by Call-ID, local tag and remote tag, and remembers the local and
+remote CSeq, the local and remote URI, the remote target (the peer's
+Contact) and the route set (from Record-Route). RFC 3261 calls a dialog
+*early* when a provisional with a To tag created it and *confirmed* after a
+2xx. RFC 5407 §2 splits those phases further, which makes the race
+conditions of its §3 easy to follow; :data:`DIALOG_TRANSITIONS` is that
+machine:
+
+* Preparative: no dialog yet (the INVITE is on its way);
+* Early: a 1xx with a To tag was sent or received;
+* Moratorium: a 2xx was sent or received, the ACK not yet;
+* Established: the ACK for the 2xx was sent or received;
+* Mortal: a BYE was sent or received; only the BYE (and the ACK for a 2xx)
+  is still handled, other requests get 481;
+* Morgue: gone (the BYE transaction ended, a 3xx-6xx ended the INVITE, or an
+  early dialog was abandoned, e.g. another fork branch won).
+
+Building requests inside the dialog follows §12.2.1.1 (Request-URI and Route
+from the route set and remote target, loose and strict routing); checking
+requests received inside it follows §12.2.2 (CSeq order).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+from simsip.sip.events import StateChange
+
+if TYPE_CHECKING:
+    from simsip.sip.message import URI, NameAddr, Request, Response
+
+__all__ = ["DialogState", "DialogEvent", "DIALOG_TRANSITIONS", "Dialog"]
+
+
+class DialogState(enum.Enum):
+    """RFC 5407 §2 dialog states."""
+
+    PREPARATIVE = "Preparative"
+    EARLY = "Early"
+    MORATORIUM = "Moratorium"
+    ESTABLISHED = "Established"
+    MORTAL = "Mortal"
+    MORGUE = "Morgue"
+
+
+class DialogEvent(enum.Enum):
+    """Inputs of the dialog state machine (sent or received alike)."""
+
+    PROVISIONAL = "1xx with To tag"
+    SUCCESS = "2xx"
+    FAILURE = "3xx-6xx"
+    ACK = "ACK for 2xx"
+    BYE = "BYE"
+    BYE_DONE = "BYE transaction ended"
+    ABANDON = "abandoned"
+
+
+DIALOG_TRANSITIONS: dict[tuple[DialogState, DialogEvent], DialogState] = {
+    (DialogState.PREPARATIVE, DialogEvent.PROVISIONAL): DialogState.EARLY,
+    (DialogState.PREPARATIVE, DialogEvent.SUCCESS): DialogState.MORATORIUM,
+    (DialogState.PREPARATIVE, DialogEvent.FAILURE): DialogState.MORGUE,
+    (DialogState.EARLY, DialogEvent.PROVISIONAL): DialogState.EARLY,
+    (DialogState.EARLY, DialogEvent.SUCCESS): DialogState.MORATORIUM,
+    (DialogState.EARLY, DialogEvent.FAILURE): DialogState.MORGUE,
+    # RFC 5407 §3.1.3 / Appendix A: a BYE may end an early dialog.
+    (DialogState.EARLY, DialogEvent.BYE): DialogState.MORTAL,
+    # RFC 3261 §13.2.2.4: early dialogs left 64*T1 after the first 2xx end.
+    (DialogState.EARLY, DialogEvent.ABANDON): DialogState.MORGUE,
+    (DialogState.MORATORIUM, DialogEvent.ACK): DialogState.ESTABLISHED,
+    (DialogState.MORATORIUM, DialogEvent.BYE): DialogState.MORTAL,
+    (DialogState.ESTABLISHED, DialogEvent.BYE): DialogState.MORTAL,
+    (DialogState.MORTAL, DialogEvent.BYE_DONE): DialogState.MORGUE,
+    (DialogState.MORTAL, DialogEvent.ABANDON): DialogState.MORGUE,
+}
+
+# §8.1.1.5: CSeq numbers are below 2^31 when chosen, at most 2^32 - 1 on the wire.
+MAX_CSEQ = 2**32 - 1
+
+
+class Dialog:
+    """One dialog: identifiers, sequence numbers, route set, remote target, RFC 5407 state."""
+
+    def __init__(
+        self,
+        call_id: str,
+        local_tag: str,
+        remote_tag: str,
+        local_uri: "NameAddr",
+        remote_uri: "NameAddr",
+        remote_target: "URI | None",
+        route_set: list[str],
+        local_seq: int | None,
+        remote_seq: int | None,
+        is_uac: bool,
+        secure: bool = False,
+    ) -> None:
+        """Create the dialog in Preparative; feed it events to move it."""
+        self.call_id = call_id
+        self.local_tag = local_tag
+        self.remote_tag = remote_tag
+        self.local_uri = local_uri
+        self.remote_uri = remote_uri
+        self.remote_target = remote_target
+        self.route_set = list(route_set)
+        self.local_seq = local_seq
+        self.remote_seq = remote_seq
+        self.is_uac = is_uac
+        self.secure = secure
+        self.state = DialogState.PREPARATIVE
+        # RFC 3262 §4: the UAC's last in-order RSeq, per INVITE transaction.
+        self.last_rseq: int | None = None
+        self.last_rseq_cseq: int | None = None
+        # RFC 3261 §13.2.2.4: the ACK built for this dialog's 2xx, resent per retransmission.
+        self.ack: "Request | None" = None
+        self.ack_sends = 0
+        self.ack_cseq: int | None = None
+        # RFC 3262 §4: the newest in-order reliable 1xx not PRACKed yet (auto_prack=False).
+        self.pending_prack: "Response | None" = None
+
+    @property
+    def id(self) -> tuple[str, str, str]:
+        """Dialog ID: (Call-ID, local tag, remote tag) (§12)."""
+        return (self.call_id, self.local_tag, self.remote_tag)
+
+    @property
+    def name(self) -> str:
+        """Name used in StateChange actions."""
+        return f"dialog {self.call_id};{self.local_tag};{self.remote_tag}"
+
+    def __repr__(self) -> str:
+        """Show id and state."""
+        return f"<Dialog {self.id} {self.state.value}>"
+
+    @property
+    def confirmed(self) -> bool:
+        """RFC 3261 'confirmed': Moratorium or Established."""
+        return self.state in (DialogState.MORATORIUM, DialogState.ESTABLISHED)
+
+    @property
+    def early(self) -> bool:
+        """RFC 3261 'early' dialog."""
+        return self.state is DialogState.EARLY
+
+    @property
+    def alive(self) -> bool:
+        """Not yet terminated (neither Mortal nor Morgue)."""
+        return self.state in (DialogState.PREPARATIVE, DialogState.EARLY, DialogState.MORATORIUM,
+                              DialogState.ESTABLISHED)
+
+    def feed(self, event: DialogEvent) -> list[StateChange]:
+        """Take the transition for ``event`` (ignored when the table has none)."""
+        new = DIALOG_TRANSITIONS.get((self.state, event))
+        if new is None or new is self.state:
+            return []
+        old, self.state = self.state, new
+        return [StateChange(self.name, old.value, new.value, self.call_id)]
+
+    # ----------------------------------------------------------- creation
+
+    @classmethod
+    def from_uac(cls, request: "Request", response: "Response") -> "Dialog":
+        """§12.1.2: the UAC side, from our request and a 1xx/2xx carrying a To tag."""
+        route_set = list(reversed(response.headers.get_all("Record-Route")))
+        contacts = response.contacts
+        return cls(
+            call_id=request.call_id,
+            local_tag=request.from_.tag,
+            remote_tag=response.to.tag,
+            local_uri=request.from_,
+            remote_uri=response.to,
+            remote_target=contacts[0].uri if contacts else None,
+            route_set=route_set,
+            local_seq=request.cseq.seq,
+            remote_seq=None,
+            is_uac=True,
+            secure=request.uri.scheme == "sips",
+        )
+
+    @classmethod
+    def from_uas(cls, request: "Request", local_tag: str) -> "Dialog":
+        """§12.1.1: the UAS side, from the request and the To tag we chose."""
+        contacts = request.contacts
+        return cls(
+            call_id=request.call_id,
+            local_tag=local_tag,
+            remote_tag=request.from_.tag or "",
+            local_uri=request.to,
+            remote_uri=request.from_,
+            remote_target=contacts[0].uri if contacts else None,
+            route_set=list(request.headers.get_all("Record-Route")),
+            local_seq=None,
+            remote_seq=request.cseq.seq,
+            is_uac=False,
+            secure=request.uri.scheme == "sips",
+        )
+
+    def refresh_from_2xx(self, response: "Response") -> None:
+        """§13.2.2.4: a 2xx recomputes the UAC's route set and remote target."""
+        if self.is_uac:
+            self.route_set = list(reversed(response.headers.get_all("Record-Route")))
+        contacts = response.contacts
+        if contacts:
+            self.remote_target = contacts[0].uri
+
+    def refresh_target(self, message: "Request | Response") -> None:
+        """§12.2: a target refresh (re-INVITE or its 2xx) updates the remote target."""
+        contacts = message.contacts
+        if contacts:
+            self.remote_target = contacts[0].uri
+
+    # ----------------------------------------------------------- requests
+
+    def next_local_seq(self) -> int:
+        """§12.2.1.1: the next CSeq number for a new request in this dialog."""
+        self.local_seq = 1 if self.local_seq is None else self.local_seq + 1
+        return self.local_seq
+
+    def accept_remote_seq(self, request: "Request") -> bool:
+        """§12.2.2: False (answer 500) when the CSeq is lower than the remote one.
+
+        ACK and CANCEL carry the CSeq of the request they refer to, so they
+        are not checked.
+        """
+        if request.method in ("ACK", "CANCEL"):
+            return True
+        seq = request.cseq.seq
+        if self.remote_seq is not None and seq < self.remote_seq:
+            return False
+        if self.remote_seq is None or seq > self.remote_seq:
+            self.remote_seq = seq
+        return True
+
+    def request_uri_and_routes(self) -> tuple["URI", list[str]]:
+        """§12.2.1.1: the Request-URI and Route values for a request in this dialog.
+
+        Loose routing (first route has ``lr``): Request-URI = remote target,
+        Route = route set. Strict routing: Request-URI = first route's URI,
+        Route = the rest plus the remote target.
+        """
+        from simsip.sip.message import NameAddr
+
+        if not self.route_set:
+            return self.remote_target, []
+        first = NameAddr.parse(self.route_set[0])
+        if "lr" in first.uri.params:
+            return self.remote_target, list(self.route_set)
+        uri = first.uri
+        return uri, list(self.route_set[1:]) + [f"<{self.remote_target}>"]
+
+    def next_hop(self) -> "URI":
+        """The URI whose host the request is sent to (first route, else the remote target)."""
+        from simsip.sip.message import NameAddr
+
+        if self.route_set:
+            return NameAddr.parse(self.route_set[0]).uri
+        return self.remote_target
+
+    def build_request(
+        self,
+        method: str,
+        via: str,
+        *,
+        contact: str | None = None,
+        cseq: int | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> "Request":
+        """A request inside this dialog (§12.2.1.1); ``cseq`` defaults to the next local CSeq."""
+        from simsip.sip.message import CSeq, Headers, Request
+
+        uri, routes = self.request_uri_and_routes()
+        seq = self.next_local_seq() if cseq is None else cseq
+        headers = Headers()
+        headers.add("Via", via)
+        headers.add("Max-Forwards", "70")
+        for route in routes:
+            headers.add("Route", route)
+        headers.add("From", str(self.local_uri.with_tag(self.local_tag)))
+        headers.add("To", str(self.remote_uri.with_tag(self.remote_tag)))
+        headers.add("Call-ID", self.call_id)
+        headers.add("CSeq", str(CSeq(seq, method)))
+        if contact is not None:
+            headers.add("Contact", contact)
+        for name, value in extra or []:
+            headers.add(name, value)
+        if body:
+            headers.add("Content-Type", content_type or "application/sdp")
+        return Request(method, uri, headers, body)

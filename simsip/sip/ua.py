@@ -1,0 +1,1522 @@
+"""The user agent core (RFC 3261 §8, §12-15, RFC 3262), sans-IO.
+
+:class:`UserAgentCore` is the transaction user of one UA: it owns a
+:class:`~simsip.sip.transaction.TransactionLayer`, the dialogs
+(:mod:`simsip.sip.dialog`) and the per-call state, makes every automatic
+protocol decision (ACK, PRACK, 100rel negotiation, 2xx and reliable-1xx
+retransmission, CANCEL/487, error answers) and reports what the application
+may react to as :class:`~simsip.sip.events.AppEvent` actions.
+
+Driving it (the engine, or a test)::
+
+    ua = UserAgentCore("alice", "alice", aor="sip:alice@atlanta.example.com",
+                       timers=TimerConfig(), rng=random.Random(1),
+                       options=UAOptions(resolver=lambda host: Address(host)))
+    call_id, actions = ua.invite(now, "sip:bob@biloxi.example.com")
+    actions = ua.receive(now, message, source_address)
+    actions = ua.timer_fired(now, timer_name)
+
+Every call returns ``list[Action]`` (:mod:`simsip.sip.events`): SendMessage,
+StartTimer / CancelTimer (names unique in this core), StateChange (every
+transaction and dialog state change) and AppEvent.
+
+Application calls (``now`` first; ``call_id`` is the Call-ID):
+
+* ``invite(now, target, *, call_id=None, require_100rel=None, sdp=None)
+  -> (call_id, actions)``: new call. ``sdp=None`` sends a generated SDP
+  offer, ``sdp=""`` no body.
+* ``respond(now, call_id, code, *, reliable=False, sdp=None, reason=None)``:
+  answer the pending incoming INVITE (initial or re-INVITE) of the call.
+  1xx: ``reliable=True`` sends it reliably if the INVITE allows (forced when
+  it carried ``Require: 100rel``; never for 100). 2xx: ``sdp=None`` puts the
+  generated answer in when still owed.
+* ``hangup(now, call_id)``: BYE on confirmed dialogs; as UAC before the
+  final response CANCEL (deferred until a provisional arrived, §9.1); as
+  UAS before answering, 603 Decline.
+* ``cancel(now, call_id)``: CANCEL the pending outgoing INVITE (§9.1).
+* ``reinvite(now, call_id, sdp=None)``: re-INVITE in the confirmed dialog;
+  a 491 is retried after the §14.1 random backoff.
+* ``prack(now, call_id)``: send the PRACK for the newest reliable 1xx not yet
+  PRACKed (for ``auto_prack=False`` UAs).
+* ``options(now, target) -> (call_id, actions)``,
+  ``register(now, registrar, expires=3600, contacts=None) -> (call_id, actions)``.
+
+An application call that does not fit the call's state returns an
+``"app-error"`` AppEvent instead of raising.
+
+AppEvent kinds and their ``detail`` keys:
+
+* ``"request"``: a request for the application: INVITE (initial or re),
+  ACK, BYE, CANCEL, OPTIONS, PRACK. detail: ``method``, ``cseq``,
+  ``in_dialog`` (bool), ``reinvite`` (bool), for INVITE ``require_100rel``
+  and ``supports_100rel``; ``auto_answered`` (OPTIONS, and re-INVITEs when
+  ``UAOptions.auto_answer_reinvite``).
+* ``"response"``: a response to one of our requests (each 1xx, every fork's
+  first 2xx, 3xx-6xx; not 2xx retransmissions, not reliable-1xx
+  retransmissions). detail: ``method``, ``code``, ``reason``, ``to_tag``,
+  ``reliable`` (RFC 3262), ``rseq``, ``reinvite``, ``fork`` (a 2xx for a
+  second dialog, which the core ACKs and ends with BYE), ``auth_retry``
+  (a 401/407 the core answers with credentials).
+* ``"timeout"``: a client transaction timed out. detail: ``method``,
+  ``timer`` ("B" or "F"), ``failover`` (True when the next outbound proxy is tried).
+* ``"reliability-failure"``: RFC 3262 §3, no PRACK within 64*T1; the core
+  rejected the INVITE. detail: ``rseq``, ``code``.
+* ``"call-ended"``: the call is over. detail: ``outcome`` ("answered",
+  "rejected", "timeout", "reliability_failure", "cancelled"),
+  ``final_code`` (the INVITE's final status, 408 for a timeout), ``by``
+  ("local", "remote" or None), ``reason``.
+* ``"discarded"``: a message dropped on purpose. detail: ``reason``.
+* ``"app-error"``: an application call that did not fit. detail: ``reason``.
+
+StartTimer labels of the core (transaction timers use the RFC letters, see
+:mod:`simsip.sip.transaction`): ``"2xx"`` (§13.3.1.4 retransmission),
+``"ack-wait"`` (64*T1 without ACK: stop, then BYE), ``"1xx-rel"`` (RFC 3262
+retransmission), ``"prack-wait"`` (64*T1 without PRACK: 5xx),
+``"491-retry"`` (§14.1 backoff), ``"invite-complete"`` (§13.2.2.4, 64*T1
+after the first 2xx: unanswered early dialogs end), ``"cancel-wait"``
+(§9.1, 64*T1 after CANCEL with no final response). SendMessage ``timer``
+values set by the core: ``"2xx"`` and ``"1xx-rel"``.
+
+The reliability-failure 5xx is ``500 Reliable Provisional Unacknowledged``
+(RFC 3262 leaves the code open); a UAC seeing exactly that reason phrase
+reports the outcome ``reliability_failure``.
+
+Digest authentication (RFC 3261 §22) uses :mod:`simsip.sip.auth`: with
+``UAOptions.credentials`` set, a 401/407 to INVITE, REGISTER, OPTIONS or BYE
+is answered once per request with a new request carrying the credentials.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from simsip.sip.dialog import Dialog, DialogEvent, DialogState
+from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, Transport
+from simsip.sip.timers import TimerConfig
+from simsip.sip.transaction import (
+    ClientTransaction,
+    InviteServerTransaction,
+    ServerTransaction,
+    TransactionLayer,
+    TUEvent,
+    has_magic_cookie,
+    server_key,
+)
+
+if TYPE_CHECKING:
+    from simsip.sip.message import URI, Request, Response
+
+__all__ = ["UAOptions", "UserAgentCore", "RELIABILITY_FAILURE_REASON", "simple_sdp"]
+
+# RFC 3261 §8.2.1 / §11.2: what this UA implements.
+ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "PRACK", "OPTIONS")
+# Methods of RFC 3261 and common extensions: known (405 when not allowed) versus unknown (501).
+KNOWN_METHODS = frozenset(
+    ALLOWED_METHODS + ("REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "INFO", "UPDATE", "MESSAGE", "PUBLISH")
+)
+RELIABILITY_FAILURE_REASON = "Reliable Provisional Unacknowledged"
+SDP = "application/sdp"
+# RFC 3262 §3: the first RSeq is in 1 .. 2^31 - 1.
+RSEQ_MAX_START = 2**31 - 1
+MAX_CSEQ = 2**32 - 1
+
+
+def simple_sdp(user: str, host: str, session_id: int, version: int = 1) -> bytes:
+    """A minimal RFC 4566 audio session description for ``host`` (offer or answer)."""
+    return (
+        "v=0\r\n"
+        f"o={user} {session_id} {version} IN IP4 {host}\r\n"
+        "s=-\r\n"
+        f"c=IN IP4 {host}\r\n"
+        "t=0 0\r\n"
+        "m=audio 49170 RTP/AVP 0\r\n"
+        "a=rtpmap:0 PCMU/8000\r\n"
+    ).encode()
+
+
+@dataclass(frozen=True)
+class UAOptions:
+    """Per-UA configuration (scenario options such as ``supports 100rel``, ``no-auto-prack``)."""
+
+    supports_100rel: bool = True
+    """Advertise ``Supported: 100rel`` and accept ``Require: 100rel`` (else 420)."""
+    require_100rel: bool = False
+    """As UAC, put ``Require: 100rel`` in every INVITE."""
+    auto_prack: bool = True
+    """PRACK each new reliable provisional automatically (RFC 3262 §4)."""
+    outbound: tuple[Address, ...] = ()
+    """Outbound proxies for out-of-dialog requests; later ones are failovers after a timeout."""
+    credentials: tuple[str, str] | None = None
+    """(username, password) for Digest challenges (RFC 3261 §22)."""
+    resolver: Callable[[str], Address | None] | None = None
+    """host name -> Address (the engine's DNS); None or a None answer: Address(host, port, transport)."""
+    display_name: str | None = None
+    auto_answer_reinvite: bool = True
+    """Answer re-INVITEs 200 by itself (the app still gets the request event)."""
+    bye_on_ack_timeout: bool = True
+    """§13.3.1.4: end the session with BYE when the ACK of our 2xx never came."""
+    bye_forked_2xx: bool = True
+    """RFC 5407 App. E: ACK then BYE a 2xx from a second fork branch."""
+
+
+@dataclass
+class _Reliable1xx:
+    """One reliable provisional of a UAS INVITE (RFC 3262 §3)."""
+
+    response: "Response"
+    rseq: int
+    has_sdp: bool
+    interval: float = 0.0
+    sends: int = 0
+    retransmitting: bool = True
+
+
+@dataclass
+class _UasInvite:
+    """An INVITE (initial or re-INVITE) we are answering."""
+
+    request: "Request"
+    tx: InviteServerTransaction
+    reinvite: bool
+    to_tag: str
+    dialog: Dialog | None = None
+    offer_in_request: bool = False
+    answer_sent: bool = False
+    rseq_next: int | None = None
+    unacked: _Reliable1xx | None = None
+    queue: list["Response"] = field(default_factory=list)
+    withheld: "Response | None" = None
+    final: "Response | None" = None
+    ok_sends: int = 0
+    ok_interval: float = 0.0
+    acked: bool = False
+    cancelled: bool = False
+    reliability_failed: bool = False
+
+
+@dataclass
+class _UacInvite:
+    """An INVITE (initial or re-INVITE) we sent."""
+
+    request: "Request"
+    tx: ClientTransaction
+    destination: Address
+    reinvite: bool
+    sdp: bytes = b""
+    provisional: bool = False
+    final_code: int | None = None
+    cancel_wanted: bool = False
+    cancel_sent: bool = False
+    first_2xx_tag: str | None = None
+    outbound_index: int = 0
+    auth_tries: int = 0
+
+
+@dataclass
+class _Call:
+    """Everything this UA knows about one Call-ID."""
+
+    call_id: str
+    owner: bool
+    local_tag: str
+    dialogs: dict[str, Dialog] = field(default_factory=dict)
+    uac: _UacInvite | None = None
+    uas: _UasInvite | None = None
+    uas_by_cseq: dict[int, _UasInvite] = field(default_factory=dict)
+    uac_by_cseq: dict[int, _UacInvite] = field(default_factory=dict)
+    outcome: str | None = None
+    final_code: int | None = None
+    ended: bool = False
+    bye_after_ack: bool = False
+    reinvite_retry_sdp: bytes | None = None
+    session_version: int = 1
+
+
+@dataclass
+class _ClientRole:
+    """Why we sent a non-INVITE request, to route its responses."""
+
+    call_id: str
+    method: str
+    dialog: Dialog | None
+    auth_tries: int = 0
+    rack: tuple[int, int] | None = None
+
+
+class UserAgentCore:
+    """RFC 3261 UA core plus RFC 3262: the transaction user of one user agent."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        *,
+        aor: "URI | str | None" = None,
+        timers: TimerConfig | None = None,
+        transport: Transport = Transport.UDP,
+        rng: random.Random,
+        options: UAOptions | None = None,
+    ) -> None:
+        """``aor`` defaults to ``sip:<name>@<host>``; ``rng`` draws tags, branches, RSeq, backoffs."""
+        from simsip.sip.message import URI
+
+        self.name = name
+        self.host = host
+        self.aor = URI.parse(aor) if isinstance(aor, str) else (aor or URI.parse(f"sip:{name}@{host}"))
+        self.timers = timers or TimerConfig()
+        self.transport = transport
+        self.rng = rng
+        self.options = options or UAOptions()
+        self.layer = TransactionLayer(self.timers, rng)
+        self.calls: dict[str, _Call] = {}
+        self._roles: dict[str, _ClientRole] = {}
+        self._core_timers: dict[str, Callable[[float], list[Action]]] = {}
+        self._merged: dict[tuple, tuple] = {}
+
+    # ================================================================ helpers
+
+    def _tag(self) -> str:
+        """A new From/To tag (32 random bits, §19.3)."""
+        return f"{self.rng.getrandbits(32):08x}"
+
+    def _via(self, branch: str) -> str:
+        """Our Via header value for a new transaction."""
+        return f"SIP/2.0/{self.transport.value} {self.host};branch={branch}"
+
+    def _contact(self) -> str:
+        """Our Contact header value."""
+        params = ";transport=tcp" if self.transport is Transport.TCP else ""
+        user = f"{self.aor.user}@" if self.aor.user else ""
+        return f"<sip:{user}{self.host}{params}>"
+
+    def _from_nameaddr(self) -> str:
+        """Our From header value without tag."""
+        display = f'"{self.options.display_name}" ' if self.options.display_name else ""
+        return f"{display}<{self.aor}>"
+
+    def _resolve(self, uri: "URI") -> Address:
+        """The Address to send a request for ``uri`` to (resolver, then the URI itself)."""
+        if self.options.resolver is not None:
+            found = self.options.resolver(uri.host)
+            if found is not None:
+                return found
+        transport = self.transport
+        if uri.params.get("transport", "") and uri.params["transport"].upper() in ("TCP", "UDP"):
+            transport = Transport[uri.params["transport"].upper()]
+        return Address(uri.host, uri.port or 5060, transport)
+
+    def _out_of_dialog_destination(self, uri: "URI", index: int = 0) -> Address:
+        """Outbound proxy ``index`` if configured, else the Request-URI's host (RFC 3263 style)."""
+        if self.options.outbound:
+            return self.options.outbound[index]
+        return self._resolve(uri)
+
+    def _sdp(self, call: _Call) -> bytes:
+        """Our generated session description for ``call``."""
+        user = self.aor.user or self.name
+        body = simple_sdp(user, self.host, abs(hash(call.call_id)) % 10**9, call.session_version)
+        return body
+
+    def _event(self, kind: str, call_id: str, message=None, **detail: Any) -> AppEvent:
+        """Build an AppEvent."""
+        return AppEvent(kind, call_id, message, detail)
+
+    def _app_error(self, call_id: str, reason: str) -> list[Action]:
+        """An application call that does not fit the state."""
+        return [self._event("app-error", call_id, None, reason=reason)]
+
+    def _start_timer(self, name: str, delay: float, label: str, call_id: str,
+                     callback: Callable[[float], list[Action]]) -> StartTimer:
+        """Arm a core timer whose firing runs ``callback(now)``."""
+        self._core_timers[name] = callback
+        return StartTimer(name, delay, label, call_id)
+
+    def _cancel_timer(self, name: str) -> list[Action]:
+        """Disarm a core timer if armed."""
+        if self._core_timers.pop(name, None) is not None:
+            return [CancelTimer(name)]
+        return []
+
+    def _end_call(self, call: _Call, outcome: str, final_code: int | None, by: str | None,
+                  reason: str) -> list[Action]:
+        """Emit call-ended once per call."""
+        if call.ended:
+            return []
+        call.ended = True
+        call.outcome = call.outcome or outcome
+        call.final_code = call.final_code if call.final_code is not None else final_code
+        return [self._event("call-ended", call.call_id, None, outcome=call.outcome,
+                            final_code=call.final_code, by=by, reason=reason)]
+
+    # ---------------------------------------------------- the transaction layer
+
+    def _layer(self, now: float, actions: list) -> list[Action]:
+        """Consume TUEvents from a layer call, returning only driver actions."""
+        out: list[Action] = []
+        for action in actions:
+            if isinstance(action, TUEvent):
+                out.extend(self._on_tu_event(now, action))
+            else:
+                out.append(action)
+        return out
+
+    def _on_tu_event(self, now: float, ev: TUEvent) -> list[Action]:
+        """Dispatch one transaction-layer event."""
+        if ev.kind == "request":
+            return self._on_new_request(now, ev.transaction, ev.message)
+        if ev.kind == "ack":
+            return self._on_ack(now, ev.message)
+        if ev.kind == "response":
+            return self._on_response(now, ev.transaction, ev.message)
+        if ev.kind == "stray-response":
+            # RFC 6026 §7.2: a response matching no client transaction is dropped.
+            msg = ev.message
+            return [self._event("discarded", _safe_call_id(msg), msg, reason="no matching client transaction")]
+        if ev.kind in ("timeout", "transport-error"):
+            return self._on_tx_failure(now, ev.transaction, ev.kind, ev.timer)
+        if ev.kind == "terminated":
+            tx = ev.transaction
+            self._roles.pop(tx.id, None)
+            if isinstance(tx, ServerTransaction):
+                for key, value in list(self._merged.items()):
+                    if value[1] is tx:
+                        del self._merged[key]
+            return []
+        raise AssertionError(f"unknown TU event {ev.kind}")
+
+    def _send_request(self, now: float, request: "Request", destination: Address,
+                      role: _ClientRole | None) -> tuple[ClientTransaction, list[Action]]:
+        """Start a client transaction for ``request``."""
+        tx, actions = self.layer.send_request(now, request, destination)
+        if role is not None:
+            self._roles[tx.id] = role
+        return tx, self._layer(now, actions)
+
+    def _respond_tx(self, now: float, tx: ServerTransaction, response: "Response",
+                    timer: str | None = None) -> list[Action]:
+        """Send a response through its server transaction."""
+        return self._layer(now, self.layer.send_response(now, tx, response, timer))
+
+    def _make_response(self, request: "Request", code: int, to_tag: str | None,
+                       reason: str | None = None) -> "Response":
+        """§8.2.6: a response to ``request`` (a To tag on everything but 100)."""
+        from simsip.sip.message import make_response
+
+        tag = None if code == 100 or request.to.tag else to_tag
+        return make_response(request, code, reason, to_tag=tag)
+
+    # ================================================================ receive
+
+    def receive(self, now: float, message: "Request | Response", source: Address) -> list[Action]:
+        """Feed a message that arrived from ``source``."""
+        from simsip.sip.message import Request
+
+        if isinstance(message, Request):
+            return self._receive_request(now, message, source)
+        return self._receive_response(now, message)
+
+    def timer_fired(self, now: float, name: str) -> list[Action]:
+        """Feed the firing of timer ``name`` (stale or cancelled names give [])."""
+        callback = self._core_timers.pop(name, None)
+        if callback is not None:
+            return callback(now)
+        return self._layer(now, self.layer.timer_fired(now, name))
+
+    # ---------------------------------------------------------- requests in
+
+    def _receive_request(self, now: float, request: "Request", source: Address) -> list[Action]:
+        """Match a request to a transaction, or answer a request too broken for one."""
+        problem = _transaction_problem(request)
+        if problem is not None:
+            return self._stateless_error(request, source, problem)
+        return self._layer(now, self.layer.receive_request(now, request, source))
+
+    def _stateless_error(self, request: "Request", source: Address, reason: str) -> list[Action]:
+        """Answer 400 without a transaction when we can (never to an ACK), else drop."""
+        call_id = _safe_call_id(request)
+        if request.method != "ACK":
+            try:
+                response = self._make_response(request, 400, self._tag(), f"Bad Request ({reason})")
+                return [SendMessage(response, source), self._event("discarded", call_id, request, reason=reason)]
+            except Exception:  # the request is too broken even to copy headers from
+                pass
+        return [self._event("discarded", call_id, request, reason=reason)]
+
+    def _on_new_request(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
+        """A request that created a server transaction: validate (§8.2), then dispatch."""
+        check = self._validate(request, tx)
+        if check is not None:
+            code, reason, extra = check
+            response = self._make_response(request, code, self._tag(), reason)
+            for name, value in extra:
+                response.headers.add(name, value)
+            actions = self._respond_tx(now, tx, response)
+            return actions + [self._event("discarded", request.call_id, request, reason=f"{code} {reason or ''}".strip())]
+        method = request.method
+        if method == "INVITE":
+            return self._on_invite(now, tx, request)
+        if method == "CANCEL":
+            return self._on_cancel(now, tx, request)
+        if method == "BYE":
+            return self._on_bye(now, tx, request)
+        if method == "PRACK":
+            return self._on_prack(now, tx, request)
+        if method == "OPTIONS":
+            return self._on_options(now, tx, request)
+        raise AssertionError(f"validated method {method} has no handler")
+
+    def _validate(self, request: "Request", tx: ServerTransaction) -> tuple[int, str | None, list] | None:
+        """RFC 3261 §8.2 (and RFC 4475 §3.1.2-3.4) checks; (code, reason, extra headers) or None."""
+        allow = ("Allow", ", ".join(ALLOWED_METHODS))
+        if request.version != "SIP/2.0":
+            return 505, None, []
+        # §8.1.1: exactly one To, From, Call-ID, CSeq (RFC 4475 §3.3.1 insuf, §3.3.8 multi01).
+        for name in ("To", "From", "Call-ID", "CSeq"):
+            if len(request.headers.get_all(name)) != 1:
+                return 400, f"Bad Request (need exactly one {name})", []
+        method = request.method
+        # §8.2.1: unknown method -> 501, known but not ours -> 405 (both with Allow).
+        if method not in KNOWN_METHODS:
+            return 501, None, [allow]
+        if method not in ALLOWED_METHODS:
+            return 405, None, [allow]
+        try:
+            cseq = request.cseq
+            to, from_ = request.to, request.from_
+            uri = request.uri
+        except Exception:
+            return 400, "Bad Request (unparseable header)", []
+        if cseq.method != method:
+            return 400, "Bad Request (CSeq method does not match)", []
+        if not 0 <= cseq.seq <= MAX_CSEQ:
+            return 400, "Bad Request (CSeq out of range)", []
+        del to, from_
+        # §8.2.2.1: a scheme we do not understand -> 416.
+        if getattr(uri, "scheme", "").lower() not in ("sip", "sips"):
+            return 416, None, []
+        # §8.2.2.2: merged request (same From tag, Call-ID, CSeq, different branch) -> 482.
+        if not request.to.tag:
+            key = (request.from_.tag, request.call_id, cseq.seq, method)
+            seen = self._merged.get(key)
+            if seen is not None and seen[0] != tx.key:
+                return 482, None, []
+            self._merged[key] = (tx.key, tx)
+        # §8.2.2.3: Require with tags we do not support -> 420 + Unsupported (not for CANCEL).
+        if method != "CANCEL":
+            supported = {"100rel"} if self.options.supports_100rel else set()
+            unknown = [tag for tag in request.require if tag.lower() not in supported]
+            if unknown:
+                return 420, None, [("Unsupported", ", ".join(unknown))]
+        if method == "INVITE":
+            # §8.2.3: a body we cannot read -> 415 with Accept (RFC 4475 §3.3.6 invut).
+            content_type = request.content_type
+            if request.body and content_type is not None and content_type.split(";")[0].strip().lower() != SDP:
+                return 415, None, [("Accept", SDP)]
+            # RFC 4475 §3.3.15 sdp01: Accept without application/sdp -> 406.
+            accept = request.headers.get_all("Accept")
+            if accept:
+                types = {value.split(";")[0].strip().lower() for value in accept}
+                if not types & {SDP, "application/*", "*/*"}:
+                    return 406, None, [("Warning", f'399 {self.host} "only application/sdp is possible"')]
+        return None
+
+    # -------------------------------------------------------------- INVITE in
+
+    def _find_dialog(self, request: "Request") -> tuple[_Call | None, Dialog | None]:
+        """The dialog of an in-dialog request (To tag = local tag, From tag = remote tag)."""
+        call = self.calls.get(request.call_id)
+        if call is None or call.local_tag != request.to.tag:
+            return call, None
+        return call, call.dialogs.get(request.from_.tag or "")
+
+    def _on_invite(self, now: float, tx: InviteServerTransaction, request: "Request") -> list[Action]:
+        """An initial INVITE or a re-INVITE."""
+        if request.to.tag:
+            return self._on_reinvite(now, tx, request)
+        call = self.calls.get(request.call_id)
+        if call is not None:
+            # Same Call-ID, no To tag, new transaction: a second fork of ours or a loop.
+            response = self._make_response(request, 482, self._tag())
+            return self._respond_tx(now, tx, response)
+        call = _Call(request.call_id, owner=False, local_tag=self._tag())
+        self.calls[call.call_id] = call
+        uas = _UasInvite(request, tx, reinvite=False, to_tag=call.local_tag,
+                         offer_in_request=bool(request.body))
+        call.uas = uas
+        call.uas_by_cseq[request.cseq.seq] = uas
+        require = "100rel" in [t.lower() for t in request.require]
+        supports = "100rel" in [t.lower() for t in request.supported]
+        return [self._event("request", call.call_id, request, method="INVITE", cseq=request.cseq.seq,
+                            in_dialog=False, reinvite=False, require_100rel=require,
+                            supports_100rel=supports or require)]
+
+    def _on_reinvite(self, now: float, tx: InviteServerTransaction, request: "Request") -> list[Action]:
+        """§14.2: a re-INVITE in an existing dialog (491 on glare, 500 while one is pending)."""
+        call, dialog = self._find_dialog(request)
+        if dialog is None or dialog.state is DialogState.MORGUE:
+            return self._respond_tx(now, tx, self._make_response(request, 481, None))
+        if dialog.state is DialogState.MORTAL:
+            # RFC 5407 §3.2.2: only BYE is accepted in Mortal.
+            return self._respond_tx(now, tx, self._make_response(request, 481, None))
+        if not dialog.accept_remote_seq(request):
+            return self._respond_tx(now, tx, self._make_response(request, 500, None))
+        if call.uac is not None and call.uac.reinvite and call.uac.final_code is None:
+            # §14.2: we have our own re-INVITE pending -> 491 (glare).
+            return self._respond_tx(now, tx, self._make_response(request, 491, None))
+        if call.uas is not None and call.uas.final is None:
+            # §14.2: an INVITE of theirs still pending -> 500 with Retry-After (0-10 s).
+            response = self._make_response(request, 500, None)
+            response.headers.add("Retry-After", str(self.rng.randint(0, 10)))
+            return self._respond_tx(now, tx, response)
+        uas = _UasInvite(request, tx, reinvite=True, to_tag=call.local_tag, dialog=dialog,
+                         offer_in_request=bool(request.body))
+        call.uas = uas
+        call.uas_by_cseq[request.cseq.seq] = uas
+        actions = [self._event("request", call.call_id, request, method="INVITE", cseq=request.cseq.seq,
+                               in_dialog=True, reinvite=True,
+                               auto_answered=self.options.auto_answer_reinvite)]
+        if self.options.auto_answer_reinvite:
+            actions += self.respond(now, call.call_id, 200)
+        return actions
+
+    # ------------------------------------------------------------ respond
+
+    def respond(self, now: float, call_id: str, code: int, *, reliable: bool = False,
+                sdp: bytes | str | None = None, reason: str | None = None) -> list[Action]:
+        """Answer the pending incoming INVITE of ``call_id`` with ``code`` (see module doc)."""
+        call = self.calls.get(call_id)
+        uas = call.uas if call is not None else None
+        if uas is None:
+            return self._app_error(call_id, "no incoming INVITE to respond to")
+        if uas.final is not None or uas.withheld is not None:
+            return self._app_error(call_id, f"INVITE already answered {uas.final.status if uas.final else 'withheld'}")
+        if not 100 <= code <= 699:
+            return self._app_error(call_id, f"bad status code {code}")
+        body = _body(sdp)
+        if code == 100:
+            return self._respond_tx(now, uas.tx, self._make_response(uas.request, 100, None, reason))
+        if code < 200:
+            return self._send_provisional(now, call, uas, code, reliable, body, reason)
+        if code < 300:
+            return self._send_2xx(now, call, uas, code, body, reason)
+        return self._send_failure(now, call, uas, code, reason, outcome="rejected", by="local")
+
+    def _ensure_uas_dialog(self, call: _Call, uas: _UasInvite) -> tuple[Dialog, list[Action]]:
+        """The UAS dialog of the initial INVITE, created on the first 1xx/2xx with a To tag."""
+        if uas.dialog is None:
+            dialog = Dialog.from_uas(uas.request, uas.to_tag)
+            call.dialogs[dialog.remote_tag] = dialog
+            uas.dialog = dialog
+        return uas.dialog, []
+
+    def _provisional(self, call: _Call, uas: _UasInvite, code: int, body: bytes, reason: str | None) -> "Response":
+        """A 101-199 for the INVITE, with our Contact (it may create a dialog)."""
+        response = self._make_response(uas.request, code, uas.to_tag, reason)
+        response.headers.add("Contact", self._contact())
+        if body:
+            response.headers.add("Content-Type", SDP)
+            response.body = body
+        return response
+
+    def _send_provisional(self, now: float, call: _Call, uas: _UasInvite, code: int, reliable: bool,
+                          body: bytes, reason: str | None) -> list[Action]:
+        """§13.3.1.1 / RFC 3262 §3: send a 101-199, reliably when asked and allowed (or required)."""
+        request = uas.request
+        require = "100rel" in [t.lower() for t in request.require]
+        supports = require or "100rel" in [t.lower() for t in request.supported]
+        # RFC 3262 §3: Require -> every non-100 provisional reliable; neither -> never.
+        reliable = self.options.supports_100rel and (require or (reliable and supports))
+        actions: list[Action] = []
+        dialog, _ = self._ensure_uas_dialog(call, uas)
+        if uas.unacked is None and not uas.reinvite:
+            actions += dialog.feed(DialogEvent.PROVISIONAL)
+        if not reliable:
+            response = self._provisional(call, uas, code, body, reason)
+            return actions + self._respond_tx(now, uas.tx, response)
+        response = self._provisional(call, uas, code, body, reason)
+        response.headers.add("Require", "100rel")
+        if uas.unacked is not None:
+            # RFC 3262 §3: no second reliable 1xx before the first is PRACKed; queue it.
+            uas.queue.append(response)
+            return actions
+        return actions + self._send_reliable(now, call, uas, response)
+
+    def _send_reliable(self, now: float, call: _Call, uas: _UasInvite, response: "Response") -> list[Action]:
+        """Number (RSeq), send and start retransmitting a reliable provisional (RFC 3262 §3)."""
+        if uas.rseq_next is None:
+            uas.rseq_next = self.rng.randint(1, RSEQ_MAX_START)
+        rseq = uas.rseq_next
+        uas.rseq_next += 1
+        response.headers.set("RSeq", str(rseq))
+        dialog = uas.dialog
+        if dialog is not None:
+            dialog.feed(DialogEvent.PROVISIONAL)
+        rel = _Reliable1xx(response, rseq, has_sdp=bool(response.body))
+        if rel.has_sdp:
+            uas.answer_sent = True
+        uas.unacked = rel
+        rel.interval = self.timers.first_reliable_1xx_retransmit()
+        rel.sends = 1
+        actions = self._respond_tx(now, uas.tx, response)
+        cid = call.call_id
+        actions.append(self._start_timer(f"{cid}/1xx-rel/{rseq}", rel.interval, "1xx-rel", cid,
+                                         lambda t, c=call, u=uas, r=rel: self._retransmit_reliable(t, c, u, r)))
+        actions.append(self._start_timer(f"{cid}/prack-wait/{rseq}", self.timers.prack_wait, "prack-wait", cid,
+                                         lambda t, c=call, u=uas, r=rel: self._prack_timeout(t, c, u, r)))
+        return actions
+
+    def _retransmit_reliable(self, now: float, call: _Call, uas: _UasInvite, rel: _Reliable1xx) -> list[Action]:
+        """RFC 3262 §3: resend the reliable 1xx; the interval doubles with no T2 cap."""
+        if uas.unacked is not rel or not rel.retransmitting or uas.final is not None:
+            return []
+        actions = self._respond_tx(now, uas.tx, rel.response, timer="1xx-rel")
+        rel.sends += 1
+        rel.interval = self.timers.next_reliable_1xx_retransmit(rel.interval)
+        cid = call.call_id
+        actions.append(self._start_timer(f"{cid}/1xx-rel/{rel.rseq}", rel.interval, "1xx-rel", cid,
+                                         lambda t: self._retransmit_reliable(t, call, uas, rel)))
+        return actions
+
+    def _prack_timeout(self, now: float, call: _Call, uas: _UasInvite, rel: _Reliable1xx) -> list[Action]:
+        """RFC 3262 §3: no PRACK within 64*T1 -> reject the INVITE with a 5xx."""
+        if uas.unacked is not rel or uas.final is not None:
+            return []
+        actions = self._cancel_timer(f"{call.call_id}/1xx-rel/{rel.rseq}")
+        uas.reliability_failed = True
+        uas.withheld = None
+        actions.append(self._event("reliability-failure", call.call_id, rel.response, rseq=rel.rseq, code=500))
+        return actions + self._send_failure(now, call, uas, 500, RELIABILITY_FAILURE_REASON,
+                                            outcome="reliability_failure", by="local")
+
+    def _stop_reliable(self, call: _Call, uas: _UasInvite) -> list[Action]:
+        """RFC 3262 §3: after a final, stop retransmitting (PRACKs are still answered)."""
+        actions: list[Action] = []
+        if uas.unacked is not None:
+            uas.unacked.retransmitting = False
+            actions += self._cancel_timer(f"{call.call_id}/1xx-rel/{uas.unacked.rseq}")
+            actions += self._cancel_timer(f"{call.call_id}/prack-wait/{uas.unacked.rseq}")
+        uas.queue.clear()  # §3: no new reliable provisionals after the final
+        return actions
+
+    def _send_2xx(self, now: float, call: _Call, uas: _UasInvite, code: int, body: bytes,
+                  reason: str | None) -> list[Action]:
+        """§13.3.1.4: send the 2xx and retransmit it (T1 doubling, cap T2) until the ACK."""
+        if not body and uas.offer_in_request and not uas.answer_sent:
+            body = self._sdp(call)  # the answer is owed in the 2xx (RFC 3264)
+        elif not body and not uas.offer_in_request and not uas.answer_sent:
+            body = self._sdp(call)  # no offer in the INVITE: the 2xx carries ours
+        response = self._make_response(uas.request, code, uas.to_tag, reason)
+        response.headers.add("Contact", self._contact())
+        if body:
+            response.headers.add("Content-Type", SDP)
+            response.body = body
+        if uas.unacked is not None and uas.unacked.has_sdp:
+            # RFC 3262 §3: no 2xx while a reliable 1xx with SDP awaits its PRACK.
+            uas.withheld = response
+            return []
+        return self._release_2xx(now, call, uas, response)
+
+    def _release_2xx(self, now: float, call: _Call, uas: _UasInvite, response: "Response") -> list[Action]:
+        """Actually send a 2xx to INVITE and arm its retransmission."""
+        uas.withheld = None
+        uas.final = response
+        actions = self._stop_reliable(call, uas)
+        dialog, _ = self._ensure_uas_dialog(call, uas)
+        if not uas.reinvite:
+            actions += dialog.feed(DialogEvent.SUCCESS)
+            call.outcome = "answered"
+            call.final_code = response.status
+        uas.ok_sends = 1
+        uas.ok_interval = self.timers.first_2xx_retransmit()
+        actions += self._respond_tx(now, uas.tx, response)
+        cid, seq = call.call_id, uas.request.cseq.seq
+        actions.append(self._start_timer(f"{cid}/2xx/{seq}", uas.ok_interval, "2xx", cid,
+                                         lambda t: self._retransmit_2xx(t, call, uas)))
+        actions.append(self._start_timer(f"{cid}/ack-wait/{seq}", self.timers.ack_wait_2xx, "ack-wait", cid,
+                                         lambda t: self._ack_timeout(t, call, uas)))
+        return actions
+
+    def _retransmit_2xx(self, now: float, call: _Call, uas: _UasInvite) -> list[Action]:
+        """§13.3.1.4: resend the 2xx, interval doubling up to T2."""
+        if uas.acked:
+            return []
+        if uas.tx.terminated:
+            # After Timer L the transaction is gone; the core still owns the 2xx.
+            actions: list[Action] = [SendMessage(uas.final, uas.tx.peer, retransmission=uas.ok_sends, timer="2xx")]
+        else:
+            actions = self._respond_tx(now, uas.tx, uas.final, timer="2xx")
+        uas.ok_sends += 1
+        uas.ok_interval = self.timers.next_2xx_retransmit(uas.ok_interval)
+        cid, seq = call.call_id, uas.request.cseq.seq
+        actions.append(self._start_timer(f"{cid}/2xx/{seq}", uas.ok_interval, "2xx", cid,
+                                         lambda t: self._retransmit_2xx(t, call, uas)))
+        return actions
+
+    def _ack_timeout(self, now: float, call: _Call, uas: _UasInvite) -> list[Action]:
+        """§13.3.1.4: no ACK within 64*T1: stop, consider the dialog confirmed, end it with BYE."""
+        if uas.acked:
+            return []
+        actions = self._cancel_timer(f"{call.call_id}/2xx/{uas.request.cseq.seq}")
+        dialog = uas.dialog
+        if dialog is not None:
+            actions += dialog.feed(DialogEvent.ACK)
+            if self.options.bye_on_ack_timeout or call.bye_after_ack:
+                call.bye_after_ack = False
+                actions += self._send_bye(now, call, dialog, reason="no ACK for 2xx (§13.3.1.4)")
+        return actions
+
+    def _send_failure(self, now: float, call: _Call, uas: _UasInvite, code: int, reason: str | None,
+                      outcome: str, by: str | None) -> list[Action]:
+        """Send a 3xx-6xx to the INVITE (the transaction retransmits it on Timer G)."""
+        response = self._make_response(uas.request, code, uas.to_tag, reason)
+        uas.final = response
+        actions = self._stop_reliable(call, uas)
+        actions += self._respond_tx(now, uas.tx, response)
+        if uas.reinvite:
+            return actions
+        if uas.dialog is not None:
+            actions += uas.dialog.feed(DialogEvent.FAILURE)
+        call.outcome, call.final_code = outcome, code
+        return actions + self._end_call(call, outcome, code, by, f"{code} sent")
+
+    # ----------------------------------------------------------- ACK in
+
+    def _on_ack(self, now: float, request: "Request") -> list[Action]:
+        """An ACK for a 2xx (passed up by the Accepted INVITE server transaction or matching none)."""
+        call = self.calls.get(request.call_id)
+        try:
+            seq = request.cseq.seq
+        except Exception:
+            return [self._event("discarded", request.call_id, request, reason="unparseable ACK")]
+        uas = call.uas_by_cseq.get(seq) if call is not None else None
+        if uas is None or uas.final is None or uas.final.status >= 300:
+            return [self._event("discarded", _safe_call_id(request), request, reason="ACK matches no 2xx")]
+        if uas.acked:
+            return []  # an ACK retransmission (or the transaction's copy)
+        uas.acked = True
+        actions = self._cancel_timer(f"{call.call_id}/2xx/{seq}")
+        actions += self._cancel_timer(f"{call.call_id}/ack-wait/{seq}")
+        if uas.dialog is not None:
+            actions += uas.dialog.feed(DialogEvent.ACK)
+        actions.append(self._event("request", call.call_id, request, method="ACK", cseq=seq, in_dialog=True,
+                                   reinvite=uas.reinvite))
+        if call.bye_after_ack and uas.dialog is not None:
+            call.bye_after_ack = False
+            actions += self._send_bye(now, call, uas.dialog, reason="hangup before ACK")
+        return actions
+
+    # ----------------------------------------------------------- CANCEL in
+
+    def _on_cancel(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
+        """§9.2: 200 to the CANCEL; 487 to the INVITE if it has no final response yet."""
+        invite_tx = self.layer.find_invite_for_cancel(request)
+        call = self.calls.get(request.call_id)
+        uas = None
+        if call is not None and invite_tx is not None:
+            uas = next((u for u in call.uas_by_cseq.values() if u.tx is invite_tx), None)
+        if uas is None:
+            return self._respond_tx(now, tx, self._make_response(request, 481, None))
+        actions = self._respond_tx(now, tx, self._make_response(request, 200, uas.to_tag))
+        actions.append(self._event("request", call.call_id, request, method="CANCEL", cseq=request.cseq.seq,
+                                   in_dialog=False, reinvite=uas.reinvite))
+        if uas.final is None:
+            uas.cancelled = True
+            uas.withheld = None
+            actions += self._send_failure(now, call, uas, 487, None, outcome="cancelled", by="remote")
+        return actions
+
+    # ------------------------------------------------------------- BYE in
+
+    def _on_bye(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
+        """§15.1.2: 200 to a BYE in a dialog (481 outside one); the session ends."""
+        call, dialog = self._find_dialog(request)
+        if dialog is None or dialog.state is DialogState.MORGUE:
+            return self._respond_tx(now, tx, self._make_response(request, 481, None))
+        if not dialog.accept_remote_seq(request):
+            return self._respond_tx(now, tx, self._make_response(request, 500, None))
+        actions = dialog.feed(DialogEvent.BYE)
+        actions += self._respond_tx(now, tx, self._make_response(request, 200, None))
+        actions += dialog.feed(DialogEvent.BYE_DONE)
+        actions.append(self._event("request", call.call_id, request, method="BYE", cseq=request.cseq.seq,
+                                   in_dialog=True, reinvite=False))
+        uas = call.uas
+        if uas is not None and uas.final is None and not uas.reinvite:
+            # §15.1.2: a BYE for a pending INVITE: answer that INVITE 487.
+            actions += self._send_failure(now, call, uas, 487, None, outcome="cancelled", by="remote")
+        actions += self._stop_call_timers(call)
+        return actions + self._end_call(call, call.outcome or "answered", call.final_code, "remote", "BYE received")
+
+    def _stop_call_timers(self, call: _Call) -> list[Action]:
+        """Cancel the core timers of a call that ended."""
+        actions: list[Action] = []
+        prefix = f"{call.call_id}/"
+        for name in [n for n in self._core_timers if n.startswith(prefix)]:
+            if "/ack-wait/" in name or "/invite-complete" in name or "/cancel-wait" in name:
+                continue  # these still clean up after the BYE
+            actions += self._cancel_timer(name)
+        return actions
+
+    # ------------------------------------------------------------ PRACK in
+
+    def _on_prack(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
+        """RFC 3262 §3: 200 for a PRACK matching the unacknowledged reliable 1xx, else 481."""
+        call, dialog = self._find_dialog(request)
+        rack = None
+        try:
+            rack = request.rack
+        except Exception:
+            rack = None
+        uas = call.uas if call is not None else None
+        rel = uas.unacked if uas is not None else None
+        if (dialog is None or rack is None or uas is None or rel is None
+                or rack.rseq != rel.rseq or rack.cseq != uas.request.cseq.seq
+                or rack.method != uas.request.cseq.method):
+            return self._respond_tx(now, tx, self._make_response(request, 481, None))
+        dialog.accept_remote_seq(request)
+        uas.unacked = None
+        cid = call.call_id
+        actions = self._cancel_timer(f"{cid}/1xx-rel/{rel.rseq}") + self._cancel_timer(f"{cid}/prack-wait/{rel.rseq}")
+        response = self._make_response(request, 200, None)
+        if request.body and not rel.has_sdp:
+            # RFC 3262 §5: an offer in the PRACK is answered in its 2xx.
+            response.headers.add("Content-Type", SDP)
+            response.body = self._sdp(call)
+        actions += self._respond_tx(now, tx, response)
+        actions.append(self._event("request", cid, request, method="PRACK", cseq=request.cseq.seq,
+                                   in_dialog=True, reinvite=False, rseq=rel.rseq))
+        if uas.final is None:
+            if uas.queue:
+                actions += self._send_reliable(now, call, uas, uas.queue.pop(0))
+            elif uas.withheld is not None:
+                actions += self._release_2xx(now, call, uas, uas.withheld)
+        return actions
+
+    # ---------------------------------------------------------- OPTIONS in
+
+    def _on_options(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
+        """§11.2: answer OPTIONS 200 with Allow, Accept and Supported."""
+        to_tag = None if request.to.tag else self._tag()
+        response = self._make_response(request, 200, to_tag)
+        response.headers.add("Allow", ", ".join(ALLOWED_METHODS))
+        response.headers.add("Accept", SDP)
+        if self.options.supports_100rel:
+            response.headers.add("Supported", "100rel")
+        response.headers.add("Contact", self._contact())
+        actions = self._respond_tx(now, tx, response)
+        in_dialog = bool(request.to.tag)
+        actions.append(self._event("request", request.call_id, request, method="OPTIONS", cseq=request.cseq.seq,
+                                   in_dialog=in_dialog, reinvite=False, auto_answered=True))
+        return actions
+
+    # ------------------------------------------------------------ responses in
+
+    def _receive_response(self, now: float, response: "Response") -> list[Action]:
+        """Check a response (§8.1.3.3) and match it to a client transaction."""
+        try:
+            vias = response.vias
+            response.cseq
+            status = response.status
+        except Exception:
+            return [self._event("discarded", _safe_call_id(response), response, reason="unparseable response")]
+        if len(vias) != 1:
+            # §8.1.3.3: more than one Via in a response at a UAC -> discard (RFC 4475 bcast).
+            return [self._event("discarded", _safe_call_id(response), response, reason="more than one Via")]
+        if not 100 <= status <= 699:
+            return [self._event("discarded", _safe_call_id(response), response, reason="bad status code")]
+        return self._layer(now, self.layer.receive_response(now, response))
+
+    def _on_response(self, now: float, tx: ClientTransaction, response: "Response") -> list[Action]:
+        """A response passed up by one of our client transactions."""
+        if tx.method == "INVITE":
+            call = self.calls.get(tx.call_id)
+            uac = call.uac_by_cseq.get(tx.request.cseq.seq) if call is not None else None
+            if uac is None or uac.tx is not tx:
+                return []
+            return self._on_invite_response(now, call, uac, response)
+        role = self._roles.get(tx.id)
+        if role is None:
+            return []
+        return self._on_non_invite_response(now, tx, role, response)
+
+    def _on_invite_response(self, now: float, call: _Call, uac: _UacInvite, response: "Response") -> list[Action]:
+        """§13.2.2: 1xx, 2xx and 3xx-6xx to our INVITE (initial or re-INVITE)."""
+        code = response.status
+        cid = call.call_id
+        to_tag = response.to.tag
+        if code < 200:
+            return self._on_invite_provisional(now, call, uac, response)
+        if code < 300:
+            return self._on_invite_2xx(now, call, uac, response)
+        # 3xx-6xx (the transaction ACKs it).
+        actions: list[Action] = []
+        first_final = uac.final_code is None
+        uac.final_code = code
+        if code in (401, 407) and self._can_authenticate(response, uac.auth_tries) and not uac.reinvite:
+            actions.append(self._event("response", cid, response, method="INVITE", code=code,
+                                       reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
+                                       reinvite=uac.reinvite, fork=False, auth_retry=True))
+            return actions + self._resend_invite(now, call, uac, response=response)
+        actions.append(self._event("response", cid, response, method="INVITE", code=code, reason=response.reason,
+                                   to_tag=to_tag, reliable=False, rseq=None, reinvite=uac.reinvite, fork=False,
+                                   auth_retry=False))
+        if uac.reinvite:
+            if code == 491:
+                actions += self._schedule_491_retry(now, call, uac)
+            elif code in (408, 481):
+                # §14.1: 481 or 408 to a re-INVITE ends the dialog with BYE.
+                dialog = call.dialogs.get(to_tag or "")
+                if dialog is not None and dialog.confirmed:
+                    actions += self._send_bye(now, call, dialog, reason=f"{code} to re-INVITE")
+            return actions
+        if not first_final:
+            return actions
+        actions += self._cancel_timer(f"{cid}/cancel-wait")
+        for dialog in call.dialogs.values():
+            if dialog.early:
+                actions += dialog.feed(DialogEvent.FAILURE)
+        if code == 487 and uac.cancel_sent:
+            outcome = "cancelled"
+        elif 500 <= code < 600 and response.reason == RELIABILITY_FAILURE_REASON:
+            outcome = "reliability_failure"
+        else:
+            outcome = "rejected"
+        call.outcome, call.final_code = outcome, code
+        return actions + self._end_call(call, outcome, code, "remote", f"{code} received")
+
+    def _on_invite_provisional(self, now: float, call: _Call, uac: _UacInvite, response: "Response") -> list[Action]:
+        """§13.2.2.1 and RFC 3262 §4: early dialogs, PRACK, deferred CANCEL."""
+        cid = call.call_id
+        code = response.status
+        to_tag = response.to.tag
+        actions: list[Action] = []
+        reliable = code > 100 and "100rel" in [t.lower() for t in response.require]
+        rseq = response.rseq if reliable else None
+        if reliable and rseq is None:
+            reliable = False  # Require: 100rel without RSeq cannot be PRACKed
+        dialog = None
+        if to_tag and code > 100:
+            dialog = call.dialogs.get(to_tag)
+            if dialog is None and uac.final_code is None and not uac.reinvite:
+                dialog = Dialog.from_uac(uac.request, response)
+                call.dialogs[to_tag] = dialog
+                actions += dialog.feed(DialogEvent.PROVISIONAL)
+        if reliable and dialog is not None and self.options.supports_100rel:
+            seq = uac.request.cseq.seq
+            if dialog.last_rseq_cseq != seq:
+                dialog.last_rseq, dialog.last_rseq_cseq = None, seq
+            if dialog.last_rseq is not None and rseq <= dialog.last_rseq:
+                # RFC 3262 §4: a retransmission (same RSeq): discard, do not PRACK again.
+                return actions + [self._event("discarded", cid, response, reason="reliable 1xx retransmission")]
+            if dialog.last_rseq is not None and rseq != dialog.last_rseq + 1:
+                # RFC 3262 §4: out of order: neither PRACK nor process it.
+                return actions + [self._event("discarded", cid, response, reason="reliable 1xx out of order")]
+            dialog.last_rseq = rseq
+        if not uac.provisional:
+            uac.provisional = True
+        actions.append(self._event("response", cid, response, method="INVITE", code=code, reason=response.reason,
+                                   to_tag=to_tag, reliable=reliable, rseq=rseq, reinvite=uac.reinvite,
+                                   fork=False, auth_retry=False))
+        if reliable and dialog is not None and self.options.supports_100rel:
+            dialog.pending_prack = response
+            if self.options.auto_prack:
+                actions += self._send_prack(now, call, dialog, response)
+        if uac.cancel_wanted and not uac.cancel_sent and uac.final_code is None:
+            actions += self._send_cancel(now, call, uac)
+        return actions
+
+    def _on_invite_2xx(self, now: float, call: _Call, uac: _UacInvite, response: "Response") -> list[Action]:
+        """§13.2.2.4: ACK every 2xx (again for each retransmission); extra fork branches get BYE."""
+        cid = call.call_id
+        to_tag = response.to.tag or ""
+        dialog = call.dialogs.get(to_tag)
+        seq = uac.request.cseq.seq
+        if dialog is not None and dialog.ack is not None and dialog.ack_cseq == seq:
+            # A 2xx retransmission: resend the same ACK, do not bother the application.
+            message = SendMessage(dialog.ack, self._dialog_destination(dialog), retransmission=dialog.ack_sends)
+            dialog.ack_sends += 1
+            return [message]
+        actions: list[Action] = []
+        first_final = uac.final_code is None
+        if first_final:
+            uac.final_code = response.status
+        fork = False
+        if uac.reinvite:
+            if dialog is None:
+                return [self._event("discarded", cid, response, reason="2xx to re-INVITE for unknown dialog")]
+            dialog.refresh_target(response)
+        else:
+            if dialog is None:
+                dialog = Dialog.from_uac(uac.request, response)
+                call.dialogs[to_tag] = dialog
+            else:
+                dialog.refresh_from_2xx(response)
+            actions += dialog.feed(DialogEvent.SUCCESS)
+            fork = uac.first_2xx_tag is not None and uac.first_2xx_tag != to_tag
+            if uac.first_2xx_tag is None:
+                uac.first_2xx_tag = to_tag
+                actions += self._cancel_timer(f"{cid}/cancel-wait")
+                actions.append(self._start_timer(f"{cid}/invite-complete", self.timers.timer_m, "invite-complete",
+                                                 cid, lambda t: self._invite_complete(t, call)))
+        # Build and send the ACK (§13.2.2.4): new branch, CSeq number of the INVITE.
+        body = b""
+        if response.body and not uac.sdp:
+            body = self._sdp(call)  # the 2xx carried the offer: answer in the ACK
+        ack = dialog.build_request("ACK", self._via(self.layer.new_branch()), cseq=seq, body=body)
+        for name in ("Authorization", "Proxy-Authorization"):
+            for value in uac.request.headers.get_all(name):
+                ack.headers.add(name, value)
+        dialog.ack, dialog.ack_sends, dialog.ack_cseq = ack, 1, seq
+        actions.append(SendMessage(ack, self._dialog_destination(dialog)))
+        if not uac.reinvite:
+            actions += dialog.feed(DialogEvent.ACK)
+        actions.append(self._event("response", cid, response, method="INVITE", code=response.status,
+                                   reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
+                                   reinvite=uac.reinvite, fork=fork, auth_retry=False))
+        if uac.reinvite:
+            return actions
+        if first_final:
+            call.outcome, call.final_code = "answered", response.status
+        if fork and self.options.bye_forked_2xx:
+            actions += self._send_bye(now, call, dialog, reason="second 2xx from a forked INVITE")
+        elif uac.cancel_wanted or call.bye_after_ack:
+            # §9.1: the 2xx crossed our CANCEL (or we hung up): ACK, then BYE.
+            call.bye_after_ack = False
+            actions += self._send_bye(now, call, dialog, reason="hangup crossed the 2xx")
+        return actions
+
+    def _invite_complete(self, now: float, call: _Call) -> list[Action]:
+        """§13.2.2.4: 64*T1 after the first 2xx, early dialogs still waiting end."""
+        actions: list[Action] = []
+        for dialog in call.dialogs.values():
+            if dialog.early:
+                actions += dialog.feed(DialogEvent.ABANDON)
+        return actions
+
+    def _dialog_destination(self, dialog: Dialog) -> Address:
+        """Where requests of ``dialog`` go (§12.2.1.1, §8.1.2)."""
+        return self._resolve(dialog.next_hop())
+
+    # ------------------------------------------------------ non-INVITE responses
+
+    def _on_non_invite_response(self, now: float, tx: ClientTransaction, role: _ClientRole,
+                                response: "Response") -> list[Action]:
+        """Responses to BYE, CANCEL, PRACK, OPTIONS, REGISTER."""
+        code = response.status
+        call = self.calls.get(role.call_id)
+        actions: list[Action] = []
+        auth = (code in (401, 407) and role.method in ("BYE", "OPTIONS", "REGISTER")
+                and self._can_authenticate(response, role.auth_tries))
+        actions.append(self._event("response", role.call_id, response, method=role.method, code=code,
+                                   reason=response.reason, to_tag=response.to.tag, reliable=False,
+                                   rseq=None, reinvite=False, fork=False, auth_retry=auth))
+        if auth:
+            return actions + self._resend_with_auth(now, tx, role, response)
+        if code >= 200 and role.method == "BYE" and role.dialog is not None:
+            actions += self._bye_done(call, role.dialog)
+        return actions
+
+    def _bye_done(self, call: _Call | None, dialog: Dialog) -> list[Action]:
+        """Our BYE transaction ended (answered or timed out): dialog Morgue, call over."""
+        actions = dialog.feed(DialogEvent.BYE_DONE)
+        if call is not None and not any(d.alive for d in call.dialogs.values()):
+            actions += self._end_call(call, call.outcome or "answered", call.final_code, "local", "BYE sent")
+        return actions
+
+    def _on_tx_failure(self, now: float, tx, kind: str, timer: str | None) -> list[Action]:
+        """Timer B/F/H or a transport error (§8.1.3.1: timeout = 408, transport error = 503)."""
+        if isinstance(tx, ServerTransaction):
+            # Timer H: the ACK for our 3xx-6xx never came; nothing more to do.
+            return []
+        code = 408 if kind == "timeout" else 503
+        if tx.method == "INVITE":
+            call = self.calls.get(tx.call_id)
+            uac = call.uac_by_cseq.get(tx.request.cseq.seq) if call is not None else None
+            if uac is None or uac.tx is not tx:
+                return []
+            uac.final_code = code
+            if (not uac.reinvite and kind == "timeout" and not uac.provisional
+                    and uac.outbound_index + 1 < len(self.options.outbound)):
+                # RFC 3665 §3.4 / RFC 3263 §4.3: try the next outbound proxy.
+                actions = [self._event("timeout", call.call_id, tx.request, method="INVITE", timer=timer,
+                                       failover=True)]
+                return actions + self._resend_invite(now, call, uac, next_outbound=True)
+            actions = [self._event("timeout", call.call_id, tx.request, method="INVITE", timer=timer,
+                                   failover=False)]
+            if uac.reinvite:
+                dialog = call.dialogs.get(tx.request.to.tag or "")
+                if dialog is not None and dialog.confirmed:
+                    actions += self._send_bye(now, call, dialog, reason="re-INVITE timed out (§14.1)")
+                return actions
+            for dialog in call.dialogs.values():
+                if dialog.early:
+                    actions += dialog.feed(DialogEvent.FAILURE)
+            outcome = "timeout" if kind == "timeout" else "rejected"
+            call.outcome, call.final_code = outcome, code
+            return actions + self._end_call(call, outcome, code, None, f"Timer {timer}" if timer else kind)
+        role = self._roles.get(tx.id)
+        if role is None:
+            return []
+        actions = [self._event("timeout", role.call_id, tx.request, method=role.method, timer=timer,
+                               failover=False)]
+        if role.method == "BYE" and role.dialog is not None:
+            actions += self._bye_done(self.calls.get(role.call_id), role.dialog)
+        return actions
+
+    # ------------------------------------------------------------- auth
+
+    def _can_authenticate(self, response: "Response", tries: int) -> bool:
+        """True when we hold credentials and have not yet answered a challenge for this request."""
+        if self.options.credentials is None or tries >= 1:
+            return False
+        name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+        return bool(response.headers.get_all(name))
+
+    def _auth_headers(self, request: "Request", response: "Response") -> list[tuple[str, str]]:
+        """§22.2-22.3: the Authorization / Proxy-Authorization values answering ``response``."""
+        from simsip.sip.auth import AuthError, authorization_header, credentials_header_name
+
+        username, password = self.options.credentials
+        challenge_name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+        headers = []
+        for challenge in response.headers.get_all(challenge_name):
+            try:
+                value = authorization_header(challenge, request.method, str(request.uri), username, password,
+                                             self.rng)
+            except AuthError:
+                continue
+            headers.append((credentials_header_name(challenge_name), value))
+        return headers
+
+    def _resend_with_auth(self, now: float, tx: ClientTransaction, role: _ClientRole,
+                          response: "Response") -> list[Action]:
+        """Re-send a non-INVITE request with credentials (new branch, CSeq + 1)."""
+        from simsip.sip.message import CSeq
+
+        old = tx.request
+        request = old.copy()
+        request.headers.set("Via", self._via(self.layer.new_branch()))
+        new_seq = old.cseq.seq + 1
+        if role.dialog is not None:
+            new_seq = role.dialog.next_local_seq()
+        request.headers.set("CSeq", str(CSeq(new_seq, old.method)))
+        for name, value in self._auth_headers(old, response):
+            request.headers.add(name, value)
+        new_role = _ClientRole(role.call_id, role.method, role.dialog, role.auth_tries + 1, role.rack)
+        _, actions = self._send_request(now, request, tx.peer, new_role)
+        return actions
+
+    # ============================================================ UAC: INVITE
+
+    def invite(self, now: float, target: "URI | str", *, call_id: str | None = None,
+               require_100rel: bool | None = None, sdp: bytes | str | None = None) -> tuple[str, list[Action]]:
+        """Start a call to ``target`` (§8.1.1, §13.2.1); returns (Call-ID, actions)."""
+        from simsip.sip.message import URI, CSeq, Headers, Request
+
+        uri = URI.parse(target) if isinstance(target, str) else target
+        call_id = call_id or f"{self.rng.getrandbits(64):016x}@{self.host}"
+        if call_id in self.calls:
+            return call_id, self._app_error(call_id, "Call-ID already in use")
+        call = _Call(call_id, owner=True, local_tag=self._tag())
+        self.calls[call_id] = call
+        body = self._sdp(call) if sdp is None else _body(sdp)
+        require = self.options.require_100rel if require_100rel is None else require_100rel
+        headers = Headers()
+        headers.add("Via", self._via(self.layer.new_branch()))
+        headers.add("Max-Forwards", "70")
+        headers.add("From", f"{self._from_nameaddr()};tag={call.local_tag}")
+        headers.add("To", f"<{uri}>")
+        headers.add("Call-ID", call_id)
+        headers.add("CSeq", str(CSeq(1, "INVITE")))
+        headers.add("Contact", self._contact())
+        headers.add("Allow", ", ".join(ALLOWED_METHODS))
+        if self.options.supports_100rel or require:
+            headers.add("Supported", "100rel")  # RFC 3262 §4: SHOULD in every INVITE
+        if require:
+            headers.add("Require", "100rel")
+        if body:
+            headers.add("Content-Type", SDP)
+        request = Request("INVITE", uri, headers, body)
+        destination = self._out_of_dialog_destination(uri, 0)
+        tx, actions = self._send_request(now, request, destination, None)
+        uac = _UacInvite(request, tx, destination, reinvite=False, sdp=body)
+        call.uac = uac
+        call.uac_by_cseq[1] = uac
+        return call_id, actions
+
+    def _resend_invite(self, now: float, call: _Call, uac: _UacInvite, *, response: "Response | None" = None,
+                       next_outbound: bool = False) -> list[Action]:
+        """A new INVITE transaction for the same call: after a challenge or to the next outbound proxy."""
+        from simsip.sip.message import CSeq
+
+        old = uac.request
+        request = old.copy()
+        request.headers.set("Via", self._via(self.layer.new_branch()))
+        seq = old.cseq.seq + 1
+        request.headers.set("CSeq", str(CSeq(seq, "INVITE")))
+        index = uac.outbound_index + (1 if next_outbound else 0)
+        if response is not None:
+            for name, value in self._auth_headers(old, response):
+                request.headers.add(name, value)
+        destination = self._out_of_dialog_destination(old.uri, index) if next_outbound else uac.destination
+        tx, actions = self._send_request(now, request, destination, None)
+        new = _UacInvite(request, tx, destination, reinvite=False, sdp=uac.sdp,
+                         outbound_index=index, auth_tries=uac.auth_tries + (1 if response is not None else 0),
+                         cancel_wanted=uac.cancel_wanted)
+        call.uac = new
+        call.uac_by_cseq[seq] = new
+        return actions
+
+    # ---------------------------------------------------------- PRACK out
+
+    def _send_prack(self, now: float, call: _Call, dialog: Dialog, response: "Response") -> list[Action]:
+        """RFC 3262 §7.2: PRACK in the dialog of the 1xx with RAck: <RSeq> <CSeq num> <method>."""
+        from simsip.sip.message import RAck
+
+        uac = call.uac
+        cseq = response.cseq
+        rack = RAck(response.rseq, cseq.seq, cseq.method)
+        body = b""
+        if response.body and uac is not None and not uac.sdp:
+            body = self._sdp(call)  # RFC 3262 §5: the 1xx carried the offer, answer in the PRACK
+        request = dialog.build_request("PRACK", self._via(self.layer.new_branch()), body=body,
+                                       extra=[("RAck", str(rack))])
+        dialog.pending_prack = None
+        role = _ClientRole(call.call_id, "PRACK", dialog, rack=(response.rseq, cseq.seq))
+        _, actions = self._send_request(now, request, self._dialog_destination(dialog), role)
+        return actions
+
+    def prack(self, now: float, call_id: str) -> list[Action]:
+        """PRACK the newest reliable provisional not PRACKed yet (``auto_prack=False`` UAs)."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return self._app_error(call_id, "unknown call")
+        for dialog in call.dialogs.values():
+            pending = dialog.pending_prack
+            if pending is not None:
+                return self._send_prack(now, call, dialog, pending)
+        return self._app_error(call_id, "no reliable provisional awaiting PRACK")
+
+    # ---------------------------------------------------------- CANCEL out
+
+    def cancel(self, now: float, call_id: str) -> list[Action]:
+        """§9.1: CANCEL our pending INVITE (held back until a provisional has arrived)."""
+        call = self.calls.get(call_id)
+        uac = call.uac if call is not None else None
+        if uac is None or uac.final_code is not None:
+            return self._app_error(call_id, "no pending outgoing INVITE to cancel")
+        if uac.cancel_wanted:
+            return []
+        uac.cancel_wanted = True
+        if not uac.provisional:
+            return []  # §9.1: MUST NOT send CANCEL before a provisional
+        return self._send_cancel(now, call, uac)
+
+    def _send_cancel(self, now: float, call: _Call, uac: _UacInvite) -> list[Action]:
+        """§9.1: the CANCEL copies Request-URI, Call-ID, To, From, CSeq number, Route and top Via."""
+        from simsip.sip.message import CSeq, Headers, Request
+
+        invite = uac.request
+        headers = Headers()
+        headers.add("Via", invite.headers.get_all("Via")[0])
+        headers.add("Max-Forwards", "70")
+        for route in invite.headers.get_all("Route"):
+            headers.add("Route", route)
+        headers.add("From", invite.headers.get("From"))
+        headers.add("To", invite.headers.get("To"))
+        headers.add("Call-ID", invite.call_id)
+        headers.add("CSeq", str(CSeq(invite.cseq.seq, "CANCEL")))
+        request = Request("CANCEL", invite.uri, headers)
+        uac.cancel_sent = True
+        role = _ClientRole(call.call_id, "CANCEL", None)
+        _, actions = self._send_request(now, request, uac.destination, role)
+        cid = call.call_id
+        actions.append(self._start_timer(f"{cid}/cancel-wait", self.timers.cancel_wait, "cancel-wait", cid,
+                                         lambda t: self._cancel_expired(t, call, uac)))
+        return actions
+
+    def _cancel_expired(self, now: float, call: _Call, uac: _UacInvite) -> list[Action]:
+        """§9.1: no final response 64*T1 after CANCEL: consider the INVITE cancelled."""
+        if uac.final_code is not None:
+            return []
+        uac.final_code = 487
+        actions: list[Action] = []
+        for dialog in call.dialogs.values():
+            if dialog.early:
+                actions += dialog.feed(DialogEvent.FAILURE)
+        call.outcome, call.final_code = "cancelled", None
+        return actions + self._end_call(call, "cancelled", None, "local", "no final response after CANCEL")
+
+    # ---------------------------------------------------------- BYE out
+
+    def _send_bye(self, now: float, call: _Call, dialog: Dialog, reason: str) -> list[Action]:
+        """§15.1.1: BYE in ``dialog``; it goes Mortal now and Morgue when the BYE ends."""
+        if not dialog.alive:
+            return []
+        actions = dialog.feed(DialogEvent.BYE)
+        request = dialog.build_request("BYE", self._via(self.layer.new_branch()))
+        role = _ClientRole(call.call_id, "BYE", dialog)
+        _, sent = self._send_request(now, request, self._dialog_destination(dialog), role)
+        return actions + sent
+
+    def hangup(self, now: float, call_id: str) -> list[Action]:
+        """End the call as the state allows: BYE, CANCEL (§9.1) or 603 (see module doc)."""
+        call = self.calls.get(call_id)
+        if call is None or call.ended:
+            return self._app_error(call_id, "no call to hang up")
+        actions: list[Action] = []
+        uac = call.uac
+        if uac is not None and not uac.reinvite and uac.final_code is None:
+            return self.cancel(now, call_id)
+        uas = call.uas
+        if uas is not None and not uas.reinvite and uas.final is None and uas.withheld is None:
+            return self.respond(now, call_id, 603)
+        confirmed = [d for d in call.dialogs.values() if d.confirmed]
+        if not confirmed:
+            if uas is not None and uas.withheld is not None:
+                # A 2xx is waiting for a PRACK: reject instead.
+                uas.withheld = None
+                return self._send_failure(now, call, uas, 603, None, outcome="rejected", by="local")
+            return self._app_error(call_id, "no confirmed dialog")
+        for dialog in confirmed:
+            if (uas is not None and uas.dialog is dialog and uas.final is not None
+                    and uas.final.status < 300 and not uas.acked):
+                # §15: the callee must not BYE before the ACK (or the ACK timeout).
+                call.bye_after_ack = True
+                continue
+            actions += self._send_bye(now, call, dialog, reason="hangup")
+        return actions
+
+    # ---------------------------------------------------------- re-INVITE out
+
+    def reinvite(self, now: float, call_id: str, sdp: bytes | str | None = None) -> list[Action]:
+        """§14.1: re-INVITE in the confirmed dialog of ``call_id``."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return self._app_error(call_id, "unknown call")
+        dialog = next((d for d in call.dialogs.values() if d.confirmed), None)
+        if dialog is None:
+            return self._app_error(call_id, "no confirmed dialog")
+        if call.uac is not None and call.uac.final_code is None:
+            return self._app_error(call_id, "an INVITE of ours is still pending (§14.1)")
+        call.session_version += 1
+        body = self._sdp(call) if sdp is None else _body(sdp)
+        return self._send_reinvite(now, call, dialog, body)
+
+    def _send_reinvite(self, now: float, call: _Call, dialog: Dialog, body: bytes) -> list[Action]:
+        """Build and send the re-INVITE."""
+        extra = [("Allow", ", ".join(ALLOWED_METHODS))]
+        if self.options.supports_100rel:
+            extra.append(("Supported", "100rel"))
+        request = dialog.build_request("INVITE", self._via(self.layer.new_branch()), contact=self._contact(),
+                                       body=body, extra=extra)
+        destination = self._dialog_destination(dialog)
+        tx, actions = self._send_request(now, request, destination, None)
+        uac = _UacInvite(request, tx, destination, reinvite=True, sdp=body)
+        call.uac = uac
+        call.uac_by_cseq[request.cseq.seq] = uac
+        return actions
+
+    def _schedule_491_retry(self, now: float, call: _Call, uac: _UacInvite) -> list[Action]:
+        """§14.1: after 491, retry after 2.1-4.0 s (Call-ID owner) or 0-2.0 s, in 10 ms units."""
+        if call.owner:
+            delay = self.rng.randint(210, 400) / 100.0
+        else:
+            delay = self.rng.randint(0, 200) / 100.0
+        cid = call.call_id
+        body = uac.sdp
+
+        def retry(t: float) -> list[Action]:
+            dialog = next((d for d in call.dialogs.values() if d.confirmed), None)
+            if dialog is None or (call.uac is not None and call.uac.final_code is None):
+                return []
+            return self._send_reinvite(t, call, dialog, body)
+
+        return [self._start_timer(f"{cid}/491-retry", delay, "491-retry", cid, retry)]
+
+    # ---------------------------------------------------------- OPTIONS / REGISTER out
+
+    def _out_of_dialog_request(self, method: str, uri: "URI", to: str, call_id: str,
+                               extra: list[tuple[str, str]]) -> "Request":
+        """§8.1.1: a request outside any dialog."""
+        from simsip.sip.message import CSeq, Headers, Request
+
+        headers = Headers()
+        headers.add("Via", self._via(self.layer.new_branch()))
+        headers.add("Max-Forwards", "70")
+        headers.add("From", f"{self._from_nameaddr()};tag={self._tag()}")
+        headers.add("To", to)
+        headers.add("Call-ID", call_id)
+        headers.add("CSeq", str(CSeq(1, method)))
+        for name, value in extra:
+            headers.add(name, value)
+        return Request(method, uri, headers)
+
+    def options(self, now: float, target: "URI | str") -> tuple[str, list[Action]]:
+        """§11.1: OPTIONS to ``target``; returns (Call-ID, actions)."""
+        from simsip.sip.message import URI
+
+        uri = URI.parse(target) if isinstance(target, str) else target
+        call_id = f"{self.rng.getrandbits(64):016x}@{self.host}"
+        request = self._out_of_dialog_request("OPTIONS", uri, f"<{uri}>", call_id,
+                                              [("Contact", self._contact()), ("Accept", SDP)])
+        role = _ClientRole(call_id, "OPTIONS", None)
+        _, actions = self._send_request(now, request, self._out_of_dialog_destination(uri), role)
+        return call_id, actions
+
+    def register(self, now: float, registrar: "URI | str", expires: int = 3600,
+                 contacts: list[str] | None = None) -> tuple[str, list[Action]]:
+        """§10.2: REGISTER our AOR at ``registrar`` (``contacts`` default: our Contact)."""
+        from simsip.sip.message import URI
+
+        uri = URI.parse(registrar) if isinstance(registrar, str) else registrar
+        call_id = f"{self.rng.getrandbits(64):016x}@{self.host}"
+        extra = [("Contact", c) for c in (contacts if contacts is not None else [self._contact()])]
+        extra.append(("Expires", str(expires)))
+        request = self._out_of_dialog_request("REGISTER", uri, f"<{self.aor}>", call_id, extra)
+        role = _ClientRole(call_id, "REGISTER", None)
+        _, actions = self._send_request(now, request, self._out_of_dialog_destination(uri), role)
+        return call_id, actions
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _body(sdp: bytes | str | None) -> bytes:
+    """Normalise an application body argument."""
+    if sdp is None:
+        return b""
+    return sdp.encode() if isinstance(sdp, str) else bytes(sdp)
+
+
+def _safe_call_id(message) -> str:
+    """The Call-ID of a possibly broken message ("" when unreadable)."""
+    try:
+        return message.call_id or ""
+    except Exception:
+        return ""
+
+
+def _transaction_problem(request: "Request") -> str | None:
+    """Why ``request`` cannot get a server transaction (None when it can).
+
+    A transaction needs a top Via, a CSeq and, for RFC 2543 matching, the
+    Call-ID and From; RFC 4475 §3.3.1 (insuf) and §3.3.8 (multi01) are
+    answered 400 without one.
+    """
+    try:
+        via = request.top_via
+        if via is None:
+            return "no Via"
+        request.cseq
+        if not has_magic_cookie(via.branch):
+            request.call_id
+            request.from_
+        server_key(request)
+    except Exception as exc:  # any malformed header the key needs
+        return f"malformed {type(exc).__name__}"
+    for name in ("Call-ID", "CSeq", "From", "To"):
+        if len(request.headers.get_all(name)) != 1:
+            return f"need exactly one {name}"
+    return None
