@@ -1,0 +1,1283 @@
+"""SIP messages: headers, typed header views, parsing and serialization (RFC 3261 §7, §20, §25).
+
+Sans-IO and standard library only. The pieces:
+
+* :class:`Headers` — an ordered, case-insensitive multimap of header lines.
+  Names are normalised on input (compact ``v`` and ``VIA`` both become
+  ``Via``); values are stored as text exactly as they will be written.
+* Typed views, parsed from header text on demand: :class:`NameAddr` (From,
+  To, Contact, Route, Record-Route, P-Asserted-Identity), :class:`Via`,
+  :class:`CSeq`, :class:`RAck`, and :class:`~simsip.sip.uri.URI`.
+* :class:`Request` and :class:`Response`, whose read accessors (``.vias``,
+  ``.cseq``, ``.to`` ...) parse the header text lazily and cache the result in
+  the :class:`Headers` object; any change to a header drops its cached view,
+  so an accessor never returns stale data. The views are shared values: read
+  them, do not mutate them (``NameAddr.with_tag`` and ``headers.set`` make
+  changes).
+* :func:`parse` (bytes of one datagram -> message) and ``bytes(message)``.
+
+Error policy. :func:`parse` raises :class:`SipParseError` (never anything
+else) for anything RFC 3261 §25 does not allow in the start line, in the
+framing, or in the value of a header whose grammar it knows (Via, From, To,
+Contact, Route, Record-Route, CSeq, Call-ID, Max-Forwards, Content-Length,
+Expires, RSeq, RAck, Require, Supported, ...). It does *not* reject a message
+for what is missing or repeated: a request without To, From or Call-ID
+(RFC 4475 §3.3.1) or with two CSeq values (§3.3.8) parses, and is answered
+above the parser. For those, the mandatory-header accessors ``.vias``,
+``.top_via``, ``.call_id``, ``.cseq``, ``.from_``, ``.to`` raise
+SipParseError when their header is missing, repeated or malformed; the
+optional ones (``.max_forwards``, ``.rseq``, ``.rack``, ``.expires``,
+``.content_type``) return None when absent and raise when repeated or
+malformed; list accessors return ``[]`` when absent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Union
+
+from simsip.sip import abnf
+from simsip.sip.abnf import SipParseError
+from simsip.sip.codes import reason_phrase
+from simsip.sip.uri import URI, parse_port
+
+__all__ = [
+    "CSeq",
+    "Headers",
+    "NameAddr",
+    "RAck",
+    "Request",
+    "Response",
+    "SipParseError",
+    "URI",
+    "Via",
+    "make_response",
+    "parse",
+]
+
+# ---------------------------------------------------------------- header names
+
+# RFC 3261 §7.3.3 and later RFCs: compact form -> full name.
+COMPACT_FORMS: dict[str, str] = {
+    "i": "Call-ID",
+    "f": "From",
+    "t": "To",
+    "v": "Via",
+    "m": "Contact",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "k": "Supported",
+    "s": "Subject",
+    "e": "Content-Encoding",
+    "o": "Event",  # RFC 6665
+    "u": "Allow-Events",  # RFC 6665
+    "r": "Refer-To",  # RFC 3515
+    "x": "Session-Expires",  # RFC 4028
+    "b": "Referred-By",  # RFC 3892
+    "y": "Identity",  # RFC 8224
+    "a": "Accept-Contact",  # RFC 3841
+    "j": "Reject-Contact",  # RFC 3841
+    "d": "Request-Disposition",  # RFC 3841
+}
+
+# Canonical spelling of the header names simsip knows (others keep the
+# spelling they arrived with).
+_KNOWN_NAMES = (
+    "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Accept-Resource-Priority",
+    "Alert-Info", "Allow", "Allow-Events", "Authentication-Info", "Authorization", "Call-ID",
+    "Call-Info", "Contact", "Content-Disposition", "Content-Encoding", "Content-Language",
+    "Content-Length", "Content-Type", "CSeq", "Date", "Error-Info", "Event", "Expires", "From",
+    "History-Info", "Identity", "In-Reply-To", "Join", "Max-Breadth", "Max-Forwards",
+    "MIME-Version", "Min-Expires", "Min-SE", "Organization", "P-Asserted-Identity",
+    "P-Preferred-Identity", "Path", "Priority", "Privacy", "Proxy-Authenticate",
+    "Proxy-Authorization", "Proxy-Require", "RAck", "Reason", "Record-Route", "Refer-Sub",
+    "Refer-To", "Referred-By", "Reject-Contact", "Replaces", "Reply-To", "Request-Disposition",
+    "Require", "Resource-Priority", "Retry-After", "Route", "RSeq", "Security-Client",
+    "Security-Server", "Security-Verify", "Server", "Service-Route", "Session-Expires",
+    "SIP-ETag", "SIP-If-Match", "Subject", "Subscription-State", "Supported", "Target-Dialog",
+    "Timestamp", "To", "Unsupported", "User-Agent", "Via", "Warning", "WWW-Authenticate",
+)  # fmt: skip
+_CANONICAL: dict[str, str] = {n.lower(): n for n in _KNOWN_NAMES}
+_CANONICAL.update((k, v) for k, v in COMPACT_FORMS.items())
+
+# Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1: only
+# those may be split or combined). Authorization, WWW-Authenticate, Date ...
+# contain commas that are not list separators and are not here.
+LIST_HEADERS = frozenset(
+    (
+        "accept", "accept-contact", "accept-encoding", "accept-language", "accept-resource-priority",
+        "alert-info", "allow", "allow-events", "call-info", "contact", "content-encoding",
+        "content-language", "error-info", "history-info", "in-reply-to", "p-asserted-identity",
+        "p-preferred-identity", "path", "proxy-require", "reason", "record-route", "reject-contact",
+        "request-disposition", "require", "resource-priority", "route", "security-client",
+        "security-server", "security-verify", "service-route", "supported", "unsupported", "via",
+        "warning",
+    )
+)  # fmt: skip
+
+# name as given -> (lower-case key, canonical name); bounded so odd input cannot grow it.
+_NAME_CACHE: dict[str, tuple[str, str]] = {}
+_NAME_CACHE_MAX = 4096
+
+
+def _canon(name: str) -> tuple[str, str]:
+    """Return (key, canonical name) for a header name, validating it as a token."""
+    hit = _NAME_CACHE.get(name)
+    if hit is not None:
+        return hit
+    if not abnf.HEADER_NAME_RE.fullmatch(name):
+        raise ValueError(f"invalid header name {name!r}")
+    canon = _CANONICAL.get(name.lower(), name)
+    hit = (canon.lower(), canon)
+    if len(_NAME_CACHE) < _NAME_CACHE_MAX:
+        _NAME_CACHE[name] = hit
+    return hit
+
+
+def split_list(value: str) -> list[str]:
+    """Split a list header value at commas outside quoted strings and <...> (RFC 3261 §7.3.1).
+
+    Empty elements are kept as ``""`` so that grammar checks can reject them;
+    an empty value gives ``[]``.
+    """
+    if not value:
+        return []
+    if '"' not in value and "<" not in value:
+        if "," not in value:
+            return [value]
+        return [p.strip(" \t") for p in value.split(",")]
+    parts: list[str] = []
+    start = 0
+    i = 0
+    n = len(value)
+    while i < n:
+        ch = value[i]
+        if ch == '"':
+            i += 1
+            while i < n and value[i] != '"':
+                i += 2 if value[i] == "\\" else 1
+        elif ch == "<":
+            end = value.find(">", i)
+            i = n if end < 0 else end
+        elif ch == ",":
+            parts.append(value[start:i].strip(" \t"))
+            start = i + 1
+        i += 1
+    parts.append(value[start:].strip(" \t"))
+    return parts
+
+
+# ---------------------------------------------------------------- Headers
+
+
+class Headers:
+    """Ordered, case-insensitive multimap of SIP header lines.
+
+    Iteration yields ``(name, value)`` per header line, in order. ``get`` and
+    ``get_all`` see individual values: a ``Via: a, b`` line holds two values.
+    ``==`` compares, per header name, the sequence of values (the relative
+    order of different names is not significant, RFC 3261 §7.3.1).
+    """
+
+    __slots__ = ("_items", "_typed")
+
+    def __init__(self, items: "Iterable[tuple[str, str]] | Mapping[str, str] | Headers | None" = None) -> None:
+        """Build from ``(name, value)`` pairs, a mapping, or another Headers."""
+        self._items: list[tuple[str, str, str]] = []
+        # header key -> parsed values of every line (see Message._values).
+        self._typed: dict[str, list[Any]] = {}
+        if items is None:
+            return
+        if isinstance(items, Headers):
+            self._items = list(items._items)
+            self._typed = dict(items._typed)
+            return
+        pairs = items.items() if isinstance(items, Mapping) else items
+        for name, value in pairs:
+            self.add(name, value)
+
+    @classmethod
+    def _from_items(cls, items: list[tuple[str, str, str]], typed: dict[str, list[Any]] | None = None) -> "Headers":
+        """Wrap already-validated ``(key, name, value)`` triples without copying."""
+        h = cls.__new__(cls)
+        h._items = items
+        h._typed = {} if typed is None else typed
+        return h
+
+    @staticmethod
+    def _value(value: str) -> str:
+        """Check a header value can be written on one line and trim it."""
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"header value contains CR or LF: {value!r}")
+        return value.strip(" \t")
+
+    # ------------------------------------------------------------ mutation
+
+    def add(self, name: str, value: str) -> None:
+        """Append a header line."""
+        key, canon = _canon(name)
+        self._items.append((key, canon, self._value(value)))
+        self._typed.pop(key, None)
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every line of ``name`` with one line, where the first one was."""
+        key, canon = _canon(name)
+        value = self._value(value)
+        items = self._items
+        pos = None
+        kept = []
+        for item in items:
+            if item[0] == key:
+                if pos is None:
+                    pos = len(kept)
+                    kept.append((key, canon, value))
+            else:
+                kept.append(item)
+        if pos is None:
+            kept.append((key, canon, value))
+        self._items = kept
+        self._typed.pop(key, None)
+
+    def remove(self, name: str) -> None:
+        """Remove every line of ``name`` (no error if there is none)."""
+        key = _canon(name)[0]
+        self._items = [item for item in self._items if item[0] != key]
+        self._typed.pop(key, None)
+
+    def prepend(self, name: str, value: str) -> None:
+        """Insert a line before the first line of ``name`` (append if none): a proxy's new top Via."""
+        key, canon = _canon(name)
+        value = self._value(value)
+        items = self._items
+        for i, item in enumerate(items):
+            if item[0] == key:
+                items.insert(i, (key, canon, value))
+                break
+        else:
+            items.append((key, canon, value))
+        self._typed.pop(key, None)
+
+    def pop_first(self, name: str) -> str | None:
+        """Remove and return the first value of ``name`` (splitting a list line), or None."""
+        key = _canon(name)[0]
+        items = self._items
+        for i, (k, canon, value) in enumerate(items):
+            if k == key:
+                self._typed.pop(key, None)
+                parts = split_list(value) if key in LIST_HEADERS else [value]
+                if len(parts) > 1:
+                    items[i] = (k, canon, ", ".join(parts[1:]))
+                    return parts[0]
+                del items[i]
+                return value
+        return None
+
+    def set_first(self, name: str, value: str) -> None:
+        """Replace the first value of ``name`` (splitting a list line); add it if absent."""
+        key, canon = _canon(name)
+        value = self._value(value)
+        items = self._items
+        for i, (k, _, old) in enumerate(items):
+            if k == key:
+                parts = split_list(old) if key in LIST_HEADERS else [old]
+                rest = ", ".join(parts[1:])
+                items[i] = (k, canon, f"{value}, {rest}" if rest else value)
+                self._typed.pop(key, None)
+                return
+        self.add(name, value)
+
+    # ------------------------------------------------------------ reading
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """First value of ``name`` (the first element of a list line), or ``default``."""
+        key = _canon(name)[0]
+        for k, _, value in self._items:
+            if k == key:
+                if key in LIST_HEADERS and ("," in value):
+                    parts = split_list(value)
+                    return parts[0] if parts else value
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``, list lines split at their commas."""
+        return self._values_for_key(_canon(name)[0])
+
+    def _values_for_key(self, key: str) -> list[str]:
+        """Every value of the lower-case header ``key``."""
+        out: list[str] = []
+        if key in LIST_HEADERS:
+            for k, _, value in self._items:
+                if k == key:
+                    out.extend(split_list(value))
+        else:
+            for k, _, value in self._items:
+                if k == key:
+                    out.append(value)
+        return out
+
+    def __contains__(self, name: object) -> bool:
+        """True if at least one line of ``name`` exists."""
+        if not isinstance(name, str):
+            return False
+        key = _canon(name)[0]
+        return any(item[0] == key for item in self._items)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        """Yield ``(name, value)`` per header line, in order."""
+        for _, name, value in self._items:
+            yield name, value
+
+    def __len__(self) -> int:
+        """Number of header lines."""
+        return len(self._items)
+
+    def copy(self) -> "Headers":
+        """An independent copy (the cached typed views are shared values)."""
+        return Headers._from_items(list(self._items), dict(self._typed))
+
+    def _semantic(self, skip: str | None = None) -> dict[str, list[str]]:
+        """Header key -> its values in order, the basis of ``==``."""
+        out: dict[str, list[str]] = {}
+        for k, _, value in self._items:
+            if k == skip:
+                continue
+            if k in LIST_HEADERS:
+                out.setdefault(k, []).extend(split_list(value))
+            else:
+                out.setdefault(k, []).append(value)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        """Same values for every header name, in the same order per name."""
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return self._semantic() == other._semantic()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """Show the lines."""
+        return f"Headers({[(n, v) for _, n, v in self._items]!r})"
+
+
+# ---------------------------------------------------------------- typed views
+
+
+def parse_params(text: str, pos: int) -> dict[str, str | None]:
+    """Parse ``*( SEMI generic-param )`` from ``text[pos:]``; names lower-cased, values as written."""
+    params: dict[str, str | None] = {}
+    n = len(text)
+    match = abnf.GENERIC_PARAM_RE.match
+    while pos < n:
+        m = match(text, pos)
+        if m is None:
+            if text[pos:].strip(" \t"):
+                raise SipParseError(f"bad parameter at {text[pos:]!r}", expected="SEMI generic-param")
+            break
+        params[m.group(1).lower()] = m.group(2)
+        pos = m.end()
+    return params
+
+
+def render_params(params: Mapping[str, str | None]) -> str:
+    """Render header parameters as ``;name=value`` (values are written as stored)."""
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+
+
+_DISPLAY_ESCAPE_RE = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"\\]')
+_QVALUE_RE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+_MAX_DELTA = 2**32 - 1
+
+
+def _delta_seconds(text: str) -> int:
+    """``delta-seconds = 1*DIGIT``, clamped to 2**32-1 as RFC 3261 §20.19 allows."""
+    if not abnf.DIGITS_RE.fullmatch(text):
+        raise SipParseError(f"bad delta-seconds {text!r}", expected="1*DIGIT")
+    return min(int(text), _MAX_DELTA)
+
+
+class NameAddr:
+    """``[display-name] <URI> *(;param)`` or ``URI *(;param)`` (From, To, Contact, Route...).
+
+    ``display`` is the display name with quoting removed (None when absent),
+    ``uri`` a :class:`URI`, ``params`` the header parameters (``tag``, ``q``,
+    ``expires``, ``lr`` is a URI parameter not a header one). ``str()`` always
+    writes the ``<URI>`` form, quoting a display name.
+    """
+
+    __slots__ = ("display", "uri", "params")
+
+    def __init__(
+        self,
+        display: "str | URI | None" = None,
+        uri: "URI | str | None" = None,
+        params: dict[str, str | None] | None = None,
+    ) -> None:
+        """Build from a display name, URI (or URI text) and params; ``NameAddr(uri)`` also works."""
+        if isinstance(display, URI) and uri is None:
+            display, uri = None, display
+        if isinstance(uri, str):
+            uri = URI.parse(uri)
+        if uri is None:
+            raise TypeError("NameAddr needs a URI")
+        self.display: str | None = display  # type: ignore[assignment]
+        self.uri: URI = uri
+        self.params: dict[str, str | None] = {} if params is None else params
+
+    @classmethod
+    def parse(cls, text: str, name_addr_only: bool = False) -> "NameAddr":
+        """Parse one name-addr or addr-spec with its params; raise SipParseError if malformed."""
+        s = text.strip(" \t")
+        display: str | None = None
+        if s.startswith('"'):
+            m = abnf.QUOTED_STRING_RE.match(s)
+            if m is None:
+                raise SipParseError(f"unterminated quoted display name in {s!r}", expected="DQUOTE")
+            display = abnf.QUOTED_PAIR_RE.sub(r"\1", m.group()[1:-1])
+            lt = m.end()
+            while lt < len(s) and s[lt] in " \t":
+                lt += 1
+            if lt >= len(s) or s[lt] != "<":
+                raise SipParseError(f"expected <URI> after display name in {s!r}", expected="LAQUOT")
+        else:
+            lt = s.find("<")
+            if lt >= 0 and ":" in s[:lt]:
+                # '<' inside a parameter of an addr-spec, not a LAQUOT
+                lt = -1
+            if lt >= 0:
+                disp = s[:lt].rstrip(" \t")
+                if disp:
+                    if not abnf.DISPLAY_TOKENS_RE.fullmatch(disp):
+                        raise SipParseError(f"bad display name {disp!r}", expected="display-name")
+                    display = disp
+        if lt < 0:
+            if name_addr_only:
+                raise SipParseError(f"expected <URI> in {s!r}", expected="name-addr")
+            # addr-spec form: RFC 3261 §20 says parameters after it are header
+            # parameters, and a URI with ';', ',' or '?' must use <>.
+            semi = s.find(";")
+            uri_text = (s if semi < 0 else s[:semi]).rstrip(" \t")
+            if "?" in uri_text:
+                raise SipParseError(f"URI with headers must be enclosed in <>: {uri_text!r}", expected="name-addr")
+            uri = URI.parse(uri_text)
+            params = parse_params(s, semi) if semi >= 0 else {}
+            return cls(None, uri, params)
+        gt = s.find(">", lt)
+        if gt < 0:
+            raise SipParseError(f"missing '>' in {s!r}", expected="RAQUOT")
+        uri = URI.parse(s[lt + 1 : gt])
+        return cls(display, uri, parse_params(s, gt + 1))
+
+    def __str__(self) -> str:
+        """Render as ``"display" <uri>;params``."""
+        out = f"<{self.uri}>{render_params(self.params)}" if self.params else f"<{self.uri}>"
+        if self.display is None:
+            return out
+        display = self.display
+        if "\r" in display or "\n" in display:
+            raise ValueError(f"display name cannot carry CR or LF: {display!r}")
+        return '"' + _DISPLAY_ESCAPE_RE.sub(lambda m: "\\" + m.group(), display) + '" ' + out
+
+    def __repr__(self) -> str:
+        """Show the rendered form."""
+        return f"NameAddr({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        """Same display name, URI and params."""
+        if not isinstance(other, NameAddr):
+            return NotImplemented
+        return self.display == other.display and self.uri == other.uri and self.params == other.params
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def tag(self) -> str | None:
+        """The ``tag`` parameter (From/To), or None."""
+        return self.params.get("tag")
+
+    def with_tag(self, tag: str) -> "NameAddr":
+        """A copy with ``tag`` set."""
+        params = dict(self.params)
+        params["tag"] = tag
+        return NameAddr(self.display, self.uri, params)
+
+    @property
+    def expires(self) -> int | None:
+        """The Contact ``expires`` parameter in seconds, or None."""
+        value = self.params.get("expires")
+        return None if value is None else _delta_seconds(value)
+
+    @property
+    def q(self) -> float | None:
+        """The Contact ``q`` parameter, or None."""
+        value = self.params.get("q")
+        return None if value is None else float(value)
+
+    def copy(self) -> "NameAddr":
+        """A copy with its own params dict and URI."""
+        return NameAddr(self.display, self.uri.copy(), dict(self.params))
+
+
+def _parse_contact(text: str) -> "NameAddr | str":
+    """Contact value: ``"*"`` or a name-addr/addr-spec whose q and expires are checked."""
+    if text == "*":
+        return "*"
+    na = NameAddr.parse(text)
+    q = na.params.get("q")
+    if q is not None and not _QVALUE_RE.fullmatch(q):
+        raise SipParseError(f"bad q value {q!r}", expected="qvalue")
+    if "expires" in na.params:
+        value = na.params["expires"]
+        if value is None:
+            raise SipParseError("expires parameter without a value", expected="delta-seconds")
+        _delta_seconds(value)
+    return na
+
+
+class Via:
+    """One Via value: ``SIP/2.0/UDP host:port;branch=...`` (RFC 3261 §20.42)."""
+
+    __slots__ = ("transport", "host", "port", "params", "protocol")
+
+    def __init__(
+        self,
+        transport: str,
+        host: str,
+        port: int | None = None,
+        params: dict[str, str | None] | None = None,
+        *,
+        branch: str | None = None,
+        protocol: str = "SIP/2.0",
+    ) -> None:
+        """Build a Via; ``branch=`` is a shortcut for ``params["branch"]``."""
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.params: dict[str, str | None] = {} if params is None else params
+        if branch is not None:
+            self.params["branch"] = branch
+        self.protocol = protocol
+
+    @classmethod
+    def parse(cls, text: str) -> "Via":
+        """Parse one via-parm; raise SipParseError if malformed."""
+        m = abnf.VIA_PARM_RE.match(text)
+        if m is None:
+            raise SipParseError(f"bad Via value {text!r}", expected="sent-protocol LWS sent-by")
+        host = m.group(4)
+        if host.startswith("["):
+            URI.parse(f"sip:{host}")  # validates the IPv6 reference
+        port = None if m.group(5) is None else parse_port(m.group(5))
+        params = parse_params(text, m.end())
+        for name in ("branch", "maddr", "received", "ttl"):
+            if name in params:
+                value = params[name]
+                if value is None or value.startswith('"'):
+                    raise SipParseError(f"Via {name} needs a value", expected=f'"{name}" EQUAL value')
+        ttl = params.get("ttl")
+        if ttl is not None and not (abnf.DIGITS_RE.fullmatch(ttl) and len(ttl) <= 3 and int(ttl) <= 255):
+            raise SipParseError(f"bad Via ttl {ttl!r}", expected="ttl 0-255")
+        rport = params.get("rport")
+        if rport is not None and not abnf.DIGITS_RE.fullmatch(rport):
+            raise SipParseError(f"bad Via rport {rport!r}", expected='"rport" [EQUAL 1*DIGIT]')
+        return cls(m.group(3).upper(), host, port, params, protocol=f"{m.group(1)}/{m.group(2)}")
+
+    def __str__(self) -> str:
+        """Render as ``SIP/2.0/UDP host:port;params``."""
+        sent_by = self.host if self.port is None else f"{self.host}:{self.port}"
+        return f"{self.protocol}/{self.transport} {sent_by}{render_params(self.params) if self.params else ''}"
+
+    def __repr__(self) -> str:
+        """Show the rendered form."""
+        return f"Via({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        """Same protocol, transport, sent-by and params."""
+        if not isinstance(other, Via):
+            return NotImplemented
+        return (
+            self.protocol == other.protocol
+            and self.transport.upper() == other.transport.upper()
+            and self.host.lower() == other.host.lower()
+            and self.port == other.port
+            and self.params == other.params
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def branch(self) -> str | None:
+        """The ``branch`` parameter (transaction id, RFC 3261 §17.1.3), or None."""
+        return self.params.get("branch")
+
+    @property
+    def received(self) -> str | None:
+        """The ``received`` parameter (RFC 3261 §18.2.1), or None."""
+        return self.params.get("received")
+
+    @property
+    def rport(self) -> int | None:
+        """The ``rport`` value (RFC 3581); None when absent or valueless (test ``"rport" in params``)."""
+        value = self.params.get("rport")
+        return None if value is None else int(value)
+
+    @property
+    def maddr(self) -> str | None:
+        """The ``maddr`` parameter, or None."""
+        return self.params.get("maddr")
+
+    @property
+    def ttl(self) -> int | None:
+        """The ``ttl`` parameter, or None."""
+        value = self.params.get("ttl")
+        return None if value is None else int(value)
+
+    @property
+    def sent_by(self) -> str:
+        """``host`` or ``host:port``."""
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    def copy(self) -> "Via":
+        """A copy with its own params dict."""
+        return Via(self.transport, self.host, self.port, dict(self.params), protocol=self.protocol)
+
+
+_MAX_SEQ = 2**32 - 1
+
+
+class CSeq(NamedTuple):
+    """``CSeq: seq METHOD`` (RFC 3261 §20.16)."""
+
+    seq: int
+    method: str
+
+    @classmethod
+    def parse(cls, text: str) -> "CSeq":
+        """Parse ``1*DIGIT LWS Method``; the number must fit in 32 bits (RFC 4475 §3.1.2.4)."""
+        m = abnf.CSEQ_RE.fullmatch(text)
+        if m is None:
+            raise SipParseError(f"bad CSeq {text!r}", expected="1*DIGIT LWS Method")
+        seq = int(m.group(1))
+        if seq > _MAX_SEQ:
+            raise SipParseError(f"CSeq number {m.group(1)} larger than 2**32-1", expected="CSeq < 2**32")
+        return cls(seq, m.group(2))
+
+    def __str__(self) -> str:
+        """Render as ``1 INVITE``."""
+        return f"{self.seq} {self.method}"
+
+
+class RAck(NamedTuple):
+    """``RAck: rseq cseq METHOD`` (RFC 3262 §7.2)."""
+
+    rseq: int
+    cseq: int
+    method: str
+
+    @classmethod
+    def parse(cls, text: str) -> "RAck":
+        """Parse ``response-num LWS CSeq-num LWS Method``."""
+        m = abnf.RACK_RE.fullmatch(text)
+        if m is None:
+            raise SipParseError(f"bad RAck {text!r}", expected="response-num LWS CSeq-num LWS Method")
+        rseq, cseq = int(m.group(1)), int(m.group(2))
+        if rseq > _MAX_SEQ or cseq > _MAX_SEQ:
+            raise SipParseError(f"RAck number out of range in {text!r}", expected="numbers < 2**32")
+        return cls(rseq, cseq, m.group(3))
+
+    def __str__(self) -> str:
+        """Render as ``1 314 INVITE``."""
+        return f"{self.rseq} {self.cseq} {self.method}"
+
+
+def _parse_token(text: str) -> str:
+    """A token (option-tag, Method in Allow)."""
+    if not abnf.TOKEN_RE.fullmatch(text):
+        raise SipParseError(f"bad token {text!r}", expected="token")
+    return text
+
+
+def _parse_call_id(text: str) -> str:
+    """``callid = word [ "@" word ]``."""
+    if not abnf.CALLID_RE.fullmatch(text):
+        raise SipParseError(f"bad Call-ID {text!r}", expected='word ["@" word]')
+    return text
+
+
+def _parse_uint(limit: int, what: str) -> Callable[[str], int]:
+    """A parser for ``1*DIGIT`` no larger than ``limit``."""
+
+    def parse_uint(text: str) -> int:
+        if not abnf.DIGITS_RE.fullmatch(text) or int(text) > limit:
+            raise SipParseError(f"bad {what} {text!r}", expected=f"1*DIGIT <= {limit}")
+        return int(text)
+
+    return parse_uint
+
+
+def _parse_content_length(text: str) -> int:
+    """``Content-Length = 1*DIGIT``."""
+    if not abnf.DIGITS_RE.fullmatch(text):
+        raise SipParseError(f"bad Content-Length {text!r}", expected="1*DIGIT")
+    return int(text)
+
+
+def _parse_media_type(text: str) -> str:
+    """``media-type``; returns ``type/subtype`` lower-cased (parameters checked, dropped)."""
+    m = abnf.MEDIA_TYPE_RE.match(text)
+    if m is None:
+        raise SipParseError(f"bad Content-Type {text!r}", expected="m-type SLASH m-subtype")
+    parse_params(text, m.end())
+    return f"{m.group(1)}/{m.group(2)}".lower()
+
+
+def _parse_date(text: str) -> str:
+    """``SIP-date = rfc1123-date`` (GMT only, RFC 4475 §3.1.2.12)."""
+    if not abnf.RFC1123_DATE_RE.fullmatch(text):
+        raise SipParseError(f"bad Date {text!r}", expected='rfc1123-date ending in "GMT"')
+    return text
+
+
+def _parse_route(text: str) -> NameAddr:
+    """``route-param = name-addr *( SEMI rr-param )`` (also Record-Route, Path, Service-Route)."""
+    return NameAddr.parse(text, name_addr_only=True)
+
+
+# header key -> parser of one value. These headers are checked by parse() and
+# read by the typed accessors.
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "via": Via.parse,
+    "from": NameAddr.parse,
+    "to": NameAddr.parse,
+    "contact": _parse_contact,
+    "route": _parse_route,
+    "record-route": _parse_route,
+    "path": _parse_route,
+    "service-route": _parse_route,
+    "p-asserted-identity": NameAddr.parse,
+    "p-preferred-identity": NameAddr.parse,
+    "call-id": _parse_call_id,
+    "cseq": CSeq.parse,
+    "max-forwards": _parse_uint(255, "Max-Forwards"),
+    "content-length": _parse_content_length,
+    "content-type": _parse_media_type,
+    "expires": _delta_seconds,
+    "min-expires": _delta_seconds,
+    "rseq": _parse_uint(_MAX_SEQ, "RSeq"),
+    "rack": RAck.parse,
+    "require": _parse_token,
+    "proxy-require": _parse_token,
+    "supported": _parse_token,
+    "unsupported": _parse_token,
+    "allow": _parse_token,
+    "date": _parse_date,
+}
+# List headers whose grammar allows an empty value (``Allow = "Allow" HCOLON [Method *(COMMA Method)]``).
+_EMPTY_OK = frozenset(("allow", "supported"))
+
+
+def _parse_line(key: str, value: str) -> list[Any]:
+    """Parse every value of one header line with its grammar."""
+    parser = _PARSERS[key]
+    if key in LIST_HEADERS:
+        if not value and key not in _EMPTY_OK:
+            raise SipParseError("empty header value", expected="at least one value")
+        return [parser(v) for v in split_list(value)]
+    return [parser(value)]
+
+
+# ---------------------------------------------------------------- messages
+
+
+class _Message:
+    """What requests and responses share: headers, body, version and typed accessors."""
+
+    __slots__ = ("headers", "body", "version")
+
+    headers: Headers
+    body: bytes
+    version: str
+
+    def _init_common(self, headers: Any, body: "bytes | str", version: str) -> None:
+        """Set headers (Headers, pairs or mapping), body (str is UTF-8 encoded) and version."""
+        if headers is None:
+            headers = Headers()
+        elif not isinstance(headers, Headers):
+            headers = Headers(headers)
+        self.headers = headers
+        self.body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        self.version = version
+
+    # ------------------------------------------------------------ typed access
+
+    def _values(self, key: str) -> list[Any]:
+        """Parsed values of every ``key`` header, cached until that header changes."""
+        h = self.headers
+        cached = h._typed.get(key)
+        if cached is None:
+            cached = []
+            for k, _, value in h._items:
+                if k == key:
+                    cached.extend(_parse_line(key, value))
+            h._typed[key] = cached
+        return cached
+
+    def _one(self, key: str, name: str) -> Any:
+        """The single value of a mandatory single-valued header; SipParseError if missing or repeated."""
+        values = self._values(key)
+        if len(values) != 1:
+            what = "missing" if not values else f"{len(values)} values in single-valued"
+            raise SipParseError(f"{what} {name} header", expected=f"exactly one {name}")
+        return values[0]
+
+    def _optional(self, key: str, name: str) -> Any:
+        """The single value of an optional header, None if absent; SipParseError if repeated."""
+        values = self._values(key)
+        if not values:
+            return None
+        if len(values) > 1:
+            raise SipParseError(f"{len(values)} values in single-valued {name} header", expected=f"one {name}")
+        return values[0]
+
+    @property
+    def vias(self) -> list[Via]:
+        """Every Via value, top first; SipParseError if none or malformed."""
+        values = self._values("via")
+        if not values:
+            raise SipParseError("missing Via header", expected="Via")
+        return list(values)
+
+    @property
+    def top_via(self) -> Via:
+        """The first Via value; SipParseError if none or malformed."""
+        values = self._values("via")
+        if not values:
+            raise SipParseError("missing Via header", expected="Via")
+        return values[0]
+
+    @property
+    def call_id(self) -> str:
+        """The Call-ID; SipParseError if missing, repeated or malformed."""
+        return self._one("call-id", "Call-ID")
+
+    @property
+    def cseq(self) -> CSeq:
+        """The CSeq; SipParseError if missing, repeated or malformed."""
+        return self._one("cseq", "CSeq")
+
+    @property
+    def from_(self) -> NameAddr:
+        """The From; SipParseError if missing, repeated or malformed."""
+        return self._one("from", "From")
+
+    @property
+    def to(self) -> NameAddr:
+        """The To; SipParseError if missing, repeated or malformed."""
+        return self._one("to", "To")
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        """Contact values ([] if none; a ``*`` wildcard is reported by ``contact_star``)."""
+        return [v for v in self._values("contact") if v != "*"]
+
+    @property
+    def contact_star(self) -> bool:
+        """True for ``Contact: *`` (REGISTER removing all bindings, RFC 3261 §10.2.2)."""
+        return "*" in self._values("contact")
+
+    @property
+    def routes(self) -> list[NameAddr]:
+        """Route values, top first ([] if none)."""
+        return list(self._values("route"))
+
+    @property
+    def record_routes(self) -> list[NameAddr]:
+        """Record-Route values, top first ([] if none)."""
+        return list(self._values("record-route"))
+
+    @property
+    def p_asserted_identity(self) -> list[NameAddr]:
+        """P-Asserted-Identity values (RFC 3325; [] if none)."""
+        return list(self._values("p-asserted-identity"))
+
+    @property
+    def max_forwards(self) -> int | None:
+        """Max-Forwards (0-255), or None."""
+        return self._optional("max-forwards", "Max-Forwards")
+
+    @property
+    def rseq(self) -> int | None:
+        """RSeq (RFC 3262 §7.1), or None."""
+        return self._optional("rseq", "RSeq")
+
+    @property
+    def rack(self) -> RAck | None:
+        """RAck (RFC 3262 §7.2), or None."""
+        return self._optional("rack", "RAck")
+
+    @property
+    def require(self) -> list[str]:
+        """Require option tags ([] if none)."""
+        return list(self._values("require"))
+
+    @property
+    def proxy_require(self) -> list[str]:
+        """Proxy-Require option tags ([] if none)."""
+        return list(self._values("proxy-require"))
+
+    @property
+    def supported(self) -> list[str]:
+        """Supported option tags ([] if none)."""
+        return list(self._values("supported"))
+
+    @property
+    def unsupported(self) -> list[str]:
+        """Unsupported option tags ([] if none)."""
+        return list(self._values("unsupported"))
+
+    @property
+    def allow(self) -> list[str]:
+        """Allow methods ([] if none)."""
+        return list(self._values("allow"))
+
+    @property
+    def expires(self) -> int | None:
+        """Expires in seconds (clamped to 2**32-1), or None."""
+        return self._optional("expires", "Expires")
+
+    @property
+    def content_type(self) -> str | None:
+        """Content-Type as lower-case ``type/subtype`` (parameters dropped), or None."""
+        return self._optional("content-type", "Content-Type")
+
+    @property
+    def content_length(self) -> int:
+        """Content-Length as received, else the body length; SipParseError if values conflict."""
+        values = self._values("content-length")
+        if not values:
+            return len(self.body)
+        if len(set(values)) > 1:
+            raise SipParseError(f"conflicting Content-Length values {values}", expected="one Content-Length")
+        return values[0]
+
+    # ------------------------------------------------------------ wire form
+
+    def _start_line(self) -> str:
+        """The start line without CRLF."""
+        raise NotImplementedError
+
+    def __bytes__(self) -> bytes:
+        """The wire form: CRLF line ends and one Content-Length equal to the body length."""
+        body = self.body
+        lines = [self._start_line()]
+        length_written = False
+        for key, name, value in self.headers._items:
+            if key == "content-length":
+                if not length_written:
+                    lines.append(f"Content-Length: {len(body)}")
+                    length_written = True
+                continue
+            lines.append(f"{name}: {value}")
+        if not length_written:
+            lines.append(f"Content-Length: {len(body)}")
+        lines.append("")
+        lines.append("")
+        head = "\r\n".join(lines).encode("utf-8", "surrogateescape")
+        return head + body if body else head
+
+
+class Request(_Message):
+    """A SIP request: ``method``, Request-URI ``uri``, headers, body, version."""
+
+    __slots__ = ("method", "uri")
+
+    def __init__(
+        self,
+        method: str,
+        uri: "URI | str",
+        headers: "Headers | Iterable[tuple[str, str]] | Mapping[str, str] | None" = None,
+        body: "bytes | str" = b"",
+        version: str = "SIP/2.0",
+    ) -> None:
+        """Build a request; ``uri`` may be URI text, ``headers`` pairs or a mapping."""
+        self.method = method
+        self.uri = URI.parse(uri) if isinstance(uri, str) else uri
+        self._init_common(headers, body, version)
+
+    def _start_line(self) -> str:
+        """``Method SP Request-URI SP SIP-Version``."""
+        return f"{self.method} {self.uri} {self.version}"
+
+    def copy(self) -> "Request":
+        """An independent copy (headers and URI can be changed without touching this one)."""
+        new = Request.__new__(Request)
+        new.method = self.method
+        new.uri = self.uri.copy()
+        new.headers = self.headers.copy()
+        new.body = self.body
+        new.version = self.version
+        return new
+
+    def __eq__(self, other: object) -> bool:
+        """Same start line, headers (Content-Length aside: it is framing) and body."""
+        if not isinstance(other, Request):
+            return NotImplemented
+        return (
+            self.method == other.method
+            and self.uri == other.uri
+            and self.version.upper() == other.version.upper()
+            and self.body == other.body
+            and self.headers._semantic("content-length") == other.headers._semantic("content-length")
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """``<Request INVITE sip:bob@biloxi>``."""
+        return f"<Request {self.method} {self.uri}>"
+
+
+class Response(_Message):
+    """A SIP response: ``status``, ``reason``, headers, body, version."""
+
+    __slots__ = ("status", "reason")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str | None = None,
+        headers: "Headers | Iterable[tuple[str, str]] | Mapping[str, str] | None" = None,
+        body: "bytes | str" = b"",
+        version: str = "SIP/2.0",
+    ) -> None:
+        """Build a response; ``reason=None`` takes the RFC reason phrase for ``status``."""
+        self.status = status
+        self.reason = reason_phrase(status) if reason is None else reason
+        self._init_common(headers, body, version)
+
+    def _start_line(self) -> str:
+        """``SIP-Version SP Status-Code SP Reason-Phrase``."""
+        return f"{self.version} {self.status} {self.reason}"
+
+    @property
+    def is_provisional(self) -> bool:
+        """True for 1xx."""
+        return self.status < 200
+
+    @property
+    def is_final(self) -> bool:
+        """True for 2xx-6xx."""
+        return self.status >= 200
+
+    def copy(self) -> "Response":
+        """An independent copy (headers can be changed without touching this one)."""
+        new = Response.__new__(Response)
+        new.status = self.status
+        new.reason = self.reason
+        new.headers = self.headers.copy()
+        new.body = self.body
+        new.version = self.version
+        return new
+
+    def __eq__(self, other: object) -> bool:
+        """Same status line, headers (Content-Length aside: it is framing) and body."""
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (
+            self.status == other.status
+            and self.reason == other.reason
+            and self.version.upper() == other.version.upper()
+            and self.body == other.body
+            and self.headers._semantic("content-length") == other.headers._semantic("content-length")
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """``<Response 180 Ringing>``."""
+        return f"<Response {self.status} {self.reason}>"
+
+
+Message = Union[Request, Response]
+
+# RFC 3261 §8.2.6.2: the headers a UAS copies from the request into a response.
+_RESPONSE_COPIED = frozenset(("via", "from", "to", "call-id", "cseq"))
+
+
+def make_response(request: Request, status: int, reason: str | None = None, to_tag: str | None = None) -> Response:
+    """A response to ``request`` with its Via, From, To, Call-ID and CSeq (RFC 3261 §8.2.6).
+
+    ``to_tag`` is added to To unless the request's To already has a tag
+    (§8.2.6.2). A 100 also copies Timestamp (§8.2.6.1).
+    """
+    src = request.headers
+    copied = _RESPONSE_COPIED | {"timestamp"} if status == 100 else _RESPONSE_COPIED
+    items = []
+    typed: dict[str, list[Any]] = {}
+    add_tag = to_tag is not None and request.to.tag is None
+    for item in src._items:
+        key = item[0]
+        if key in copied:
+            if key == "to" and add_tag:
+                item = (key, item[1], f"{item[2]};tag={to_tag}")
+            items.append(item)
+    for key in ("via", "from", "call-id", "cseq") if add_tag else ("via", "from", "to", "call-id", "cseq"):
+        cached = src._typed.get(key)
+        if cached is not None:
+            typed[key] = cached
+    return Response(status, reason, Headers._from_items(items, typed))
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse(data: bytes) -> Request | Response:
+    """Parse one SIP message from the octets of a datagram; raise SipParseError if malformed.
+
+    RFC 3261 §18.3: octets after Content-Length are ignored (RFC 4475
+    §3.1.1.8); with no Content-Length the body runs to the end of the
+    datagram; a Content-Length larger than what arrived is an error. Two
+    different Content-Length values (§3.3.9) leave the whole rest as the body
+    and make ``.content_length`` raise, for the layer above to reject.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"parse() needs bytes, not {type(data).__name__}")
+    data = bytes(data)
+    start = 0
+    # RFC 3261 §7.5: CRLFs before the start-line are ignored.
+    while data.startswith(b"\r\n", start):
+        start += 2
+    first_line = start // 2 + 1
+    end = data.find(b"\r\n\r\n", start)
+    if end < 0:
+        if not data[start:]:
+            raise SipParseError("empty message", first_line, "start-line")
+        # Check the start line and headers first so the error names the
+        # worst problem (RFC 4475 §3.1.2.15 also lacks its empty line).
+        head_bytes = data[start:-2] if data.endswith(b"\r\n") else data[start:]
+        _parse_head(head_bytes.decode("utf-8", "surrogateescape"), first_line)
+        raise SipParseError("no empty line after the header fields", None, "CRLF CRLF")
+    message = _parse_head(data[start:end].decode("utf-8", "surrogateescape"), first_line)
+    rest = data[end + 4 :]
+    typed = message.headers._typed
+    # Framing (RFC 3261 §18.3).
+    lengths = typed.get("content-length", [])
+    if len(set(lengths)) == 1:
+        length = lengths[0]
+        if length > len(rest):
+            raise SipParseError(
+                f"Content-Length {length} larger than the {len(rest)} octets present", None, "a complete body"
+            )
+        message.body = rest[:length]
+    else:
+        message.body = rest
+    return message
+
+
+def _parse_head(head: str, first_line: int) -> Request | Response:
+    """Parse the start line and header lines (no body yet); check known header grammars."""
+    lines = head.split("\r\n")
+    for i, line in enumerate(lines):
+        if "\r" in line or "\n" in line:
+            raise SipParseError("bare CR or LF in a header line", first_line + i, "CRLF")
+
+    message = _parse_start_line(lines[0], first_line)
+
+    # Header lines, unfolded (RFC 3261 §7.3.1).
+    items: list[tuple[str, str, str]] = []
+    line_numbers: list[int] = []
+    name_line: tuple[str, int] | None = None
+    parts: list[str] = []
+
+    def flush() -> None:
+        if name_line is None:
+            return
+        name, number = name_line
+        try:
+            key, canon = _canon(name)
+        except ValueError:
+            raise SipParseError(f"bad header name {name!r}", number, "token") from None
+        value = " ".join(p for p in parts if p)
+        items.append((key, canon, value))
+        line_numbers.append(number)
+
+    for offset, line in enumerate(lines[1:], start=first_line + 1):
+        if line[:1] in (" ", "\t"):
+            if name_line is None:
+                raise SipParseError("continuation line before any header", offset, "header-name")
+            parts.append(line.strip(" \t"))
+            continue
+        flush()
+        colon = line.find(":")
+        if colon < 0:
+            raise SipParseError(f"header line without a colon: {line[:40]!r}", offset, "header-name HCOLON")
+        name_line = (line[:colon].rstrip(" \t"), offset)
+        parts = [line[colon + 1 :].strip(" \t")]
+    flush()
+
+    # Check the grammar of every header simsip knows, keeping the parsed values.
+    typed: dict[str, list[Any]] = {}
+    is_request = isinstance(message, Request)
+    for (key, canon, value), number in zip(items, line_numbers):
+        if key in _PARSERS:
+            try:
+                parsed = _parse_line(key, value)
+            except SipParseError as exc:
+                raise SipParseError(f"{canon}: {exc.message}", number, exc.expected) from None
+            if key == "cseq" and is_request:
+                # RFC 3261 §8.1.1.5: the CSeq method MUST match the request method (RFC 4475 §3.1.2.17).
+                for cseq in parsed:
+                    if cseq.method != message.method:  # type: ignore[union-attr]
+                        raise SipParseError(
+                            f"CSeq method {cseq.method} does not match request method {message.method}",  # type: ignore[union-attr]
+                            number,
+                            f"CSeq method {message.method}",  # type: ignore[union-attr]
+                        )
+            typed.setdefault(key, []).extend(parsed)
+    message.headers = Headers._from_items(items, typed)
+    message.body = b""
+    return message
+
+
+def _parse_start_line(line: str, number: int) -> Request | Response:
+    """Parse a Request-Line or Status-Line into a message with no headers yet."""
+    sp = line.find(" ")
+    if sp > 0 and "/" in line[:sp]:
+        # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase (a Method never holds '/')
+        fields = line.split(" ", 2)
+        if len(fields) != 3:
+            raise SipParseError(f"bad Status-Line {line!r}", number, "SIP-Version SP Status-Code SP Reason-Phrase")
+        version, code, reason = fields
+        if not abnf.SIP_VERSION_RE.fullmatch(version):
+            raise SipParseError(f"bad SIP-Version {version!r}", number, "SIP-Version")
+        if not abnf.STATUS_CODE_RE.fullmatch(code):
+            raise SipParseError(f"bad Status-Code {code!r}", number, "Status-Code 100-699")
+        if not abnf.REASON_PHRASE_RE.fullmatch(reason):
+            raise SipParseError(f"bad Reason-Phrase {reason!r}", number, "Reason-Phrase")
+        response = Response.__new__(Response)
+        response.status = int(code)
+        response.reason = reason
+        response.version = version
+        return response
+    # Request-Line = Method SP Request-URI SP SIP-Version (exactly one SP each, RFC 4475 §3.1.2.9/10)
+    fields = line.split(" ")
+    if len(fields) != 3:
+        raise SipParseError(f"bad Request-Line {line!r}", number, "Method SP Request-URI SP SIP-Version")
+    method, uri_text, version = fields
+    if not abnf.METHOD_RE.fullmatch(method):
+        raise SipParseError(f"bad Method {method!r}", number, "Method")
+    if not abnf.SIP_VERSION_RE.fullmatch(version):
+        raise SipParseError(f"bad SIP-Version {version!r}", number, "SIP-Version")
+    try:
+        uri = URI.parse(uri_text)
+    except SipParseError as exc:
+        raise SipParseError(f"Request-URI: {exc.message}", number, exc.expected) from None
+    if uri.headers:
+        # RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
+        raise SipParseError(f"headers in Request-URI {uri_text!r}", number, "Request-URI without headers")
+    request = Request.__new__(Request)
+    request.method = method
+    request.uri = uri
+    request.version = version
+    return request
