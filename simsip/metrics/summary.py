@@ -79,8 +79,8 @@ RFC6076_RATIOS = (
 SEER_CODES = frozenset({200, 480, 486, 600, 603})
 # RFC 6076 §4.8: responses that show the network or a server failed.
 ISA_CODES = frozenset({408, 500, 503, 504})
-# Above this many degrees of freedom the t quantile equals the normal one to 1e-7.
-_T_NORMAL_DF = 1e7
+# Above this many degrees of freedom a series in 1/df replaces the bisection.
+_T_SERIES_DF = 1e5
 
 
 # ------------------------------------------------------------ Student t
@@ -152,8 +152,10 @@ def t_quantile(p: float, df: float) -> float:
     if p < 0.5:
         return -t_quantile(1.0 - p, df)
     z = NormalDist().inv_cdf(p)
-    if df >= _T_NORMAL_DF:
-        return z
+    if df >= _T_SERIES_DF:
+        # Cornish-Fisher expansion in 1/df (Abramowitz & Stegun 26.7.5); the next
+        # term is O(df**-3), far below float precision here.
+        return z + (z**3 + z) / (4.0 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96.0 * df**2)
     # Bracket the root above the normal quantile (t tails are heavier), then bisect.
     lo, hi = z * 0.999, max(z, 1.0)
     while t_cdf(hi, df) < p:
