@@ -422,7 +422,3 @@ def _mermaid_escape(text: str) -> str:
     """Make text safe inside a Mermaid message or note (';' and '#' are syntax there)."""
     return text.replace("#", "#35;").replace(";", "#59;").replace("\n", " ")
 
-
-def ladder(events: Iterable[Any], **kwargs: Any) -> Ladder:
-    """Build a :class:`Ladder` from trace events (same keywords as the class)."""
-    return Ladder(events, **kwargs)

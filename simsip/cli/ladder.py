@@ -1,0 +1,163 @@
+"""``simsip ladder FILE``: the ladder diagram of one run (text, SVG, Mermaid or HTML).
+
+Also home of what ``simsip pcap`` and ``simsip explain`` share: running one
+traced run of a scenario, the ``--from``/``--to`` time options, and writing an
+output file atomically.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from simsip.cli import fail, main
+
+_TIME = re.compile(r"^\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>us|ms|s|min)?\s*$")
+_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, None: 1.0}
+
+
+class SimTime(click.ParamType):
+    """A point in simulated time: ``1.5`` (seconds), ``1500ms``, ``2s``, ``1min``."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        """Seconds as a float; a usage error (exit 2) for anything else."""
+        if isinstance(value, (int, float)):
+            return float(value)
+        match = _TIME.match(str(value))
+        if match is None:
+            self.fail(f"{value!r} is not a time (e.g. 1.5, 1500ms, 2s)", param, ctx)
+        return float(match["num"]) * _TIME_UNITS[match["unit"]]
+
+
+@dataclass(frozen=True, slots=True)
+class TracedRun:
+    """One run of a scenario with its full trace."""
+
+    scenario: Any
+    trace: list[Any]
+    run: int
+    nodes: list[str]
+    addresses: dict[str, str]
+
+
+def parse_params(params: tuple[str, ...]) -> dict[str, str]:
+    """``--param k=v`` options as a dict; a bad one fails with exit 2."""
+    out: dict[str, str] = {}
+    for text in params:
+        name, sep, value = text.partition("=")
+        name = name.strip()
+        if not sep or not name or not value.strip():
+            raise fail(f"--param {text!r}: expected NAME=VALUE, e.g. loss=20%")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise fail(f"--param {text!r}: {name!r} is not a param name")
+        out[name] = value.strip()
+    return out
+
+
+def scenario_addresses(scenario: Any) -> dict[str, str]:
+    """IPv4 addresses the scenario gives its nodes (a ``host`` that is an IPv4 literal)."""
+    import ipaddress
+
+    out: dict[str, str] = {}
+    for node in getattr(scenario, "nodes", ()):
+        host = getattr(node, "host", None)
+        if host:
+            try:
+                out[node.name] = str(ipaddress.IPv4Address(host))
+            except ValueError:
+                pass
+    return out
+
+
+def traced_run(file: str, run: int, seed: int, params: tuple[str, ...]) -> TracedRun:
+    """Load FILE and run it with a full trace up to run index ``run``; keep that run's events."""
+    import simsip
+    from simsip.scenario import ScenarioError
+
+    values = parse_params(params)
+    if run < 0:
+        raise fail(f"--run {run}: run indices start at 0")
+    if not Path(file).is_file():
+        raise fail(f"{file}: no such file")
+    try:
+        scenario = simsip.load(file, params=values or None)
+        # Common random numbers: run index r draws the same streams whatever
+        # runs come before it, so running 0..r and keeping r is run r.
+        result = simsip.run(scenario, runs=run + 1, seed=seed, trace="full")
+    except ScenarioError as exc:
+        raise fail("\n".join(exc.messages)) from None
+    except ValueError as exc:
+        raise fail(f"{file}: {exc}") from None
+    trace = [ev for ev in (result.trace or []) if ev.run == run]
+    nodes = [node.name for node in getattr(scenario, "nodes", ())]
+    return TracedRun(scenario, trace, run, nodes, scenario_addresses(scenario))
+
+
+def write_output(path: str, data: bytes | str, what: str) -> None:
+    """Write ``data`` to ``path`` atomically (a temp file renamed over it)."""
+    from simsip.experiment import write_atomic
+
+    target = Path(path)
+    if target.is_dir():
+        raise fail(f"-o {path}: is a directory")
+    if not target.parent.is_dir():
+        raise fail(f"-o {path}: directory {target.parent} does not exist")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        write_atomic(target, lambda tmp: tmp.write_bytes(payload))
+    except OSError as exc:
+        raise fail(f"-o {path}: cannot write {what}: {exc.strerror or exc}") from None
+
+
+def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every per-run view takes: --run, --seed, --param."""
+    func = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+                        help="Override a scenario param, e.g. loss=20%. Repeatable.")(func)
+    func = click.option("--seed", type=int, default=0, show_default=True, help="Base seed.")(func)
+    func = click.option("--run", "run", type=int, default=0, show_default=True,
+                        help="Run index to show (0 is the first).")(func)
+    return func
+
+
+@main.command("ladder")
+@click.argument("file", type=click.Path(dir_okay=False))
+@run_options
+@click.option("--format", "fmt", type=click.Choice(["text", "svg", "mermaid", "html"]), default="text",
+              show_default=True, help="Terminal text (colour on a TTY), SVG, Mermaid sequenceDiagram or HTML.")
+@click.option("--from", "t_from", type=SimTime(), default=None, help="Show rows from this time (1.5, 1500ms).")
+@click.option("--to", "t_to", type=SimTime(), default=None, help="Show rows up to this time.")
+@click.option("--call", "call_id", default=None, metavar="CALL-ID", help="Show one call only.")
+@click.option("--notes", is_flag=True, help="Add timer firings, state changes and app events as side notes.")
+@click.option("--details", is_flag=True, help="Add CSeq, RSeq, RAck and Call-ID to every arrow.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file (atomically) instead of standard output.")
+def ladder_command(file: str, run: int, seed: int, params: tuple[str, ...], fmt: str,
+                   t_from: float | None, t_to: float | None, call_id: str | None, notes: bool,
+                   details: bool, output: str | None) -> None:
+    """Draw the ladder diagram of one run of FILE."""
+    from simsip.viz.ladder import Ladder
+
+    if t_from is not None and t_to is not None and t_to < t_from:
+        raise fail(f"--to {t_to:g} s is before --from {t_from:g} s")
+    traced = traced_run(file, run, seed, params)
+    if call_id is not None and not any(ev.call_id == call_id for ev in traced.trace):
+        raise fail(f"--call {call_id!r}: no such Call-ID in run {run}")
+    title = f"{getattr(traced.scenario, 'name', '') or Path(file).name} — run {run}, seed {seed}"
+    lad = Ladder(traced.trace, nodes=traced.nodes, run=run, t_from=t_from, t_to=t_to, call_id=call_id,
+                 notes=notes, details=details, title=title)
+    if output is not None:
+        write_output(output, lad.render(fmt), f"the {fmt} ladder")
+        return
+    if fmt == "text" and sys.stdout.isatty():
+        from rich.console import Console
+
+        Console(soft_wrap=True, highlight=False).print(lad.rich_text(), end="")
+        return
+    click.echo(lad.render(fmt), nl=False)
