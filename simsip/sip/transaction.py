@@ -418,7 +418,7 @@ class Transaction:
             self.state = new
             actions.append(StateChange(f"{self.machine} {self.id}", old.value, new.value, self.call_id))
         actions.extend(self._on(now, old, event, new, message))
-        if new is not old and self.terminated:
+        if new is not old and new.value == "Terminated":
             for name in sorted(self._pending):
                 actions.append(CancelTimer(name))
             self._pending.clear()
