@@ -935,7 +935,8 @@ class ProxyCore:
             return []
         if branch.fallbacks and branch.state is BranchState.TRYING and not ctx.no_new_branches:
             return self._failover(now, ctx, branch, kind)
-        status = 408 if kind == "timeout" else 503
+        # A timeout counts as a 408 (§16.7 step 6; or the configured code, RFC 3665 §3.10's 480).
+        status = self.options.timeout_code if kind == "timeout" else 503
         branch.state = BranchState.COMPLETED
         branch.final = self._synthetic(ctx, status, branch.target)
         ctx.responses.append(branch.final)
@@ -1046,7 +1047,7 @@ class ProxyCore:
             return actions + self._send_cancel(now, ctx, branch)
         actions = [AppEvent("proxy-timer-c", ctx.call_id, None, {"branch": branch.branch_id, "action": "408"})]
         branch.state = BranchState.COMPLETED
-        branch.final = self._synthetic(ctx, 408, branch.target)
+        branch.final = self._synthetic(ctx, self.options.timeout_code, branch.target)
         ctx.responses.append(branch.final)
         return actions + self._stop_branch_timers(branch) + self._start_branches(now, ctx)
 

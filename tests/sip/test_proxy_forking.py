@@ -1,0 +1,285 @@
+"""Proxy forking and response contexts, RFC 3261 §16.6-16.10: best response, CANCEL, Timer C, 408."""
+
+from __future__ import annotations
+
+from simsip.sip.events import Address, StartTimer, Transport
+from simsip.sip.proxy import ForkMode
+from simsip.sip.registrar import LocationService
+from simsip.sip.timers import TimerConfig
+
+try:
+    from proxyhelp import ALICE, Clock, app, first_line, invite, make_proxy, msg, response_to, sends
+except ImportError:  # tests/sip imported as a package
+    from .proxyhelp import ALICE, Clock, app, first_line, invite, make_proxy, msg, response_to, sends
+
+B1 = Address("client1.biloxi.example.com")
+B2 = Address("client2.biloxi.example.com")
+
+
+def two_contacts() -> LocationService:
+    """bob registered at two phones: the proxy forks."""
+    loc = LocationService()
+    loc.add_static("sip:bob@biloxi.example.com", "sip:bob@client1.biloxi.example.com")
+    loc.add_static("sip:bob@biloxi.example.com", "sip:bob@client2.biloxi.example.com")
+    return loc
+
+
+def forked(**options):
+    """A forking proxy, the two forwarded INVITEs, and the actions of the first step."""
+    proxy = make_proxy(location=two_contacts(), **options)
+    clock = Clock(proxy)
+    out = clock.receive(invite(), ALICE)
+    invites = [s for s in sends(out) if s.message.__class__.__name__ == "Request"]
+    return proxy, clock, invites, out
+
+
+def upstream(actions) -> list[str]:
+    """First lines of what went to Alice."""
+    return [first_line(s.message) for s in sends(actions) if s.destination == ALICE]
+
+
+def to(actions, address) -> list[str]:
+    """First lines of what went to ``address``."""
+    return [first_line(s.message) for s in sends(actions) if s.destination == address]
+
+
+def test_parallel_fork_sends_one_invite_per_contact() -> None:
+    """RFC 3261 §16.6: parallel forking: one branch per target, each with its own branch id."""
+    _, _, invites, out = forked()
+    assert [(first_line(s.message), s.destination) for s in invites] == [
+        ("INVITE sip:bob@client1.biloxi.example.com SIP/2.0", B1),
+        ("INVITE sip:bob@client2.biloxi.example.com SIP/2.0", B2),
+    ]
+    b1, b2 = (s.message.top_via.branch for s in invites)
+    assert b1 != b2
+    assert [s.message.headers.get("Max-Forwards") for s in invites] == ["69", "69"]
+    assert len([a for a in out if isinstance(a, StartTimer) and a.label == "C"]) == 2
+
+
+def test_provisionals_from_every_branch_forwarded() -> None:
+    """RFC 3261 §16.7 step 5: each 101-199 is forwarded at once (several early dialogs)."""
+    _, clock, (i1, i2), _ = forked()
+    out = clock.receive(response_to(i1.message, 180, "t1"), B1, at=0.1)
+    out += clock.receive(response_to(i2.message, 180, "t2"), B2, at=0.2)
+    assert upstream(out) == ["SIP/2.0 180 Ringing", "SIP/2.0 180 Ringing"]
+    tags = [s.message.to.tag for s in sends(out)]
+    assert tags == ["t1", "t2"]
+
+
+def test_2xx_forwarded_at_once_and_other_branches_cancelled() -> None:
+    """RFC 3261 §16.7 steps 5 and 10: first 2xx up immediately; CANCEL to the pending branch (§9.1 form)."""
+    _, clock, (i1, i2), _ = forked()
+    clock.receive(response_to(i1.message, 180, "t1"), B1, at=0.1)
+    clock.receive(response_to(i2.message, 180, "t2"), B2, at=0.2)
+    out = clock.receive(response_to(i1.message, 200, "t1"), B1, at=1.0)
+    assert upstream(out) == ["SIP/2.0 200 OK"]
+    cancels = [s for s in sends(out) if s.destination == B2]
+    assert len(cancels) == 1
+    cancel = cancels[0].message
+    assert first_line(cancel) == "CANCEL sip:bob@client2.biloxi.example.com SIP/2.0"
+    assert cancel.headers.get_all("Via") == [i2.message.headers.get_all("Via")[0]]
+    assert str(cancel.cseq) == "1 CANCEL"
+    assert cancel.headers.get("To") == i2.message.headers.get("To")
+    assert cancel.headers.get("From") == i2.message.headers.get("From")
+    assert cancel.call_id == i2.message.call_id
+    assert cancel.headers.get("Max-Forwards") == "70"
+    assert app(out, "proxy-cancel")[0].detail == {"branches": [i2.message.top_via.branch], "cause": "2xx"}
+    # The 487 of the cancelled branch is ACKed hop by hop and not forwarded.
+    out = clock.receive(response_to(i2.message, 487, "t2"), B2, at=1.1)
+    assert upstream(out) == []
+    assert to(out, B2) == ["ACK sip:bob@client2.biloxi.example.com SIP/2.0"]
+
+
+def test_every_2xx_is_forwarded_even_after_the_first() -> None:
+    """RFC 3261 §16.7 step 5: a second branch's 2xx (crossing our CANCEL) is forwarded too."""
+    _, clock, (i1, i2), _ = forked()
+    clock.receive(response_to(i2.message, 180, "t2"), B2, at=0.1)
+    assert upstream(clock.receive(response_to(i1.message, 200, "t1"), B1, at=1.0)) == ["SIP/2.0 200 OK"]
+    out = clock.receive(response_to(i2.message, 200, "t2"), B2, at=1.01)
+    assert upstream(out) == ["SIP/2.0 200 OK"]
+    assert [s.message.to.tag for s in sends(out) if s.destination == ALICE] == ["t2"]
+
+
+def test_2xx_retransmission_forwarded_and_counted() -> None:
+    """RFC 6026 §7.2 / §7.1: 2xx retransmissions pass through; each proxy counts its sends of it."""
+    _, clock, (i1, _), _ = forked()
+    ok = response_to(i1.message, 200, "t1")
+    first = [s for s in sends(clock.receive(ok, B1, at=1.0)) if s.destination == ALICE]
+    again = [s for s in sends(clock.receive(ok.copy(), B1, at=1.5)) if s.destination == ALICE]
+    assert [(s.retransmission, s.timer) for s in first + again] == [(0, None), (1, None)]
+
+
+def test_cancel_for_branch_without_provisional_waits_for_one() -> None:
+    """RFC 3261 §9.1: no CANCEL before a provisional; sent when the branch's 1xx arrives."""
+    _, clock, (i1, i2), _ = forked()
+    out = clock.receive(response_to(i1.message, 200, "t1"), B1, at=1.0)
+    assert [line for line in to(out, B2) if line.startswith("CANCEL")] == []
+    out = clock.receive(response_to(i2.message, 180, "t2"), B2, at=1.2)
+    assert to(out, B2) == ["CANCEL sip:bob@client2.biloxi.example.com SIP/2.0"]
+    assert upstream(out) == []  # no provisional after a final went up
+
+
+def test_6xx_cancels_pending_then_is_the_best_response() -> None:
+    """RFC 3261 §16.7 step 5-6: 603 held, pending branch cancelled, then 603 goes up (not the 487)."""
+    _, clock, (i1, i2), _ = forked()
+    clock.receive(response_to(i2.message, 180, "t2"), B2, at=0.1)
+    out = clock.receive(response_to(i1.message, 603, "t1"), B1, at=1.0)
+    assert upstream(out) == []
+    assert to(out, B2) == ["CANCEL sip:bob@client2.biloxi.example.com SIP/2.0"]
+    assert app(out, "proxy-cancel")[0].detail["cause"] == "6xx"
+    out = clock.receive(response_to(i2.message, 487, "t2"), B2, at=1.1)
+    assert upstream(out) == ["SIP/2.0 603 Decline"]
+    assert [s.message.headers.get_all("Via") for s in sends(out) if s.destination == ALICE] == [
+        ["SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9"]
+    ]
+
+
+def test_lowest_class_wins_when_all_branches_fail() -> None:
+    """RFC 3261 §16.7 step 6: 486 and 302: the 3xx is sent, once both branches are done."""
+    _, clock, (i1, i2), _ = forked()
+    assert upstream(clock.receive(response_to(i1.message, 486, "t1"), B1, at=0.5)) == []
+    out = clock.receive(response_to(i2.message, 302, "t2", [("Contact", "<sip:bob@elsewhere.example.com>")]), B2, at=0.6)
+    assert upstream(out) == ["SIP/2.0 302 Moved Temporarily"]
+    sent = [s.message for s in sends(out) if s.destination == ALICE][0]
+    assert sent.headers.get_all("Contact") == ["<sip:bob@elsewhere.example.com>"]
+
+
+def test_401_407_challenges_aggregated() -> None:
+    """RFC 3261 §16.7 step 7: the chosen 401/407 carries every branch's challenge."""
+    _, clock, (i1, i2), _ = forked()
+    c1 = 'Digest realm="client1.biloxi.example.com", nonce="n1", qop="auth"'
+    c2 = 'Digest realm="biloxi.example.com", nonce="n2", qop="auth"'
+    clock.receive(response_to(i1.message, 407, "t1", [("Proxy-Authenticate", c1)]), B1, at=0.5)
+    out = clock.receive(response_to(i2.message, 401, "t2", [("WWW-Authenticate", c2)]), B2, at=0.6)
+    assert upstream(out) == ["SIP/2.0 401 Unauthorized"]
+    chosen = [s.message for s in sends(out) if s.destination == ALICE][0]
+    assert chosen.headers.get_all("WWW-Authenticate") == [c2]
+    assert chosen.headers.get_all("Proxy-Authenticate") == [c1]
+
+
+def test_all_branches_time_out_408_at_timer_b() -> None:
+    """RFC 3261 §16.7 step 6 / TIMERS.md §1: no final on any branch: 408 upstream when Timer B fires (32 s)."""
+    _, clock, _, _ = forked()
+    out = clock.advance(31.9)
+    for dest in (B1, B2):
+        assert [s.retransmission for s in sends(out) if s.destination == dest] == [1, 2, 3, 4, 5, 6]
+    assert upstream(out) == []
+    out = clock.advance(32.0)
+    assert upstream(out) == ["SIP/2.0 408 Request Timeout"]
+    assert clock.now == 32.0
+    resp = [s.message for s in sends(out) if s.destination == ALICE][0]
+    assert resp.to.tag  # generated by the proxy: it adds a To tag
+
+
+def test_timeout_code_option_rfc3665_3_10_480() -> None:
+    """RFC 3665 §3.10 shows 480 where RFC 3261 §16.7 prescribes 408: configurable per proxy."""
+    proxy = make_proxy(location=two_contacts(), timeout_code=480)
+    clock = Clock(proxy)
+    clock.receive(invite(), ALICE)
+    assert upstream(clock.advance(32.0)) == ["SIP/2.0 480 Temporarily Unavailable"]
+
+
+def test_timer_c_without_provisional_acts_as_408() -> None:
+    """RFC 3261 §16.8 / §16.6 item 11: Timer C (181 s) fires with no provisional: the branch is a 408."""
+    tcp = {"client1.biloxi.example.com": [Address("client1.biloxi.example.com", 5060, Transport.TCP)]}
+    loc = LocationService()
+    loc.add_static("sip:bob@biloxi.example.com", "sip:bob@client1.biloxi.example.com")
+    # T1 = 4 s puts Timer B at 256 s, after Timer C.
+    proxy = make_proxy(location=loc, resolver=tcp, timers=TimerConfig(t1=4.0, t2=8.0))
+    clock = Clock(proxy)
+    clock.receive(invite(), ALICE)
+    assert upstream(clock.advance(180.9)) == []
+    out = clock.advance(181.0)
+    assert app(out, "proxy-timer-c")[0].detail["action"] == "408"
+    assert upstream(out) == ["SIP/2.0 408 Request Timeout"]
+
+
+def test_timer_c_reset_by_provisional_then_cancel() -> None:
+    """RFC 3261 §16.7 step 2 and §16.8: a 180 at 10 s restarts Timer C; at 191 s the branch is CANCELled."""
+    tcp = Address("client1.biloxi.example.com", 5060, Transport.TCP)
+    loc = LocationService()
+    loc.add_static("sip:bob@biloxi.example.com", "sip:bob@client1.biloxi.example.com")
+    proxy = make_proxy(location=loc, resolver={tcp.host: [tcp]}, timers=TimerConfig(t1=4.0, t2=8.0))
+    clock = Clock(proxy)
+    fwd = sends(clock.receive(invite(), ALICE))[1].message
+    clock.receive(response_to(fwd, 100), tcp, at=5.0)  # a 100 does not restart Timer C
+    clock.receive(response_to(fwd, 180, "t1"), tcp, at=10.0)
+    assert to(clock.advance(190.9), tcp) == []
+    out = clock.advance(191.0)
+    assert to(out, tcp) == ["CANCEL sip:bob@client1.biloxi.example.com SIP/2.0"]
+    assert app(out, "proxy-timer-c")[0].detail["action"] == "cancel"
+    out = clock.receive(response_to(fwd, 487, "t1"), tcp, at=191.1)
+    assert upstream(out) == ["SIP/2.0 487 Request Terminated"]
+
+
+def test_cancel_from_upstream_fans_out() -> None:
+    """RFC 3261 §16.10: 200 for the CANCEL, a CANCEL per pending branch, then the 487 goes up."""
+    _, clock, (i1, i2), _ = forked()
+    clock.receive(response_to(i1.message, 180, "t1"), B1, at=0.1)
+    clock.receive(response_to(i2.message, 180, "t2"), B2, at=0.2)
+    cancel = invite(method="CANCEL")
+    out = clock.receive(cancel, ALICE, at=2.0)
+    assert upstream(out) == ["SIP/2.0 200 OK"]
+    assert str([s.message for s in sends(out) if s.destination == ALICE][0].cseq) == "1 CANCEL"
+    assert to(out, B1) == ["CANCEL sip:bob@client1.biloxi.example.com SIP/2.0"]
+    assert to(out, B2) == ["CANCEL sip:bob@client2.biloxi.example.com SIP/2.0"]
+    assert app(out, "proxy-cancel")[0].detail["cause"] == "upstream"
+    out = clock.receive(response_to(i1.message, 487, "t1"), B1, at=2.1)
+    assert upstream(out) == []
+    out = clock.receive(response_to(i2.message, 487, "t2"), B2, at=2.2)
+    assert upstream(out) == ["SIP/2.0 487 Request Terminated"]
+
+
+def test_cancel_matching_nothing_is_forwarded() -> None:
+    """RFC 3261 §16.10: no response context for the CANCEL: it is forwarded like any request."""
+    loc = LocationService()
+    loc.add_static("sip:bob@biloxi.example.com", "sip:bob@client1.biloxi.example.com")
+    proxy = make_proxy(location=loc)
+    out = proxy.receive(0.0, invite(method="CANCEL"), ALICE)
+    assert to(out, B1) == ["CANCEL sip:bob@client1.biloxi.example.com SIP/2.0"]
+
+
+def test_sequential_forking_tries_next_after_failure() -> None:
+    """RFC 3261 §16.6 (sequential search): the next contact only after the previous one's final."""
+    _, clock, invites, _ = forked(forking=ForkMode.SEQUENTIAL)
+    assert [s.destination for s in invites] == [B1]
+    out = clock.receive(response_to(invites[0].message, 486, "t1"), B1, at=1.0)
+    assert to(out, B2) == ["INVITE sip:bob@client2.biloxi.example.com SIP/2.0"]
+    assert upstream(out) == []
+    i2 = [s.message for s in sends(out) if s.destination == B2][0]
+    out = clock.receive(response_to(i2, 200, "t2"), B2, at=2.0)
+    assert upstream(out) == ["SIP/2.0 200 OK"]
+
+
+def test_sequential_branch_timeout_moves_on() -> None:
+    """Sequential forking with a per-branch limit: CANCEL the ringing branch, try the next."""
+    _, clock, invites, _ = forked(forking=ForkMode.SEQUENTIAL, branch_timeout=10.0)
+    clock.receive(response_to(invites[0].message, 180, "t1"), B1, at=1.0)
+    out = clock.advance(10.0)
+    assert to(out, B1) == ["CANCEL sip:bob@client1.biloxi.example.com SIP/2.0"]
+    assert to(out, B2) == ["INVITE sip:bob@client2.biloxi.example.com SIP/2.0"]
+
+
+def test_non_invite_forked_first_2xx_wins() -> None:
+    """RFC 3261 §16.7 for a non-INVITE (OPTIONS): the 2xx goes up, no CANCEL (only INVITE is cancelled)."""
+    proxy = make_proxy(location=two_contacts())
+    clock = Clock(proxy)
+    out = clock.receive(invite(method="OPTIONS"), ALICE)
+    o1, o2 = [s.message for s in sends(out)]
+    out = clock.receive(response_to(o1, 200, "t1"), B1, at=0.1)
+    assert upstream(out) == ["SIP/2.0 200 OK"]
+    assert to(out, B2) == []
+    assert upstream(clock.receive(response_to(o2, 404, "t2"), B2, at=0.2)) == []
+
+
+def test_loose_stray_provisional_after_final_not_forwarded() -> None:
+    """RFC 6026 §8.2: responses after the transaction ended are dropped, not forwarded."""
+    proxy = make_proxy(location=two_contacts())
+    clock = Clock(proxy)
+    i1, i2 = [s.message for s in sends(clock.receive(invite(), ALICE))][1:]
+    clock.receive(response_to(i1, 486, "t1"), B1, at=0.1)
+    clock.receive(response_to(i2, 486, "t2"), B2, at=0.2)
+    clock.advance(40.0)  # Timer D ends both client transactions
+    out = clock.receive(response_to(i1, 486, "t1"), B1, at=41.0)
+    assert sends(out) == [] and app(out, "stray-response")
+    _ = msg  # keep the helper import used by sibling modules
