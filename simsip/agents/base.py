@@ -1,0 +1,201 @@
+"""What every SimPy agent shares: timers by token, sending through the network, crash/restart.
+
+An agent is the SimPy driver of one sans-IO core (UA or proxy) at one node.
+It carries out the core's actions: :class:`SendMessage` goes to the network
+(the destination host mapped to its node), :class:`StartTimer` arms a SimPy
+timeout whose callback feeds ``timer_fired`` back to the core,
+:class:`CancelTimer` forgets the timer. Timers are cancelled by token: the
+agent keeps ``name -> token`` for its pending timers (the engine's
+(node, name) key, one dict per node); a firing whose token is no longer the
+current one was cancelled or re-armed and is ignored. No process is started
+per timer or per message.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from simsip.sip.events import (
+    Address,
+    AppEvent,
+    CancelTimer,
+    SendMessage,
+    StartTimer,
+    StateChange,
+    Transport,
+)
+
+from simsip.metrics.trace import describe
+
+if TYPE_CHECKING:
+    from simsip.metrics.trace import TraceSink
+    from simsip.net.network import Network
+
+
+class DropRule:
+    """A ``drop`` fault: lose the first ``count`` matching transmissions ``node -> target``."""
+
+    __slots__ = ("pattern", "target", "remaining", "after")
+
+    def __init__(self, pattern: Any, target: str, count: int | None, after: float) -> None:
+        """``pattern`` has ``matches(method, code)``; ``count`` None drops all."""
+        self.pattern = pattern
+        self.target = target
+        self.remaining = count
+        self.after = after
+
+    def take(self, now: float, target: str, message: Any) -> bool:
+        """True if this transmission is to be dropped (and count it)."""
+        if target != self.target or now < self.after or self.remaining == 0:
+            return False
+        method = getattr(message, "method", None)
+        code = None if method is not None else message.status
+        if not self.pattern.matches(method, code):
+            return False
+        if self.remaining is not None:
+            self.remaining -= 1
+        return True
+
+
+class Agent:
+    """Drives one core at one node: timers, sends, receives, faults."""
+
+    def __init__(self, name: str, host: str, env: simpy.Environment, network: "Network",
+                 hosts: dict[str, str], sink: "TraceSink") -> None:
+        """Agent ``name`` (its node) known on the wire as ``host``; ``hosts`` maps host -> node."""
+        self.name = name
+        self.host = host
+        self.env = env
+        self.network = network
+        self.hosts = hosts
+        self.sink = sink
+        self.drop_rules: list[DropRule] = []
+        self.up = True
+        self.core: Any = None
+        self._timers: dict[str, tuple[int, str, str | None]] = {}
+        self._token = 0
+        self._sources: dict[tuple[str, Transport], Address] = {}
+        self._node_hosts: dict[str, str] = {}
+        self._timer_cb = self._timer_fired
+        network.attach(name, self.deliver)
+
+    # ------------------------------------------------------------ actions
+
+    def execute(self, actions: list) -> None:
+        """Carry out a core's actions in order."""
+        for action in actions:
+            kind = type(action)
+            if kind is SendMessage:
+                self.send(action)
+            elif kind is StartTimer:
+                self._token += 1
+                token = self._token
+                self._timers[action.name] = (token, action.label, action.call_id)
+                self.env.timeout(action.delay, (action.name, token)).callbacks.append(self._timer_cb)
+            elif kind is CancelTimer:
+                self._timers.pop(action.name, None)
+            elif kind is StateChange:
+                self.sink.state(self.env.now, self.name, action.call_id, action.machine,
+                                action.old, action.new)
+            elif kind is AppEvent:
+                message = action.message
+                if message is not None:
+                    label, _, cseq, _, _ = describe(message)
+                else:
+                    label = cseq = None
+                self.sink.app(self.env.now, self.name, action.call_id, action.kind, action.detail,
+                              label, cseq, message)
+                self.on_app_event(action)
+            else:
+                self.on_other_action(action)
+
+    def send(self, action: SendMessage) -> None:
+        """Hand one message to the network toward the node owning the destination host."""
+        destination = action.destination
+        node = self.hosts.get(destination.host)
+        message = action.message
+        now = self.env.now
+        transport = destination.transport
+        label, call_id, cseq, rseq, rack = describe(message)
+        self.sink.send(now, self.name, node or destination.host, label, call_id, cseq, rseq, rack,
+                       action.retransmission, action.timer, transport.value, message)
+        if node is None:
+            self.sink.drop(now, self.name, self.name, destination.host, None, label, call_id,
+                           cseq, rseq, rack, action.retransmission, transport.value, message)
+            return
+        if self.drop_rules:
+            for rule in self.drop_rules:
+                if rule.take(now, node, message):
+                    self.sink.drop(now, self.name, self.name, node, "drop-fault", label, call_id,
+                                   cseq, rseq, rack, action.retransmission, transport.value, message)
+                    return
+        self.network.send(self.name, node, message, transport, action.retransmission)
+
+    def deliver(self, message: Any, source: str, transport: Transport) -> None:
+        """The network delivered ``message`` from node ``source``: record it, feed the core."""
+        if not self.up:
+            return
+        now = self.env.now
+        label, call_id, cseq, rseq, rack = describe(message)
+        self.sink.recv(now, self.name, source, label, call_id, cseq, rseq, rack,
+                       transport.value, message)
+        key = (source, transport)
+        address = self._sources.get(key)
+        if address is None:
+            host = self.network_host(source)
+            address = self._sources[key] = Address(host, 5060, transport)
+        self.execute(self.core.receive(now, message, address))
+
+    def network_host(self, node: str) -> str:
+        """The host name of ``node`` (inverse of ``hosts``; the node name by default)."""
+        host = self._node_hosts.get(node)
+        if host is None:
+            host = node
+            for h, n in self.hosts.items():
+                if n == node:
+                    host = h
+                    break
+            self._node_hosts[node] = host
+        return host
+
+    def _timer_fired(self, event: simpy.Event) -> None:
+        """A SimPy timeout for one of our timers fired; stale tokens are ignored."""
+        name, token = event._value
+        entry = self._timers.get(name)
+        if entry is None or entry[0] != token:
+            return
+        del self._timers[name]
+        self.sink.timer(self.env.now, self.name, entry[1], entry[2])
+        self.execute(self.core.timer_fired(self.env.now, name))
+
+    def pending_timers(self) -> dict[str, str]:
+        """Names and labels of the timers now armed (for tests and ladders)."""
+        return {name: entry[1] for name, entry in self._timers.items()}
+
+    # ------------------------------------------------------------ hooks
+
+    def on_app_event(self, event: AppEvent) -> None:
+        """An application event from the core (UA agents run behaviours here)."""
+
+    def on_other_action(self, action: Any) -> None:
+        """An action type this driver does not know; cores may add their own."""
+
+    # ------------------------------------------------------------ faults
+
+    def crash(self) -> None:
+        """The node crashes: every pending timer is forgotten and the core's state is lost."""
+        self.up = False
+        self._timers.clear()
+        self.network.set_node_up(self.name, False)
+
+    def restart(self) -> None:
+        """The node comes back with a fresh core (no transaction or dialog survives)."""
+        self.up = True
+        self.network.set_node_up(self.name, True)
+        self.core = self.new_core()
+
+    def new_core(self) -> Any:
+        """Build this agent's core from scratch (subclasses)."""
+        raise NotImplementedError

@@ -1,0 +1,42 @@
+"""Proxy and redirect-server agents: drive a ProxyCore or a RedirectServer at one node.
+
+The location service (static ``location`` entries, REGISTER bindings when the
+proxy is also the registrar) belongs to the node; a crash loses the REGISTER
+bindings (soft state, RFC 3261 §10.2.1) but not the static entries, which the
+factory puts back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from simsip.agents.base import Agent
+
+if TYPE_CHECKING:
+    from simsip.metrics.trace import TraceSink
+    from simsip.net.network import Network
+
+
+class CoreAgent(Agent):
+    """An agent whose core needs no application: a proxy, registrar or redirect server."""
+
+    def __init__(self, name: str, host: str, env: simpy.Environment, network: "Network",
+                 hosts: dict[str, str], sink: "TraceSink", core_factory: Any) -> None:
+        """``core_factory()`` builds a fresh core (at start and after a restart)."""
+        super().__init__(name, host, env, network, hosts, sink)
+        self.core_factory = core_factory
+        self.core = core_factory()
+
+    def new_core(self) -> Any:
+        """A fresh core with empty transaction state."""
+        return self.core_factory()
+
+
+class ProxyAgent(CoreAgent):
+    """A proxy (stateless or stateful, optionally registrar) at one node."""
+
+
+class RedirectAgent(CoreAgent):
+    """A redirect server at one node."""

@@ -1,0 +1,221 @@
+"""The UA agent: runs a :class:`~simsip.sip.ua.UserAgentCore` and the scenario's behaviours.
+
+Behaviours are the scenario's ``on NODE EVENT:`` handlers. The core reports
+what the application may react to as AppEvents; the agent picks the FIRST
+handler of this node (in source order) whose event matches and runs its
+actions in order as a small script: ``send`` (respond to the call's pending
+INVITE), ``wait`` (a SimPy timeout callback resumes the script; no process),
+``hangup``, ``cancel``, ``reinvite``, ``prack``, ``register``, ``ignore`` (stop
+here and do not answer). Matching:
+
+* a received initial request -> ``on X METHOD`` (``REQUEST``); a re-INVITE ->
+  ``on X re-INVITE`` (``REINVITE``), falling back to ``on X INVITE`` if none;
+* a response -> ``on X 180`` / ``on X 2xx`` whose request method (default
+  INVITE) is the response's CSeq method;
+* a client transaction timeout -> ``on X timeout``; a call's end -> ``on X call-ended``.
+
+A UA with no handler for an initial INVITE answers it ``200`` at once (the
+simplest application: every call is accepted); write ``ignore`` to leave an
+INVITE unanswered. Requests the core answers itself (BYE, OPTIONS, CANCEL,
+re-INVITEs by default) need no handler.
+
+Each handler draws its random ``wait`` durations from its own stream.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from simsip.agents.base import Agent
+from simsip.scenario import model as m
+from simsip.sip.events import AppEvent
+from simsip.sip.ua import UserAgentCore, simple_sdp
+
+if TYPE_CHECKING:
+    from simsip.metrics.trace import TraceSink
+    from simsip.net.models import Delay
+    from simsip.net.network import Network
+
+
+class CompiledHandler:
+    """A handler ready to run: its actions, wait samplers and random stream."""
+
+    __slots__ = ("index", "handler", "actions", "waits", "rng")
+
+    def __init__(self, index: int, handler: m.Handler, waits: dict[int, "Delay"],
+                 rng: random.Random) -> None:
+        """``waits`` maps the position of each ``wait`` action to its sampler."""
+        self.index = index
+        self.handler = handler
+        self.actions = handler.actions
+        self.waits = waits
+        self.rng = rng
+
+
+class Script:
+    """One run of one handler for one call; resumable after ``wait``."""
+
+    __slots__ = ("handler", "call_id", "pc")
+
+    def __init__(self, handler: CompiledHandler, call_id: str) -> None:
+        """Start at the first action."""
+        self.handler = handler
+        self.call_id = call_id
+        self.pc = 0
+
+
+class UAAgent(Agent):
+    """A user agent node: the UA core plus the scenario's behaviours for it."""
+
+    def __init__(self, spec: m.UserAgent, env: simpy.Environment, network: "Network",
+                 hosts: dict[str, str], sink: "TraceSink", core_factory: Any,
+                 handlers: list[CompiledHandler], registrar_uri: str | None) -> None:
+        """``core_factory()`` builds a fresh :class:`UserAgentCore` (also after a restart)."""
+        super().__init__(spec.name, spec.host_name, env, network, hosts, sink)
+        self.spec = spec
+        self.core_factory = core_factory
+        self.core: UserAgentCore = core_factory()
+        self.registrar_uri = registrar_uri
+        self._resume_cb = self._resume
+        self._sdp_version = 0
+        self._by_key: dict[tuple[str, ...], CompiledHandler] = {}
+        self._response_handlers: list[CompiledHandler] = []
+        for handler in handlers:
+            event = handler.handler.event
+            kind = event.kind
+            if kind is m.EventKind.REQUEST:
+                self._by_key.setdefault(("request", event.method or ""), handler)
+            elif kind is m.EventKind.REINVITE:
+                self._by_key.setdefault(("reinvite",), handler)
+            elif kind is m.EventKind.TIMEOUT:
+                self._by_key.setdefault(("timeout",), handler)
+            elif kind is m.EventKind.CALL_ENDED:
+                self._by_key.setdefault(("call-ended",), handler)
+            else:
+                self._response_handlers.append(handler)
+
+    def new_core(self) -> UserAgentCore:
+        """A fresh core (a restarted node has no transactions, dialogs or calls)."""
+        return self.core_factory()
+
+    # ------------------------------------------------------------ application calls
+
+    def call(self, target: str, require_100rel: bool | None, sdp: bool) -> str | None:
+        """Place a call to ``target`` now; the Call-ID (None when the node is down)."""
+        if not self.up:
+            return None
+        call_id, actions = self.core.invite(self.env.now, target, require_100rel=require_100rel,
+                                            sdp=None if sdp else "")
+        self.execute(actions)
+        return call_id
+
+    def register(self, mode: m.RegisterMode, contacts: tuple[str, ...], expires: float | None,
+                 registrar: str | None = None) -> str | None:
+        """Send a REGISTER now (bind, query or remove all); the Call-ID."""
+        target = registrar or self.registrar_uri
+        if not self.up or target is None:
+            return None
+        if mode is m.RegisterMode.QUERY:
+            contact_list: list[str] | None = []
+            seconds = 3600 if expires is None else int(expires)
+        elif mode is m.RegisterMode.REMOVE_ALL:
+            contact_list, seconds = ["*"], 0
+        else:
+            contact_list = list(contacts) or None
+            seconds = 3600 if expires is None else int(expires)
+        call_id, actions = self.core.register(self.env.now, target, seconds, contact_list)
+        self.execute(actions)
+        return call_id
+
+    def options(self, target: str) -> str | None:
+        """Send an OPTIONS now; the Call-ID."""
+        if not self.up:
+            return None
+        call_id, actions = self.core.options(self.env.now, target)
+        self.execute(actions)
+        return call_id
+
+    # ------------------------------------------------------------ behaviours
+
+    def on_app_event(self, event: AppEvent) -> None:
+        """Pick the handler an application event triggers, or the default application."""
+        kind = event.kind
+        detail = event.detail
+        handler: CompiledHandler | None = None
+        if kind == "request":
+            method = detail.get("method", "")
+            if detail.get("reinvite"):
+                handler = self._by_key.get(("reinvite",)) or self._by_key.get(("request", "INVITE"))
+            else:
+                handler = self._by_key.get(("request", method))
+                if handler is None and method == "INVITE" and not detail.get("auto_answered"):
+                    # Default application: accept every call at once.
+                    self.execute(self.core.respond(self.env.now, event.call_id, 200,
+                                                   sdp=None if self.spec.answer_sdp else ""))
+                    return
+        elif kind == "response":
+            method = detail.get("method", "INVITE")
+            code = detail.get("code", 0)
+            for candidate in self._response_handlers:
+                ev = candidate.handler.event
+                if (ev.method or "INVITE") == method and ev.matches_code(code):
+                    handler = candidate
+                    break
+        elif kind == "timeout":
+            handler = self._by_key.get(("timeout",))
+        elif kind == "call-ended":
+            handler = self._by_key.get(("call-ended",))
+        if handler is not None:
+            self._run(Script(handler, event.call_id))
+
+    def _run(self, script: Script) -> None:
+        """Run a script's actions from its program counter until a wait or the end."""
+        handler = script.handler
+        actions = handler.actions
+        while script.pc < len(actions) and self.up:
+            action = actions[script.pc]
+            script.pc += 1
+            kind = type(action)
+            now = self.env.now
+            core = self.core
+            if kind is m.Wait:
+                delay = handler.waits[script.pc - 1].sample(handler.rng)
+                self.env.timeout(delay, script).callbacks.append(self._resume_cb)
+                return
+            if kind is m.SendResponse:
+                self.execute(core.respond(now, script.call_id, action.code,
+                                          reliable=action.reliable,
+                                          sdp=self._response_sdp(action),
+                                          reason=action.reason))
+            elif kind is m.Hangup:
+                self.execute(core.hangup(now, script.call_id))
+            elif kind is m.Cancel:
+                self.execute(core.cancel(now, script.call_id))
+            elif kind is m.Reinvite:
+                self.execute(core.reinvite(now, script.call_id, sdp=None if action.sdp else ""))
+            elif kind is m.SendPrack:
+                self.execute(core.prack(now, script.call_id))
+            elif kind is m.Register:
+                self.register(action.mode, action.contacts, action.expires)
+            elif kind is m.Ignore:
+                return
+            else:  # a model action this engine does not know: fail loudly
+                raise TypeError(f"unknown handler action {action!r}")
+
+    def _resume(self, event: simpy.Event) -> None:
+        """A ``wait`` ended: go on with the script."""
+        self._run(event._value)
+
+    def _response_sdp(self, action: m.SendResponse) -> bytes | str | None:
+        """The body argument for ``respond``: generated SDP on request, else the core's default."""
+        if action.code >= 200:
+            if action.sdp or self.spec.answer_sdp:
+                return None  # the core puts the answer in when one is owed
+            return ""
+        if action.sdp:
+            self._sdp_version += 1
+            return simple_sdp(self.spec.name, self.host, 1, self._sdp_version)
+        return None

@@ -1,0 +1,731 @@
+"""The engine: compile a Scenario into SimPy agents and links, run it, and report.
+
+:func:`run` builds, for each run index, a fresh :class:`simpy.Environment`, a
+:class:`~simsip.net.network.Network` with one hop per link direction, one agent
+per node (UA, proxy, redirect server), the workload (single calls, Poisson or
+fixed-rate streams, REGISTERs, OPTIONS) and the faults, then runs the clock.
+Every delivery and timer is a SimPy timeout callback (DESIGN.md "Performance").
+The agents' trace events go to a :mod:`simsip.metrics` sink, which keeps them
+(``trace="full"``) or only folds them into the per-call measures (``"off"``).
+
+Randomness (DESIGN.md "Randomness and reproducibility"): :func:`stream` is the
+one place a random generator is made. Every source has a name, and its
+``random.Random`` is seeded from a BLAKE2b digest of (seed, run index, name):
+
+| source | name |
+| --- | --- |
+| link direction a -> b | ``link:a->b`` |
+| a node's core (tags, branches, Call-IDs, RSeq) | ``core:NODE`` (``core:NODE#k`` after the k-th restart) |
+| the i-th handler (``wait`` durations) | ``handler:i`` |
+| the i-th call stream's arrivals / pool picks | ``arrivals:i`` / ``pick:i`` |
+
+so changing one link's parameters moves no other source's draws, and run
+``r`` sees the same streams whatever the params (common random numbers).
+
+Routing: every node has a host (default its name); a host name maps to its
+node, a domain to the proxies (then redirect servers, B2BUAs) serving it, in
+declaration order (the later ones are the RFC 3263 §4.3 fallbacks a proxy gets
+from its resolver). The transport of a SIP hop is that of the first link on
+the path that names one, else the scenario's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import simpy
+
+from simsip.agents.base import Agent, DropRule
+from simsip.agents.proxy import ProxyAgent, RedirectAgent
+from simsip.agents.ua import CompiledHandler, UAAgent
+from simsip.metrics import CallTable, NodeCounters, TraceEvent, make_sink, measure_stats, summarize
+from simsip.metrics.trace import describe
+from simsip.net.models import (
+    BernoulliLoss,
+    ConstantDelay,
+    Delay,
+    ExponentialDelay,
+    GilbertElliottLoss,
+    LogNormalDelay,
+    LossModel,
+    NoLoss,
+    NormalDelay,
+    UniformDelay,
+)
+from simsip.net.network import Hop, HopSpec, Network, Packet
+from simsip.scenario import model as m
+from simsip.sip.events import Address, Transport
+from simsip.sip.proxy import ForkMode, ProxyCore, ProxyOptions
+from simsip.sip.proxy import ProxyMode as CoreProxyMode
+from simsip.sip.redirect import RedirectServer as RedirectCore
+from simsip.sip.registrar import LocationService
+from simsip.sip.ua import UAOptions, UserAgentCore
+
+__all__ = ["Result", "stream", "run", "load", "evaluate_expectations", "expectation_text"]
+
+TRACE_LEVELS = ("off", "full")
+
+
+# ---------------------------------------------------------------- randomness
+
+
+def stream(seed: int, run: int, source: str) -> random.Random:
+    """The random stream of one source in one run: seeded from BLAKE2b(seed, run, source)."""
+    digest = hashlib.blake2b(f"{seed}\x1f{run}\x1f{source}".encode(), digest_size=16).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+# ---------------------------------------------------------------- model -> net
+
+
+def delay_of(dist: m.Distribution) -> Delay:
+    """The network's sampler for a model distribution (seconds)."""
+    if isinstance(dist, m.Constant):
+        return ConstantDelay(dist.value)
+    if isinstance(dist, m.Uniform):
+        return UniformDelay(dist.low, dist.high)
+    if isinstance(dist, m.Normal):
+        return NormalDelay(dist.mean, dist.sd)
+    if isinstance(dist, m.LogNormal):
+        return LogNormalDelay(dist.mean, dist.sd)
+    if isinstance(dist, m.Exponential):
+        return ExponentialDelay(dist.mean)
+    raise TypeError(f"unknown distribution {dist!r}")
+
+
+def loss_of(loss: m.Loss) -> LossModel:
+    """The network's loss model for a model loss."""
+    if isinstance(loss, m.Bernoulli):
+        return BernoulliLoss(loss.p) if loss.p > 0.0 else NoLoss()
+    if isinstance(loss, m.GilbertElliott):
+        return GilbertElliottLoss(loss.p, loss.r, loss.loss_good, loss.loss_bad)
+    raise TypeError(f"unknown loss model {loss!r}")
+
+
+def hop_spec(link: m.Link) -> HopSpec:
+    """The parameters of one direction of ``link``."""
+    return HopSpec(delay=delay_of(link.delay), jitter=link.jitter, loss=loss_of(link.loss),
+                   duplicate=link.duplicate, reorder=link.reorder,
+                   reorder_delay=link.reorder_delay, bandwidth=link.bandwidth)
+
+
+# A direction with no link declared (``link a -> b`` only) carries nothing.
+_DEAD = HopSpec(loss=BernoulliLoss(1.0))
+
+
+# ---------------------------------------------------------------- the result
+
+
+@dataclass
+class Result:
+    """What :func:`run` returns: call records, summary, trace, expectations, counters."""
+
+    scenario: m.Scenario
+    seed: int
+    runs: int
+    calls: CallTable
+    """Per-call records (a sequence of dicts, DESIGN.md "Measures")."""
+    summary: dict[str, Any]
+    """``summarize(calls)``: per-measure statistics, outcome shares, RFC 6076."""
+    trace: list[TraceEvent]
+    """Every event of every run with ``trace="full"``, else empty."""
+    expectations: list[dict[str, Any]]
+    """``{"text", "held", "detail"}`` per ``expect`` line, in source order."""
+    counters: NodeCounters = field(default_factory=NodeCounters)
+    """Per-node and per-link counters over all runs."""
+    links: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per link direction ``a->b``: packets sent into it and lost by it, over all runs."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """The value in effect of every param (model units: s, fractions, /s, bit/s)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when every expectation held."""
+        return all(e["held"] for e in self.expectations)
+
+    def to_dict(self, file: str | None = None) -> dict[str, Any]:
+        """The ``--format json`` object (issue 5 item 6)."""
+        return {
+            "scenario": self.scenario.name,
+            "file": file if file is not None else self.scenario.source,
+            "seed": self.seed,
+            "runs": self.runs,
+            "params": self.params,
+            "calls": list(self.calls),
+            "summary": self.summary,
+            "expectations": self.expectations,
+        }
+
+    def to_json(self, file: str | None = None) -> str:
+        """The JSON text: byte-identical for identical inputs."""
+        return json.dumps(_finite(self.to_dict(file)), indent=2, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    """Replace non-finite floats (never produced on purpose) by None for strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- compile
+
+
+class _Compiled:
+    """Everything about a scenario that does not change between runs."""
+
+    def __init__(self, scenario: m.Scenario) -> None:
+        """Resolve names, hosts, domains, hop parameters and handlers once."""
+        self.scenario = scenario
+        self.timers = scenario.timers.config()
+        self.nodes: dict[str, m.SipNode] = {n.name: n for n in scenario.nodes}
+        self.host_of: dict[str, str] = {n.name: n.host_name for n in scenario.nodes}
+        self.hosts: dict[str, str] = {}
+        for node in scenario.nodes:
+            self.hosts[node.host_name] = node.name
+            self.hosts[node.host_name.lower()] = node.name
+        for node in scenario.nodes:
+            self.hosts.setdefault(node.name, node.name)
+        # Domain -> serving nodes: proxies first, then redirect servers, then B2BUAs.
+        self.domains: dict[str, list[str]] = {}
+        for kind in (m.NodeKind.PROXY, m.NodeKind.REDIRECT, m.NodeKind.B2BUA):
+            for node in scenario.nodes:
+                if node.kind is kind:
+                    for domain in getattr(node, "domains", ()):
+                        self.domains.setdefault(domain.lower(), []).append(node.name)
+        for node in scenario.nodes:
+            if node.kind is m.NodeKind.B2BUA:
+                raise ValueError(f"{node.span}: b2bua nodes are not supported by the engine yet")
+        self.links: list[tuple[m.Link, HopSpec, HopSpec]] = []
+        seen: dict[frozenset[str], int] = {}
+        for link in scenario.links:
+            key = frozenset((link.a, link.b))
+            spec = hop_spec(link)
+            if key in seen and not link.bidirectional:
+                # ``link b -> a`` after ``link a -> b``: the missing direction.
+                prev_link, fwd, back = self.links[seen[key]]
+                self.links[seen[key]] = (prev_link, fwd, spec)
+                continue
+            seen[key] = len(self.links)
+            self.links.append((link, spec, spec if link.bidirectional else _DEAD))
+        self.link_transport: dict[frozenset[str], Transport] = {
+            frozenset((link.a, link.b)): link.transport
+            for link, _, _ in self.links if link.transport is not None
+        }
+        self.handlers: dict[str, list[tuple[int, m.Handler, dict[int, Delay]]]] = {}
+        for index, handler in enumerate(scenario.handlers):
+            waits = {i: delay_of(a.duration) for i, a in enumerate(handler.actions)
+                     if isinstance(a, m.Wait)}
+            self.handlers.setdefault(handler.node, []).append((index, handler, waits))
+        self.locations = [(loc.aor, [self._contact(c) for c in loc.contacts])
+                          for loc in scenario.locations]
+        self.registrars = [n for n in scenario.nodes
+                           if isinstance(n, m.Proxy) and n.registrar]
+
+    def _contact(self, contact: str) -> str:
+        """A location entry's contact: a node name becomes that UA's contact URI."""
+        node = self.nodes.get(contact)
+        if node is None:
+            return contact
+        user = f"{node.name}@" if isinstance(node, m.UserAgent) else ""
+        return f"sip:{user}{node.host_name}"
+
+    def registrar_uri(self, ua: m.UserAgent, registrar: str | None = None) -> str | None:
+        """The Request-URI of a REGISTER by ``ua`` (RFC 3261 §10.2: ``sip:domain``)."""
+        if registrar is not None:
+            node = self.nodes[registrar]
+            domains = getattr(node, "domains", ())
+            return f"sip:{domains[0] if domains else node.host_name}"
+        if ua.domain and ua.domain.lower() in self.domains:
+            return f"sip:{ua.domain}"
+        for proxy in self.registrars:
+            return f"sip:{proxy.domains[0] if proxy.domains else proxy.host_name}"
+        return None
+
+    def target_of(self, callee: str) -> str:
+        """What a ``call`` dials: a UA node's address-of-record, or the URI as written."""
+        node = self.nodes.get(callee)
+        if isinstance(node, m.UserAgent):
+            return node.aor
+        if node is not None:
+            return f"sip:{node.host_name}"
+        return callee
+
+
+# ---------------------------------------------------------------- one run
+
+
+class _Run:
+    """One replication: environment, network, agents, workload, faults."""
+
+    def __init__(self, compiled: _Compiled, seed: int, run: int, trace: str,
+                 until: float | None) -> None:
+        """Build the run; nothing happens until :meth:`execute`."""
+        self.c = compiled
+        self.seed = seed
+        self.run = run
+        self.env = simpy.Environment()
+        self.sink = make_sink(trace, run)
+        self.full = trace == "full"
+        self.network = Network(self.env, on_drop=self._on_drop)
+        self.until = until
+        self._transports: dict[tuple[str, str], Transport] = {}
+        self.call_ids: dict[int, str] = {}  # index of a ``call`` statement -> its Call-ID
+        scenario = compiled.scenario
+        for node in scenario.nodes:
+            self.network.add_node(node.name)
+        for link, forward, backward in compiled.links:
+            self.network.add_link(link.a, link.b, forward, backward,
+                                  stream(seed, run, f"link:{link.a}->{link.b}"),
+                                  stream(seed, run, f"link:{link.b}->{link.a}"),
+                                  name=f"{link.a}-{link.b}")
+        self.agents: dict[str, Agent] = {}
+        for node in scenario.nodes:
+            self.agents[node.name] = self._agent(node)
+
+    # ------------------------------------------------------------ routing
+
+    def transport(self, src: str, dst: str) -> Transport:
+        """Transport of a SIP hop: the first link on the path that names one, else the scenario's."""
+        key = (src, dst)
+        found = self._transports.get(key)
+        if found is None:
+            found = self.c.scenario.transport
+            path = self.network.path(src, dst) or ()
+            for hop in path:
+                named = self.c.link_transport.get(frozenset((hop.src, hop.dst)))
+                if named is not None:
+                    found = named
+                    break
+            self._transports[key] = found
+        return found
+
+    def _nodes_for(self, host: str) -> list[str]:
+        """Nodes a host name or domain resolves to (empty: unknown)."""
+        node = self.c.hosts.get(host) or self.c.hosts.get(host.lower())
+        if node is not None:
+            return [node]
+        return list(self.c.domains.get(host.lower(), ()))
+
+    def _ua_resolver(self, src: str) -> Callable[[str], Address | None]:
+        """The DNS a UA at ``src`` uses."""
+        def resolve(host: str) -> Address | None:
+            nodes = self._nodes_for(host)
+            if not nodes:
+                return None
+            return Address(self.c.host_of[nodes[0]], 5060, self.transport(src, nodes[0]))
+        return resolve
+
+    def _proxy_resolver(self, src: str) -> Callable[[str], list[Address]]:
+        """The DNS a proxy at ``src`` uses: every serving node, in order (RFC 3263 §4.3)."""
+        def resolve(host: str) -> list[Address]:
+            nodes = [n for n in self._nodes_for(host) if n != src] or self._nodes_for(host)
+            if not nodes:
+                return [Address(host, 5060, self.c.scenario.transport)]
+            return [Address(self.c.host_of[n], 5060, self.transport(src, n)) for n in nodes]
+        return resolve
+
+    def _location(self) -> LocationService:
+        """A location service holding the scenario's static entries."""
+        location = LocationService()
+        for aor, contacts in self.c.locations:
+            for contact in contacts:
+                location.add_static(aor, contact)
+        return location
+
+    # ------------------------------------------------------------ agents
+
+    def _agent(self, node: m.SipNode) -> Agent:
+        """The agent for one node, with a core factory that also serves restarts."""
+        c = self.c
+        restarts = [0]
+
+        def rng() -> random.Random:
+            name = f"core:{node.name}" + (f"#{restarts[0]}" if restarts[0] else "")
+            restarts[0] += 1
+            return stream(self.seed, self.run, name)
+
+        if isinstance(node, m.UserAgent):
+            tags = set(node.supports) | set(node.requires)
+            first_hop = node.outbound[0] if node.outbound else None
+            transport = self.transport(node.name, first_hop) if first_hop else self._ua_transport(node)
+            options = UAOptions(
+                supports_100rel="100rel" in tags,
+                require_100rel="100rel" in node.requires,
+                auto_prack=node.auto_prack,
+                outbound=tuple(Address(c.host_of[p], 5060, self.transport(node.name, p))
+                               for p in node.outbound),
+                credentials=((node.credentials[0].user, node.credentials[0].password)
+                             if node.credentials else None),
+                resolver=self._ua_resolver(node.name),
+            )
+
+            def ua_core() -> UserAgentCore:
+                return UserAgentCore(node.name, node.host_name, aor=node.aor, timers=c.timers,
+                                     transport=transport, rng=rng(), options=options)
+
+            handlers = [CompiledHandler(i, h, waits, stream(self.seed, self.run, f"handler:{i}"))
+                        for i, h, waits in c.handlers.get(node.name, ())]
+            return UAAgent(node, self.env, self.network, c.hosts, self.sink, ua_core, handlers,
+                           c.registrar_uri(node))
+        if isinstance(node, m.Proxy):
+            options = ProxyOptions(
+                host=node.host_name,
+                transport=c.scenario.transport,
+                mode=CoreProxyMode(node.mode.value),
+                record_route=node.record_route,
+                forking=ForkMode(node.forking.value),
+                domains=node.domains,
+                registrar=node.registrar,
+                auth_realm=node.auth.realm if node.auth else None,
+                auth_users=tuple((u.user, u.password) for u in node.auth.users) if node.auth else (),
+                timers=c.timers,
+                auto_trying=node.auto_trying,
+                timeout_code=node.timeout_code,
+                branch_timeout=node.branch_timeout,
+            )
+            resolver = self._proxy_resolver(node.name)
+
+            def proxy_core() -> ProxyCore:
+                return ProxyCore(node.name, options, rng(), resolver, self._location())
+
+            return ProxyAgent(node.name, node.host_name, self.env, self.network, c.hosts,
+                              self.sink, proxy_core)
+        if isinstance(node, m.RedirectServer):
+            def redirect_core() -> RedirectCore:
+                return RedirectCore(node.name, node.host_name, node.domains, self._location(),
+                                    rng(), c.timers, node.code)
+
+            return RedirectAgent(node.name, node.host_name, self.env, self.network, c.hosts,
+                                 self.sink, redirect_core)
+        raise ValueError(f"{node.span}: {node.kind.value} nodes are not supported by the engine")
+
+    def _ua_transport(self, node: m.UserAgent) -> Transport:
+        """A UA's transport without outbound proxy: that of its first link, else the scenario's."""
+        for link, _, _ in self.c.links:
+            if node.name in (link.a, link.b) and link.transport is not None:
+                return link.transport
+        return self.c.scenario.transport
+
+    # ------------------------------------------------------------ drops
+
+    def _on_drop(self, packet: Packet, hop: Hop | None, reason: str) -> None:
+        """A hop lost a packet: one ``drop`` event (TCP segments that TCP recovers are not SIP losses)."""
+        if packet.conn is not None and "TCP gave up" not in reason and reason != "node down":
+            return
+        message = packet.message
+        label, call_id, cseq, rseq, rack = describe(message)
+        node = hop.src if hop is not None else packet.src
+        link = hop.name if hop is not None else None
+        retransmission = packet.meta or 0
+        transport = packet.transport.value
+        if self.full:
+            self.sink.emit(TraceEvent(self.run, self.env.now, "drop", node, packet.src, packet.dst,
+                                      label, call_id, cseq, rseq, rack, retransmission, None,
+                                      link, transport, reason, message))
+        else:
+            self.sink.drop(self.env.now, node, packet.src, packet.dst, link, label, call_id, cseq,
+                           rseq, rack, retransmission, transport, message)
+
+    # ------------------------------------------------------------ workload and faults
+
+    def _at(self, t: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` at simulated time ``t`` (a timeout callback)."""
+        self.env.timeout(max(0.0, t - self.env.now)).callbacks.append(lambda _e: fn())
+
+    def _schedule(self) -> None:
+        """Put the workload and the faults on the clock."""
+        c = self.c
+        s = c.scenario
+        for index, call in enumerate(s.calls):
+            self._at(call.at, lambda call=call, index=index: self._start_call(index, call))
+        for index, stream_spec in enumerate(s.streams):
+            _Arrivals(self, index, stream_spec).start()
+        for reg in s.registrations:
+            agent = self.agents[reg.ua]
+            uri = c.registrar_uri(c.nodes[reg.ua], reg.registrar)  # type: ignore[arg-type]
+            self._at(reg.at, lambda a=agent, r=reg, u=uri: a.register(r.mode, r.contacts,
+                                                                        r.expires, u))
+        for req in s.requests:
+            if req.method != "OPTIONS":
+                raise ValueError(f"{req.span}: standalone {req.method} requests are not "
+                                 "supported by the engine yet (only OPTIONS)")
+            agent = self.agents[req.source]
+            target = c.target_of(req.target)
+            self._at(req.at, lambda a=agent, t=target: a.options(t))
+        for fault in s.faults:
+            self._fault(fault)
+
+    def _start_call(self, index: int, call: m.Call) -> None:
+        """Place the ``index``-th ``call`` statement's call."""
+        agent = self.agents[call.caller]
+        require = True if "100rel" in call.require else None
+        call_id = agent.call(self.c.target_of(call.callee), require, call.sdp)
+        if call_id is not None:
+            self.call_ids[index] = call_id
+
+    def _link_name(self, a: str, b: str) -> str:
+        """The name of the link between a and b (either order)."""
+        for name in (f"{a}-{b}", f"{b}-{a}"):
+            if name in self.network.links:
+                return name
+        raise ValueError(f"no link {a} <-> {b}")
+
+    def _fault(self, fault: m.Fault) -> None:
+        """Schedule one fault."""
+        net = self.network
+        if isinstance(fault, (m.LinkDown, m.LinkUp)):
+            name = self._link_name(fault.a, fault.b)
+            up = isinstance(fault, m.LinkUp)
+            self._at(fault.at, lambda: net.set_link_up(name, up))
+            if isinstance(fault, m.LinkDown) and fault.duration is not None:
+                self._at(fault.at + fault.duration, lambda: net.set_link_up(name, True))
+        elif isinstance(fault, m.NodeCrash):
+            agent = self.agents[fault.node]
+            self._at(fault.at, agent.crash)
+            if fault.duration is not None:
+                self._at(fault.at + fault.duration, agent.restart)
+        elif isinstance(fault, m.NodeRestart):
+            self._at(fault.at, self.agents[fault.node].restart)
+        elif isinstance(fault, m.Drop):
+            self.agents[fault.source].drop_rules.append(
+                DropRule(fault.message, fault.target, fault.count, fault.after))
+        else:
+            raise TypeError(f"unknown fault {fault!r}")
+
+    # ------------------------------------------------------------ run
+
+    def execute(self) -> None:
+        """Run the clock to the end (no event left, ``stop at`` / ``until``, or ``max events``)."""
+        self._schedule()
+        limits = self.c.scenario.limits
+        until = self.until if self.until is not None else limits.stop_at
+        if limits.max_events is None:
+            self.env.run(until=until)
+            return
+        env = self.env
+        for _ in range(limits.max_events):
+            if until is not None and env.peek() >= until:
+                break
+            try:
+                env.step()
+            except simpy.core.EmptySchedule:
+                break
+
+
+class _Arrivals:
+    """A call stream: Poisson or fixed-interval arrivals, chained timeout callbacks."""
+
+    def __init__(self, run: _Run, index: int, spec: m.CallStream) -> None:
+        """Arrivals of the ``index``-th stream, drawing from their own streams."""
+        self.run = run
+        self.spec = spec
+        self.rng = stream(run.seed, run.run, f"arrivals:{index}")
+        self.pick_rng = stream(run.seed, run.run, f"pick:{index}")
+        self.count = 0
+        self.end = spec.start + spec.duration if spec.duration is not None else math.inf
+        if spec.count is None and spec.duration is None and run.until is None \
+                and run.c.scenario.limits.stop_at is None:
+            raise ValueError(f"{spec.span}: a call stream needs 'for DURATION' or 'count N' "
+                             "(or a run limit)")
+        self.require = True if "100rel" in spec.require else None
+        self._next_cb = self._arrive
+
+    def _gap(self) -> float:
+        """Time to the next arrival."""
+        if self.spec.arrival is m.Arrival.POISSON:
+            return self.rng.expovariate(self.spec.rate)
+        return self.spec.interval
+
+    def start(self) -> None:
+        """Schedule the first arrival (at ``start`` for fixed, start + Exp for Poisson)."""
+        first = self.spec.start + (self._gap() if self.spec.arrival is m.Arrival.POISSON else 0.0)
+        self._schedule(first)
+
+    def _schedule(self, t: float) -> None:
+        """Next arrival at ``t`` unless the stream is over."""
+        if t >= self.end or (self.spec.count is not None and self.count >= self.spec.count):
+            return
+        self.run.env.timeout(t - self.run.env.now).callbacks.append(self._next_cb)
+
+    def _pick(self, pool: m.Pool) -> str:
+        """A member of ``pool`` for this call."""
+        members = pool.members
+        if self.spec.pick is m.Pick.RANDOM:
+            return members[self.pick_rng.randrange(len(members))]
+        return members[self.count % len(members)]
+
+    def _arrive(self, _event: simpy.Event) -> None:
+        """One arrival: place the call, schedule the next."""
+        caller = self._pick(self.spec.callers)
+        callee = self._pick(self.spec.callees)
+        self.count += 1
+        agent = self.run.agents[caller]
+        agent.call(self.run.c.target_of(callee), self.require, self.spec.sdp)  # type: ignore[attr-defined]
+        self._schedule(self.run.env.now + self._gap())
+
+
+# ---------------------------------------------------------------- expectations
+
+
+_STAT_KEY = {m.Statistic.SD: "std"}
+
+
+def _fmt_value(measure: str, value: Any) -> str:
+    """An expectation's right-hand side as text."""
+    if isinstance(value, m.Outcome):
+        return value.value
+    if m.MEASURES.get(measure) is m.MeasureKind.DURATION_MS:
+        return f"{value:g}ms"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def expectation_text(e: m.Expectation) -> str:
+    """The ``expect`` line as text (``call 1 final_ms < 4000ms``, ``share answered >= 95%``)."""
+    parts = []
+    if e.call is not None:
+        parts.append(f"call {e.call}")
+    if e.statistic is m.Statistic.SHARE:
+        parts.append(f"share {_fmt_value(e.measure, e.value)} {e.comparison.value} "
+                     f"{(e.share or 0.0) * 100:g}%")
+        return " ".join(parts)
+    if e.statistic is not None:
+        parts.append(e.statistic.value)
+    parts.append(f"{e.measure} {e.comparison.value} {_fmt_value(e.measure, e.value)}")
+    return " ".join(parts)
+
+
+def _statistic(values: list[float], statistic: m.Statistic) -> float | None:
+    """One summary statistic of a measure's values."""
+    if statistic is m.Statistic.N:
+        return len(values)
+    if not values:
+        return None
+    if statistic is m.Statistic.MIN:
+        return min(values)
+    stats = measure_stats(values)
+    return stats[_STAT_KEY.get(statistic, statistic.value)]
+
+
+def evaluate_expectations(scenario: m.Scenario, calls: CallTable, summary: Mapping[str, Any],
+                          call_ids: Mapping[tuple[int, int], str]) -> list[dict[str, Any]]:
+    """Check each ``expect`` line against the calls and summary: ``[{text, held, detail}]``.
+
+    ``call_ids`` maps (run, index of the ``call`` statement) to its Call-ID, for
+    ``expect call N``.
+    """
+    results = []
+    for e in scenario.expectations:
+        text = expectation_text(e)
+        if e.statistic is m.Statistic.SHARE:
+            outcome = e.value.value if isinstance(e.value, m.Outcome) else str(e.value)
+            share = summary.get("outcomes", {}).get(outcome, 0.0)
+            held = e.comparison.holds(share, e.share)
+            results.append({"text": text, "held": held,
+                            "detail": f"share of {outcome} = {share * 100:.4g}% over {len(calls)} calls"})
+            continue
+        if e.statistic is not None:
+            values = calls.values(e.measure) if e.measure not in ("outcome",) else []
+            got = _statistic(values, e.statistic)
+            held = got is not None and e.comparison.holds(got, e.value)
+            shown = "none" if got is None else f"{got:.6g}"
+            results.append({"text": text, "held": held,
+                            "detail": f"{e.statistic.value} {e.measure} = {shown} "
+                                      f"over {len(values)} values"})
+            continue
+        wanted: set[tuple[int, str]] | None = None
+        if e.call is not None:
+            wanted = {(run, cid) for (run, index), cid in call_ids.items() if index == e.call - 1}
+        checked = failed = 0
+        first_failure = None
+        for record in calls:
+            if wanted is not None and (record["run"], record["call_id"]) not in wanted:
+                continue
+            checked += 1
+            value = record.get(e.measure)
+            right = e.value.value if isinstance(e.value, m.Outcome) else e.value
+            ok = value is not None and e.comparison.holds(value, right)
+            if not ok:
+                failed += 1
+                if first_failure is None:
+                    first_failure = (record["run"], record["call_id"], value)
+        if checked == 0:
+            results.append({"text": text, "held": False, "detail": "no call to check"})
+        elif failed:
+            run, cid, value = first_failure  # type: ignore[misc]
+            results.append({"text": text, "held": False,
+                            "detail": f"{failed} of {checked} calls fail; first: run {run} "
+                                      f"call {cid} has {e.measure} = {value}"})
+        else:
+            results.append({"text": text, "held": True,
+                            "detail": f"holds for all {checked} calls"})
+    return results
+
+
+# ---------------------------------------------------------------- public API
+
+
+def load(path_or_text: str | Path, params: Mapping[str, str] | None = None) -> m.Scenario:
+    """Read a scenario (``.sip`` or YAML file, or the text itself) with param overrides."""
+    from simsip import scenario as scenario_pkg
+
+    loader = getattr(scenario_pkg, "load", None)
+    if loader is None:
+        raise RuntimeError("the scenario loader (simsip.scenario.load) is not available yet")
+    return loader(path_or_text, params=dict(params) if params else None)
+
+
+def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
+        params: Mapping[str, str] | None = None, trace: str = "off",
+        until: float | None = None) -> Result:
+    """Run ``scenario`` ``runs`` times (run indices 0..runs-1) and gather the results.
+
+    ``params`` overrides the scenario's params (the scenario is re-read from
+    its source file); ``trace`` is ``"off"`` (counters only) or ``"full"``;
+    ``until`` stops every run at that simulated time (s).
+    """
+    if trace not in TRACE_LEVELS:
+        raise ValueError(f"unknown trace level {trace!r} (expected off or full)")
+    if runs < 1:
+        raise ValueError("runs must be >= 1")
+    if not isinstance(scenario, m.Scenario):
+        scenario = load(scenario, params)
+    elif params:
+        if scenario.source in ("<text>", "<built>") or not Path(scenario.source).exists():
+            raise ValueError("params given for a scenario not read from a file; "
+                             "pass them to simsip.load instead")
+        scenario = load(scenario.source, params)
+    compiled = _Compiled(scenario)
+    table = CallTable()
+    counters = NodeCounters()
+    events: list[TraceEvent] = []
+    call_ids: dict[tuple[int, int], str] = {}
+    links: dict[str, dict[str, int]] = {}
+    for index in range(runs):
+        one = _Run(compiled, seed, index, trace, until)
+        one.execute()
+        one.sink.records(table)
+        counters.merge(one.sink.nodes)
+        events.extend(one.sink.events)
+        for call_index, call_id in one.call_ids.items():
+            call_ids[(index, call_index)] = call_id
+        for name, (forward, backward) in one.network.links.items():
+            for hop in (forward, backward):
+                entry = links.setdefault(f"{hop.src}->{hop.dst}", {"sent": 0, "lost": 0})
+                entry["sent"] += hop.sent
+                entry["lost"] += hop.lost
+    summary = summarize(table)
+    expectations = evaluate_expectations(scenario, table, summary, call_ids)
+    return Result(scenario=scenario, seed=seed, runs=runs, calls=table, summary=summary,
+                  trace=events, expectations=expectations, counters=counters, links=links,
+                  params={p.name: p.value for p in scenario.params})
