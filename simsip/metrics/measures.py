@@ -17,7 +17,7 @@ sent it):
 | ``final_code`` | int or None | code of the first final response (2xx-6xx) to the INVITE received at the UAC |
 | ``final_ms`` | float or None | first INVITE transmission -> that final response received |
 | ``pdd_ms`` | float or None | first INVITE transmission -> first 180-189 received at the UAC |
-| ``invite_retransmissions`` | int | transmissions by the UAC of INVITEs with the initial CSeq, minus 1 |
+| ``invite_retransmissions`` | int | transmissions by the UAC of the call's initial INVITE, minus 1 (a resend with a new CSeq before any final, or after a 401/407, counts as the same INVITE) |
 | ``reliable_1xx_retransmissions`` | int | at each UAS: transmissions of each reliable provisional (code, RSeq) - 1, summed |
 | ``prack_retransmissions`` | int | PRACK transmissions by the UAC - distinct PRACKs |
 | ``prack_count`` | int | distinct PRACKs (CSeq, RAck) sent by the UAC |
@@ -49,7 +49,11 @@ Outcome (first rule that applies):
    event at the UAC if it names one, else ``incomplete`` (the run ended first).
 
 A final response received after Timer B fired, with no INVITE sent since
-(a stray late 2xx), is not the call's final response.
+(a stray late 2xx), is not the call's final response. When the UAC sends the
+initial INVITE again with a new CSeq (next outbound proxy after Timer B,
+RFC 3263 §4.3; credentials after a 401/407, RFC 3261 §22.2), the measures
+follow the new CSeq and a 401/407 before it is forgotten; ``final_ms`` still
+counts from the first transmission.
 """
 
 from __future__ import annotations
@@ -170,10 +174,10 @@ class _Call:
         self.reliability_t: float | None = None
         self.cancel_t: float | None = None
         self.ended_outcome: str | None = None
-        # (node, code, rseq) of INVITE responses a node received (so it only relays them).
-        self.relayed: set[tuple[str, int, int | None]] | None = None
-        # (node, code, rseq) -> transmissions of INVITE responses a UAS originated.
-        self.uas_tx: dict[tuple[str, int, int | None], int] | None = None
+        # (node, code, rseq, cseq) of INVITE responses a node received (so it only relays them).
+        self.relayed: set[tuple[str, int, int | None, str]] | None = None
+        # (node, code, rseq, cseq) -> transmissions of INVITE responses a UAS originated.
+        self.uas_tx: dict[tuple[str, int, int | None, str], int] | None = None
         # (cseq, rack) -> transmissions of that PRACK by the UAC.
         self.prack_tx: dict[tuple[str | None, str | None], int] | None = None
         self.sent = 0
@@ -303,7 +307,17 @@ class CallFolder:
                 call.t0 = t
                 call.order = self._count
                 self._count += 1
-            if node == call.uac and cseq == call.invite_cseq:
+            if node == call.uac:
+                if cseq != call.invite_cseq:
+                    if call.final_t is None or call.final_code in (401, 407):
+                        # The initial INVITE sent again with a new CSeq: to the next
+                        # outbound proxy after Timer B (RFC 3263 §4.3) or with
+                        # credentials after a 401/407 (RFC 3261 §22.2).
+                        call.invite_cseq = cseq
+                        call.final_t = call.failed_srd_t = None
+                        call.final_code = 0
+                    else:
+                        return  # a re-INVITE in an established call
                 call.invite_tx += 1
                 call.invite_pending = True
             return
@@ -327,7 +341,7 @@ class CallFolder:
         code = _code(message)
         if code < 101 or code >= 300:
             return
-        key = (node, code, rseq)
+        key = (node, code, rseq, cseq)
         if call.relayed is not None and key in call.relayed:
             return  # a proxy forwarding a response it received
         if rseq is None and code < 200:
@@ -370,7 +384,7 @@ class CallFolder:
                 if 101 <= code < 300:
                     if call.relayed is None:
                         call.relayed = set()
-                    call.relayed.add((node, code, rseq))
+                    call.relayed.add((node, code, rseq, cseq))
                 return
             if not call.invite_pending or call.final_t is not None:
                 return
@@ -604,7 +618,7 @@ class CallTable(Sequence[dict[str, Any]]):
         t0 = call.t0
         uas_rel = uas_ok = 0
         if call.uas_tx:
-            for (_node, code, _rseq), tx in call.uas_tx.items():
+            for (_node, code, _rseq, _cseq), tx in call.uas_tx.items():
                 if code < 200:
                     uas_rel += tx - 1
                 else:

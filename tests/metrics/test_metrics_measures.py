@@ -148,6 +148,53 @@ def test_final_after_fallback_invite_counts():
     assert record["invite_retransmissions"] == 1
 
 
+def test_failover_invite_with_new_cseq_counts():
+    """RFC 3263 §4.3 fallback with a new CSeq (the cores' resend): measures follow it."""
+    events = ordered(
+        hop(0.0, "alice", "p1", "INVITE", lost=True),
+        timer(32.0, "alice", "B"),
+        hop(32.0, "alice", "p2", "INVITE", cseq="2 INVITE"),
+        hop(32.05, "p2", "alice", "200 OK", cseq="2 INVITE"),
+    )
+    record = fold_one(events)
+    assert record["outcome"] == "answered"
+    assert record["final_ms"] == 32100.0
+    assert record["invite_retransmissions"] == 1
+
+
+def test_auth_retry_401_then_answered():
+    """RFC 3261 §22.2: 401, INVITE again with credentials (CSeq 2), then 200: answered."""
+    events = ordered(
+        hop(0.0, "alice", "bob", "INVITE"),
+        hop(0.05, "bob", "alice", "401 Unauthorized"),
+        hop(0.1, "alice", "bob", "ACK", cseq="1 ACK"),
+        hop(0.1, "alice", "bob", "INVITE", cseq="2 INVITE"),
+        hop(0.15, "bob", "alice", "180 Ringing", cseq="2 INVITE"),
+        hop(0.5, "bob", "alice", "200 OK", cseq="2 INVITE"),
+    )
+    record = fold_one(events)
+    assert record["outcome"] == "answered"
+    assert record["final_code"] == 200
+    assert record["final_ms"] == 550.0
+    assert record["pdd_ms"] == 200.0
+    assert record["failed_session_request_delay_ms"] is None
+    assert record["session_request_delay_ms"] == 200.0
+
+
+def test_reinvite_after_answer_is_not_the_initial_invite():
+    """A re-INVITE (new CSeq, after the 2xx) changes no INVITE or 2xx measure."""
+    events = ordered(
+        basic_call()[:6],
+        hop(1.0, "alice", "bob", "INVITE", cseq="3 INVITE"),
+        hop(1.05, "bob", "alice", "200 OK", cseq="3 INVITE", lost=True),
+        hop(1.55, "bob", "alice", "200 OK", cseq="3 INVITE", rtx=1, timer="2xx"),
+    )
+    record = fold_one(events)
+    assert record["invite_retransmissions"] == 0
+    assert record["ok_retransmissions"] == 0
+    assert record["final_ms"] == 100.0
+
+
 def test_rejected_486_and_failed_session_request_delay():
     """A 486 with no provisional before: rejected; RFC 6076 §4.3.2 failed SRD to the 486."""
     events = ordered(
