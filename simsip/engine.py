@@ -687,8 +687,8 @@ def load(path_or_text: str | Path, params: Mapping[str, str] | None = None) -> m
 
 def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
         params: Mapping[str, str] | None = None, trace: str = "off",
-        until: float | None = None) -> Result:
-    """Run ``scenario`` ``runs`` times (run indices 0..runs-1) and gather the results.
+        until: float | None = None, first_run: int = 0) -> Result:
+    """Run ``scenario`` ``runs`` times (run indices first_run..first_run+runs-1) and gather the results.
 
     ``params`` overrides the scenario's params (the scenario is re-read from
     its source file); ``trace`` is ``"off"`` (counters only) or ``"full"``;
@@ -711,7 +711,8 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
     events: list[TraceEvent] = []
     call_ids: dict[tuple[int, int], str] = {}
     links: dict[str, dict[str, int]] = {}
-    for index in range(runs):
+    # Sweeps run batches of run indices on many workers (simsip.experiment).
+    for index in range(first_run, first_run + runs):
         one = _Run(compiled, seed, index, trace, until)
         one.execute()
         one.sink.records(table)
