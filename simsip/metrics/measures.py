@@ -290,8 +290,11 @@ class CallFolder:
         rseq: int | None = None,
         rack: str | None = None,
         retransmission: int = 0,
+        timer: str | None = None,
+        transport: str | None = None,
+        msg: Any = None,
     ) -> None:
-        """Fold one ``send`` event."""
+        """Fold one ``send`` event (same arguments as ``TraceSink.send``)."""
         counters = self.nodes.nodes.get(node) or self.nodes._node(node)
         counters[0] += 1
         if retransmission:
@@ -367,8 +370,11 @@ class CallFolder:
         call_id: str | None,
         cseq: str | None,
         rseq: int | None = None,
+        rack: str | None = None,
+        transport: str | None = None,
+        msg: Any = None,
     ) -> None:
-        """Fold one ``recv`` event."""
+        """Fold one ``recv`` event (same arguments as ``TraceSink.recv``)."""
         counters = self.nodes.nodes.get(node) or self.nodes._node(node)
         counters[2] += 1
         if call_id is None:
@@ -412,9 +418,22 @@ class CallFolder:
             call.bye_ok = True
 
     def drop(
-        self, t: float, node: str, src: str | None, link: str | None, call_id: str | None
+        self,
+        t: float,
+        node: str,
+        src: str | None,
+        dst: str | None,
+        link: str | None,
+        message: str | None,
+        call_id: str | None,
+        cseq: str | None = None,
+        rseq: int | None = None,
+        rack: str | None = None,
+        retransmission: int = 0,
+        transport: str | None = None,
+        msg: Any = None,
     ) -> None:
-        """Fold one ``drop`` event."""
+        """Fold one ``drop`` event (same arguments as ``TraceSink.drop``)."""
         self.nodes._node(src or node)[3] += 1
         if link is not None:
             self.nodes.links[link] = self.nodes.links.get(link, 0) + 1
@@ -424,7 +443,7 @@ class CallFolder:
     def timer(
         self, t: float, node: str, label: str | None, call_id: str | None, cseq: str | None = None
     ) -> None:
-        """Fold one ``timer`` (fired) event."""
+        """Fold one ``timer`` (fired) event (same arguments as ``TraceSink.timer``)."""
         self.nodes._node(node)[4] += 1
         if call_id is None:
             return
@@ -455,9 +474,11 @@ class CallFolder:
         call_id: str | None,
         kind: str,
         detail: Mapping[str, Any] | None = None,
+        message: str | None = None,
         cseq: str | None = None,
+        msg: Any = None,
     ) -> None:
-        """Fold one ``app`` event (``kind`` and ``detail`` of the AppEvent)."""
+        """Fold one ``app`` event (same arguments as ``TraceSink.app``)."""
         if call_id is None:
             return
         call = self.calls.get(call_id)
@@ -474,6 +495,11 @@ class CallFolder:
                 if outcome is not None:
                     call.ended_outcome = str(outcome)
 
+    def state(
+        self, t: float, node: str, call_id: str | None, machine: str, old: str, new: str
+    ) -> None:
+        """A state change: no measure depends on it (kept for ladders)."""
+
     def feed(self, event: Any) -> None:
         """Fold one :class:`~simsip.metrics.trace.TraceEvent` of this run."""
         kind = event.event
@@ -484,14 +510,16 @@ class CallFolder:
             self.recv(event.t, event.node, event.src, event.message, event.call_id,
                       event.cseq, event.rseq)
         elif kind == "drop":
-            self.drop(event.t, event.node, event.src, event.link, event.call_id)
+            self.drop(event.t, event.node, event.src, event.dst, event.link, event.message,
+                      event.call_id)
         elif kind == "timer":
             self.timer(event.t, event.node, event.timer, event.call_id, event.cseq)
         elif kind == "app":
             from simsip.metrics.trace import parse_app_detail
 
             app_kind, values = parse_app_detail(event.detail)
-            self.app(event.t, event.node, event.call_id, app_kind, values, event.cseq)
+            self.app(event.t, event.node, event.call_id, app_kind, values, event.message,
+                     event.cseq)
         elif kind != "state":
             raise ValueError(f"unknown trace event kind {kind!r}")
 

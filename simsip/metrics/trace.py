@@ -296,7 +296,7 @@ class TraceSink:
         msg: Any = None,
     ) -> None:
         """The link ``link`` lost a message sent by ``src``."""
-        self.folder.drop(t, node, src, link, call_id)
+        self.folder.drop(t, node, src, dst, link, message, call_id)
 
     def timer(
         self, t: float, node: str, label: str | None, call_id: str | None, cseq: str | None = None
@@ -321,7 +321,7 @@ class TraceSink:
         msg: Any = None,
     ) -> None:
         """An application event (``AppEvent``) happened at ``node``."""
-        self.folder.app(t, node, call_id, kind, detail, cseq)
+        self.folder.app(t, node, call_id, kind, detail, message, cseq)
 
     def emit(self, event: TraceEvent) -> None:
         """Take a ready-made event (same effect as the method of its kind)."""
@@ -332,6 +332,19 @@ class OffSink(TraceSink):
     """Level ``"off"``: fold events into counters as they arrive, keep nothing."""
 
     level = "off"
+
+    def __init__(self, run: int = 0) -> None:
+        """Start an empty sink for run index ``run``."""
+        super().__init__(run)
+        # Hot path: the engine's calls go straight to the folder (same signatures).
+        folder = self.folder
+        self.send = folder.send  # type: ignore[method-assign]
+        self.recv = folder.recv  # type: ignore[method-assign]
+        self.drop = folder.drop  # type: ignore[method-assign]
+        self.timer = folder.timer  # type: ignore[method-assign]
+        self.state = folder.state  # type: ignore[method-assign]
+        self.app = folder.app  # type: ignore[method-assign]
+        self.emit = folder.feed  # type: ignore[method-assign]
 
 
 class FullSink(TraceSink):
@@ -412,7 +425,7 @@ class FullSink(TraceSink):
             TraceEvent(self.run, t, "drop", node, src, dst, message, call_id, cseq, rseq,
                        rack, retransmission, None, link, transport, None, msg)
         )
-        self.folder.drop(t, node, src, link, call_id)
+        self.folder.drop(t, node, src, dst, link, message, call_id)
 
     def timer(
         self, t: float, node: str, label: str | None, call_id: str | None, cseq: str | None = None
@@ -449,7 +462,7 @@ class FullSink(TraceSink):
             TraceEvent(self.run, t, "app", node, message=message, call_id=call_id, cseq=cseq,
                        detail=app_detail(kind, detail), msg=msg)
         )
-        self.folder.app(t, node, call_id, kind, detail, cseq)
+        self.folder.app(t, node, call_id, kind, detail, message, cseq)
 
     def emit(self, event: TraceEvent) -> None:
         """Keep a ready-made event and fold it."""

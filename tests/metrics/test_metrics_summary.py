@@ -249,3 +249,11 @@ def test_render_table_shows_outcomes_measures_and_rfc6076():
         assert word in text
     for outcome in OUTCOMES[:-1]:
         assert outcome in text
+
+
+def test_call_table_pickles_for_process_pools():
+    """Executors ship CallTables between processes: pickling keeps every record."""
+    import pickle
+
+    table = rfc_example()
+    assert pickle.loads(pickle.dumps(table)).to_records() == table.to_records()
