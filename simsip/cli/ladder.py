@@ -79,6 +79,7 @@ def scenario_addresses(scenario: Any) -> dict[str, str]:
 def traced_run(file: str, run: int, seed: int, params: tuple[str, ...]) -> TracedRun:
     """Load FILE and run it with a full trace up to run index ``run``; keep that run's events."""
     import simsip
+    from simsip.engine import run as engine_run
     from simsip.scenario import ScenarioError
 
     values = parse_params(params)
@@ -88,9 +89,8 @@ def traced_run(file: str, run: int, seed: int, params: tuple[str, ...]) -> Trace
         raise fail(f"{file}: no such file")
     try:
         scenario = simsip.load(file, params=values or None)
-        # Common random numbers: run index r draws the same streams whatever
-        # runs come before it, so running 0..r and keeping r is run r.
-        result = simsip.run(scenario, runs=run + 1, seed=seed, trace="full")
+        # Run index r draws its own streams from (seed, r, source): running r alone is run r.
+        result = engine_run(scenario, runs=1, seed=seed, trace="full", first_run=run)
     except ScenarioError as exc:
         raise fail("\n".join(exc.messages)) from None
     except ValueError as exc:

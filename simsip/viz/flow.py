@@ -64,6 +64,21 @@ class Transmission:
         return self.losses[-1][1] if self.dropped else None
 
     @property
+    def loss_reason(self) -> str | None:
+        """Why the network lost it (the drop event's detail), for a message that never arrived."""
+        return self.losses[-1][2] if self.dropped else None
+
+    def fate(self, nodes: Sequence[str] = ()) -> str:
+        """Where it was lost: "lost on edge-bob", "lost (no route)"; "" when it arrived."""
+        if not self.dropped:
+            return ""
+        link = self.link
+        if link and (not nodes or link_ends(link, nodes) is not None):
+            return f"lost on {link}"
+        why = self.loss_reason or link
+        return f"lost ({why})" if why else "lost"
+
+    @property
     def is_request(self) -> bool:
         """True for requests (the label does not start with a status code)."""
         return not self.message[:3].isdigit()
@@ -117,6 +132,24 @@ class Flow:
         rows: list[Transmission | Note] = [*self.transmissions, *self.notes]
         rows.sort(key=lambda r: (r.t, r.pos))
         return rows
+
+
+def link_ends(link: str | None, nodes: Sequence[str]) -> tuple[str, str] | None:
+    """Split a link name "edge-bob" into two known nodes (node names may contain '-')."""
+    if not link:
+        return None
+    known = set(nodes)
+    for sep in ("<->", "--", "-", "_"):
+        start = 0
+        while True:
+            i = link.find(sep, start)
+            if i < 0:
+                break
+            a, b = link[:i], link[i + len(sep):]
+            if a in known and b in known:
+                return a, b
+            start = i + 1
+    return None
 
 
 def timer_name(timer: str | None) -> str | None:

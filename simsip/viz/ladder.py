@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 from rich.text import Text
 
-from simsip.viz.flow import Flow, Note, Transmission, build_flow
+from simsip.viz.flow import Flow, Note, Transmission, build_flow, link_ends
 
 FORMATS = ("text", "svg", "mermaid", "html")
 
@@ -79,29 +79,11 @@ def _css_for(tx: Transmission) -> str:
     return CSS_ERROR
 
 
-def _link_ends(link: str | None, nodes: Sequence[str]) -> tuple[str, str] | None:
-    """Split a link name "edge-bob" into two known nodes (names may contain '-')."""
-    if not link:
-        return None
-    known = set(nodes)
-    for sep in ("<->", "--", "-", "_"):
-        start = 0
-        while True:
-            i = link.find(sep, start)
-            if i < 0:
-                break
-            a, b = link[:i], link[i + len(sep):]
-            if a in known and b in known:
-                return a, b
-            start = i + 1
-    return None
-
-
 def _drop_fraction(tx: Transmission, nodes: Sequence[str]) -> float:
     """Where, in column units, the X of a lost message sits: the middle of its link."""
     col = {n: i for i, n in enumerate(nodes)}
     src, dst = col.get(tx.src, 0), col.get(tx.dst, 0)
-    ends = _link_ends(tx.link, nodes)
+    ends = link_ends(tx.link, nodes)
     if ends is not None:
         a, b = col[ends[0]], col[ends[1]]
         mid = (a + b) / 2.0
@@ -154,7 +136,7 @@ class Ladder:
             return f"{tag}{row.node}: {row.text}"
         text = tag + row.label
         if row.dropped:
-            text += f"  X lost on {row.link}" if row.link else "  X lost"
+            text += f"  X {row.fate(self.flow.nodes)}"
         if self.options.details:
             extra = []
             if row.cseq:
@@ -369,7 +351,7 @@ class Ladder:
         rows = []
         for tx in self.flow.transmissions:
             fate = (
-                f"lost on {tx.link}" if tx.dropped else (f"arrived {tx.arrived_at:.3f} s" if tx.arrived_at is not None else "")
+                tx.fate(self.flow.nodes) if tx.dropped else (f"arrived {tx.arrived_at:.3f} s" if tx.arrived_at is not None else "")
             )
             rows.append(
                 "<tr>"

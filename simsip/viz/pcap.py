@@ -130,14 +130,15 @@ def _wire_bytes(tx: Transmission) -> bytes:
     return tx.msg if isinstance(tx.msg, (bytes, bytearray)) else bytes(tx.msg)
 
 
-def packet_comment(tx: Transmission) -> str:
+def packet_comment(tx: Transmission, nodes: Sequence[str] = ()) -> str:
     """What the simulator knows and the capture cannot: sender, retransmission, timer, loss."""
     parts = [f"sent by {tx.src} to {tx.dst}"]
     if tx.retransmission:
         name = timer_name(tx.timer)
         parts.append(f"retransmission {tx.retransmission}" + (f" ({name})" if name else ""))
     if tx.dropped:
-        parts.append(f"dropped on link {tx.link}" if tx.link else "dropped")
+        # "dropped on link edge-bob", or why when no link lost it ("no route", a drop fault).
+        parts.append("dropped " + tx.fate(nodes).replace("lost on ", "on link ").replace("lost", "").strip())
     elif tx.losses:
         links = ", ".join(link or "?" for _, link, _ in tx.losses)
         parts.append(f"lost {len(tx.losses)} time(s) on link {links}; TCP sent it again")
@@ -177,6 +178,7 @@ def frames(
     addresses: Mapping[str, str],
 ) -> list[Frame]:
     """Every transmission as an Ethernet frame, TCP connections opened with a handshake."""
+    nodes = list(addresses)
     ident: dict[str, int] = {}
     conns: dict[frozenset[str], _TcpConnection] = {}
     out: list[Frame] = []
@@ -194,7 +196,7 @@ def frames(
         sip, dip = addresses[tx.src], addresses[tx.dst]
         if (tx.transport or "UDP").upper() != "TCP":
             seg = udp_segment(sip, dip, SIP_PORT, SIP_PORT, payload)
-            out.append(Frame(tx.t, ether_ip(tx.src, tx.dst, IPPROTO_UDP, seg), packet_comment(tx), tx))
+            out.append(Frame(tx.t, ether_ip(tx.src, tx.dst, IPPROTO_UDP, seg), packet_comment(tx, nodes), tx))
             continue
         key = frozenset((tx.src, tx.dst))
         conn = conns.get(key)
@@ -217,7 +219,7 @@ def frames(
         seg = tcp_segment(sip, dip, conn.ports[tx.src], conn.ports[tx.dst], seq, ack, TCP_PSH | TCP_ACK, payload)
         conn.next_seq[tx.src] = seq + len(payload)
         conn.sent[tx.src].append((tx.arrived_at, seq + len(payload)))
-        out.append(Frame(tx.t, ether_ip(tx.src, tx.dst, IPPROTO_TCP, seg), packet_comment(tx), tx))
+        out.append(Frame(tx.t, ether_ip(tx.src, tx.dst, IPPROTO_TCP, seg), packet_comment(tx, nodes), tx))
     return out
 
 
