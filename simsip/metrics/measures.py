@@ -117,11 +117,18 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 6)
 
 
+# Label -> status code; labels are few ("INVITE", "180 Ringing", ...), parsing each once.
+_CODE_OF_LABEL: dict[str | None, int] = {}
+
+
 def _code(message: str | None) -> int:
     """Status code of a response label ("180 Ringing" -> 180); 0 for a request."""
-    if message and "0" <= message[0] <= "9":
-        return int(message[:3])
-    return 0
+    code = _CODE_OF_LABEL.get(message)
+    if code is None:
+        code = int(message[:3]) if message and "0" <= message[0] <= "9" else 0
+        if len(_CODE_OF_LABEL) < 4096:  # bounded: labels come from a small vocabulary
+            _CODE_OF_LABEL[message] = code
+    return code
 
 
 class _Call:
@@ -261,7 +268,7 @@ class CallFolder:
     response comes before its ``send`` of it).
     """
 
-    __slots__ = ("run", "calls", "nodes", "_count")
+    __slots__ = ("run", "calls", "nodes", "_count", "_counts")
 
     def __init__(self, run: int = 0) -> None:
         """Nothing folded yet for run index ``run``."""
@@ -269,6 +276,7 @@ class CallFolder:
         self.calls: dict[str, _Call] = {}
         self.nodes = NodeCounters()
         self._count = 0
+        self._counts = self.nodes.nodes  # node -> counter list, looked up per event
 
     def _call(self, call_id: str) -> _Call:
         """The counters of ``call_id``, created on first sight."""
@@ -295,7 +303,7 @@ class CallFolder:
         msg: Any = None,
     ) -> None:
         """Fold one ``send`` event (same arguments as ``TraceSink.send``)."""
-        counters = self.nodes.nodes.get(node) or self.nodes._node(node)
+        counters = self._counts.get(node) or self.nodes._node(node)
         counters[0] += 1
         if retransmission:
             counters[1] += 1
@@ -375,7 +383,7 @@ class CallFolder:
         msg: Any = None,
     ) -> None:
         """Fold one ``recv`` event (same arguments as ``TraceSink.recv``)."""
-        counters = self.nodes.nodes.get(node) or self.nodes._node(node)
+        counters = self._counts.get(node) or self.nodes._node(node)
         counters[2] += 1
         if call_id is None:
             return
