@@ -1,5 +1,41 @@
-"""simsip: a SIP signalling simulator with RFC 3261 / RFC 3262 state machines on SimPy."""
+"""simsip: a SIP signalling simulator with RFC 3261 / RFC 3262 state machines on SimPy.
+
+The Python API::
+
+    import simsip
+    scenario = simsip.load("scenarios/basic/direct_call.sip", params={"loss": "5%"})
+    result = simsip.run(scenario, runs=100, seed=1)
+    result.calls        # per-call records (dicts), DESIGN.md "Measures"
+    result.summary      # statistics per measure, outcome shares, RFC 6076
+    result.trace        # every TraceEvent when run with trace="full"
+    result.expectations # [{"text", "held", "detail"}] for the scenario's `expect` lines
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from simsip.engine import Result
+    from simsip.scenario.model import Scenario
+
+__all__ = ["__version__", "load", "run"]
+
+
+def load(path_or_text: "str | Path", params: Mapping[str, str] | None = None) -> "Scenario":
+    """Read a scenario (a ``.sip``/``.yaml`` file or the text itself), applying param overrides."""
+    from simsip.engine import load as _load
+
+    return _load(path_or_text, params)
+
+
+def run(scenario: "Scenario | str | Path", runs: int = 1, seed: int = 0,
+        params: Mapping[str, str] | None = None, trace: str = "off",
+        until: float | None = None) -> "Result":
+    """Run a scenario ``runs`` times from ``seed``; see :func:`simsip.engine.run`."""
+    from simsip.engine import run as _run
+
+    return _run(scenario, runs=runs, seed=seed, params=params, trace=trace, until=until)

@@ -1,0 +1,225 @@
+"""End-to-end runs through the whole stack: exact flows, exact retransmission times, statistics."""
+
+from __future__ import annotations
+
+import pytest
+
+from simsip import engine
+from simsip.metrics.analytic import direct_call_expectations, within_standard_errors
+from simsip.scenario import model as m
+
+TWO_XX = m.Event(kind=m.EventKind.RESPONSE_CLASS, method="INVITE", code_class="2xx")
+
+
+def direct(delay: float = 0.05, loss: float = 0.0, hangup_after: float | None = 1.0,
+           transport: m.Transport = m.Transport.UDP, **extra) -> m.Scenario:
+    """alice calls bob over one link; bob answers 200 at once; alice hangs up after a while."""
+    handlers = ()
+    if hangup_after is not None:
+        handlers = (m.Handler(node="alice", event=TWO_XX,
+                              actions=(m.Wait(duration=m.Constant(hangup_after)), m.Hangup())),)
+    return m.Scenario(
+        name="direct", transport=transport,
+        nodes=(m.UserAgent(name="alice"), m.UserAgent(name="bob")),
+        links=(m.Link(a="alice", b="bob", delay=m.Constant(delay), loss=m.Bernoulli(p=loss)),),
+        handlers=handlers,
+        calls=(m.Call(caller="alice", callee="bob", at=0.0),),
+        **extra,
+    )
+
+
+def sends(result: engine.Result) -> list[tuple[float, str, str, str, str]]:
+    """(t, sender, receiver, message, cseq) of every send event."""
+    return [(round(e.t, 6), e.node, e.dst, e.message, e.cseq)
+            for e in result.trace if e.event == "send"]
+
+
+def test_direct_call_flow_message_by_message() -> None:
+    """RFC 3665 §3.1-style direct call with no loss: INVITE, 200, ACK, BYE, 200 at exact times."""
+    result = engine.run(direct(), trace="full")
+    assert sends(result) == [
+        (0.0, "alice", "bob", "INVITE", "1 INVITE"),
+        (0.05, "bob", "alice", "200 OK", "1 INVITE"),
+        (0.1, "alice", "bob", "ACK", "1 ACK"),
+        (1.1, "alice", "bob", "BYE", "2 BYE"),
+        (1.15, "bob", "alice", "200 OK", "2 BYE"),
+    ]
+    recvs = [(round(e.t, 6), e.node, e.message) for e in result.trace if e.event == "recv"]
+    assert recvs == [(0.05, "bob", "INVITE"), (0.1, "alice", "200 OK"), (0.15, "bob", "ACK"),
+                     (1.15, "bob", "BYE"), (1.2, "alice", "200 OK")]
+    [call] = list(result.calls)
+    assert call["outcome"] == "answered" and call["final_code"] == 200
+    assert call["final_ms"] == 100.0 and call["invite_retransmissions"] == 0
+    assert call["messages_sent"] == 5 and call["messages_lost"] == 0
+
+
+def test_unreachable_bob_timer_a_and_b_exact() -> None:
+    """RFC 3261 §17.1.1.2: INVITE at 0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s; Timer B at 32 s."""
+    result = engine.run(direct(loss=1.0, hangup_after=None), trace="full")
+    invites = [(t, retx) for t, retx in ((round(e.t, 6), e.retransmission) for e in result.trace
+                                         if e.event == "send" and e.message == "INVITE")]
+    assert invites == [(0.0, 0), (0.5, 1), (1.5, 2), (3.5, 3), (7.5, 4), (15.5, 5), (31.5, 6)]
+    timers_a = [round(e.t, 6) for e in result.trace if e.event == "timer" and e.timer == "A"]
+    assert timers_a == [0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
+    timer_b = [round(e.t, 6) for e in result.trace if e.event == "timer" and e.timer == "B"]
+    assert timer_b == [32.0]
+    drops = [e for e in result.trace if e.event == "drop"]
+    assert len(drops) == 7 and all(d.link == "alice-bob" for d in drops)
+    [call] = list(result.calls)
+    assert call["outcome"] == "timeout" and call["final_code"] is None
+    assert call["invite_retransmissions"] == 6 and call["messages_lost"] == 7
+
+
+def test_lossy_hop_statistics_match_exact_values() -> None:
+    """Issue 5 must-show: 50 ms each way, 20 % loss both ways, 200 at once, 20,000 runs.
+
+    Mean final_ms and mean invite_retransmissions lie within 3 standard errors
+    of the exact RFC 3261 + RFC 6026 values (simsip.metrics.analytic).
+    """
+    runs = 20_000
+    result = engine.run(direct(delay=0.05, loss=0.2, hangup_after=None), runs=runs, seed=7)
+    exact = direct_call_expectations(delay=0.05, loss=0.2, t1=0.5, t2=4.0)
+    assert len(result.calls) == runs
+    answered = [r for r in result.calls.column("final_ms") if r is not None]
+    ok, mean, tol = within_standard_errors(exact["final_ms_mean"], exact["final_ms_var"], answered)
+    assert ok, (mean, exact["final_ms_mean"], tol)
+    retx = result.calls.column("invite_retransmissions")
+    ok, mean, tol = within_standard_errors(exact["invite_retransmissions_mean"],
+                                           exact["invite_retransmissions_var"], retx)
+    assert ok, (mean, exact["invite_retransmissions_mean"], tol)
+
+
+def test_identical_seed_identical_json() -> None:
+    scenario = direct(loss=0.3)
+    a = engine.run(scenario, runs=30, seed=5).to_json()
+    b = engine.run(scenario, runs=30, seed=5).to_json()
+    c = engine.run(scenario, runs=30, seed=6).to_json()
+    assert a == b
+    assert a != c
+
+
+def two_pairs(loss_2: float) -> m.Scenario:
+    """Two independent calls on two separate links (a1-b1 with 30 % loss, a2-b2 with loss_2)."""
+    return m.Scenario(
+        name="pairs",
+        nodes=tuple(m.UserAgent(name=n) for n in ("a1", "b1", "a2", "b2")),
+        links=(m.Link(a="a1", b="b1", delay=m.Constant(0.02), loss=m.Bernoulli(p=0.3)),
+               m.Link(a="a2", b="b2", delay=m.Constant(0.02), loss=m.Bernoulli(p=loss_2))),
+        calls=(m.Call(caller="a1", callee="b1"), m.Call(caller="a2", callee="b2")),
+    )
+
+
+def test_changing_one_link_leaves_other_links_drops_unchanged() -> None:
+    """Each link direction has its own stream (DESIGN.md "Randomness")."""
+    def drops(result: engine.Result, link: str) -> list[tuple[int, float, str, int]]:
+        return [(e.run, round(e.t, 6), e.message, e.retransmission)
+                for e in result.trace if e.event == "drop" and e.link == link]
+
+    low = engine.run(two_pairs(0.05), runs=40, seed=3, trace="full")
+    high = engine.run(two_pairs(0.6), runs=40, seed=3, trace="full")
+    assert drops(low, "a1-b1") == drops(high, "a1-b1")
+    assert drops(low, "a1-b1")  # the comparison is not vacuous
+    assert len(drops(low, "a2-b2")) < len(drops(high, "a2-b2"))
+
+
+def test_tcp_loss_shows_as_delay_not_sip_retransmissions() -> None:
+    """Over TCP the transaction layer never retransmits; a lost segment costs the RTO (1 s min)."""
+    result = engine.run(direct(loss=0.3, hangup_after=None, transport=m.Transport.TCP),
+                        runs=200, seed=2)
+    assert set(result.calls.column("invite_retransmissions")) == {0}
+    assert set(result.calls.column("messages_lost")) == {0}
+    assert set(result.calls.column("outcome")) == {"answered"}
+    finals = result.calls.column("final_ms")
+    assert min(finals) == 100.0
+    # A single lost segment costs exactly the 1 s RTO (3 x 100 ms RTT < 1 s).
+    assert 1100.0 in finals
+
+
+def test_poisson_stream_own_rng_and_count() -> None:
+    scenario = m.Scenario(
+        name="stream",
+        nodes=(m.UserAgent(name="alice"), m.UserAgent(name="bob")),
+        links=(m.Link(a="alice", b="bob", delay=m.Constant(0.01)),),
+        streams=(m.CallStream(callers=m.Pool(members=("alice",)), callees=m.Pool(members=("bob",)),
+                              arrival=m.Arrival.POISSON, rate=5.0, duration=20.0),),
+    )
+    a = engine.run(scenario, seed=1)
+    b = engine.run(scenario, seed=1)
+    assert list(a.calls) == list(b.calls)
+    assert 60 <= len(a.calls) <= 140  # 100 expected; Poisson sd 10
+    assert set(a.calls.column("outcome")) == {"answered"}
+
+
+def test_fixed_rate_stream_exact_count() -> None:
+    scenario = m.Scenario(
+        name="fixed",
+        nodes=(m.UserAgent(name="alice"), m.UserAgent(name="bob")),
+        links=(m.Link(a="alice", b="bob", delay=m.Constant(0.01)),),
+        streams=(m.CallStream(callers=m.Pool(members=("alice",)), callees=m.Pool(members=("bob",)),
+                              arrival=m.Arrival.FIXED, interval=0.5, count=7),),
+    )
+    result = engine.run(scenario, trace="full")
+    invites = [round(e.t, 6) for e in result.trace if e.event == "send" and e.message == "INVITE"]
+    assert invites == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+
+
+def test_link_down_fault_forces_retransmission() -> None:
+    """Link down 0-0.6 s: the first INVITE (0 s) and the Timer A one (0.5 s) are lost; 1.5 s arrives."""
+    scenario = direct(hangup_after=None, faults=(m.LinkDown(a="alice", b="bob", at=0.0, duration=0.6),))
+    result = engine.run(scenario, trace="full")
+    [call] = list(result.calls)
+    assert call["invite_retransmissions"] == 2
+    assert call["final_ms"] == 1600.0
+    assert [d.detail for d in result.trace if d.event == "drop"] == ["link down", "link down"]
+
+
+def test_call_through_stateful_proxy_with_ringing() -> None:
+    """alice -> proxy -> bob; bob rings for 1 s then answers; 100 Trying from the proxy.
+
+    Without Record-Route the ACK goes straight to bob's Contact (RFC 3261 §13.2.2.4),
+    crossing the proxy's node as an IP router: 10 ms + 20 ms.
+    """
+    scenario = m.Scenario(
+        name="proxied",
+        nodes=(m.UserAgent(name="alice", domain="atlanta.example.com", outbound=("proxy",)),
+               m.Proxy(name="proxy", domains=("biloxi.example.com",)),
+               m.UserAgent(name="bob", domain="biloxi.example.com")),
+        locations=(m.Location(aor="sip:bob@biloxi.example.com", contacts=("bob",)),),
+        links=(m.Link(a="alice", b="proxy", delay=m.Constant(0.01)),
+               m.Link(a="proxy", b="bob", delay=m.Constant(0.02))),
+        handlers=(m.Handler(node="bob", event=m.Event(kind=m.EventKind.REQUEST, method="INVITE"),
+                            actions=(m.SendResponse(code=180), m.Wait(duration=m.Constant(1.0)),
+                                     m.SendResponse(code=200))),),
+        calls=(m.Call(caller="alice", callee="bob"),),
+    )
+    result = engine.run(scenario, trace="full")
+    flow = [(t, a, b, msg) for t, a, b, msg, _ in sends(result)]
+    assert flow[:8] == [
+        (0.0, "alice", "proxy", "INVITE"),
+        (0.01, "proxy", "alice", "100 Trying"),
+        (0.01, "proxy", "bob", "INVITE"),
+        (0.03, "bob", "proxy", "180 Ringing"),
+        (0.05, "proxy", "alice", "180 Ringing"),
+        (1.03, "bob", "proxy", "200 OK"),
+        (1.05, "proxy", "alice", "200 OK"),
+        (1.06, "alice", "bob", "ACK"),
+    ]
+    acks = [(round(e.t, 6), e.src) for e in result.trace if e.event == "recv" and e.message == "ACK"]
+    assert acks == [(1.09, "alice")]
+    [call] = list(result.calls)
+    assert call["pdd_ms"] == 60.0 and call["final_ms"] == 1060.0
+
+
+@pytest.mark.parametrize("trace", ["off", "full"])
+def test_trace_levels_give_same_records(trace: str) -> None:
+    off = engine.run(direct(loss=0.2), runs=20, seed=9)
+    other = engine.run(direct(loss=0.2), runs=20, seed=9, trace=trace)
+    assert list(off.calls) == list(other.calls)
+    assert (other.trace != []) == (trace == "full")
+
+
+def test_streams_differ_by_name_run_and_seed() -> None:
+    draws = {(s, r, n): engine.stream(s, r, n).random()
+             for s in (0, 1) for r in (0, 1) for n in ("link:a->b", "link:b->a")}
+    assert len(set(draws.values())) == 8
+    assert engine.stream(3, 4, "x").random() == engine.stream(3, 4, "x").random()
