@@ -32,7 +32,9 @@ node it came from; ``message``, ``call_id``, ``cseq``, ``rseq`` as for ``send``
 lost (the sending end of the lossy hop); ``src``/``dst``: SIP sender and
 intended receiver; ``link``: the link's name; ``message``, ``call_id``,
 ``cseq``, ``rseq``, ``retransmission`` copied from the matching ``send``
-(required: ``call_id``; ``src`` for the per-node drop counter).
+(required: ``call_id``; ``src`` for the per-node drop counter); ``detail``
+may give the reason ("loss", "link down"). One ``drop`` per hop that loses a
+copy (a TCP segment loss that TCP then repairs is still a drop of that link).
 
 ``timer`` -- a timer FIRED (not when armed). ``node``; ``timer`` =
 ``StartTimer.label`` ("A", "B", "E", "F", "G", "2xx", "1xx-rel",
