@@ -37,6 +37,19 @@ class SipParseError(ValueError):
         return text if self.expected is None else f"{text} (expected {self.expected})"
 
 
+def bounded_int(digits: str, maximum: int, what: str) -> int:
+    """Convert ``1*DIGIT`` text no larger than ``maximum``; never converts a huge string.
+
+    (Python refuses int() of more than 4300 digits, and a hostile Content-Length
+    must end in SipParseError, not ValueError.)
+    """
+    stripped = digits.lstrip("0") or "0"
+    if len(stripped) > len(str(maximum)) or int(stripped) > maximum:
+        raise SipParseError(f"{what} {digits[:30]}{'...' if len(digits) > 30 else ''} larger than {maximum}",
+                            expected=f"{what} <= {maximum}")
+    return int(stripped)
+
+
 # ---------------------------------------------------------------- basic rules
 
 #   LWS  =  [*WSP CRLF] 1*WSP ; linear whitespace

@@ -394,7 +394,8 @@ def _delta_seconds(text: str) -> int:
     """``delta-seconds = 1*DIGIT``, clamped to 2**32-1 as RFC 3261 §20.19 allows."""
     if not abnf.DIGITS_RE.fullmatch(text):
         raise SipParseError(f"bad delta-seconds {text!r}", expected="1*DIGIT")
-    return min(int(text), _MAX_DELTA)
+    stripped = text.lstrip("0") or "0"
+    return _MAX_DELTA if len(stripped) > 10 else min(int(stripped), _MAX_DELTA)
 
 
 class NameAddr:
@@ -512,7 +513,11 @@ class NameAddr:
     def q(self) -> float | None:
         """The Contact ``q`` parameter, or None."""
         value = self.params.get("q")
-        return None if value is None else float(value)
+        if value is None:
+            return None
+        if not _QVALUE_RE.fullmatch(value):
+            raise SipParseError(f"bad q value {value!r}", expected="qvalue")
+        return float(value)
 
     def copy(self) -> "NameAddr":
         """A copy with its own params dict and URI."""
@@ -579,8 +584,10 @@ class Via:
         if ttl is not None and not (abnf.DIGITS_RE.fullmatch(ttl) and len(ttl) <= 3 and int(ttl) <= 255):
             raise SipParseError(f"bad Via ttl {ttl!r}", expected="ttl 0-255")
         rport = params.get("rport")
-        if rport is not None and not abnf.DIGITS_RE.fullmatch(rport):
-            raise SipParseError(f"bad Via rport {rport!r}", expected='"rport" [EQUAL 1*DIGIT]')
+        if rport is not None:
+            if not abnf.DIGITS_RE.fullmatch(rport):
+                raise SipParseError(f"bad Via rport {rport!r}", expected='"rport" [EQUAL 1*DIGIT]')
+            abnf.bounded_int(rport, 65535, "rport")
         return cls(m.group(3).upper(), host, port, params, protocol=f"{m.group(1)}/{m.group(2)}")
 
     def __str__(self) -> str:
@@ -658,10 +665,7 @@ class CSeq(NamedTuple):
         m = abnf.CSEQ_RE.fullmatch(text)
         if m is None:
             raise SipParseError(f"bad CSeq {text!r}", expected="1*DIGIT LWS Method")
-        seq = int(m.group(1))
-        if seq > _MAX_SEQ:
-            raise SipParseError(f"CSeq number {m.group(1)} larger than 2**32-1", expected="CSeq < 2**32")
-        return cls(seq, m.group(2))
+        return cls(abnf.bounded_int(m.group(1), _MAX_SEQ, "CSeq number"), m.group(2))
 
     def __str__(self) -> str:
         """Render as ``1 INVITE``."""
@@ -681,9 +685,8 @@ class RAck(NamedTuple):
         m = abnf.RACK_RE.fullmatch(text)
         if m is None:
             raise SipParseError(f"bad RAck {text!r}", expected="response-num LWS CSeq-num LWS Method")
-        rseq, cseq = int(m.group(1)), int(m.group(2))
-        if rseq > _MAX_SEQ or cseq > _MAX_SEQ:
-            raise SipParseError(f"RAck number out of range in {text!r}", expected="numbers < 2**32")
+        rseq = abnf.bounded_int(m.group(1), _MAX_SEQ, "RAck response-num")
+        cseq = abnf.bounded_int(m.group(2), _MAX_SEQ, "RAck CSeq-num")
         return cls(rseq, cseq, m.group(3))
 
     def __str__(self) -> str:
@@ -709,9 +712,9 @@ def _parse_uint(limit: int, what: str) -> Callable[[str], int]:
     """A parser for ``1*DIGIT`` no larger than ``limit``."""
 
     def parse_uint(text: str) -> int:
-        if not abnf.DIGITS_RE.fullmatch(text) or int(text) > limit:
+        if not abnf.DIGITS_RE.fullmatch(text):
             raise SipParseError(f"bad {what} {text!r}", expected=f"1*DIGIT <= {limit}")
-        return int(text)
+        return abnf.bounded_int(text, limit, what)
 
     return parse_uint
 
@@ -720,7 +723,7 @@ def _parse_content_length(text: str) -> int:
     """``Content-Length = 1*DIGIT``."""
     if not abnf.DIGITS_RE.fullmatch(text):
         raise SipParseError(f"bad Content-Length {text!r}", expected="1*DIGIT")
-    return int(text)
+    return abnf.bounded_int(text, _MAX_SEQ, "Content-Length")
 
 
 def _parse_media_type(text: str) -> str:

@@ -50,10 +50,7 @@ def _check_host(host: str) -> str:
 
 def parse_port(text: str) -> int:
     """Parse ``port = 1*DIGIT`` and check it fits in 16 bits."""
-    port = int(text)
-    if port > 65535:
-        raise SipParseError(f"port {text} out of range", expected="port 0-65535")
-    return port
+    return abnf.bounded_int(text, 65535, "port")
 
 
 class URI:
