@@ -561,8 +561,8 @@ class InviteClientTransaction(ClientTransaction):
                 actions.append(self._send_ack())  # retransmitted final: ACK again, not up
             else:
                 self.ack = build_non2xx_ack(self.request, message)
-                actions.append(TUEvent("response", self, message))
                 actions.append(self._send_ack())
+                actions.append(TUEvent("response", self, message))
                 actions += self._timer_or_now(now, "D", self.timers.timer_d(self.reliable), ICEvent.TIMER_D)
         return actions
 

@@ -268,7 +268,7 @@ class UserAgentCore:
         self.timers = timers or TimerConfig()
         self.transport = transport
         self.rng = rng
-        self.options = options or UAOptions()
+        self.config = options or UAOptions()
         self.layer = TransactionLayer(self.timers, rng)
         self.calls: dict[str, _Call] = {}
         self._roles: dict[str, _ClientRole] = {}
@@ -293,13 +293,13 @@ class UserAgentCore:
 
     def _from_nameaddr(self) -> str:
         """Our From header value without tag."""
-        display = f'"{self.options.display_name}" ' if self.options.display_name else ""
+        display = f'"{self.config.display_name}" ' if self.config.display_name else ""
         return f"{display}<{self.aor}>"
 
     def _resolve(self, uri: "URI") -> Address:
         """The Address to send a request for ``uri`` to (resolver, then the URI itself)."""
-        if self.options.resolver is not None:
-            found = self.options.resolver(uri.host)
+        if self.config.resolver is not None:
+            found = self.config.resolver(uri.host)
             if found is not None:
                 return found
         transport = self.transport
@@ -309,8 +309,8 @@ class UserAgentCore:
 
     def _out_of_dialog_destination(self, uri: "URI", index: int = 0) -> Address:
         """Outbound proxy ``index`` if configured, else the Request-URI's host (RFC 3263 style)."""
-        if self.options.outbound:
-            return self.options.outbound[index]
+        if self.config.outbound:
+            return self.config.outbound[index]
         return self._resolve(uri)
 
     def _sdp(self, call: _Call) -> bytes:
@@ -505,7 +505,7 @@ class UserAgentCore:
             self._merged[key] = (tx.key, tx)
         # §8.2.2.3: Require with tags we do not support -> 420 + Unsupported (not for CANCEL).
         if method != "CANCEL":
-            supported = {"100rel"} if self.options.supports_100rel else set()
+            supported = {"100rel"} if self.config.supports_100rel else set()
             unknown = [tag for tag in request.require if tag.lower() not in supported]
             if unknown:
                 return 420, None, [("Unsupported", ", ".join(unknown))]
@@ -576,8 +576,8 @@ class UserAgentCore:
         call.uas_by_cseq[request.cseq.seq] = uas
         actions = [self._event("request", call.call_id, request, method="INVITE", cseq=request.cseq.seq,
                                in_dialog=True, reinvite=True,
-                               auto_answered=self.options.auto_answer_reinvite)]
-        if self.options.auto_answer_reinvite:
+                               auto_answered=self.config.auto_answer_reinvite)]
+        if self.config.auto_answer_reinvite:
             actions += self.respond(now, call.call_id, 200)
         return actions
 
@@ -627,7 +627,7 @@ class UserAgentCore:
         require = "100rel" in [t.lower() for t in request.require]
         supports = require or "100rel" in [t.lower() for t in request.supported]
         # RFC 3262 §3: Require -> every non-100 provisional reliable; neither -> never.
-        reliable = self.options.supports_100rel and (require or (reliable and supports))
+        reliable = self.config.supports_100rel and (require or (reliable and supports))
         actions: list[Action] = []
         dialog, _ = self._ensure_uas_dialog(call, uas)
         if uas.unacked is None and not uas.reinvite:
@@ -762,7 +762,7 @@ class UserAgentCore:
         dialog = uas.dialog
         if dialog is not None:
             actions += dialog.feed(DialogEvent.ACK)
-            if self.options.bye_on_ack_timeout or call.bye_after_ack:
+            if self.config.bye_on_ack_timeout or call.bye_after_ack:
                 call.bye_after_ack = False
                 actions += self._send_bye(now, call, dialog, reason="no ACK for 2xx (§13.3.1.4)")
         return actions
@@ -901,7 +901,7 @@ class UserAgentCore:
         response = self._make_response(request, 200, to_tag)
         response.headers.add("Allow", ", ".join(ALLOWED_METHODS))
         response.headers.add("Accept", SDP)
-        if self.options.supports_100rel:
+        if self.config.supports_100rel:
             response.headers.add("Supported", "100rel")
         response.headers.add("Contact", self._contact())
         actions = self._respond_tx(now, tx, response)
@@ -1002,7 +1002,7 @@ class UserAgentCore:
                 dialog = Dialog.from_uac(uac.request, response)
                 call.dialogs[to_tag] = dialog
                 actions += dialog.feed(DialogEvent.PROVISIONAL)
-        if reliable and dialog is not None and self.options.supports_100rel:
+        if reliable and dialog is not None and self.config.supports_100rel:
             seq = uac.request.cseq.seq
             if dialog.last_rseq_cseq != seq:
                 dialog.last_rseq, dialog.last_rseq_cseq = None, seq
@@ -1018,9 +1018,9 @@ class UserAgentCore:
         actions.append(self._event("response", cid, response, method="INVITE", code=code, reason=response.reason,
                                    to_tag=to_tag, reliable=reliable, rseq=rseq, reinvite=uac.reinvite,
                                    fork=False, auth_retry=False))
-        if reliable and dialog is not None and self.options.supports_100rel:
+        if reliable and dialog is not None and self.config.supports_100rel:
             dialog.pending_prack = response
-            if self.options.auto_prack:
+            if self.config.auto_prack:
                 actions += self._send_prack(now, call, dialog, response)
         if uac.cancel_wanted and not uac.cancel_sent and uac.final_code is None:
             actions += self._send_cancel(now, call, uac)
@@ -1078,7 +1078,7 @@ class UserAgentCore:
             return actions
         if first_final:
             call.outcome, call.final_code = "answered", response.status
-        if fork and self.options.bye_forked_2xx:
+        if fork and self.config.bye_forked_2xx:
             actions += self._send_bye(now, call, dialog, reason="second 2xx from a forked INVITE")
         elif uac.cancel_wanted or call.bye_after_ack:
             # §9.1: the 2xx crossed our CANCEL (or we hung up): ACK, then BYE.
@@ -1137,7 +1137,7 @@ class UserAgentCore:
                 return []
             uac.final_code = code
             if (not uac.reinvite and kind == "timeout" and not uac.provisional
-                    and uac.outbound_index + 1 < len(self.options.outbound)):
+                    and uac.outbound_index + 1 < len(self.config.outbound)):
                 # RFC 3665 §3.4 / RFC 3263 §4.3: try the next outbound proxy.
                 actions = [self._event("timeout", call.call_id, tx.request, method="INVITE", timer=timer,
                                        failover=True)]
@@ -1168,7 +1168,7 @@ class UserAgentCore:
 
     def _can_authenticate(self, response: "Response", tries: int) -> bool:
         """True when we hold credentials and have not yet answered a challenge for this request."""
-        if self.options.credentials is None or tries >= 1:
+        if self.config.credentials is None or tries >= 1:
             return False
         name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         return bool(response.headers.get_all(name))
@@ -1177,7 +1177,7 @@ class UserAgentCore:
         """§22.2-22.3: the Authorization / Proxy-Authorization values answering ``response``."""
         from simsip.sip.auth import AuthError, authorization_header, credentials_header_name
 
-        username, password = self.options.credentials
+        username, password = self.config.credentials
         challenge_name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         headers = []
         for challenge in response.headers.get_all(challenge_name):
@@ -1221,7 +1221,7 @@ class UserAgentCore:
         call = _Call(call_id, owner=True, local_tag=self._tag())
         self.calls[call_id] = call
         body = self._sdp(call) if sdp is None else _body(sdp)
-        require = self.options.require_100rel if require_100rel is None else require_100rel
+        require = self.config.require_100rel if require_100rel is None else require_100rel
         headers = Headers()
         headers.add("Via", self._via(self.layer.new_branch()))
         headers.add("Max-Forwards", "70")
@@ -1231,7 +1231,7 @@ class UserAgentCore:
         headers.add("CSeq", str(CSeq(1, "INVITE")))
         headers.add("Contact", self._contact())
         headers.add("Allow", ", ".join(ALLOWED_METHODS))
-        if self.options.supports_100rel or require:
+        if self.config.supports_100rel or require:
             headers.add("Supported", "100rel")  # RFC 3262 §4: SHOULD in every INVITE
         if require:
             headers.add("Require", "100rel")
@@ -1407,7 +1407,7 @@ class UserAgentCore:
     def _send_reinvite(self, now: float, call: _Call, dialog: Dialog, body: bytes) -> list[Action]:
         """Build and send the re-INVITE."""
         extra = [("Allow", ", ".join(ALLOWED_METHODS))]
-        if self.options.supports_100rel:
+        if self.config.supports_100rel:
             extra.append(("Supported", "100rel"))
         request = dialog.build_request("INVITE", self._via(self.layer.new_branch()), contact=self._contact(),
                                        body=body, extra=extra)

@@ -180,3 +180,53 @@ class Net:
     def app_at(self, node: str, kind: str) -> list[tuple[float, AppEvent]]:
         """(time, AppEvent) pairs of ``kind`` at ``node``."""
         return [(round(t, 3), e) for t, n, e in self.events if n == node and e.kind == kind]
+
+
+# ------------------------------------------------------------------ UA pairs
+
+
+def make_ua(name: str, seed: int, transport=None, t1: float = 0.5, **options):
+    """A UA core whose resolver maps a host name to the same-named node."""
+    import random
+
+    from simsip.sip.events import Transport
+    from simsip.sip.timers import TimerConfig
+    from simsip.sip.ua import UAOptions, UserAgentCore
+
+    transport = transport or Transport.UDP
+    opts = UAOptions(resolver=lambda host: Address(host, 5060, transport), **options)
+    return UserAgentCore(name, name, aor=f"sip:{name}@{name}.example.com", timers=TimerConfig(t1=t1),
+                         transport=transport, rng=random.Random(seed), options=opts)
+
+
+def pair(transport=None, t1: float = 0.5, alice: dict | None = None, bob: dict | None = None, **net):
+    """alice and bob joined by a 10 ms link: (net, alice, bob)."""
+    a = make_ua("alice", 1, transport, t1, **(alice or {}))
+    b = make_ua("bob", 2, transport, t1, **(bob or {}))
+    return Net({"alice": a, "bob": b}, **net), a, b
+
+
+def wait_request(net: Net, node: str, method: str = "INVITE") -> AppEvent:
+    """Step until ``node`` gets a new request event for ``method``; return it."""
+    before = len([e for e in net.app(node, "request") if e.detail["method"] == method])
+    while True:
+        found = [e for e in net.app(node, "request") if e.detail["method"] == method]
+        if len(found) > before:
+            return found[-1]
+        assert net.step(), f"{method} never arrived at {node}"
+
+
+def answer_on(net: Net, node: str, ua, script: list[tuple[float, int, dict]]) -> str:
+    """Wait for the INVITE at ``node`` then answer per ``script`` (delay after arrival, code, kwargs)."""
+    invite = wait_request(net, node)
+    start = net.now
+    for delay, code, kwargs in script:
+        net.run(until=start + delay)
+        net.do(node, lambda now, c=code, k=kwargs: ua.respond(now, invite.call_id, c, **k))
+    return invite.call_id
+
+
+def dial(net: Net, alice, bob, script: list[tuple[float, int, dict]], **invite) -> str:
+    """alice INVITEs bob (at ``net.now``); bob answers per ``script`` (see :func:`answer_on`)."""
+    net.do("alice", lambda now: alice.invite(now, "sip:bob@bob", **invite))
+    return answer_on(net, "bob", bob, script)

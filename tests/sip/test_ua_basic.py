@@ -2,44 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 pytest.importorskip("simsip.sip.codes")
 
-from corehelp import Net  # noqa: E402
+from corehelp import answer_on, pair  # noqa: E402
 
-from simsip.sip.events import Address, Transport  # noqa: E402
-from simsip.sip.timers import TimerConfig  # noqa: E402
-from simsip.sip.ua import UAOptions, UserAgentCore  # noqa: E402
-
-
-def make_ua(name: str, seed: int, transport: Transport = Transport.UDP, t1: float = 0.5, **options) -> UserAgentCore:
-    """A UA whose resolver maps host names to same-named nodes."""
-    opts = UAOptions(resolver=lambda host: Address(host, 5060, transport), **options)
-    return UserAgentCore(name, name, aor=f"sip:{name}@{name}.example.com", timers=TimerConfig(t1=t1),
-                         transport=transport, rng=random.Random(seed), options=opts)
-
-
-def pair(transport: Transport = Transport.UDP, t1: float = 0.5, alice: dict | None = None,
-         bob: dict | None = None, **net) -> tuple[Net, UserAgentCore, UserAgentCore]:
-    """alice and bob joined by a 10 ms link."""
-    a = make_ua("alice", 1, transport, t1, **(alice or {}))
-    b = make_ua("bob", 2, transport, t1, **(bob or {}))
-    return Net({"alice": a, "bob": b}, **net), a, b
-
-
-def answer_on(net: Net, node: str, ua: UserAgentCore, script: list[tuple[float, int, dict]]) -> None:
-    """Run until the INVITE arrives at ``node`` then answer per ``script`` (delay after it, code, kwargs)."""
-    before = len(net.app(node, "request"))
-    while len(net.app(node, "request")) == before:
-        assert net.step(), "the INVITE never arrived"
-    invite = net.app(node, "request")[-1]
-    start = net.now
-    for delay, code, kwargs in script:
-        net.run(until=start + delay)
-        net.do(node, lambda now, c=code, k=kwargs: ua.respond(now, invite.call_id, c, **k))
+from simsip.sip.events import Transport  # noqa: E402
 
 
 def test_basic_call_uac_and_uas_rfc3665_3_1() -> None:

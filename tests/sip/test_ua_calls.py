@@ -1,0 +1,371 @@
+"""UA core: 2xx reliability, CANCEL, timeouts, failover, re-INVITE glare, forking, OPTIONS, auth.
+
+Each test names the RFC section it checks; the clock is stepped by hand (corehelp.Net).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+pytest.importorskip("simsip.sip.codes")
+
+from corehelp import Net, answer_on, dial, make_ua, pair, wait_request  # noqa: E402
+
+from simsip.sip.auth import DigestAuthenticator  # noqa: E402
+from simsip.sip.events import Address, Transport  # noqa: E402
+from simsip.sip.message import make_response  # noqa: E402
+
+
+def expected(t1: float, cap: float | None) -> list[float]:
+    """TIMERS.md §2: double from T1 (with or without a cap) up to the first time >= 64*T1."""
+    times, t, interval = [0.0], 0.0, t1
+    while t + interval < 64 * t1:
+        t += interval
+        times.append(round(t, 3))
+        interval = 2 * interval if cap is None else min(2 * interval, cap)
+    return times
+
+
+# ------------------------------------------------------------ 2xx reliability
+
+
+@pytest.mark.parametrize("t1", [0.5, 0.1])
+@pytest.mark.parametrize("transport", [Transport.UDP, Transport.TCP])
+def test_2xx_retransmitted_until_64t1_then_bye_rfc3261_13_3_1_4(t1: float, transport: Transport) -> None:
+    """RFC 3261 §13.3.1.4: 2xx at T1 doubling capped at T2 on any transport; no ACK by 64*T1 -> BYE."""
+    net, alice, bob = pair(transport, t1, drop=lambda s: s.label == "ACK")
+    dial(net, alice, bob, [(0.0, 200, {})])
+    start = net.now
+    net.run(until=start + 64 * t1 + 1)
+    oks = [s for s in net.sends("bob", "200") if s.message.cseq.method == "INVITE"]
+    assert [round(s.t - start, 3) for s in oks] == expected(t1, 4.0)
+    if t1 == 0.5:
+        assert len(oks) == 11 and round(oks[-1].t - start, 3) == 31.5
+    assert [s.retransmission for s in oks] == list(range(len(oks)))
+    assert [s.timer for s in oks] == [None] + ["2xx"] * (len(oks) - 1)
+    # §13.2.2.4: alice re-sends the same ACK for every 2xx retransmission.
+    acks = net.sends("alice", "ACK")
+    assert [s.retransmission for s in acks] == list(range(len(oks)))
+    assert len({s.message.top_via.branch for s in acks}) == 1
+    bye = net.sends("bob", "BYE")
+    assert [round(s.t - start, 3) for s in bye] == [round(64 * t1, 3)]
+    assert net.app("bob", "call-ended")[0].detail["outcome"] == "answered"
+
+
+def test_ack_stops_2xx_retransmission_rfc3261_13_3_1_4() -> None:
+    """RFC 3261 §13.3.1.4: the ACK (here the second one, after a loss) stops the 2xx retransmission."""
+    lost = {"n": 0}
+
+    def drop(sent) -> bool:
+        if sent.label == "ACK" and lost["n"] == 0:
+            lost["n"] += 1
+            return True
+        return False
+
+    net, alice, bob = pair(drop=drop)
+    dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=40.0)
+    assert net.times("bob", "200") == [0.01, 0.51]
+    assert net.times("alice", "ACK") == [0.02, 0.52]
+    assert net.sends("bob", "BYE") == []
+    dialog_states = [(s.old, s.new) for _, n, s in net.states if n == "bob" and s.machine.startswith("dialog")]
+    assert dialog_states[-1] == ("Moratorium", "Established")
+
+
+def test_callee_bye_waits_for_ack_rfc3261_15() -> None:
+    """RFC 3261 §15: the callee must not send BYE before the ACK (or the ACK timeout)."""
+    lost = {"n": 0}
+
+    def drop(sent) -> bool:
+        if sent.label == "ACK" and lost["n"] == 0:
+            lost["n"] += 1
+            return True
+        return False
+
+    net, alice, bob = pair(drop=drop)
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=0.1)
+    net.do("bob", lambda now: bob.hangup(now, call_id))
+    net.run(until=5.0)
+    assert net.times("bob", "BYE") == [0.53]  # sent when the retransmitted ACK arrived
+
+
+# ------------------------------------------------------------------ CANCEL
+
+
+def test_cancel_after_provisional_rfc3261_9() -> None:
+    """RFC 3261 §9.1-9.2: CANCEL after a 180; 200 to CANCEL, 487 to INVITE, ACK; outcome cancelled."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 180, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.hangup(now, call_id))
+    net.run(until=40.0)
+    assert [(s.node, s.label) for s in net.sent] == [
+        ("alice", "INVITE"), ("bob", "180"), ("alice", "CANCEL"), ("bob", "200"), ("bob", "487"), ("alice", "ACK"),
+    ]
+    invite, cancel = net.sends("alice", "INVITE")[0].message, net.sends("alice", "CANCEL")[0].message
+    assert cancel.top_via.branch == invite.top_via.branch and cancel.uri == invite.uri
+    assert cancel.cseq == (invite.cseq.seq, "CANCEL") and cancel.call_id == invite.call_id
+    assert cancel.to == invite.to and cancel.from_ == invite.from_
+    for node in ("alice", "bob"):
+        assert net.app(node, "call-ended")[0].detail["outcome"] == "cancelled"
+        assert net.app(node, "call-ended")[0].detail["final_code"] == 487
+
+
+def test_cancel_waits_for_a_provisional_rfc3261_9_1() -> None:
+    """RFC 3261 §9.1: with no provisional yet, the CANCEL is held until one arrives."""
+    net, alice, bob = pair()
+    call_id = net.do("alice", lambda now: alice.invite(now, "sip:bob@bob"))
+    net.do("alice", lambda now: alice.cancel(now, call_id))
+    net.run(until=1.0)
+    # bob's transaction sends 100 Trying at 0.21 (TU silent 200 ms); it reaches alice at 0.22.
+    assert net.times("alice", "CANCEL") == [0.22]
+    assert net.times("bob", "487") == [0.23]
+
+
+def test_cancel_crossing_200_then_bye_rfc5407_3_1_2() -> None:
+    """RFC 5407 §3.1.2: CANCEL crossing the 200: the INVITE is not cancelled; ACK then BYE."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 180, {}), (0.5, 200, {})])
+    net.do("alice", lambda now: alice.cancel(now, call_id))
+    net.run(until=5.0)
+    assert [(s.node, s.label) for s in net.sent] == [
+        ("alice", "INVITE"), ("bob", "180"), ("bob", "200"), ("alice", "CANCEL"),
+        ("alice", "ACK"), ("alice", "BYE"), ("bob", "200"), ("bob", "200"),
+    ]
+    assert [s.message.cseq.method for s in net.sends("bob", "200")] == ["INVITE", "CANCEL", "BYE"]
+    assert net.sends("bob", "487") == []
+    assert net.app("alice", "call-ended")[0].detail["outcome"] == "answered"
+
+
+def test_cancel_for_unknown_transaction_gets_481_rfc3261_9_2() -> None:
+    """RFC 3261 §9.2: a CANCEL matching no transaction gets 481."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 486, {})])
+    net.run(until=1.0)
+    invite = net.sends("alice", "INVITE")[0].message
+    cancel = invite.copy()
+    cancel.method = "CANCEL"
+    cancel.headers.set("CSeq", "1 CANCEL")
+    cancel.headers.set("Via", "SIP/2.0/UDP alice;branch=z9hG4bKnotthere")
+    cancel.body = b""
+    cancel.headers.remove("Content-Type")
+    net.apply("bob", bob.receive(1.0, cancel, Address("alice")))
+    assert net.sends("bob")[-1].message.status == 481
+    assert call_id
+
+
+def test_uas_hangup_before_answer_declines() -> None:
+    """RFC 3261 §13.3.1.3: a UAS hanging up before answering rejects the INVITE (603 Decline)."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 180, {})])
+    net.do("bob", lambda now: bob.hangup(now, call_id))
+    net.run(until=1.0)
+    assert net.sends("bob")[-1].message.status == 603
+    assert net.app("alice", "call-ended")[0].detail["final_code"] == 603
+
+
+# ------------------------------------------------------------ timeouts
+
+
+@pytest.mark.parametrize("t1", [0.5, 0.1])
+def test_invite_timeout_is_408_rfc3261_8_1_3_1(t1: float) -> None:
+    """RFC 3261 §8.1.3.1, §17.1.1.2: Timer B -> timeout reported as 408; outcome timeout."""
+    alice = make_ua("alice", 1, t1=t1)
+    net = Net({"alice": alice})
+    net.do("alice", lambda now: alice.invite(now, "sip:bob@nowhere"))
+    net.run()
+    assert net.times("alice", "INVITE") == expected(t1, None)
+    assert net.app_at("alice", "timeout")[0][0] == round(64 * t1, 3)
+    assert net.app("alice", "call-ended")[0].detail == {
+        "outcome": "timeout", "final_code": 408, "by": None, "reason": "Timer B"}
+
+
+def test_outbound_failover_after_timer_b_rfc3665_3_4() -> None:
+    """RFC 3665 §3.4 / RFC 3263 §4.3: 7 INVITEs to the first proxy, then the second after Timer B."""
+    alice = make_ua("alice", 1, outbound=(Address("proxy1"), Address("bob")))
+    bob = make_ua("bob", 2)
+    net = Net({"alice": alice, "bob": bob})
+    net.do("alice", lambda now: alice.invite(now, "sip:bob@bob"))
+    answer_on(net, "bob", bob, [(0.0, 200, {})])
+    net.run(until=40.0)
+    to_proxy1 = [round(s.t, 3) for s in net.sends("alice", "INVITE") if s.destination.host == "proxy1"]
+    to_bob = [round(s.t, 3) for s in net.sends("alice", "INVITE") if s.destination.host == "bob"]
+    assert to_proxy1 == [0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5] and to_bob == [32.0]
+    assert net.app("alice", "timeout")[0].detail["failover"] is True
+    assert net.app("alice", "call-ended") == []
+    assert net.sends("alice", "ACK")[0].t == pytest.approx(32.02)
+
+
+# ------------------------------------------------------------ re-INVITE
+
+
+def test_reinvite_in_dialog_rfc3261_14() -> None:
+    """RFC 3261 §14.1-14.2: re-INVITE with the next CSeq, answered 200 and ACKed."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.reinvite(now, call_id))
+    net.run(until=2.0)
+    invites = net.sends("alice", "INVITE")
+    assert [s.message.cseq.seq for s in invites] == [1, 2]
+    assert invites[1].message.to.tag and invites[1].message.body
+    assert [s.message.cseq.seq for s in net.sends("alice", "ACK")] == [1, 2]
+    reinvite_event = net.app("bob", "request")[-2]
+    assert reinvite_event.detail["reinvite"] is True and reinvite_event.detail["auto_answered"] is True
+
+
+def test_reinvite_glare_491_and_backoff_rfc3261_14_1() -> None:
+    """RFC 3261 §14.1 / RFC 5407 §3.3.1: both get 491; owner retries in 2.1-4.0 s, the other in 0-2.0 s."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.reinvite(now, call_id))
+    net.do("bob", lambda now: bob.reinvite(now, call_id))
+    net.run(until=10.0)
+    assert len(net.sends("alice", "491")) == 1 and len(net.sends("bob", "491")) == 1
+    retry = {n: [round(t, 3) for t, node, a in net.timers_started if node == n and a.label == "491-retry"]
+             for n in ("alice", "bob")}
+    delays = {n: [a.delay for t, node, a in net.timers_started if node == n and a.label == "491-retry"]
+              for n in ("alice", "bob")}
+    assert 2.1 <= delays["alice"][0] <= 4.0 and 0.0 <= delays["bob"][0] <= 2.0
+    for value in delays["alice"] + delays["bob"]:
+        assert round(value * 100) == pytest.approx(value * 100)  # 10 ms units
+    assert retry["alice"] and retry["bob"]
+    # Both retries succeed in turn (bob's first): 200s to INVITE CSeq > 1 on each side.
+    ok_reinvite = [s for s in net.sends(None, "200") if s.message.cseq.method == "INVITE" and s.message.cseq.seq > 1]
+    assert len(ok_reinvite) == 2
+
+
+def test_bye_for_unknown_dialog_gets_481_rfc3261_15_1_2() -> None:
+    """RFC 3261 §15.1.2 / §12.2.2: a BYE matching no dialog gets 481."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.hangup(now, call_id))
+    net.run(until=2.0)
+    bye = net.sends("alice", "BYE")[0].message.copy()
+    bye.headers.set("Via", "SIP/2.0/UDP alice;branch=z9hG4bKbye2")
+    bye.headers.set("CSeq", "9 BYE")
+    net.apply("bob", bob.receive(2.0, bye, Address("alice")))
+    assert net.sends("bob")[-1].message.status == 481
+
+
+def test_lower_cseq_in_dialog_gets_500_rfc3261_12_2_2() -> None:
+    """RFC 3261 §12.2.2: a request with a CSeq lower than the remote CSeq gets 500."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.reinvite(now, call_id))
+    net.run(until=2.0)
+    old = net.sends("alice", "INVITE")[1].message.copy()
+    old.headers.set("Via", "SIP/2.0/UDP alice;branch=z9hG4bKold")
+    old.headers.set("CSeq", "1 INVITE")
+    net.apply("bob", bob.receive(2.0, old, Address("alice")))
+    assert net.sends("bob")[-1].message.status == 500
+
+
+# ------------------------------------------------------------ forking
+
+
+def _fork(net: Net, alice, callees: list[str]) -> None:
+    """Deliver alice's INVITE to several callees, as a forking proxy would (same branch)."""
+    invite = net.sends("alice", "INVITE")[0].message
+    for name in callees:
+        net.apply(name, net.cores[name].receive(net.now, invite.copy(), Address("alice")))
+
+
+def test_forked_early_dialogs_and_second_2xx_rfc3261_13_2_2_4() -> None:
+    """RFC 3261 §13.2.2.4 / RFC 5407 App. E: one early dialog per To tag; a second 2xx is ACKed then BYEd."""
+    alice, bob, carol = make_ua("alice", 1), make_ua("bob", 2), make_ua("carol", 3)
+    net = Net({"alice": alice, "bob": bob, "carol": carol})
+    call_id = net.do("alice", lambda now: alice.invite(now, "sip:bob@bob"))
+    _fork(net, alice, ["bob", "carol"])
+    for name, ua in (("bob", bob), ("carol", carol)):
+        net.do(name, lambda now, u=ua: u.respond(now, call_id, 180))
+    net.run(until=1.0)
+    early = [e.detail["to_tag"] for e in net.app("alice", "response") if e.detail["code"] == 180]
+    assert len(set(early)) == 2
+    assert len(alice.calls[call_id].dialogs) == 2
+    for name, ua in (("bob", bob), ("carol", carol)):
+        net.do(name, lambda now, u=ua: u.respond(now, call_id, 200))
+    net.run(until=2.0)
+    assert sorted(s.destination.host for s in net.sends("alice", "ACK")) == ["bob", "carol"]
+    assert [s.destination.host for s in net.sends("alice", "BYE")] == ["carol"]
+    oks = [e for e in net.app("alice", "response") if e.detail["code"] == 200 and e.detail["method"] == "INVITE"]
+    assert [e.detail["fork"] for e in oks] == [False, True]
+    assert net.app("carol", "call-ended")[0].detail["by"] == "remote"
+    assert net.app("alice", "call-ended") == []  # the call with bob goes on
+
+
+def test_unanswered_early_dialog_ends_64t1_after_first_2xx_rfc3261_13_2_2_4() -> None:
+    """RFC 3261 §13.2.2.4: early dialogs not confirmed 64*T1 after the first 2xx are terminated."""
+    alice, bob, carol = make_ua("alice", 1), make_ua("bob", 2), make_ua("carol", 3)
+    net = Net({"alice": alice, "bob": bob, "carol": carol})
+    call_id = net.do("alice", lambda now: alice.invite(now, "sip:bob@bob"))
+    _fork(net, alice, ["bob", "carol"])
+    net.do("carol", lambda now: carol.respond(now, call_id, 180))
+    net.do("bob", lambda now: bob.respond(now, call_id, 200))
+    net.run(until=40.0)
+    carol_dialog = [(round(t, 3), s.new) for t, n, s in net.states
+                    if n == "alice" and s.machine.startswith("dialog") and s.machine.endswith(
+                        net.sends("carol", "180")[0].message.to.tag)]
+    assert carol_dialog == [(0.01, "Early"), (32.01, "Morgue")]
+
+
+# ------------------------------------------------------------ OPTIONS / auth
+
+
+def test_options_answered_with_allow_rfc3261_11_2() -> None:
+    """RFC 3261 §11.2: OPTIONS gets 200 with Allow, Accept and Supported."""
+    net, alice, bob = pair()
+    net.do("alice", lambda now: alice.options(now, "sip:bob@bob"))
+    net.run()
+    ok = net.sends("bob", "200")[0].message
+    assert ok.allow == ["INVITE", "ACK", "CANCEL", "BYE", "PRACK", "OPTIONS"]
+    assert ok.supported == ["100rel"] and ok.headers.get("Accept") == "application/sdp"
+    assert net.app("alice", "response")[0].detail["code"] == 200
+
+
+def test_register_answers_digest_challenge_rfc3261_22() -> None:
+    """RFC 3261 §22.2 / RFC 3665 §2.1: a 401 is answered once with Authorization (CSeq + 1)."""
+    alice = make_ua("alice", 1, credentials=("alice", "secret"))
+    net = Net({"alice": alice})
+    net.do("alice", lambda now: alice.register(now, "sip:registrar", expires=600))
+    first = net.sends("alice", "REGISTER")[0].message
+    auth = DigestAuthenticator("atlanta.example.com", {"alice": "secret"}, random.Random(5))
+    challenge = make_response(first, 401, to_tag="reg1")
+    challenge.headers.add("WWW-Authenticate", auth.challenge())
+    net.apply("alice", alice.receive(0.05, challenge, Address("registrar")))
+    second = net.sends("alice", "REGISTER")[1].message
+    assert second.cseq.seq == first.cseq.seq + 1 and second.call_id == first.call_id
+    assert second.top_via.branch != first.top_via.branch
+    creds = auth.find_credentials(second.headers.get_all("Authorization"))
+    assert creds is not None and auth.verify(creds, "REGISTER")
+    assert second.expires == 600
+    # A second challenge is not answered again (no loop).
+    again = make_response(second, 401, to_tag="reg1")
+    again.headers.add("WWW-Authenticate", auth.challenge())
+    net.apply("alice", alice.receive(0.1, again, Address("registrar")))
+    assert len(net.sends("alice", "REGISTER")) == 2
+
+
+def test_invite_answers_proxy_challenge_rfc3665_3_2() -> None:
+    """RFC 3665 §3.2 / RFC 3261 §22.3: 407 is ACKed by the transaction and the INVITE re-sent with credentials."""
+    alice = make_ua("alice", 1, credentials=("alice", "secret"))
+    net = Net({"alice": alice})
+    call_id = net.do("alice", lambda now: alice.invite(now, "sip:bob@proxy"))
+    first = net.sends("alice", "INVITE")[0].message
+    auth = DigestAuthenticator("atlanta.example.com", {"alice": "secret"}, random.Random(5))
+    challenge = make_response(first, 407, to_tag="p1")
+    challenge.headers.add("Proxy-Authenticate", auth.challenge())
+    net.apply("alice", alice.receive(0.05, challenge, Address("proxy")))
+    assert [s.label for s in net.sent] == ["INVITE", "ACK", "INVITE"]
+    second = net.sends("alice", "INVITE")[1].message
+    assert second.cseq.seq == 2 and second.from_.tag == first.from_.tag
+    assert auth.verify(auth.find_credentials(second.headers.get_all("Proxy-Authorization")), "INVITE")
+    assert net.app("alice", "call-ended") == []
+    assert net.app("alice", "response")[0].detail["auth_retry"] is True
+    assert call_id
