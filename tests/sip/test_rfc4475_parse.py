@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from simsip.sip import CSeq, Request, Response, SipParseError, parse
-from tests.conftest import RFC4475
+from conftest import RFC4475
 
 
 def load(name: str) -> bytes:
