@@ -182,26 +182,58 @@ def explain(
         elif kind == STATE:
             detail = ev.detail or ""
             machine = _machine_of(detail)
+            change = detail.rsplit(": ", 1)[-1]  # "<machine>: <old> -> <new>"
             if machine is not None:
                 section = MACHINE_SECTIONS[machine]
-                rule = f"{machine} transaction: {detail.split(':', 1)[-1].strip() if ':' in detail else detail}"
-            elif "dialog" in detail.lower():
-                section, rule = "RFC 3261 §12", detail
+                rule = f"{machine} transaction {change}"
+            elif detail.lower().startswith("dialog"):
+                section, rule = "RFC 3261 §12, RFC 5407 §2", f"dialog {change}"
+            elif detail.lower().startswith("proxy"):
+                section, rule = "RFC 3261 §16", f"proxy context {change}"
             else:
                 section, rule = "", detail or "state change"
             out.append(Explanation(ev.t, ev.node, kind, detail, section, rule))
         else:
-            detail = ev.detail or ""
-            section = ""
-            if "reliab" in detail.lower():
-                section = "RFC 3262 §3"
-            elif "timeout" in detail.lower():
-                section = "RFC 3261 §8.1.3.1"
-            words = " ".join(p for p in (detail, msg) if p) or "event"
-            out.append(Explanation(ev.t, ev.node, kind, words, section, f"application (scenario behaviour): {words}"))
+            section, rule = _app_rule(ev)
+            out.append(Explanation(ev.t, ev.node, kind, _note_words(ev), section, rule))
     # The trace is in time order already; a stable sort keeps equal times in trace order.
     out.sort(key=lambda ex: ex.t)
     return out
+
+
+# App event kinds (simsip.sip.events.AppEvent) -> (section, what happened).
+APP_RULES: dict[str, tuple[str, str]] = {
+    "request": ("RFC 3261 §8.2", "the UAS core passes the request up to the application"),
+    "response": ("RFC 3261 §8.1.3", "the UAC core passes the response up to the application"),
+    "timeout": ("RFC 3261 §8.1.3.1", "the transaction timed out: treated as a 408 (Request Timeout)"),
+    "reliability-failure": ("RFC 3262 §3", "no PRACK within 64*T1: the reliable provisional failed, INVITE rejected"),
+    "call-ended": ("RFC 3261 §15", "the call is over"),
+    "discarded": ("RFC 3262 §4", "a retransmitted reliable provisional (same RSeq) is discarded, not passed up"),
+    "proxy-forward": ("RFC 3261 §16.6", "the proxy core chose a target and forwards the request"),
+    "proxy-response": ("RFC 3261 §16.7", "the proxy core passes the response upstream"),
+}
+
+
+def _note_words(ev: Any) -> str:
+    """Short words for an app event (kind, message, outcome)."""
+    from simsip.metrics.trace import parse_app_detail
+
+    kind, values = parse_app_detail(ev.detail)
+    words = [kind or "event"] + ([ev.message] if ev.message else [])
+    for key in ("outcome", "reason"):
+        if key in values and not (ev.message and ev.message.endswith(values[key].replace("_", " "))):
+            words.append(f"{key}={values[key]}")
+    return " ".join(words)
+
+
+def _app_rule(ev: Any) -> tuple[str, str]:
+    """The rule behind an application event."""
+    from simsip.metrics.trace import parse_app_detail
+
+    kind, _values = parse_app_detail(ev.detail)
+    if kind in APP_RULES:
+        return APP_RULES[kind]
+    return "", f"application (scenario behaviour): {_note_words(ev)}"
 
 
 def _send_rule(ev: Any, prev: float | None, received: set[tuple[Any, ...]],

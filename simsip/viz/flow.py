@@ -197,6 +197,10 @@ def _pick(queue: deque["Transmission"], ev: Any) -> "Transmission":
     return queue[0]
 
 
+# App event detail keys worth showing in a side note (the rest is for the measures).
+_APP_KEYS = ("outcome", "reason", "code", "rseq", "destination")
+
+
 def _note_text(ev: Any) -> str:
     """The words of a side note for a timer, state or app event."""
     detail = ev.detail or ""
@@ -205,8 +209,21 @@ def _note_text(ev: Any) -> str:
         return f"{name} fired" + (f" ({detail})" if detail else "")
     if ev.event == STATE:
         return detail or "state change"
-    parts = [p for p in (detail, ev.message) if p]
-    return "app: " + (" ".join(parts) if parts else "event")
+    from simsip.metrics.trace import parse_app_detail
+
+    kind, values = parse_app_detail(detail)
+    words = [kind or "event"]
+    if ev.message:
+        words.append(ev.message)
+    for key in _APP_KEYS:
+        value = values.get(key)
+        if value in (None, "None", "False", ""):
+            continue
+        # A response's code and reason are already in its label.
+        if ev.message and (key == "code" or (key == "reason" and ev.message.endswith(value.replace("_", " ")))):
+            continue
+        words.append(f"{key}={value}")
+    return "app: " + " ".join(words)
 
 
 def node_order(events: Iterable[Any], nodes: Sequence[str] | None = None) -> list[str]:

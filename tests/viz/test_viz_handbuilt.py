@@ -144,7 +144,7 @@ def test_explanations_cite_the_rule():
     assert "RFC 3261 §16.7: the proxy forwards the 180 Ringing upstream" in text
     assert "RFC 3261 §13.2.2.4: the UAC core ACKs the 2xx" in text
     assert "RFC 3262 §4: PRACK acknowledges the reliable provisional (RAck 1 1 INVITE)" in text
-    assert "RFC 3261 §17.1.1 (Figure 5), RFC 6026 §7.2: INVITE client transaction: Calling -> Proceeding" in text
+    assert "RFC 3261 §17.1.1 (Figure 5), RFC 6026 §7.2: INVITE client transaction Calling -> Proceeding" in text
 
 
 # ---------------------------------------------------------------------- pcap
