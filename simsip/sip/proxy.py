@@ -430,6 +430,9 @@ class ProxyCore:
     def _tu(self, now: float, results: list, source: Address | None) -> list[Action]:
         """Pass driver actions through and act on the transaction layer's TU events."""
         actions, events = split_tu_events(results)
+        if not self.options.auto_trying:
+            # ``no-trying``: the 200 ms 100-Trying timer of §17.2.1 is never armed.
+            actions = [a for a in actions if not (isinstance(a, StartTimer) and a.label == "trying")]
         out: list[Action] = list(actions)
         for event in events:
             out += self._on_tu_event(now, event, source)
@@ -523,12 +526,28 @@ class ProxyCore:
         self._preprocess_route(request)
         if self._is_local_register(request):
             return self._register(now, request, source, server_tx)
+        if self._addressed_to_us(request):
+            return self._local(now, request, source, server_tx)
         targets, error = self._targets(now, request)
         if error is not None:
             return self._reply(now, request, source, server_tx, error)
         if not self.stateful or server_tx is None:
             return self._forward_stateless(now, request, targets[0])
         return self._forward_stateful(now, request, source, server_tx, targets)
+
+    def _addressed_to_us(self, request: "Request") -> bool:
+        """The Request-URI names this element (our host, or a served domain, no user) and no Route is left."""
+        uri = request.uri
+        return not request.routes and not uri.user and "maddr" not in uri.params and self._is_ours(uri)
+
+    def _local(
+        self, now: float, request: "Request", source: Address, server_tx: ServerTransaction | None
+    ) -> list[Action]:
+        """A request for the proxy itself: OPTIONS gets 200 with Allow (RFC 3261 §11.2), others 405."""
+        allow = ["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"] + (["REGISTER"] if self.registrar else [])
+        status = 200 if request.method == "OPTIONS" else 405
+        return self._reply(now, request, source, server_tx, status, headers=[("Allow", ", ".join(allow))],
+                           event=status != 200)
 
     def _mark_received(self, request: "Request", source: Address) -> None:
         """RFC 3261 §18.2.1: add ``received`` when the top Via's host is not the source's."""
@@ -631,10 +650,8 @@ class ProxyCore:
         if request.headers.get("Route") is not None:
             return [str(uri)], None
         host = (uri.host or "").lower()
-        if "maddr" in uri.params or host not in self.options.domains:
+        if "maddr" in uri.params or host not in self.options.domains or not uri.user:
             return [str(uri)], None
-        if not uri.user:
-            return [], 404
         aor = aor_key(uri)
         contacts = self.location.lookup(aor, now)
         if contacts:
@@ -841,6 +858,14 @@ class ProxyCore:
             actions.append(StartTimer(branch.timer_limit, self.options.branch_timeout, "branch", ctx.call_id))
         return actions
 
+    def _set_state(self, ctx: ResponseContext, branch: Branch, new: BranchState) -> list[Action]:
+        """Move a branch to ``new`` and report it (for traces and ladders)."""
+        old = branch.state
+        if old is new:
+            return []
+        branch.state = new
+        return [StateChange(f"proxy {self.name} branch {branch.branch_id}", old.value, new.value, ctx.call_id)]
+
     def _stop_branch_timers(self, branch: Branch) -> list[Action]:
         """Disarm Timer C and the sequential limit of a branch."""
         actions: list[Action] = []
@@ -889,7 +914,7 @@ class ProxyCore:
         status = response.status
         if status < 200:
             if branch.state is BranchState.TRYING:
-                branch.state = BranchState.PROCEEDING
+                actions += self._set_state(ctx, branch, BranchState.PROCEEDING)
             if branch.cancel_wanted and not branch.cancel_sent:
                 actions += self._send_cancel(now, ctx, branch)
             if status == 100 or branch.state is BranchState.COMPLETED:
@@ -903,7 +928,7 @@ class ProxyCore:
         if _class(status) == 2:
             # §16.7 step 5: every 2xx goes up at once, even after an earlier 2xx.
             first = branch.state is not BranchState.COMPLETED
-            branch.state = BranchState.COMPLETED
+            actions += self._set_state(ctx, branch, BranchState.COMPLETED)
             branch.final = response
             actions += self._stop_branch_timers(branch)
             if ctx.final_sent and not ctx.got_2xx:
@@ -918,7 +943,7 @@ class ProxyCore:
             return actions  # the branch already ended (e.g. Timer C acted as a 408)
         if status == 503 and branch.fallbacks and branch.state is BranchState.TRYING and not ctx.no_new_branches:
             return self._failover(now, ctx, branch, "503")
-        branch.state = BranchState.COMPLETED
+        actions += self._set_state(ctx, branch, BranchState.COMPLETED)
         branch.final = response
         actions += self._stop_branch_timers(branch)
         # Kept with our Via already popped, like the responses we make up.
@@ -937,15 +962,14 @@ class ProxyCore:
             return self._failover(now, ctx, branch, kind)
         # A timeout counts as a 408 (§16.7 step 6; or the configured code, RFC 3665 §3.10's 480).
         status = self.options.timeout_code if kind == "timeout" else 503
-        branch.state = BranchState.COMPLETED
+        actions = self._set_state(ctx, branch, BranchState.COMPLETED)
         branch.final = self._synthetic(ctx, status, branch.target)
         ctx.responses.append(branch.final)
-        return self._stop_branch_timers(branch) + self._start_branches(now, ctx)
+        return actions + self._stop_branch_timers(branch) + self._start_branches(now, ctx)
 
     def _failover(self, now: float, ctx: ResponseContext, branch: Branch, cause: str) -> list[Action]:
         """RFC 3263 §4.3: try the branch's next address with a new client transaction."""
-        actions = self._stop_branch_timers(branch)
-        branch.state = BranchState.COMPLETED
+        actions = self._stop_branch_timers(branch) + self._set_state(ctx, branch, BranchState.COMPLETED)
         failed = branch.destination
         addresses = branch.fallbacks
         actions.append(
@@ -962,6 +986,9 @@ class ProxyCore:
             StateChange(f"proxy {self.name} context {ctx.server_tx.id}", "Forwarding", "Completed", ctx.call_id)
         ]
         best = select_best_response(ctx.responses)
+        if ctx.cancelled and best is not None and _class(best.status) == 4:
+            # §16.10: cancelled upstream: the 487 of a cancelled branch answers the INVITE.
+            best = next((r for r in ctx.responses if r.status == 487), best)
         if best is None:
             if ctx.got_2xx:
                 return actions
@@ -1046,7 +1073,7 @@ class ProxyCore:
             branch.cancel_wanted = True
             return actions + self._send_cancel(now, ctx, branch)
         actions = [AppEvent("proxy-timer-c", ctx.call_id, None, {"branch": branch.branch_id, "action": "408"})]
-        branch.state = BranchState.COMPLETED
+        actions += self._set_state(ctx, branch, BranchState.COMPLETED)
         branch.final = self._synthetic(ctx, self.options.timeout_code, branch.target)
         ctx.responses.append(branch.final)
         return actions + self._stop_branch_timers(branch) + self._start_branches(now, ctx)
@@ -1060,8 +1087,8 @@ class ProxyCore:
         branch.cancel_wanted = True
         if branch.state is BranchState.PROCEEDING:
             actions += self._send_cancel(now, ctx, branch)
-        branch.state = BranchState.COMPLETED
-        branch.final = self._synthetic(ctx, 408, branch.target)
+        actions += self._set_state(ctx, branch, BranchState.COMPLETED)
+        branch.final = self._synthetic(ctx, self.options.timeout_code, branch.target)
         ctx.responses.append(branch.final)
         actions.append(AppEvent("proxy-cancel", ctx.call_id, None, {"branches": [branch.branch_id], "cause": "branch-timeout"}))
         return actions + self._start_branches(now, ctx)

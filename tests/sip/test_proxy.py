@@ -470,3 +470,33 @@ def test_select_best_response_rules() -> None:
     assert select_best_response([r(486), r(404), r(407)]).status == 407
     assert select_best_response([r(486), r(404)]).status == 404
     assert select_best_response([]) is None
+
+
+def test_options_to_the_proxy_itself_answered_200_with_allow() -> None:
+    """RFC 3261 §11.2: OPTIONS whose Request-URI names the proxy: it answers itself, never forwards."""
+    proxy = make_proxy(registrar=True)
+    out = proxy.receive(0.0, invite(uri=f"sip:{P2}", method="OPTIONS"), ALICE)
+    sent = sends(out)
+    assert [(s.message.status, s.destination) for s in sent] == [(200, ALICE)]
+    assert sent[0].message.headers.get_all("Allow") == ["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER"]
+
+
+def test_no_trying_option_sends_no_100() -> None:
+    """``no-trying``: the proxy neither answers 100 at once nor arms the §17.2.1 200 ms timer."""
+    proxy = make_proxy(location=bob_location(), auto_trying=False)
+    clock = Clock(proxy)
+    out = clock.receive(invite(), ALICE)
+    out += clock.advance(0.4)
+    assert [s.destination for s in sends(out)] == [BOB]  # the INVITE only (Timer A first fires at 0.5 s)
+    assert not any(n.endswith("/trying") for n in clock.pending)
+
+
+def test_branch_state_changes_reported() -> None:
+    """Traces show each branch's progress: Trying -> Proceeding -> Completed as StateChange actions."""
+    from simsip.sip.events import StateChange
+
+    proxy = make_proxy(location=bob_location())
+    fwd = sends(proxy.receive(0.0, invite(), ALICE))[1].message
+    out = proxy.receive(0.1, response_to(fwd, 180), BOB) + proxy.receive(0.2, response_to(fwd, 200), BOB)
+    changes = [(a.old, a.new) for a in out if isinstance(a, StateChange) and " branch " in a.machine]
+    assert changes == [("Trying", "Proceeding"), ("Proceeding", "Completed")]
