@@ -415,7 +415,7 @@ class GilbertForm(enum.Enum):
 
 @dataclass(frozen=True)
 class GilbertElliott(Item):
-    """Two-state bursty loss: every message in Bad is lost, none in Good.
+    """Two-state bursty loss; pure Gilbert (default): every message in Bad is lost, none in Good.
 
     ``p`` = P(Good -> Bad) per message, ``r`` = P(Bad -> Good); mean loss
     ``rate = p / (p + r)``, mean burst length ``burst = 1 / r`` messages.
@@ -432,6 +432,10 @@ class GilbertElliott(Item):
     """Mean burst length 1 / r (messages)."""
     form: GilbertForm = GilbertForm.PR
     """Which pair the author wrote."""
+    loss_good: float = 0.0
+    """Loss probability in the Good state (``good=`` in ``gilbert(...)``; pure Gilbert: 0)."""
+    loss_bad: float = 1.0
+    """Loss probability in the Bad state (``bad=``; pure Gilbert: 1)."""
 
 
 Loss = Union[Bernoulli, GilbertElliott]
@@ -446,7 +450,8 @@ class Link(Item):
     """``link a <-> b delay D [jitter J] [loss L] [duplicate P] [reorder P] [bandwidth B] [transport T]``.
 
     A one-way ``link a -> b`` describes only that direction. Each message's
-    one-way delay is ``delay`` drawn + uniform(0, ``jitter``) + size/bandwidth.
+    one-way delay is ``delay`` drawn, plus jitter uniform in +-``jitter``
+    (clipped at 0), plus size/bandwidth (as simsip.net implements it).
     """
 
     a: str
@@ -458,13 +463,15 @@ class Link(Item):
     delay: Distribution = field(default_factory=lambda: Constant(0.0))
     """One-way propagation delay (s)."""
     jitter: float = 0.0
-    """Extra delay drawn uniformly from [0, jitter] per message (s); can reorder."""
+    """Delay variation: uniform in +-jitter per message, total clipped at 0 (s); can reorder."""
     loss: Loss = field(default_factory=Bernoulli)
     """Loss model."""
     duplicate: float = 0.0
     """Probability a message is delivered twice (fraction)."""
     reorder: float = 0.0
-    """Probability a message is held back by one extra mean delay so later ones overtake it."""
+    """Probability a message is held back by ``reorder_delay`` so later ones overtake it."""
+    reorder_delay: float | None = None
+    """Hold-back time for reordered messages (s, ``reorder 5% by 30ms``); None: one mean delay."""
     bandwidth: float | None = None
     """Serialisation rate in bit/s; None: infinite."""
     transport: Transport | None = None
