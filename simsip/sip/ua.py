@@ -434,15 +434,22 @@ class UserAgentCore:
         return self._layer(now, self.layer.receive_request(now, request, source))
 
     def _stateless_error(self, request: "Request", source: Address, reason: str) -> list[Action]:
-        """Answer 400 without a transaction when we can (never to an ACK), else drop."""
+        """Answer 400 without a transaction (never to an ACK), copying what headers there are (§8.2.6)."""
+        from simsip.sip.message import Headers, Response
+
         call_id = _safe_call_id(request)
-        if request.method != "ACK":
-            try:
-                response = self._make_response(request, 400, self._tag(), f"Bad Request ({reason})")
-                return [SendMessage(response, source), self._event("discarded", call_id, request, reason=reason)]
-            except Exception:  # the request is too broken even to copy headers from
-                pass
-        return [self._event("discarded", call_id, request, reason=reason)]
+        if request.method == "ACK":
+            return [self._event("discarded", call_id, request, reason=reason)]
+        headers = Headers()
+        for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+            for value in request.headers.get_all(name):
+                if name == "To" and ";tag=" not in value.replace(" ", ""):
+                    value = f"{value};tag={self._tag()}"
+                headers.add(name, value)
+        if not request.headers.get_all("Via"):
+            return [self._event("discarded", call_id, request, reason=reason)]
+        response = Response(400, f"Bad Request ({reason})", headers)
+        return [SendMessage(response, source), self._event("discarded", call_id, request, reason=reason)]
 
     def _on_new_request(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
         """A request that created a server transaction: validate (§8.2), then dispatch."""
@@ -1519,4 +1526,8 @@ def _transaction_problem(request: "Request") -> str | None:
     for name in ("Call-ID", "CSeq", "From", "To"):
         if len(request.headers.get_all(name)) != 1:
             return f"need exactly one {name}"
+    try:
+        request.content_length  # RFC 4475 §3.3.9 mcl01: conflicting Content-Length values
+    except Exception:
+        return "conflicting Content-Length"
     return None
