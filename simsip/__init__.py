@@ -34,8 +34,9 @@ def load(path_or_text: "str | Path", params: Mapping[str, str] | None = None) ->
 
 def run(scenario: "Scenario | str | Path", runs: int = 1, seed: int = 0,
         params: Mapping[str, str] | None = None, trace: str = "off",
-        until: float | None = None) -> "Result":
+        until: float | None = None, first_run: int = 0) -> "Result":
     """Run a scenario ``runs`` times from ``seed``; see :func:`simsip.engine.run`."""
     from simsip.engine import run as _run
 
-    return _run(scenario, runs=runs, seed=seed, params=params, trace=trace, until=until)
+    return _run(scenario, runs=runs, seed=seed, params=params, trace=trace, until=until,
+                first_run=first_run)

@@ -115,6 +115,15 @@ def hop_spec(link: m.Link) -> HopSpec:
                    reorder_delay=link.reorder_delay, bandwidth=link.bandwidth)
 
 
+def _draws(spec: HopSpec) -> bool:
+    """True if a hop with these parameters ever draws a random number."""
+    return not (isinstance(spec.delay, ConstantDelay) and isinstance(spec.loss, NoLoss)
+                and not spec.jitter and not spec.duplicate and not spec.reorder)
+
+
+# Never drawn from (see _draws); one instance instead of a seeded stream per idle hop.
+_IDLE_RNG = random.Random(0)
+
 # A direction with no link declared (``link a -> b`` only) carries nothing.
 _DEAD = HopSpec(loss=BernoulliLoss(1.0))
 
@@ -231,6 +240,8 @@ class _Compiled:
                           for loc in scenario.locations]
         self.registrars = [n for n in scenario.nodes
                            if isinstance(n, m.Proxy) and n.registrar]
+        # Shortest paths are the same in every run: computed once, shared.
+        self.routes: dict[tuple[str, str], list[str] | None] = {}
 
     def _contact(self, contact: str) -> str:
         """A location entry's contact: a node name becomes that UA's contact URI."""
@@ -286,12 +297,19 @@ class _Run:
             self.network.add_node(node.name)
         for link, forward, backward in compiled.links:
             self.network.add_link(link.a, link.b, forward, backward,
-                                  stream(seed, run, f"link:{link.a}->{link.b}"),
-                                  stream(seed, run, f"link:{link.b}->{link.a}"),
+                                  self._hop_rng(forward, f"link:{link.a}->{link.b}"),
+                                  self._hop_rng(backward, f"link:{link.b}->{link.a}"),
                                   name=f"{link.a}-{link.b}")
+        self.network.routes = compiled.routes
         self.agents: dict[str, Agent] = {}
         for node in scenario.nodes:
             self.agents[node.name] = self._agent(node)
+
+    def _hop_rng(self, spec: HopSpec, name: str) -> random.Random:
+        """The hop's own stream; a hop that never draws shares one idle generator."""
+        if _draws(spec):
+            return stream(self.seed, self.run, name)
+        return _IDLE_RNG
 
     # ------------------------------------------------------------ routing
 
@@ -692,7 +710,9 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
 
     ``params`` overrides the scenario's params (the scenario is re-read from
     its source file); ``trace`` is ``"off"`` (counters only) or ``"full"``;
-    ``until`` stops every run at that simulated time (s).
+    ``until`` stops every run at that simulated time (s). Run index ``r`` is a
+    pure function of (scenario, seed, r), so a batch starting at ``first_run``
+    gives exactly those runs of a longer serial batch.
     """
     if trace not in TRACE_LEVELS:
         raise ValueError(f"unknown trace level {trace!r} (expected off or full)")

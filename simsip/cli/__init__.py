@@ -57,3 +57,4 @@ from simsip.cli import ladder as _ladder  # noqa: E402,F401
 from simsip.cli import pcap as _pcap  # noqa: E402,F401
 from simsip.cli import explain as _explain  # noqa: E402,F401
 from simsip.cli import codes as _codes  # noqa: E402,F401
+from simsip.cli import run as _run  # noqa: E402,F401

@@ -185,9 +185,15 @@ def wire_size(message: Any) -> int:
 class Network:
     """Nodes joined by links; moves messages with delay, loss and faults on a SimPy clock."""
 
-    def __init__(self, env: simpy.Environment, on_drop: DropHook | None = None) -> None:
-        """An empty network on ``env``; ``on_drop`` hears of every lost packet."""
+    def __init__(self, env: simpy.Environment, on_drop: DropHook | None = None,
+                 routes: dict[tuple[str, str], list[str] | None] | None = None) -> None:
+        """An empty network on ``env``; ``on_drop`` hears of every lost packet.
+
+        ``routes`` caches node paths by (src, dst); runs of one topology may share
+        one dict so the shortest paths are computed once, not once per run.
+        """
         self.env = env
+        self.routes = routes if routes is not None else {}
         self.graph = nx.DiGraph()
         self.on_drop = on_drop
         self._receivers: dict[str, Receiver] = {}
@@ -226,6 +232,7 @@ class Network:
         self.graph.add_edge(b, a, delay=hop_ba.mean_delay)
         self.links[link_name] = (hop_ab, hop_ba)
         self._paths.clear()
+        self.routes.clear()
         return hop_ab, hop_ba
 
     def attach(self, node: str, receiver: Receiver) -> None:
@@ -245,13 +252,17 @@ class Network:
             return self._paths[key]
         except KeyError:
             pass
-        try:
-            nodes = nx.shortest_path(self.graph, src, dst, weight="delay")
-            hops: tuple[Hop, ...] | None = tuple(
-                self._hops[(nodes[i], nodes[i + 1])] for i in range(len(nodes) - 1)
-            )
-        except (nx.NetworkXNoPath, nx.NodeNotFound):
-            hops = None
+        if key in self.routes:
+            nodes = self.routes[key]
+        else:
+            try:
+                nodes = nx.shortest_path(self.graph, src, dst, weight="delay")
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                nodes = None
+            self.routes[key] = nodes
+        hops: tuple[Hop, ...] | None = None
+        if nodes is not None:
+            hops = tuple(self._hops[(nodes[i], nodes[i + 1])] for i in range(len(nodes) - 1))
         self._paths[key] = hops
         return hops
 

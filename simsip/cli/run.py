@@ -1,0 +1,104 @@
+"""``simsip run FILE``: run a scenario and report its measures and expectations.
+
+Output formats: ``table`` (rich tables of outcomes and each measure's mean,
+95 % CI and percentiles, then the expectations), ``json`` (one object, issue 5
+item 6: scenario, file, seed, runs, params, calls, summary, expectations) and
+``csv`` (one row per call). ``--trace FILE.jsonl`` runs with the full trace and
+writes one JSON object per event, atomically (a temp file renamed over it).
+Exit status: 0 every expectation held, 1 one failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from simsip.cli import EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_OK, fail, main
+from simsip.cli.ladder import parse_params
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h)?\s*")
+_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``500ms``, ``2min`` or a bare number of seconds -> seconds."""
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration (e.g. 30s, 500ms, 2min)")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+@main.command("run")
+@click.argument("file")
+@click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Replications (run indices 0..N-1).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random stream.")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Override a scenario param (repeatable), e.g. --param loss=20%.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="Output format on stdout.")
+@click.option("--trace", "trace_file", metavar="FILE.jsonl", default=None,
+              help="Write every trace event as JSON lines to this file.")
+@click.option("--until", "until", metavar="DURATION", default=None,
+              help="Stop every run at this simulated time (e.g. 60s).")
+def run_command(file: str, runs: int, seed: int, params: tuple[str, ...], fmt: str,
+                trace_file: str | None, until: str | None) -> int:
+    """Run the scenario FILE and report per-call measures, summaries and expectations."""
+    import simsip
+    from simsip.scenario import ScenarioError
+
+    values = parse_params(params)
+    stop: float | None = None
+    if until is not None:
+        try:
+            stop = parse_duration(until)
+        except ValueError as exc:
+            raise fail(f"--until {exc}") from None
+    if not Path(file).is_file():
+        raise fail(f"{file}: no such file")
+    if trace_file is not None:
+        target = Path(trace_file)
+        if target.is_dir():
+            raise fail(f"--trace {trace_file}: is a directory")
+        if not target.parent.is_dir():
+            raise fail(f"--trace {trace_file}: directory {target.parent} does not exist")
+    try:
+        scenario = simsip.load(file, params=values or None)
+        result = simsip.run(scenario, runs=runs, seed=seed, trace="full" if trace_file else "off",
+                            until=stop)
+    except ScenarioError as exc:
+        # file:line:col: message, the source line and a caret (DESIGN.md); exit 2.
+        click.echo(exc.render(), err=True)
+        raise click.exceptions.Exit(EXIT_BAD_INPUT) from None
+    except ValueError as exc:
+        raise fail(f"{file}: {exc}") from None
+
+    if trace_file is not None:
+        from simsip.experiment import write_atomic
+        from simsip.metrics import write_jsonl
+
+        write_atomic(trace_file, lambda tmp: write_jsonl(result.trace, tmp))
+
+    out = sys.stdout
+    if fmt == "json":
+        out.write(result.to_json(file=file))
+        out.write("\n")
+    elif fmt == "csv":
+        from simsip.metrics import write_csv
+
+        write_csv(result.calls, out)
+    else:
+        from simsip.metrics import render_table
+
+        title = scenario.name or Path(file).name
+        out.write(f"{title}: {runs} run{'s' if runs != 1 else ''}, seed {seed}, "
+                  f"{len(result.calls)} calls\n")
+        render_table(result.summary, out, calls=len(result.calls))
+        for expectation in result.expectations:
+            mark = "held  " if expectation["held"] else "FAILED"
+            out.write(f"{mark} expect {expectation['text']}: {expectation['detail']}\n")
+    out.flush()
+    return EXIT_OK if result.ok else EXIT_EXPECTATION_FAILED
