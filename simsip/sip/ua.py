@@ -543,10 +543,11 @@ class UserAgentCore:
         if request.to.tag:
             return self._on_reinvite(now, tx, request)
         call = self.calls.get(request.call_id)
-        if call is not None:
-            # Same Call-ID, no To tag, new transaction: a second fork of ours or a loop.
+        if call is not None and not call.ended:
+            # §8.2.2.2: the same call is still going on here: a copy that came by another path.
             response = self._make_response(request, 482, self._tag())
             return self._respond_tx(now, tx, response)
+        # A new INVITE for an ended Call-ID (e.g. after a 3xx, 401 or failover) starts afresh.
         call = _Call(request.call_id, owner=False, local_tag=self._tag())
         self.calls[call.call_id] = call
         uas = _UasInvite(request, tx, reinvite=False, to_tag=call.local_tag,
@@ -577,6 +578,7 @@ class UserAgentCore:
             response = self._make_response(request, 500, None)
             response.headers.add("Retry-After", str(self.rng.randint(0, 10)))
             return self._respond_tx(now, tx, response)
+        dialog.refresh_target(request)  # §12.2: a re-INVITE is a target refresh
         uas = _UasInvite(request, tx, reinvite=True, to_tag=call.local_tag, dialog=dialog,
                          offer_in_request=bool(request.body))
         call.uas = uas
@@ -621,6 +623,7 @@ class UserAgentCore:
     def _provisional(self, call: _Call, uas: _UasInvite, code: int, body: bytes, reason: str | None) -> "Response":
         """A 101-199 for the INVITE, with our Contact (it may create a dialog)."""
         response = self._make_response(uas.request, code, uas.to_tag, reason)
+        _copy_record_route(uas.request, response)
         response.headers.add("Contact", self._contact())
         if body:
             response.headers.add("Content-Type", SDP)
@@ -715,6 +718,7 @@ class UserAgentCore:
         elif not body and not uas.offer_in_request and not uas.answer_sent:
             body = self._sdp(call)  # no offer in the INVITE: the 2xx carries ours
         response = self._make_response(uas.request, code, uas.to_tag, reason)
+        _copy_record_route(uas.request, response)
         response.headers.add("Contact", self._contact())
         if body:
             response.headers.add("Content-Type", SDP)
@@ -1488,6 +1492,12 @@ class UserAgentCore:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _copy_record_route(request: "Request", response: "Response") -> None:
+    """§12.1.1: a dialog-creating response carries the request's Record-Route values, in order."""
+    for value in request.headers.get_all("Record-Route"):
+        response.headers.add("Record-Route", value)
 
 
 def _body(sdp: bytes | str | None) -> bytes:

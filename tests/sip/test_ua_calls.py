@@ -369,3 +369,23 @@ def test_invite_answers_proxy_challenge_rfc3665_3_2() -> None:
     assert net.app("alice", "call-ended") == []
     assert net.app("alice", "response")[0].detail["auth_retry"] is True
     assert call_id
+
+
+def test_record_route_copied_and_route_set_used_rfc3261_12_1_1() -> None:
+    """RFC 3261 §12.1.1: the UAS copies Record-Route into 1xx/2xx; §12.2.1.1: alice's BYE follows the route set."""
+    net, alice, bob = pair()
+    call_id = net.do("alice", lambda now: alice.invite(now, "sip:bob@bob"))
+    invite = net.sends("alice", "INVITE")[0].message.copy()
+    invite.headers.add("Record-Route", "<sip:p2.example.com;lr>")
+    invite.headers.add("Record-Route", "<sip:p1.example.com;lr>")
+    net.apply("bob", bob.receive(0.01, invite, Address("alice")))
+    net.do("bob", lambda now: bob.respond(now, call_id, 180))
+    net.do("bob", lambda now: bob.respond(now, call_id, 200))
+    net.run(until=1.0)
+    for label in ("180", "200"):
+        rr = net.sends("bob", label)[0].message.headers.get_all("Record-Route")
+        assert rr == ["<sip:p2.example.com;lr>", "<sip:p1.example.com;lr>"]
+    ack = net.sends("alice", "ACK")[0]
+    assert ack.destination.host == "p1.example.com"
+    assert ack.message.headers.get_all("Route") == ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
+    assert str(ack.message.uri) == "sip:bob@bob"
