@@ -58,3 +58,5 @@ from simsip.cli import pcap as _pcap  # noqa: E402,F401
 from simsip.cli import explain as _explain  # noqa: E402,F401
 from simsip.cli import codes as _codes  # noqa: E402,F401
 from simsip.cli import run as _run  # noqa: E402,F401
+from simsip.cli import check as _check  # noqa: E402,F401
+from simsip.cli import convert as _convert  # noqa: E402,F401

@@ -165,7 +165,11 @@ class YamlReader:
         tok = classify(text, span)
         if tok is not None:
             return tok
-        return self.fragment(node, "value_text", what)
+        if "(" in text:
+            return self.fragment(node, "value_text", what)
+        # Anything else is a string (a host such as 192.0.2.1); the builder
+        # says so if a number was expected there.
+        return Tok("str", text, span)
 
     # ------------------------------------------------------------- reading
     def read(self, root: Node | None) -> list[Stmt]:
