@@ -86,6 +86,7 @@ if TYPE_CHECKING:
     from simsip.sip.message import URI, Request, Response, Via
 
 __all__ = [
+    "AuthScope",
     "DIALOG_CREATING",
     "ForkMode",
     "ProxyCore",
@@ -122,6 +123,17 @@ class ForkMode(enum.Enum):
     SEQUENTIAL = "sequential"
 
 
+class AuthScope(enum.Enum):
+    """Which out-of-dialog requests a proxy with a realm challenges (RFC 3261 §22.3)."""
+
+    ALL = "all"
+    """Every one (RFC 3665 §3.3: Proxy 2 challenges Alice of atlanta too)."""
+    LOCAL_USERS = "local-users"
+    """Only those whose From is in a domain we serve (an outbound proxy guarding its users)."""
+    REGISTER_ONLY = "register-only"
+    """None: only the registrar's 401 to REGISTER (RFC 3665 §2 with §3.2's unchallenged Proxy 2)."""
+
+
 @dataclass(frozen=True)
 class ProxyOptions:
     """Configuration of one proxy (mirrors the scenario's ``proxy`` node)."""
@@ -142,6 +154,8 @@ class ProxyOptions:
     """Digest realm: challenge out-of-dialog requests with 407 (and REGISTER with 401)."""
     auth_users: tuple[tuple[str, str], ...] = ()
     """(username, password) pairs accepted in our realm."""
+    auth_scope: AuthScope = AuthScope.ALL
+    """Which requests get a 407 (default ALL, as both proxies in RFC 3665 §3.3)."""
     timers: TimerConfig = field(default_factory=TimerConfig)
     auto_trying: bool = True
     """Stateful: answer an INVITE with 100 Trying at once (RFC 3261 §16.2)."""
@@ -595,6 +609,11 @@ class ProxyCore:
         if auth is None or request.method in ("ACK", "CANCEL") or _tag_of(request.to):
             return None
         if self._is_local_register(request):
+            return None
+        scope = self.options.auth_scope
+        if scope is AuthScope.REGISTER_ONLY:
+            return None
+        if scope is AuthScope.LOCAL_USERS and (request.from_.uri.host or "").lower() not in self.options.domains:
             return None
         values = request.headers.get_all("Proxy-Authorization")
         creds = auth.find_credentials(values)

@@ -177,3 +177,19 @@ def test_redirect_unknown_user_404() -> None:
     """RFC 3261 §16.5 wording at a redirect server: nobody known for the AOR: 404."""
     server = RedirectServer("redirect", "r.example.com", ("biloxi.example.com",), LocationService(), random.Random(2))
     assert [s.message.status for s in sends(server.receive(0.0, invite(), ALICE))] == [404]
+
+
+def test_auth_scope_local_users_and_register_only() -> None:
+    """RFC 3261 §22.3 policy: LOCAL_USERS challenges only From in our domains; REGISTER_ONLY challenges no request."""
+    from simsip.sip.proxy import AuthScope
+
+    loc = LocationService()
+    loc.add_static("sip:bob@biloxi.example.com", "sip:bob@client.biloxi.example.com")
+    for scope, expected in ((AuthScope.ALL, [407]), (AuthScope.LOCAL_USERS, [100, "INVITE"]),
+                            (AuthScope.REGISTER_ONLY, [100, "INVITE"])):
+        proxy = make_proxy(location=loc, auth_realm="biloxi.example.com", auth_users=(("bob", "z"),), auth_scope=scope)
+        sent = sends(proxy.receive(0.0, invite(), ALICE))  # From alice@atlanta: not one of ours
+        assert [getattr(s.message, "status", None) or s.message.method for s in sent] == expected, scope
+    proxy = make_proxy(host=P1, domains=("atlanta.example.com",), auth_realm="atlanta.example.com",
+                       auth_scope=AuthScope.LOCAL_USERS)
+    assert [s.message.status for s in sends(proxy.receive(0.0, invite(), ALICE))] == [407]
