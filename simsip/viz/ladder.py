@@ -231,7 +231,7 @@ class Ladder:
 
     def text(self) -> str:
         """The text ladder, plain (no colour codes), one row per transmission."""
-        return "\n".join(line.rstrip() for line in self.rich_text().plain.split("\n"))
+        return "\n".join(line.rstrip() for line in self.rich_text().plain.split("\n")).rstrip("\n")
 
     # ----------------------------------------------------------------- mermaid
     def mermaid(self) -> str:

@@ -14,7 +14,7 @@ from simsip.viz.flow import build_flow
 from simsip.viz.ladder import Ladder
 from simsip.viz.pcap import EPOCH, internet_checksum, write_pcapng
 from tests.viz.handbuilt import CALL, NODES, reliable_180_trace
-from tests.viz.tools import PI_WARN, sngrep_load, tshark_fields, tshark_sip_stat
+from tests.viz.tools import PI_WARN, pcap_record_count, sngrep_load, tshark_fields_and_stat
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("SIMSIP_REGEN_GOLDEN") == "1"
@@ -150,11 +150,34 @@ def test_explanations_cite_the_rule():
 # ---------------------------------------------------------------------- pcap
 
 
-def _export(tmp_path: Path, transport: str = "UDP") -> tuple[Path, list]:
-    path = tmp_path / f"call-{transport}.pcapng"
-    with open(path, "wb") as f:
-        frames = write_pcapng(reliable_180_trace(transport), f, nodes=NODES)
-    return path, frames
+UDP_FIELDS = ["frame.number", "frame.time_epoch", "ip.src", "ip.dst", "udp.srcport", "udp.dstport", "sip.Method",
+              "sip.Status-Code", "frame.comment", "_ws.expert.severity", "_ws.malformed", "sip.resend", "sip.RSeq",
+              "sip.RAck.RSeq.seq", "sip.RAck.CSeq.seq", "sip.RAck.CSeq.method"]
+TCP_FIELDS = ["frame.number", "tcp.stream", "tcp.flags.str", "tcp.len", "sip.CSeq", "_ws.expert.severity",
+              "_ws.malformed", "tcp.analysis.flags"]
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory):
+    """The hand-built call exported over UDP and TCP, read by tshark and sngrep (in parallel)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tmp = tmp_path_factory.mktemp("handbuilt")
+    out = {}
+    for transport in ("UDP", "TCP"):
+        path = tmp / f"call-{transport}.pcapng"
+        with open(path, "wb") as f:
+            out[transport + "-frames"] = write_pcapng(reliable_180_trace(transport), f, nodes=NODES)
+        out[transport] = path
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        udp = pool.submit(tshark_fields_and_stat, out["UDP"], UDP_FIELDS)
+        tcp = pool.submit(tshark_fields_and_stat, out["TCP"], TCP_FIELDS)
+        sng = pool.submit(sngrep_load, out["UDP"], tmp)
+        out["udp-rows"], out["udp-stat"] = udp.result()
+        out["tcp-rows"], _ = tcp.result()
+        dialogs, parsed = sng.result()
+        out["sngrep"] = (dialogs, pcap_record_count(parsed))
+    return out
 
 
 def test_checksum_is_rfc1071():
@@ -162,11 +185,8 @@ def test_checksum_is_rfc1071():
     assert internet_checksum(bytes.fromhex("0001f203f4f5f6f7")) == (~0xDDF2) & 0xFFFF
 
 
-def test_pcap_udp_dissects_as_sip_with_comments_and_times(tmp_path):
-    cap, frames = _export(tmp_path)
-    rows = tshark_fields(cap, ["frame.number", "frame.time_epoch", "ip.src", "ip.dst", "udp.srcport",
-                               "udp.dstport", "sip.Method", "sip.Status-Code", "frame.comment",
-                               "_ws.expert.severity", "_ws.malformed", "sip.resend"])
+def test_pcap_udp_dissects_as_sip_with_comments_and_times(captures):
+    rows, frames = captures["udp-rows"], captures["UDP-frames"]
     assert len(rows) == len(frames) == 12
     for row in rows:
         assert row[4] == row[5] == "5060"
@@ -183,24 +203,18 @@ def test_pcap_udp_dissects_as_sip_with_comments_and_times(tmp_path):
     assert [r[0] for r in rows if r[11] == "1"] == ["8"]
 
 
-def test_pcap_rseq_and_rack_decode(tmp_path):
-    cap, _ = _export(tmp_path)
-    rseq = tshark_fields(cap, ["sip.RSeq"], "sip.RSeq")
-    rack = tshark_fields(cap, ["sip.RAck.RSeq.seq", "sip.RAck.CSeq.seq", "sip.RAck.CSeq.method"], "sip.RAck")
-    assert [r[0] for r in rseq] == ["1", "1", "1"]
-    assert rack == [["1", "1", "INVITE"], ["1", "1", "INVITE"]]
+def test_pcap_rseq_and_rack_decode(captures):
+    rows = captures["udp-rows"]
+    assert [r[12] for r in rows if r[12]] == ["1", "1", "1"]
+    assert [r[13:16] for r in rows if r[13]] == [["1", "1", "INVITE"], ["1", "1", "INVITE"]]
 
 
-def test_pcap_sip_stat_counts(tmp_path):
-    cap, _ = _export(tmp_path)
-    stat = tshark_sip_stat(cap)
-    assert stat["messages"] == 12 and stat["resent"] == 1
+def test_pcap_sip_stat_counts(captures):
+    assert captures["udp-stat"] == {"messages": 12, "resent": 1}
 
 
-def test_pcap_tcp_stream_is_plausible(tmp_path):
-    cap, frames = _export(tmp_path, "TCP")
-    rows = tshark_fields(cap, ["frame.number", "tcp.stream", "tcp.flags.str", "tcp.len", "sip.CSeq",
-                               "_ws.expert.severity", "_ws.malformed", "tcp.analysis.flags"])
+def test_pcap_tcp_stream_is_plausible(captures):
+    rows = captures["tcp-rows"]
     sip_rows = [r for r in rows if r[4]]
     assert len(sip_rows) == 12
     # Three connections (alice-edge, edge-bob, alice-bob), each opened with a handshake.
@@ -210,11 +224,8 @@ def test_pcap_tcp_stream_is_plausible(tmp_path):
         assert all(int(s) < PI_WARN for s in r[5].split("|") if s), r
 
 
-def test_sngrep_loads_the_capture(tmp_path):
-    cap, _ = _export(tmp_path)
-    dialogs, parsed = sngrep_load(cap, tmp_path)
-    assert dialogs == 1
-    assert len(tshark_fields(parsed, ["frame.number"], "sip")) == 12
+def test_sngrep_loads_the_capture(captures):
+    assert captures["sngrep"] == (1, 12)
 
 
 def test_export_is_deterministic(tmp_path):

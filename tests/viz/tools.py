@@ -38,7 +38,7 @@ def tool(name: str) -> str:
 
 def tshark_fields(capture: Path, fields: list[str], display_filter: str | None = None) -> list[list[str]]:
     """One row per frame: the given fields as tshark prints them (tab-separated)."""
-    cmd = [tool("tshark"), "-r", str(capture), *CHECKSUM_PREFS, "-T", "fields", "-E", "separator=/t",
+    cmd = [tool("tshark"), "-n", "-r", str(capture), *CHECKSUM_PREFS, "-T", "fields", "-E", "separator=/t",
            "-E", "occurrence=a", "-E", "aggregator=|"]
     for f in fields:
         cmd += ["-e", f]
@@ -48,21 +48,54 @@ def tshark_fields(capture: Path, fields: list[str], display_filter: str | None =
     return [line.split("\t") for line in proc.stdout.splitlines()]
 
 
+def _parse_sip_stat(text: str) -> dict[str, int]:
+    """Total and resent SIP message counts from ``-z sip,stat`` output."""
+    total = re.search(r"Number of SIP messages:\s*(\d+)", text)
+    resent = re.search(r"Number of resent SIP messages:\s*(\d+)", text)
+    assert total and resent, text
+    return {"messages": int(total.group(1)), "resent": int(resent.group(1))}
+
+
 def tshark_sip_stat(capture: Path) -> dict[str, int]:
-    """``tshark -z sip,stat -q``: total and resent SIP message counts."""
-    proc = subprocess.run([tool("tshark"), "-r", str(capture), "-q", "-z", "sip,stat"],
+    """``tshark -r FILE -z sip,stat -q``: total and resent SIP message counts."""
+    proc = subprocess.run([tool("tshark"), "-n", "-r", str(capture), "-q", "-z", "sip,stat"],
                           capture_output=True, text=True, timeout=60, check=True)
-    total = re.search(r"Number of SIP messages:\s*(\d+)", proc.stdout)
-    resent = re.search(r"Number of resent SIP messages:\s*(\d+)", proc.stdout)
-    assert total and resent, proc.stdout
-    return {"messages": int(total.group(1)), "resent": int(resent.group(1)), "text": proc.stdout}  # type: ignore[dict-item]
+    return _parse_sip_stat(proc.stdout)
+
+
+def tshark_fields_and_stat(capture: Path, fields: list[str]) -> tuple[list[list[str]], dict[str, int]]:
+    """One tshark run (they cost a second each): per-frame fields and the ``sip,stat`` counts."""
+    cmd = [tool("tshark"), "-n", "-r", str(capture), *CHECKSUM_PREFS, "-z", "sip,stat", "-T", "fields",
+           "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=|"]
+    for f in fields:
+        cmd += ["-e", f]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
+    head, sep, _tail = proc.stdout.partition("=" * 20)
+    assert sep, proc.stdout
+    rows = [line.split("\t") for line in head.splitlines() if line.strip()]
+    return rows, _parse_sip_stat(proc.stdout)
+
+
+def pcap_record_count(path: Path) -> int:
+    """Packets in a classic libpcap file (what sngrep -O writes)."""
+    import struct
+
+    data = path.read_bytes()
+    magic = data[:4]
+    endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    count, offset = 0, 24
+    while offset + 16 <= len(data):
+        incl_len = struct.unpack(endian + "I", data[offset + 8:offset + 12])[0]
+        offset += 16 + incl_len
+        count += 1
+    return count
 
 
 def sngrep_load(capture: Path, tmp: Path) -> tuple[int, Path]:
     """Load a capture in sngrep without its interface (``-N``).
 
     Returns the dialog count sngrep prints and the pcap (``-O``) of every SIP
-    message it parsed, which the caller reads back with tshark.
+    message it parsed (count them with :func:`pcap_record_count`).
     """
     out = tmp / "sngrep-out.pcap"
     proc = subprocess.run(

@@ -1,0 +1,259 @@
+"""Real runs of shipped scenarios, exported and read back by the real tools (tshark, sngrep).
+
+Every scenario in ``scenarios/`` (plus tests/viz/data/reliable_180_proxy.sip,
+a reliable 180 through a proxy over a lossy link) is run through the CLI
+(``simsip pcap``, ``simsip run --format json``) and the capture is checked
+with tshark frame by frame against simsip's own trace.
+
+Wireshark's idea of a resent SIP message (``sip.resend``) is narrower than
+simsip's retransmission count; epan/dissectors/packet-sip.c
+``sip_is_packet_resend()`` only looks at UDP, keys on (Call-ID, source,
+destination), forgets as soon as another CSeq passes in that direction, never
+marks ACK, CANCEL or provisional responses. :func:`wireshark_resends` applies
+that rule to simsip's transmissions; the tests check that tshark marks
+exactly those frames, that each is a simsip retransmission, and that every
+simsip retransmission Wireshark can recognise is marked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import simsip
+from simsip.cli import main
+from simsip.engine import run as engine_run
+from simsip.viz.flow import Transmission, build_flow
+from simsip.viz.ladder import Ladder
+from tests.viz.tools import PI_WARN, pcap_record_count, sngrep_load, tshark_fields_and_stat
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "data"
+GOLDEN = Path(__file__).parent / "golden"
+SHIPPED = sorted(p for p in (ROOT / "scenarios").glob("**/*.sip"))
+CASES = [(DATA / "reliable_180_proxy.sip", ("loss=30%",), 3)] + [
+    (path, (), 1) for path in SHIPPED
+]
+
+FIELDS = ["frame.number", "sip.Method", "sip.Status-Code", "sip.Call-ID", "sip.CSeq", "sip.resend",
+          "sip.RSeq", "sip.RAck.RSeq.seq", "sip.RAck.CSeq.seq", "sip.RAck.CSeq.method", "_ws.malformed",
+          "_ws.expert.severity", "frame.comment"]
+
+
+def _case_id(case: tuple[Path, tuple[str, ...], int]) -> str:
+    """Test id: the scenario path inside the checkout."""
+    return str(case[0].relative_to(ROOT))
+
+
+def _cli(*args: str) -> str:
+    """Run a simsip command in-process; it must succeed."""
+    res = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+def _params(scenario_path: Path, params: tuple[str, ...]) -> tuple[str, ...]:
+    """Add loss to scenarios that have a `loss` param, so captures carry retransmissions."""
+    sc = simsip.load(str(scenario_path))
+    if params or sc.param("loss") is None:
+        return params
+    return ("loss=20%",)
+
+
+def wireshark_resends(txs: list[Transmission]) -> set[int]:
+    """Indices of the transmissions Wireshark 4's SIP dissector marks as resent (see module doc)."""
+    state: dict[tuple[str | None, str, str], dict] = {}
+    marked: set[int] = set()
+    for i, tx in enumerate(txs):
+        if (tx.transport or "UDP") != "UDP" or not tx.cseq:
+            continue
+        num, method = tx.cseq.split()
+        key = (tx.call_id, tx.src, tx.dst)
+        v = state.get(key)
+        if v is None:
+            v = state[key] = {"cseq": num, "method": method, "st": "nothing", "code": None}
+            compare = None
+        else:
+            compare = v["cseq"]
+            if num != v["cseq"]:
+                v.update(cseq=num, method=method, st="nothing")
+        code = tx.status
+        if code is None:
+            if num == compare and v["st"] == "request" and method == v["method"] and method not in ("ACK", "CANCEL"):
+                marked.add(i)
+            v["st"] = "request"
+        else:
+            if num == compare and v["st"] == "final" and method == v["method"] and code >= 200 and code == v["code"]:
+                marked.add(i)
+            if code >= 200:
+                v["code"], v["st"] = code, "final"
+            else:
+                v["st"] = "provisional"
+    return marked
+
+
+@pytest.fixture(scope="module")
+def all_exports(tmp_path_factory):
+    """Every case exported (via `simsip pcap`) and read by tshark and sngrep, the tools in parallel.
+
+    tshark costs about a second of start-up per file, mostly waiting; running
+    the tools side by side keeps the whole module within its time budget.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = {}
+    for path, params, seed in CASES:
+        params = _params(path, params)
+        tmp = tmp_path_factory.mktemp("cap")
+        cap = tmp / "out.pcapng"
+        popts = [a for p in params for a in ("--param", p)]
+        _cli("pcap", str(path), "-o", str(cap), "--seed", str(seed), *popts)
+        scenario = simsip.load(str(path), params=dict(p.split("=", 1) for p in params) or None)
+        result = engine_run(scenario, seed=seed, trace="full")
+        data = json.loads(_cli("run", str(path), "--format", "json", "--seed", str(seed), *popts))
+        cases[_case_id((path, params, seed))] = {
+            "path": path, "cap": cap, "tmp": tmp, "flow": build_flow(result.trace, run=0),
+            "json": data, "trace": result.trace,
+        }
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        shark = {k: pool.submit(tshark_fields_and_stat, c["cap"], FIELDS) for k, c in cases.items()}
+        sng = {k: pool.submit(sngrep_load, c["cap"], c["tmp"]) for k, c in cases.items()}
+        for k, c in cases.items():
+            c["rows"], c["stat"] = shark[k].result()
+            dialogs, parsed = sng[k].result()
+            c["sngrep_dialogs"], c["sngrep_packets"] = dialogs, pcap_record_count(parsed)
+    return cases
+
+
+@pytest.fixture(params=CASES, ids=_case_id)
+def exported(request, all_exports):
+    """One case of :func:`all_exports`."""
+    return all_exports[_case_id(request.param)]
+
+
+def test_every_frame_dissects_as_sip_without_errors(exported):
+    txs = exported["flow"].transmissions
+    rows = [r for r in exported["rows"] if r[1] or r[2]]
+    assert len(rows) == len(txs) > 0
+    for row, tx in zip(rows, txs):
+        assert row[10] == "", row  # no malformed packet
+        assert all(int(s) < PI_WARN for s in row[11].split("|") if s), row
+        assert (row[1] or row[2]) == (tx.method if tx.is_request else str(tx.status)), (row, tx.label)
+        assert row[3] == tx.call_id and row[4] == tx.cseq
+
+
+def test_tshark_counts_equal_simsip_transmissions_and_json(exported):
+    stat = exported["stat"]
+    calls = exported["json"]["calls"]
+    assert stat["messages"] == len(exported["flow"].transmissions)
+    in_calls = [tx for tx in exported["flow"].transmissions if tx.call_id in {c["call_id"] for c in calls}]
+    if len(in_calls) == len(exported["flow"].transmissions):
+        assert stat["messages"] == sum(c["messages_sent"] for c in calls)
+    marked = [r for r in exported["rows"] if r[5] == "1"]
+    assert stat["resent"] == len(marked)
+
+
+def test_resent_frames_are_simsip_retransmissions(exported):
+    txs = exported["flow"].transmissions
+    rows = [r for r in exported["rows"] if r[1] or r[2]]
+    marked = {i for i, r in enumerate(rows) if r[5] == "1"}
+    assert marked == wireshark_resends(txs)
+    # Every frame Wireshark calls resent is one simsip counted as a retransmission ...
+    assert all(txs[i].retransmission > 0 for i in marked)
+    # ... and every simsip retransmission Wireshark's rule can recognise is marked.
+    retx = {i for i, tx in enumerate(txs) if tx.retransmission > 0}
+    assert retx & wireshark_resends(txs) == marked
+
+
+def test_json_retransmission_measures_match_the_capture(exported):
+    """invite/prack/ok retransmissions of `simsip run --format json` are frames of the capture."""
+    txs = exported["flow"].transmissions
+    rows = [r for r in exported["rows"] if r[1] or r[2]]
+    visible = wireshark_resends(txs)
+    for call in exported["json"]["calls"]:
+        cid = call["call_id"]
+        invites = [i for i, tx in enumerate(txs) if tx.call_id == cid and tx.message == "INVITE"]
+        if not invites:
+            continue
+        uac = txs[invites[0]].src
+        sets = {
+            "invite_retransmissions": [i for i in invites if txs[i].src == uac and txs[i].retransmission],
+            "prack_retransmissions": [i for i, tx in enumerate(txs) if tx.call_id == cid and tx.src == uac
+                                      and tx.message == "PRACK" and tx.retransmission],
+            "ok_retransmissions": [i for i, tx in enumerate(txs) if tx.call_id == cid and tx.timer == "2xx"
+                                   and tx.retransmission],
+            "reliable_1xx_retransmissions": [i for i, tx in enumerate(txs) if tx.call_id == cid
+                                             and tx.rseq is not None and tx.timer == "1xx-rel"
+                                             and tx.retransmission],
+        }
+        for measure, frames in sets.items():
+            assert len(frames) == call[measure], measure
+            seen = [i for i in frames if rows[i][5] == "1"]
+            assert seen == [i for i in frames if i in visible], measure
+
+
+def test_rseq_and_rack_decode_to_what_simsip_sent(exported):
+    txs = exported["flow"].transmissions
+    rows = [r for r in exported["rows"] if r[1] or r[2]]
+    for row, tx in zip(rows, txs):
+        assert row[6] == ("" if tx.rseq is None else str(tx.rseq))
+        if tx.rack:
+            assert " ".join(row[7:10]) == tx.rack
+        else:
+            assert row[7:10] == ["", "", ""]
+
+
+def test_comments_carry_sender_retransmission_and_loss(exported):
+    txs = exported["flow"].transmissions
+    rows = [r for r in exported["rows"] if r[1] or r[2]]
+    for row, tx in zip(rows, txs):
+        comment = row[12]
+        assert comment.startswith(f"sent by {tx.src} to {tx.dst}")
+        assert (f"retransmission {tx.retransmission}" in comment) == (tx.retransmission > 0)
+        assert ("dropped" in comment) == tx.dropped
+        if tx.dropped and tx.link:
+            assert f"dropped on link {tx.link}" in comment
+
+
+def test_sngrep_loads_the_capture(exported):
+    calls = {tx.call_id for tx in exported["flow"].transmissions}
+    assert exported["sngrep_dialogs"] == len(calls)
+    assert exported["sngrep_packets"] == len(exported["flow"].transmissions)
+
+
+# ------------------------------------------------------------------- ladders of real runs
+
+
+def test_ladder_cli_golden_reliable_180():
+    """The text ladder of the proxy scenario at 30 % loss, seed 3 (retransmissions and losses)."""
+    out = _cli("ladder", str(DATA / "reliable_180_proxy.sip"), "--param", "loss=30%", "--seed", "3")
+    _golden("reliable_180_proxy.txt", out)
+
+
+def test_mermaid_cli_golden_reliable_180():
+    out = _cli("ladder", str(DATA / "reliable_180_proxy.sip"), "--param", "loss=30%", "--seed", "3",
+               "--format", "mermaid")
+    _golden("reliable_180_proxy.mmd", out)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_shipped_scenario_has_a_ladder(path):
+    """Each shipped scenario draws: one arrow per transmission of run 0."""
+    result = engine_run(simsip.load(str(path)), seed=1, trace="full")
+    lad = Ladder(result.trace, nodes=[n.name for n in result.scenario.nodes], run=0)
+    sends = [e for e in result.trace if e.event == "send"]
+    assert len(lad.flow.transmissions) == len(sends)
+    assert lad.text().count("\n") == len(sends) + 1
+
+
+def _golden(name: str, text: str) -> None:
+    """Compare with tests/viz/golden/<name> (SIMSIP_REGEN_GOLDEN=1 rewrites it)."""
+    import os
+
+    path = GOLDEN / name
+    if os.environ.get("SIMSIP_REGEN_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
