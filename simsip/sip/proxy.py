@@ -384,7 +384,7 @@ class ProxyCore:
 
         broken = self._malformed(message)
         if broken is not None:
-            return self._on_malformed(now, message, source, broken)
+            return self._on_malformed(now, message, source, *broken)
         if isinstance(message, Request):
             if not self.stateful:
                 return self._on_request(now, message, source, None)
@@ -394,34 +394,40 @@ class ProxyCore:
         return self._tu(now, self.layer.receive_response(now, message), source)
 
     @staticmethod
-    def _malformed(message: "Request | Response") -> str | None:
-        """RFC 3261 §16.3 item 1: why ``message`` lacks what a proxy needs (None when fine)."""
+    def _malformed(message: "Request | Response") -> tuple[int, str] | None:
+        """RFC 3261 §16.3 item 1: (status, why) when ``message`` lacks what a proxy needs, else None."""
         from simsip.sip.message import Request
 
+        if message.version.upper() != "SIP/2.0":
+            # RFC 4475 §3.1.2.16 badvers: 505, never forwarded.
+            return 505, f"version {message.version} not supported"
         try:
             _ = message.vias, message.call_id, message.cseq, message.from_, message.to, message.max_forwards
             if isinstance(message, Request):
                 if message.cseq.method != message.method:
-                    return "CSeq method does not match the request method"
+                    return 400, "CSeq method does not match the request method"
                 _ = message.routes
         except ValueError as error:  # SipParseError is a ValueError
-            return str(error)
+            return 400, str(error)
         return None
 
-    def _on_malformed(self, now: float, message: "Request | Response", source: Address, why: str) -> list[Action]:
-        """Answer a malformed request with a stateless 400 when possible; drop anything else (RFC 4475 §3.3.1)."""
+    def _on_malformed(
+        self, now: float, message: "Request | Response", source: Address, status: int, why: str
+    ) -> list[Action]:
+        """Answer a malformed request statelessly (400, or 505) when possible; drop anything else (RFC 4475 §3.3.1)."""
         from simsip.sip.message import Request, make_response
 
         call_id = message.headers.get("Call-ID") or ""
         if isinstance(message, Request) and message.method != "ACK":
             try:
-                response = make_response(message, 400, f"Bad Request ({why})"[:120], to_tag=self._new_tag())
+                reason = None if status == 505 else f"Bad Request ({why})"[:120]
+                response = make_response(message, status, reason, to_tag=self._new_tag())
                 _ = response.top_via
             except ValueError:
                 pass
             else:
                 return [SendMessage(response, source),
-                        AppEvent("proxy-reject", call_id, response, {"status": 400, "reason": response.reason})]
+                        AppEvent("proxy-reject", call_id, response, {"status": status, "reason": response.reason})]
         return [AppEvent("proxy-drop", call_id, message, {"reason": why})]
 
     def _new_tag(self) -> str:
@@ -709,13 +715,9 @@ class ProxyCore:
             if not branch.startswith(MAGIC_COOKIE) or "." not in branch:
                 continue
             below = raw[i + 1] if i + 1 < len(raw) else ""
-            if branch[len(MAGIC_COOKIE):].split(".", 1)[0] == self._loop_hash_for(request, below):
+            if branch[len(MAGIC_COOKIE):].split(".", 1)[0] == self._loop_hash(request, below):
                 return True
         return False
-
-    def _loop_hash_for(self, request: "Request", top_via: str) -> str:
-        """The loop hash of ``request`` as if ``top_via`` were its top Via (before our own)."""
-        return self._loop_hash(request, top_via)
 
     def _via_value(self, branch: str, transport: Transport) -> str:
         """Our Via header value (RFC 3261 §16.6 item 8)."""

@@ -35,7 +35,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from simsip.sip.auth import DigestAuthenticator, parse_credentials
+from simsip.sip.auth import DigestAuthenticator
 
 if TYPE_CHECKING:
     from simsip.sip.message import URI, Request, Response

@@ -500,3 +500,33 @@ def test_branch_state_changes_reported() -> None:
     out = proxy.receive(0.1, response_to(fwd, 180), BOB) + proxy.receive(0.2, response_to(fwd, 200), BOB)
     changes = [(a.old, a.new) for a in out if isinstance(a, StateChange) and " branch " in a.machine]
     assert changes == [("Trying", "Proceeding"), ("Proceeding", "Completed")]
+
+
+def test_rfc4475_every_torture_message_is_answered_or_dropped_never_a_crash() -> None:
+    """RFC 4475 §3 / STYLE.md (h11): whatever parses, a proxy in either mode answers, forwards or drops it."""
+    from simsip.sip.message import Request
+
+    for path in sorted(RFC4475.glob("*.dat")):
+        try:
+            message = parse(path.read_bytes())
+        except ValueError:
+            continue  # the parser rejects it (the UA/transport layer answers 400 statelessly)
+        for mode in (ProxyMode.STATEFUL, ProxyMode.STATELESS):
+            proxy = make_proxy(host="p.example.com", domains=("example.com",), mode=mode, location=bob_location())
+            out = proxy.receive(0.0, message, Address("torture.example.net"))
+            assert out, f"{path.name} ({mode.value}): no action at all"
+            if isinstance(message, Request):
+                for sent in sends(out):
+                    # Never forward an overlarge or mismatched request untouched: either it was
+                    # answered (a Response) or it went on with our Via on top.
+                    if isinstance(sent.message, Request):
+                        assert sent.message.top_via.host == "p.example.com", path.name
+
+
+def test_rfc4475_badvers_gets_505_not_forwarded() -> None:
+    """RFC 4475 §3.1.2.16 badvers.dat / RFC 3261 §8.2.2 via §16.3 item 1: SIP/7.0 gets 505, both modes."""
+    for mode in (ProxyMode.STATEFUL, ProxyMode.STATELESS):
+        proxy = make_proxy(host="p.example.com", domains=("example.com",), mode=mode)
+        request = parse((RFC4475 / "badvers.dat").read_bytes())
+        sent = sends(proxy.receive(0.0, request, Address("t.example.com")))
+        assert [first_line(s.message) for s in sent] == ["SIP/2.0 505 Version Not Supported"]
