@@ -1,0 +1,88 @@
+"""`simsip ladder`, `simsip pcap`, `simsip explain`: outputs, filters, bad input (exit 2, one line, no file)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from simsip.cli import main
+
+DATA = Path(__file__).parent / "data"
+SCENARIO = str(DATA / "reliable_180_proxy.sip")
+LOSSY = ("--param", "loss=30%", "--seed", "3")
+
+
+def invoke(*args: str):
+    """Run one simsip command in-process."""
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_ladder_time_window_and_call_filter():
+    full = invoke("ladder", SCENARIO, *LOSSY).output
+    window = invoke("ladder", SCENARIO, *LOSSY, "--from", "500ms", "--to", "1s").output
+    rows = [ln for ln in window.splitlines()[3:]]
+    assert rows and all(0.5 <= float(ln.split()[0]) <= 1.0 for ln in rows)
+    assert len(rows) < len(full.splitlines()) - 3
+    assert "X lost on edge-bob" in full and "(retx 1, RFC 3262 timer)" in full
+
+
+def test_ladder_formats_to_files(tmp_path):
+    for fmt, start in (("svg", "<svg"), ("html", "<!DOCTYPE html>"), ("mermaid", "sequenceDiagram")):
+        out = tmp_path / f"l.{fmt}"
+        res = invoke("ladder", SCENARIO, *LOSSY, "--format", fmt, "-o", str(out))
+        assert res.exit_code == 0 and res.output == ""
+        assert out.read_text(encoding="utf-8").startswith(start)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.html", "l.mermaid", "l.svg"]  # no temp files left
+
+
+def test_explain_cites_rfc_sections():
+    out = invoke("explain", SCENARIO, *LOSSY, "--no-recv").output
+    assert "RFC 3262 §3: reliable 180 retransmitted after 500 ms, no PRACK yet" in out
+    assert "RFC 3261 §17.1.2.2: Timer E: PRACK retransmitted after 500 ms, no final response yet" in out
+    assert "network: link edge-bob lost the packet" in out
+    assert "network: delivered" not in out
+
+
+def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real `simsip` entry point (exit status and stderr as a user sees them)."""
+    return subprocess.run([sys.executable, "-m", "simsip", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path):
+    out = tmp_path / "out.pcapng"
+    cases = [
+        ("pcap", SCENARIO, "-o", str(out), "--param", "loss"),
+        ("pcap", SCENARIO, "-o", str(out), "--run", "-1"),
+        ("pcap", str(tmp_path / "missing.sip"), "-o", str(out)),
+        ("ladder", SCENARIO, "--from", "soon"),
+        ("ladder", SCENARIO, "--from", "2s", "--to", "1s"),
+        ("ladder", SCENARIO, "--call", "no-such-call"),
+        ("ladder", SCENARIO, "--format", "png"),
+        ("pcap", SCENARIO, "-o", str(tmp_path / "no-dir" / "x.pcapng")),
+    ]
+    for args in cases:
+        res = _run_cli(*args, cwd=tmp_path)
+        assert res.returncode == 2, (args, res.stderr)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("simsip: error: "), (args, res.stderr)
+        assert "Traceback" not in res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_scenario_reports_file_line_col(tmp_path):
+    bad = tmp_path / "bad.sip"
+    bad.write_text('scenario "x"\nua alice\nlink alice <-> nobody delay 10ms\n', encoding="utf-8")
+    res = _run_cli("pcap", str(bad), "-o", str(tmp_path / "x.pcapng"), cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert f"{bad}:3:" in res.stderr
+    assert not (tmp_path / "x.pcapng").exists()
+
+
+def test_pcap_reports_what_it_wrote(tmp_path):
+    out = tmp_path / "call.pcapng"
+    res = invoke("pcap", SCENARIO, *LOSSY, "-o", str(out))
+    assert res.exit_code == 0
+    assert out.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # pcapng Section Header Block
