@@ -450,9 +450,13 @@ class ProxyCore:
     def _tu(self, now: float, results: list, source: Address | None) -> list[Action]:
         """Pass driver actions through and act on the transaction layer's TU events."""
         actions, events = split_tu_events(results)
-        if not self.options.auto_trying:
-            # ``no-trying``: the 200 ms 100-Trying timer of §17.2.1 is never armed.
-            actions = [a for a in actions if not (isinstance(a, StartTimer) and a.label == "trying")]
+        # The §17.2.1 200 ms 100-Trying timer is never needed: this TU answers every
+        # INVITE at once (100, or a final), and with ``no-trying`` it must stay silent.
+        actions = [
+            a for a in actions
+            if not (isinstance(a, StartTimer) and a.label == "trying")
+            and not (isinstance(a, CancelTimer) and a.name.endswith("/trying"))
+        ]
         out: list[Action] = list(actions)
         for event in events:
             out += self._on_tu_event(now, event, source)
@@ -924,9 +928,12 @@ class ProxyCore:
             else:
                 ctx.forwarded_2xx.append(response)
         actions = self._tu(now, self.layer.send_response(now, ctx.server_tx, response), None)
-        actions.append(
-            AppEvent("proxy-response", ctx.call_id, response, {"status": response.status, "branch": branch})
-        )
+        if any(isinstance(a, SendMessage) for a in actions):
+            actions.append(
+                AppEvent("proxy-response", ctx.call_id, response, {"status": response.status, "branch": branch})
+            )
+        else:  # the server transaction is past the point of sending it (e.g. Completed)
+            actions.append(AppEvent("proxy-drop", ctx.call_id, response, {"reason": "server transaction done"}))
         return actions
 
     def _on_branch_response(self, now: float, ctx: ResponseContext, branch: Branch, response: "Response") -> list[Action]:

@@ -159,6 +159,8 @@ def test_stateful_invite_forwarded_with_via_max_forwards_record_route() -> None:
     timer_c = [a for a in out if isinstance(a, StartTimer) and a.label == "C"]
     assert len(timer_c) == 1 and timer_c[0].delay > 180
     assert app(out, "proxy-forward")[0].detail["destination"] == str(BOB)
+    # We answered at once, so the §17.2.1 200 ms timer is never armed.
+    assert [a.label for a in out if isinstance(a, StartTimer)] == ["A", "B", "C"]
 
 
 def test_missing_max_forwards_is_set_to_70() -> None:
