@@ -241,3 +241,22 @@ def test_export_needs_message_objects():
         e.msg = None
     with pytest.raises(ValueError, match="trace='full'"):
         write_pcapng(events, io.BytesIO(), nodes=NODES)
+
+
+def test_addresses_from_the_scenario_then_per_node():
+    from simsip.cli.ladder import scenario_addresses
+    from simsip.scenario import model as m
+    from simsip.viz.pcap import assign_addresses
+
+    sc = m.Scenario(nodes=(m.UserAgent(name="alice", host="192.0.2.10"), m.UserAgent(name="bob")))
+    given = scenario_addresses(sc)
+    assert given == {"alice": "192.0.2.10"}
+    assert assign_addresses(["alice", "edge", "bob"], given) == {
+        "alice": "192.0.2.10", "edge": "10.0.0.1", "bob": "10.0.0.2"}
+    assert assign_addresses(NODES) == {"alice": "10.0.0.1", "edge": "10.0.0.2", "bob": "10.0.0.3"}
+
+
+def test_empty_trace_draws_an_empty_ladder():
+    lad = Ladder([])
+    assert lad.flow.transmissions == [] and lad.mermaid() == "sequenceDiagram\n"
+    ET.fromstring(lad.svg())
