@@ -1,0 +1,47 @@
+"""Every shipped scenario checks, runs, and keeps its `expect` lines (issue 6 item 7)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import simsip
+from tests.scenarios.helpers import SCENARIOS, lossy_settings, scenario_files
+
+FILES = scenario_files()
+
+
+def _id(path: Path) -> str:
+    """Test id: the path under scenarios/."""
+    return str(path.relative_to(SCENARIOS))
+
+
+def _failed(result: simsip.engine.Result) -> str:
+    """The expectations that did not hold, one per line."""
+    return "\n".join(f"{e['text']}: {e['detail']}" for e in result.expectations if not e["held"])
+
+
+def test_library_is_not_empty() -> None:
+    """The glob finds the scenario library."""
+    assert len(FILES) >= 2
+
+
+@pytest.mark.parametrize("path", FILES, ids=_id)
+def test_scenario_holds_without_loss(path: Path) -> None:
+    """Each scenario loads, runs once with its defaults, states expectations, and they all hold."""
+    scenario = simsip.load(path)
+    assert scenario.expectations, f"{path} has no `expect` line"
+    result = simsip.run(scenario, runs=1, seed=0)
+    assert result.ok, _failed(result)
+
+
+LOSSY = [(path, params, runs) for path in FILES for params, runs in lossy_settings(path)]
+
+
+@pytest.mark.parametrize("path,params,runs", LOSSY,
+                         ids=[f"{_id(p)}-{','.join(f'{k}={v}' for k, v in q.items())}" for p, q, _ in LOSSY])
+def test_scenario_holds_with_lossy_params(path: Path, params: dict[str, str], runs: int) -> None:
+    """Scenarios marked `# lossy:` keep their expectations under those params over several runs."""
+    result = simsip.run(simsip.load(path, params), runs=runs, seed=0)
+    assert result.ok, _failed(result)

@@ -1,0 +1,98 @@
+"""RFC 3262 scenarios (scenarios/rfc3262/): exact flows, RSeq/RAck and timings from the trace."""
+
+from __future__ import annotations
+
+import simsip
+from tests.scenarios.helpers import SCENARIOS, flow, format_table, sends, send_times
+
+DIR = SCENARIOS / "rfc3262"
+
+
+def _trace(name: str, **params: str) -> list:
+    """The full trace of run 0 of one scenario of the folder."""
+    return simsip.run(simsip.load(DIR / name, params or None), trace="full").trace
+
+
+def _check_flow(expected: list[str], got: list[str]) -> None:
+    """Assert the transmissions equal the expected list, printing both on failure."""
+    rows = [(str(i + 1), e) for i, e in enumerate(expected)]
+    assert got == expected, "\n" + format_table(rows, got)
+
+
+def test_reliable_180_flow_and_rack_rfc3262_s3_s7() -> None:
+    """RFC 3262 §3/§7.2: 180 carries RSeq; the PRACK's RAck is `RSeq CSeq-num INVITE`; no retransmission."""
+    trace = _trace("reliable_180.sip")
+    _check_flow(["alice->bob INVITE", "bob->alice 180", "alice->bob PRACK", "bob->alice 200",
+                 "bob->alice 200", "alice->bob ACK", "alice->bob BYE", "bob->alice 200"], flow(trace))
+    ringing = next(e for e in sends(trace) if e.message == "180 Ringing")
+    prack = next(e for e in sends(trace) if e.message == "PRACK")
+    assert 1 <= ringing.rseq <= 2**31 - 1
+    assert prack.rack == f"{ringing.rseq} 1 INVITE"
+    assert "100rel" in ringing.msg.require
+    # The INVITE's 200 leaves answer_after (2 s) after the INVITE arrived (0.05 s).
+    assert send_times(trace, "bob", "200")[1] == 2.05
+
+
+def test_second_reliable_waits_for_first_prack_rfc3262_s3() -> None:
+    """RFC 3262 §3: the 180 leaves only when the 183's PRACK arrived; its RSeq is the 183's + 1."""
+    trace = _trace("two_reliable_provisionals.sip", delay="100ms")
+    first = next(e for e in sends(trace) if e.message == "183 Session Progress")
+    second = next(e for e in sends(trace) if e.message == "180 Ringing")
+    pracks = [e for e in sends(trace) if e.message == "PRACK"]
+    assert second.rseq == first.rseq + 1
+    # 183 at 0.1, PRACK arrives at bob at 0.3: the 180 cannot leave before.
+    assert round(second.t, 6) == 0.3
+    assert [p.rack for p in pracks] == [f"{first.rseq} 1 INVITE", f"{second.rseq} 1 INVITE"]
+    assert [p.cseq for p in pracks] == ["2 PRACK", "3 PRACK"]
+
+
+def test_early_media_183_carries_sdp_rfc3262_s5() -> None:
+    """RFC 3262 §5: the answer in a reliable 183; the 200 follows answer_after later."""
+    trace = _trace("early_media_183.sip")
+    progress = next(e for e in sends(trace) if e.message == "183 Session Progress")
+    assert progress.msg.body and progress.msg.content_type == "application/sdp"
+    assert progress.rseq is not None
+    assert send_times(trace, "bob", "200")[:2] == [0.15, 3.05]
+
+
+def test_prack_lost_schedule_rfc3262_s3() -> None:
+    """RFC 3262 §3 + RFC 3261 §17.1.2.2: 180 retransmitted at T1, PRACK retransmitted on Timer E, same CSeq."""
+    trace = _trace("prack_lost.sip")
+    assert send_times(trace, "bob", "180") == [0.05, 0.55]
+    assert send_times(trace, "alice", "PRACK") == [0.1, 0.6]
+    pracks = [e for e in sends(trace) if e.message == "PRACK"]
+    assert {p.cseq for p in pracks} == {"2 PRACK"}
+    assert [p.retransmission for p in pracks] == [0, 1]
+
+
+def test_prack_200_lost_answered_by_server_transaction_rfc3261_s17_2_2() -> None:
+    """RFC 3261 §17.2.2: the retransmitted PRACK is answered with the same 200; the 180 is not resent."""
+    trace = _trace("prack_ok_lost.sip")
+    assert send_times(trace, "bob", "180") == [0.05]
+    assert send_times(trace, "alice", "PRACK") == [0.1, 0.6]
+    oks = [e for e in sends(trace) if e.src == "bob" and e.cseq == "2 PRACK"]
+    assert [round(e.t, 6) for e in oks] == [0.15, 0.65]
+
+
+def test_420_lists_unsupported_100rel_rfc3262_s4() -> None:
+    """RFC 3262 §4 / RFC 3261 §8.2.2.3: 420 Bad Extension with Unsupported: 100rel; no 180 at all."""
+    trace = _trace("no_100rel_420.sip")
+    _check_flow(["alice->bob INVITE", "bob->alice 420", "alice->bob ACK"], flow(trace))
+    bad = next(e for e in sends(trace) if e.message.startswith("420"))
+    assert "100rel" in bad.msg.unsupported
+
+
+def test_forking_two_early_dialogs_rfc3262_s4() -> None:
+    """RFC 3262 §4 / RFC 3261 §12.1.2: two reliable 180s with different To tags, each PRACKed in its dialog."""
+    trace = _trace("forking_reliable.sip")
+    ringing = [e for e in sends(trace) if e.src == "proxy" and e.dst == "alice" and e.message == "180 Ringing"]
+    assert len(ringing) == 2
+    assert ringing[0].msg.to.tag != ringing[1].msg.to.tag
+    pracks = [e for e in sends(trace) if e.src == "proxy" and e.message == "PRACK"]
+    assert sorted(p.dst for p in pracks) == ["bob", "bob2"]
+    for p in pracks:
+        answered = next(r for r in ringing if r.rseq == int(p.rack.split()[0]))
+        assert p.msg.to.tag == answered.msg.to.tag
+    # The losing branch is cancelled: CANCEL, 200, 487, ACK on proxy<->bob2.
+    tail = [f for f in flow(trace) if "bob2" in f and ("CANCEL" in f or "487" in f)]
+    assert tail == ["proxy->bob2 CANCEL", "bob2->proxy 487"]
