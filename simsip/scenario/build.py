@@ -125,6 +125,7 @@ class Builder:
         self.node_spans: dict[str, m.Span] = {}
         self.used_params: set[str] = set()
         self.links: list[m.Link] = []
+        self.bad_params: set[str] = set()
 
     # ----------------------------------------------------------- problems
     def error(self, span: m.Span, message: str) -> None:
@@ -159,6 +160,8 @@ class Builder:
             raise self.fail(tok.span, f"unknown param `${tok.text}`" + suggest(tok.text, self.params) +
                             ("" if self.params else "; declare it with `param NAME = VALUE`"))
         self.used_params.add(tok.text)
+        if tok.text in self.bad_params:
+            raise Bad(tok.text)  # already reported where the param is declared
         if param.kind not in want:
             raise self.fail(tok.span, f"`${tok.text}` is {KIND_WORDS[param.kind]}, but {what} needs "
                             f"{KIND_WORDS[want[0]]}")
@@ -284,7 +287,8 @@ class Builder:
         """A plain number (no unit)."""
         tok = self._scalar(raw, what, (m.ParamKind.NUMBER,))
         if tok.kind == "ref":
-            return self._param(tok, (m.ParamKind.NUMBER, m.ParamKind.INTEGER), what)
+            value, ref = self._param(tok, (m.ParamKind.NUMBER, m.ParamKind.INTEGER), what)
+            return float(value), ref
         if tok.kind != "num":
             raise self.fail(tok.span, f"{what} needs a number, not `{describe(tok)}`")
         number, unit = self._quantity(tok)
@@ -579,7 +583,9 @@ class Builder:
             max_events=lr.take("max_events", max_events) if max_events else None,
             span=limit_span, refs=lr.refs(),
         )
-        self._check_routes(calls, streams, registrations, requests, links)
+        if not self.problems:
+            # Only meaningful once every node and link was understood.
+            self._check_routes(calls, streams, registrations, requests, links)
         if self.problems:
             return None
         first = stmts[0].span if stmts else m.Span(self.file, 1, 1)
@@ -629,12 +635,14 @@ class Builder:
                                        self.overrides[name])
             except Bad:
                 value = default  # keep the param so its uses do not cascade into more errors
+        self.params[name] = m.Param(name, kind, default, value, raw.text, span=stmt.span)
         if kind is m.ParamKind.PERCENT and not 0.0 <= value <= 1.0:
+            self.bad_params.add(name)
             where = raw.span if value == default else m.Span(self.file, 0, 0)
             raise self.fail(where, f"param `{name}` must be between 0% and 100%")
         if kind in (m.ParamKind.DURATION, m.ParamKind.RATE, m.ParamKind.BANDWIDTH) and value < 0:
+            self.bad_params.add(name)
             raise self.fail(raw.span, f"param `{name}` cannot be negative")
-        self.params[name] = m.Param(name, kind, default, value, raw.text, span=stmt.span)
 
     def timers_stmt(self, stmt: Stmt) -> m.Timers:
         """``timers T1=.. T2=.. T4=..``."""

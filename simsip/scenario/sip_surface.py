@@ -456,7 +456,8 @@ _EXAMPLES: list[tuple[str, list[str]]] = [
     ("expected an action (send, wait, hangup, cancel, reinvite, ignore, prack, register)",
      ["on a X: x\n", "on a X:\n    x\n", "on a X: send 200; x\n", "on a X:\n\n"]),
     ("expected `:` and the actions after the event of `on NODE EVENT`",
-     ["on a INVITE\n", "on a INVITE x\n", "on a 180 to\n"]),
+     ["on a INVITE\n", "on a INVITE x\n", "on a 180\n", "on a 2xx\n", "on a 200 to BYE\n",
+      "on a 200 x\n"]),
     ("expected an event after the node name: a method (INVITE), a code (180), a class (2xx), "
      "timeout or call-ended", ["on a\n", "on a :\n"]),
     ("expected a node name after `on`", ["on\n", "on 5\n"]),
@@ -540,17 +541,17 @@ def _token_text(exc: UnexpectedInput, lines: list[str]) -> str:
     if isinstance(exc, UnexpectedToken):
         token = exc.token
         if token.type == "_NL":
-            return "the end of the line"
+            return "end of line"
         if token.type == "$END":
-            return "the end of the file"
+            return "end of file"
         if token.type in ("_INDENT", "_DEDENT"):
-            return "an indentation change"
+            return "indentation"
         return f"`{token}`"
     if isinstance(exc, UnexpectedCharacters):
         line = lines[exc.line - 1] if 0 < exc.line <= len(lines) else ""
         word = line[exc.column - 1:].split()[0] if line[exc.column - 1:].split() else line[exc.column - 1:exc.column]
         return f"`{word[:40]}`"
-    return "the end of the file"
+    return "end of file"
 
 
 def _expected(exc: UnexpectedInput) -> set[str]:
@@ -567,6 +568,10 @@ def _expected(exc: UnexpectedInput) -> set[str]:
 def _describe_error(exc: UnexpectedInput, lines: list[str]) -> str:
     """A message for one syntax error, in SIP terms where a known slip matches."""
     got = _token_text(exc, lines)
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "_INDENT":
+        return "unexpected indentation: only the actions under `on NODE EVENT:` are indented"
+    if isinstance(exc, UnexpectedCharacters) and got.startswith('`"'):
+        return "this string is not closed: a `\"` is missing before the end of the line"
     expected = _expected(exc)
     keywords = _keyword_text()
     label = _example_states().get((_state_key(exc.state), "start")) if exc.state is not None else None
@@ -594,6 +599,13 @@ def _position(exc: UnexpectedInput, text_lines: list[str]) -> tuple[int, int]:
     if isinstance(exc, UnexpectedToken) and exc.token.type == "_NL":
         # The newline token starts at the end of the offending line.
         line, col = exc.token.line, exc.token.column
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "_INDENT":
+        # The indent token borrows the previous newline's position: point at the indented line.
+        start = exc.token.line or 1
+        for number in range(start + 1, len(text_lines) + 1):
+            body = text_lines[number - 1]
+            if body.strip() and not body.lstrip().startswith("#"):
+                return number, len(body) - len(body.lstrip()) + 1
     if not isinstance(line, int) or line < 1:
         line = max(len(text_lines), 1)
         col = len(text_lines[-1]) + 1 if text_lines else 1

@@ -1,0 +1,299 @@
+"""A catalogue of broken scenarios and the exact messages they must produce.
+
+Every message is ``file:line:col: message`` and says what is wrong in SIP
+terms (issue 4 item 4); several problems in one file are all reported.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from simsip.scenario import ScenarioError, load_text
+
+BASE = '''scenario "t"
+param loss = 10%
+param delay = 40ms
+ua alice
+proxy edge stateful
+ua bob supports 100rel
+link alice <-> edge delay 10ms
+link edge <-> bob delay $delay loss $loss
+on bob INVITE:
+    send 180 reliable
+    send 200
+on alice 200:
+    wait 1s
+    hangup
+call alice -> bob at 0s
+expect outcome answered
+'''
+def sub(old: str, new: str) -> str:
+    """BASE with one text replaced (the text must be there)."""
+    assert old in BASE, old
+    return BASE.replace(old, new, 1)
+SIP_CASES = {
+ "send_no_code": sub("    send 180 reliable", "    send reliable"),
+ "send_code_range": sub("    send 180 reliable", "    send 99"),
+ "send_code_high": sub("    send 200\n", "    send 700\n"),
+ "reliable_100": sub("    send 180 reliable", "    send 100 reliable"),
+ "reliable_200": sub("    send 200\n", "    send 200 reliable\n"),
+ "unknown_node_handler": sub("on bob INVITE:", "on bbo INVITE:"),
+ "unknown_node_link": sub("link edge <-> bob", "link edge <-> bobb"),
+ "duplicate_node": sub("ua bob supports 100rel", "ua alice supports 100rel"),
+ "no_route": sub("link edge <-> bob delay $delay loss $loss\n", "ua carol\nlink carol <-> bob\n"),
+ "loss_range": sub("param loss = 10%", "param loss = 150%"),
+ "loss_literal_range": sub("loss $loss", "loss 101%"),
+ "loss_no_percent": sub("loss $loss", "loss 0.1"),
+ "negative_duration": sub("    wait 1s", "    wait -1s"),
+ "duration_no_unit": sub("delay 10ms", "delay 10"),
+ "bad_time_unit": sub("delay 10ms", "delay 10sec"),
+ "unknown_measure": sub("expect outcome answered", "expect final_time < 2s"),
+ "unknown_outcome": sub("expect outcome answered", "expect outcome answerd"),
+ "unknown_param": sub("delay $delay", "delay $dealy"),
+ "param_wrong_kind": sub("delay $delay", "delay $loss"),
+ "option_typo": sub("ua bob supports 100rel", "ua bob suports 100rel"),
+ "link_arrow": sub("link alice <-> edge", "link alice - edge"),
+ "missing_colon": sub("on alice 200:", "on alice 200"),
+ "bad_indent": sub("    hangup", "  hangup"),
+ "unexpected_indent": sub("ua alice", "  ua alice"),
+ "unknown_method": sub("on bob INVITE:", "on bob INVTE:"),
+ "unknown_event": sub("on alice 200:", "on alice answered:"),
+ "send_in_response_handler": sub("    wait 1s\n    hangup", "    send 200"),
+ "duplicate_handler": sub("on alice 200:", "on bob INVITE:"),
+ "several": sub("ua bob supports 100rel", "ua bob supports 100rel\nua bob").replace("on alice 200:", "on carl 200:").replace("wait 1s", "wait -2s"),
+ "call_no_arrow": sub("call alice -> bob", "call alice bob"),
+ "unknown_distribution": sub("delay 10ms", "delay unifrom(1ms, 2ms)"),
+ "stateless_fork": sub("proxy edge stateful", "proxy edge stateless forking sequential"),
+ "unknown_timer": sub('param loss = 10%', 'param loss = 10%\ntimers T3=1s'),
+ "expect_call_missing": sub("expect outcome answered", "expect call 3 outcome answered"),
+ "unclosed_string": sub('scenario "t"', 'scenario "t'),
+ "stream_no_end": sub("call alice -> bob at 0s", "calls alice -> bob poisson 5/s"),
+ "register_no_registrar": sub("call alice -> bob at 0s", "register bob at 0s"),
+ "fault_no_link": sub("call alice -> bob at 0s", "call alice -> bob at 0s\nat 1s link alice <-> bob down"),
+ "gilbert_bad": sub("loss $loss", "loss gilbert(p=2%)"),
+ "uniform_order": sub("delay 10ms", "delay uniform(30ms, 10ms)"),
+ "self_link": sub("link alice <-> edge", "link alice <-> alice"),
+ "duplicate_option": sub("link alice <-> edge delay 10ms", "link alice <-> edge delay 10ms delay 20ms"),
+ "empty": "",
+ "comment_only": "# nothing here\n",
+}
+YAML_CASES = {
+ "yaml_unknown_node": "scenario: t\nnodes:\n  - ua: alice\nlinks:\n  - link: alice <-> bob\n",
+ "yaml_bad_option": "nodes:\n  - ua: alice\n    suports: [100rel]\n",
+ "yaml_syntax": "nodes:\n  - ua: alice\n   - ua: bob\n",
+ "yaml_duplicate_key": "scenario: a\nscenario: b\nnodes:\n  - ua: a\n",
+ "yaml_bad_event": "nodes:\n  - ua: alice\nhandlers:\n  - on: alice INVTE\n    do: [hangup]\n",
+ "yaml_bad_action": "nodes:\n  - ua: alice\nhandlers:\n  - on: alice 200\n    do: [hangpu]\n",
+ "yaml_unknown_section": "scenario: x\nnode:\n  - ua: alice\n",
+ "yaml_not_mapping": "- a\n- b\n",
+ "yaml_reliable_100": "nodes:\n  - ua: bob\nhandlers:\n  - on: bob INVITE\n    do:\n      - send 100 reliable\n",
+ "yaml_duration_no_unit": "nodes:\n  - ua: a\n  - ua: b\nlinks:\n  - link: a <-> b\n    delay: 10\n",
+}
+
+EXPECTED: dict[str, list[str]] = {
+    'send_no_code': [
+        't.sip:10:10: unexpected `reliable`; expected a response code 100–699 after `send`',
+    ],
+    'send_code_range': [
+        't.sip:10:10: `send` must be a response code 100–699, not `99`',
+    ],
+    'send_code_high': [
+        't.sip:11:10: `send` must be a response code 100–699, not `700`',
+    ],
+    'reliable_100': [
+        't.sip:10:14: a 100 Trying cannot be sent reliably (RFC 3262 §3 applies to 101–199)',
+    ],
+    'reliable_200': [
+        't.sip:11:14: only provisional responses (101–199) are sent reliably, not 200',
+    ],
+    'unknown_node_handler': [
+        't.sip:9:4: unknown node `bbo` in a handler; did you mean `bob`?',
+    ],
+    'unknown_node_link': [
+        't.sip:8:15: unknown node `bobb` in a link; did you mean `bob`?',
+    ],
+    'duplicate_node': [
+        't.sip:6:4: duplicate node name `alice` (first declared at line 4)',
+        't.sip:8:15: unknown node `bob` in a link',
+        't.sip:9:4: unknown node `bob` in a handler',
+        "t.sip:15:15: unknown node `bob` in a call's callee",
+    ],
+    'no_route': [
+        't.sip:16:1: no route between `alice` and `bob` for this call: no chain of links joins them both ways',
+    ],
+    'loss_range': [
+        't.sip:2:14: param `loss` must be between 0% and 100%',
+    ],
+    'loss_literal_range': [
+        't.sip:8:37: loss must be between 0% and 100%, not `101%`',
+    ],
+    'loss_no_percent': [
+        't.sip:8:37: loss needs a percentage such as 0.1%, not `0.1`',
+    ],
+    'negative_duration': [
+        't.sip:13:10: wait cannot be negative (`-1s`)',
+    ],
+    'duration_no_unit': [
+        't.sip:7:27: delay needs a unit: write 10ms or 10s',
+    ],
+    'bad_time_unit': [
+        't.sip:7:27: unknown time unit `sec` in `10sec`; use ms, s, min or h',
+    ],
+    'unknown_measure': [
+        't.sip:16:8: unknown measure `final_time`; did you mean `final_ms`?',
+    ],
+    'unknown_outcome': [
+        't.sip:16:16: unknown outcome `answerd`; outcomes are answered, rejected, timeout, reliability_failure, cancelled; did you mean `answered`?',
+    ],
+    'unknown_param': [
+        't.sip:8:25: unknown param `$dealy`; did you mean `delay`?',
+    ],
+    'param_wrong_kind': [
+        't.sip:8:25: `$loss` is a percentage (10%), but delay needs a duration (50ms, 2s)',
+    ],
+    'option_typo': [
+        't.sip:6:8: unexpected `suports`; expected a ua option: supports, requires, no-auto-prack, no-trying, no-answer-sdp, host, domain, outbound or credentials; did you mean `supports`?',
+    ],
+    'link_arrow': [
+        't.sip:7:12: unexpected `-`; expected `<->` or `->` between the two node names; did you mean `->`?',
+    ],
+    'missing_colon': [
+        't.sip:12:13: unexpected end of line; expected `:` and the actions after the event of `on NODE EVENT`',
+    ],
+    'bad_indent': [
+        't.sip:14:1: unindent does not match any outer indentation level',
+    ],
+    'unexpected_indent': [
+        't.sip:4:3: unexpected indentation: only the actions under `on NODE EVENT:` are indented',
+    ],
+    'unknown_method': [
+        't.sip:9:8: unknown SIP method `INVTE`; did you mean `INVITE`?',
+    ],
+    'unknown_event': [
+        't.sip:12:10: unknown event `answered`: use a method (INVITE), a code (180), a class (2xx), re-INVITE, timeout or call-ended',
+    ],
+    'send_in_response_handler': [
+        't.sip:13:5: `send` answers the request that triggered the handler; this handler reacts to 200, not to a request',
+    ],
+    'duplicate_handler': [
+        't.sip:12:1: a second handler for `on bob INVITE` (first at line 9); put all its actions in one block',
+    ],
+    'several': [
+        't.sip:7:4: duplicate node name `bob` (first declared at line 6)',
+        't.sip:13:4: unknown node `carl` in a handler',
+    ],
+    'call_no_arrow': [
+        't.sip:15:12: unexpected `bob`; expected `->` between caller and callee',
+    ],
+    'unknown_distribution': [
+        't.sip:7:27: unknown distribution `unifrom` for delay; use uniform(low, high), normal(mean, sd), lognormal(mean, sd) or exponential(mean); did you mean `uniform`?',
+    ],
+    'stateless_fork': [
+        't.sip:5:22: a stateless proxy cannot fork (RFC 3261 §16.11: it forwards to one target); make it `stateful`',
+    ],
+    'unknown_timer': [
+        't.sip:3:8: unknown timer `T3`; the base timers are T1, T2 and T4 (the others derive from them)',
+    ],
+    'expect_call_missing': [
+        't.sip:16:13: there is no call 3: the scenario has 1 `call` statement',
+    ],
+    'unclosed_string': [
+        't.sip:1:10: this string is not closed: a `"` is missing before the end of the line',
+    ],
+    'stream_no_end': [
+        't.sip:15:1: `calls` needs an end: `for DURATION`, `count N` or both',
+    ],
+    'register_no_registrar': [
+        't.sip:15:1: no registrar: mark a proxy `registrar` (e.g. `proxy registrar stateful registrar domain biloxi.example.com`)',
+    ],
+    'fault_no_link': [
+        't.sip:16:12: there is no link between `alice` and `bob`',
+    ],
+    'gilbert_bad': [
+        't.sip:8:37: gilbert() needs r',
+    ],
+    'uniform_order': [
+        't.sip:7:27: uniform(low, high) needs low <= high (got 30ms > 10ms)',
+    ],
+    'self_link': [
+        't.sip:7:16: a link joins two different nodes, not `alice` to itself',
+    ],
+    'duplicate_option': [
+        't.sip:7:32: option `delay` given twice (first at column 21)',
+    ],
+    'empty': [
+        't.sip:1:1: empty scenario: nothing to simulate (start with `scenario "name"`, nodes and links)',
+    ],
+    'comment_only': [
+        't.sip:1:1: empty scenario: nothing to simulate (start with `scenario "name"`, nodes and links)',
+    ],
+    'yaml_unknown_node': [
+        't.yaml:5:21: unknown node `bob` in a link',
+    ],
+    'yaml_bad_option': [
+        't.yaml:3:5: unknown option `suports` for a ua; options are supports, requires, no-auto-prack, no-trying, no-answer-sdp, host, domain, outbound, credentials; did you mean `supports`?',
+    ],
+    'yaml_syntax': [
+        "t.yaml:3:4: YAML: while parsing a block collection expected <block end>, but found '<block sequence start>'",
+    ],
+    'yaml_duplicate_key': [
+        't.yaml:2:1: key `scenario` given twice in a scenario (first at line 1)',
+    ],
+    'yaml_bad_event': [
+        't.yaml:4:15: unknown SIP method `INVTE`; did you mean `INVITE`?',
+    ],
+    'yaml_bad_action': [
+        't.yaml:5:10: in an action: unexpected `hangpu`; expected `cancel`, `hangup`, `ignore`, `prack`, `register`, `reinvite`, `send`, `wait`; did you mean `hangup`?',
+    ],
+    'yaml_unknown_section': [
+        't.yaml:2:1: unknown section `node`; sections are scenario, description, params, timers, transport, nodes, locations, links, handlers, workload, faults, expect, stop-at, max-events; did you mean `nodes`?',
+    ],
+    'yaml_not_mapping': [
+        't.yaml:1:1: a YAML scenario is a mapping with sections such as `scenario:`, `nodes:`, `links:`',
+    ],
+    'yaml_reliable_100': [
+        't.yaml:6:18: a 100 Trying cannot be sent reliably (RFC 3262 §3 applies to 101–199)',
+    ],
+    'yaml_duration_no_unit': [
+        't.yaml:6:12: delay needs a unit: write 10ms or 10s',
+    ],
+}
+
+
+def _load(name: str, text: str) -> ScenarioError:
+    """Load a broken case and return its error."""
+    surface = "yaml" if name.startswith("yaml") else "sip"
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, f"t.{surface}", surface)
+    return info.value
+
+
+def test_base_scenario_is_valid() -> None:
+    """The scenario every case mutates loads cleanly."""
+    assert load_text(BASE, "t.sip", "sip").name == "t"
+
+
+@pytest.mark.parametrize("name", sorted({**SIP_CASES, **YAML_CASES}))
+def test_broken_scenario_message(name: str) -> None:
+    """Each broken scenario produces exactly the expected messages."""
+    text = {**SIP_CASES, **YAML_CASES}[name]
+    assert _load(name, text).messages == EXPECTED[name]
+
+
+def test_rendered_error_has_source_line_and_caret() -> None:
+    """The rendered error shows the line and a caret under the column."""
+    error = _load("send_no_code", SIP_CASES["send_no_code"])
+    assert str(error) == (
+        "t.sip:10:10: unexpected `reliable`; expected a response code 100–699 after `send`\n"
+        "        send reliable\n"
+        "             ^"
+    )
+
+
+def test_every_syntax_error_is_reported() -> None:
+    """Two broken lines give two syntax errors, not just the first."""
+    text = BASE.replace("    send 180 reliable", "    send reliable").replace("link alice <-> edge", "link alice edge")
+    assert _load("two", text).messages == [
+        "t.sip:7:12: unexpected `edge`; expected `<->` or `->` between the two node names",
+        "t.sip:10:10: unexpected `reliable`; expected a response code 100–699 after `send`",
+    ]
