@@ -89,6 +89,7 @@ is answered once per request with a new request carrying the credentials.
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -120,6 +121,7 @@ RELIABILITY_FAILURE_REASON = "Reliable Provisional Unacknowledged"
 SDP = "application/sdp"
 # RFC 3262 §3: the first RSeq is in 1 .. 2^31 - 1.
 RSEQ_MAX_START = 2**31 - 1
+MAX_REDIRECTS = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
 MAX_CSEQ = 2**32 - 1
 
 
@@ -212,6 +214,7 @@ class _UacInvite:
     first_2xx_tag: str | None = None
     outbound_index: int = 0
     auth_tries: int = 0
+    redirects: int = 0
 
 
 @dataclass
@@ -316,8 +319,8 @@ class UserAgentCore:
     def _sdp(self, call: _Call) -> bytes:
         """Our generated session description for ``call``."""
         user = self.aor.user or self.name
-        body = simple_sdp(user, self.host, abs(hash(call.call_id)) % 10**9, call.session_version)
-        return body
+        # A stable session id (crc32 of the Call-ID): str hash() differs between processes.
+        return simple_sdp(user, self.host, zlib.crc32(call.call_id.encode()), call.session_version)
 
     def _event(self, kind: str, call_id: str, message=None, **detail: Any) -> AppEvent:
         """Build an AppEvent."""
@@ -972,6 +975,9 @@ class UserAgentCore:
         actions.append(self._event("response", cid, response, method="INVITE", code=code, reason=response.reason,
                                    to_tag=to_tag, reliable=False, rseq=None, reinvite=uac.reinvite, fork=False,
                                    auth_retry=False))
+        if 300 <= code < 400 and not uac.reinvite and response.contacts and uac.redirects < MAX_REDIRECTS:
+            # RFC 3261 §8.1.3.4: recurse on the 3xx's first Contact: a new INVITE to it, same Call-ID, CSeq + 1.
+            return actions + self._resend_invite(now, call, uac, target=response.contacts[0].uri)
         if uac.reinvite:
             if code == 491:
                 actions += self._schedule_491_retry(now, call, uac)
@@ -1257,8 +1263,8 @@ class UserAgentCore:
         return call_id, actions
 
     def _resend_invite(self, now: float, call: _Call, uac: _UacInvite, *, response: "Response | None" = None,
-                       next_outbound: bool = False) -> list[Action]:
-        """A new INVITE transaction for the same call: after a challenge or to the next outbound proxy."""
+                       next_outbound: bool = False, target: "URI | None" = None) -> list[Action]:
+        """A new INVITE transaction for the same call: after a challenge, to the next outbound proxy or a 3xx contact."""
         from simsip.sip.message import CSeq
 
         old = uac.request
@@ -1271,10 +1277,13 @@ class UserAgentCore:
             for name, value in self._auth_headers(old, response):
                 request.headers.add(name, value)
         destination = self._out_of_dialog_destination(old.uri, index) if next_outbound else uac.destination
+        if target is not None:
+            request.uri = target
+            destination = self._out_of_dialog_destination(target, index)
         tx, actions = self._send_request(now, request, destination, None)
         new = _UacInvite(request, tx, destination, reinvite=False, sdp=uac.sdp,
                          outbound_index=index, auth_tries=uac.auth_tries + (1 if response is not None else 0),
-                         cancel_wanted=uac.cancel_wanted)
+                         cancel_wanted=uac.cancel_wanted, redirects=uac.redirects + (target is not None))
         call.uac = new
         call.uac_by_cseq[seq] = new
         return actions

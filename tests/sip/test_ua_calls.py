@@ -389,3 +389,21 @@ def test_record_route_copied_and_route_set_used_rfc3261_12_1_1() -> None:
     assert ack.destination.host == "p1.example.com"
     assert ack.message.headers.get_all("Route") == ["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
     assert str(ack.message.uri) == "sip:bob@bob"
+
+
+def test_3xx_recursion_same_call_id_cseq_plus_one_rfc3261_8_1_3_4() -> None:
+    """RFC 3261 §8.1.3.4: a 302 is ACKed and a new INVITE (same Call-ID, CSeq + 1) goes to its Contact."""
+    net, alice, bob = pair()
+    call_id = net.do("alice", lambda now: alice.invite(now, "sip:bob@redirect"))
+    first = net.sends("alice", "INVITE")[0].message
+    moved = make_response(first, 302, to_tag="r1")
+    moved.headers.add("Contact", "<sip:bob@bob>")
+    net.apply("alice", alice.receive(0.03, moved, Address("redirect")))
+    answer_on(net, "bob", bob, [(0.0, 200, {})])
+    net.run(until=1.0)
+    invites = net.sends("alice", "INVITE")
+    assert [(s.destination.host, s.message.cseq.seq, str(s.message.uri)) for s in invites] == [
+        ("redirect", 1, "sip:bob@redirect"), ("bob", 2, "sip:bob@bob")]
+    assert invites[1].message.call_id == call_id and invites[1].message.from_.tag == first.from_.tag
+    assert net.app("alice", "call-ended") == []
+    assert [s.destination.host for s in net.sends("alice", "ACK")] == ["redirect", "bob"]
