@@ -469,11 +469,52 @@ class YamlReader:
         return Stmt("expect", self.span(node), body)
 
 
+# The pure-Python SafeLoader: its messages are the same on every machine
+# (libyaml's differ); absurd nesting, where it is slow, is refused first.
+SAFE_LOADER = yaml.SafeLoader
+MAX_FLOW_DEPTH = 64
+
+
+def _flow_too_deep(text: str) -> tuple[int, int] | None:
+    """Line and column where ``[``/``{`` nesting passes MAX_FLOW_DEPTH, or None.
+
+    PyYAML's scanner is quadratic in flow depth, so absurd nesting is refused
+    before it is parsed. Quoted text is skipped roughly (a scenario never
+    nests brackets anywhere near this deep).
+    """
+    depth = 0
+    line, col = 1, 0
+    quote = ""
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            continue
+        if quote:
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                return line, col
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
 def parse_yaml(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:
     """Read a YAML scenario into statements (and problems)."""
     lines = text.split("\n")
+    deep = _flow_too_deep(text)
+    if deep is not None:
+        line, col = deep
+        return [], [Problem(Span(file, line, col), f"YAML: brackets nested more than {MAX_FLOW_DEPTH} deep",
+                            lines[line - 1] if 0 < line <= len(lines) else None)]
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=SAFE_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
