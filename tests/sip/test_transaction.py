@@ -396,7 +396,7 @@ def test_badbranch_falls_back_to_rfc2543_matching_rfc4475_3_2_1(conformance_dir)
 
 
 def _reach_ic(state: ICState, d: Driver) -> None:
-    """Drive an INVITE client into ``state`` (UDP)."""
+    """Drive an INVITE client into ``state``."""
     d.client(request())
     status = {ICState.CALLING: None, ICState.PROCEEDING: 180, ICState.COMPLETED: 486, ICState.ACCEPTED: 200}[state]
     if status:
@@ -417,7 +417,7 @@ def _reach_is(state: ISState, d: Driver) -> None:
     if state is ISState.COMPLETED or state is ISState.CONFIRMED:
         d.feed(d.layer.send_response(0.0, d.tx, response(d.tx.request, 486)))
     if state is ISState.CONFIRMED:
-        d.feed(d.layer.receive_request(0.0, request("ACK"), UDP))
+        d.feed(d.layer.receive_request(0.0, request("ACK"), d.dest))
     if state is ISState.ACCEPTED:
         d.feed(d.layer.send_response(0.0, d.tx, response(d.tx.request, 200)))
 
@@ -445,9 +445,9 @@ def _apply(d: Driver, event, method: str) -> None:
         status = {"1xx": 183, "2xx": 200, "300-699": 486, "200-699": 202}[name]
         d.feed(d.layer.receive_response(1.0, response(tx.request, status)))
     elif name in ("INVITE", "request"):
-        d.feed(d.layer.receive_request(1.0, request(method), UDP))
+        d.feed(d.layer.receive_request(1.0, request(method), d.dest))
     elif name == "ACK":
-        d.feed(d.layer.receive_request(1.0, request("ACK"), UDP))
+        d.feed(d.layer.receive_request(1.0, request("ACK"), d.dest))
     else:
         status = {"1xx from TU": 180, "2xx from TU": 200, "300-699 from TU": 486, "200-699 from TU": 200}[name]
         if tx.last_response is not None and tx.last_response.status == status:
@@ -475,6 +475,31 @@ def test_every_table_transition_rfc3261_figures_5_to_8(machine, state, event, ne
     assert d.tx.state is state
     _apply(d, event, method)
     assert d.tx.state is new
+
+
+TCP_IMPOSSIBLE = {"Timer A", "Timer E", "Timer G", "Timer D", "Timer I", "Timer J", "Timer K"}
+# States left at once over TCP, because the timer that ends them (D, K, I, J) is zero.
+ZERO_TIMER_STATES = {("INVITE client", "Completed"), ("non-INVITE client", "Completed"),
+                     ("INVITE server", "Confirmed"), ("non-INVITE server", "Completed")}
+
+
+@pytest.mark.parametrize(
+    "machine,state,event,new,reach,method", CASES,
+    ids=[f"{c[0]}: {c[1].value} --{c[2].value}--> {c[3].value}" for c in CASES],
+)
+def test_every_table_transition_over_tcp_rfc3261_17(machine, state, event, new, reach, method) -> None:
+    """RFC 3261 §17 over TCP: the same table, except that A/E/G never run and D/I/J/K fire at once."""
+    d = Driver(dest=TCP)
+    reach(state, d)
+    if event.value in TCP_IMPOSSIBLE:
+        assert d.tx.timer_name(event.value[-1]) not in d.tx._pending
+        return
+    if (machine, state.value) in ZERO_TIMER_STATES:
+        assert d.tx.state.value == "Terminated"  # it never stays there over TCP
+        return
+    _apply(d, event, method)
+    expected = type(new)("Terminated") if (machine, new.value) in ZERO_TIMER_STATES else new
+    assert d.tx.state is expected
 
 
 def test_tables_cover_every_state_and_have_one_initial_state() -> None:
