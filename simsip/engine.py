@@ -41,11 +41,10 @@ from typing import Any, Callable, Mapping
 
 import simpy
 
-from simsip.agents.base import Agent, DropRule
+from simsip.agents.base import Agent, Describer, DropRule
 from simsip.agents.proxy import ProxyAgent, RedirectAgent
 from simsip.agents.ua import CompiledHandler, UAAgent
 from simsip.metrics import CallTable, NodeCounters, TraceEvent, make_sink, measure_stats, summarize
-from simsip.metrics.trace import describe
 from simsip.net.models import (
     BernoulliLoss,
     ConstantDelay,
@@ -242,6 +241,16 @@ class _Compiled:
                            if isinstance(n, m.Proxy) and n.registrar]
         # Shortest paths are the same in every run: computed once, shared.
         self.routes: dict[tuple[str, str], list[str] | None] = {}
+        self._aors: dict[str, Any] = {}
+
+    def aor(self, ua: m.UserAgent) -> Any:
+        """The UA's address-of-record as a parsed URI (parsed once per scenario, not per run)."""
+        uri = self._aors.get(ua.name)
+        if uri is None:
+            from simsip.sip.message import URI
+
+            uri = self._aors[ua.name] = URI.parse(ua.aor)
+        return uri
 
     def _contact(self, contact: str) -> str:
         """A location entry's contact: a node name becomes that UA's contact URI."""
@@ -288,6 +297,7 @@ class _Run:
         self.env = simpy.Environment()
         self.sink = make_sink(trace, run)
         self.full = trace == "full"
+        self.describe = Describer()
         self.network = Network(self.env, on_drop=self._on_drop)
         self.until = until
         self._transports: dict[tuple[str, str], Transport] = {}
@@ -389,13 +399,13 @@ class _Run:
             )
 
             def ua_core() -> UserAgentCore:
-                return UserAgentCore(node.name, node.host_name, aor=node.aor, timers=c.timers,
+                return UserAgentCore(node.name, node.host_name, aor=c.aor(node), timers=c.timers,
                                      transport=transport, rng=rng(), options=options)
 
-            handlers = [CompiledHandler(i, h, waits, stream(self.seed, self.run, f"handler:{i}"))
+            handlers = [CompiledHandler(i, h, waits, self._handler_rng(i, waits))
                         for i, h, waits in c.handlers.get(node.name, ())]
-            return UAAgent(node, self.env, self.network, c.hosts, self.sink, ua_core, handlers,
-                           c.registrar_uri(node))
+            return UAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
+                           ua_core, handlers, c.registrar_uri(node))
         if isinstance(node, m.Proxy):
             options = ProxyOptions(
                 host=node.host_name,
@@ -418,15 +428,21 @@ class _Run:
                 return ProxyCore(node.name, options, rng(), resolver, self._location())
 
             return ProxyAgent(node.name, node.host_name, self.env, self.network, c.hosts,
-                              self.sink, proxy_core)
+                              self.sink, self.describe, proxy_core)
         if isinstance(node, m.RedirectServer):
             def redirect_core() -> RedirectCore:
                 return RedirectCore(node.name, node.host_name, node.domains, self._location(),
                                     rng(), c.timers, node.code)
 
             return RedirectAgent(node.name, node.host_name, self.env, self.network, c.hosts,
-                                 self.sink, redirect_core)
+                                 self.sink, self.describe, redirect_core)
         raise ValueError(f"{node.span}: {node.kind.value} nodes are not supported by the engine")
+
+    def _handler_rng(self, index: int, waits: dict[int, Delay]) -> random.Random:
+        """The i-th handler's stream; handlers with only constant waits never draw."""
+        if all(isinstance(w, ConstantDelay) for w in waits.values()):
+            return _IDLE_RNG
+        return stream(self.seed, self.run, f"handler:{index}")
 
     def _ua_transport(self, node: m.UserAgent) -> Transport:
         """A UA's transport without outbound proxy: that of its first link, else the scenario's."""
@@ -442,7 +458,7 @@ class _Run:
         if packet.conn is not None and "TCP gave up" not in reason and reason != "node down":
             return
         message = packet.message
-        label, call_id, cseq, rseq, rack = describe(message)
+        label, call_id, cseq, rseq, rack = self.describe(message)
         node = hop.src if hop is not None else packet.src
         link = hop.name if hop is not None else None
         retransmission = packet.meta or 0

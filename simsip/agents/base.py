@@ -34,6 +34,35 @@ if TYPE_CHECKING:
     from simsip.net.network import Network
 
 
+class Describer:
+    """``describe(message)`` for trace events, cached per message object.
+
+    A message is described when sent and again when delivered (the network
+    hands the receiver the same object), and a retransmission is the same
+    object again, so one run shares one describer. The cache is keyed by
+    identity, checked with ``is`` (ids are reused after garbage collection)
+    and cleared when it grows past :attr:`LIMIT` so long runs stay small.
+    """
+
+    __slots__ = ("_cache",)
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        """Empty cache."""
+        self._cache: dict[int, tuple[Any, tuple]] = {}
+
+    def __call__(self, message: Any) -> tuple:
+        """``(label, call_id, cseq, rseq, rack)`` of ``message``."""
+        entry = self._cache.get(id(message))
+        if entry is not None and entry[0] is message:
+            return entry[1]
+        desc = describe(message)
+        if len(self._cache) >= self.LIMIT:
+            self._cache.clear()
+        self._cache[id(message)] = (message, desc)
+        return desc
+
+
 class DropRule:
     """A ``drop`` fault: lose the first ``count`` matching transmissions ``node -> target``."""
 
@@ -63,7 +92,7 @@ class Agent:
     """Drives one core at one node: timers, sends, receives, faults."""
 
     def __init__(self, name: str, host: str, env: simpy.Environment, network: "Network",
-                 hosts: dict[str, str], sink: "TraceSink") -> None:
+                 hosts: dict[str, str], sink: "TraceSink", describer: Describer) -> None:
         """Agent ``name`` (its node) known on the wire as ``host``; ``hosts`` maps host -> node."""
         self.name = name
         self.host = host
@@ -71,6 +100,7 @@ class Agent:
         self.network = network
         self.hosts = hosts
         self.sink = sink
+        self.describe = describer
         self.drop_rules: list[DropRule] = []
         self.up = True
         self.core: Any = None
@@ -102,7 +132,7 @@ class Agent:
             elif kind is AppEvent:
                 message = action.message
                 if message is not None:
-                    label, _, cseq, _, _ = describe(message)
+                    label, _, cseq, _, _ = self.describe(message)
                 else:
                     label = cseq = None
                 self.sink.app(self.env.now, self.name, action.call_id, action.kind, action.detail,
@@ -118,7 +148,7 @@ class Agent:
         message = action.message
         now = self.env.now
         transport = destination.transport
-        label, call_id, cseq, rseq, rack = describe(message)
+        label, call_id, cseq, rseq, rack = self.describe(message)
         self.sink.send(now, self.name, node or destination.host, label, call_id, cseq, rseq, rack,
                        action.retransmission, action.timer, transport.value, message)
         if node is None:
@@ -138,7 +168,7 @@ class Agent:
         if not self.up:
             return
         now = self.env.now
-        label, call_id, cseq, rseq, rack = describe(message)
+        label, call_id, cseq, rseq, rack = self.describe(message)
         self.sink.recv(now, self.name, source, label, call_id, cseq, rseq, rack,
                        transport.value, message)
         key = (source, transport)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from simsip.agents.base import Agent
+from simsip.agents.base import Agent, Describer
 
 if TYPE_CHECKING:
     from simsip.metrics.trace import TraceSink
@@ -23,9 +23,9 @@ class CoreAgent(Agent):
     """An agent whose core needs no application: a proxy, registrar or redirect server."""
 
     def __init__(self, name: str, host: str, env: simpy.Environment, network: "Network",
-                 hosts: dict[str, str], sink: "TraceSink", core_factory: Any) -> None:
+                 hosts: dict[str, str], sink: "TraceSink", describer: Describer, core_factory: Any) -> None:
         """``core_factory()`` builds a fresh core (at start and after a restart)."""
-        super().__init__(name, host, env, network, hosts, sink)
+        super().__init__(name, host, env, network, hosts, sink, describer)
         self.core_factory = core_factory
         self.core = core_factory()
 

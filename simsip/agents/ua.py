@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from simsip.agents.base import Agent
+from simsip.agents.base import Agent, Describer
 from simsip.scenario import model as m
 from simsip.sip.events import AppEvent
 from simsip.sip.ua import UserAgentCore, simple_sdp
@@ -71,10 +71,10 @@ class UAAgent(Agent):
     """A user agent node: the UA core plus the scenario's behaviours for it."""
 
     def __init__(self, spec: m.UserAgent, env: simpy.Environment, network: "Network",
-                 hosts: dict[str, str], sink: "TraceSink", core_factory: Any,
+                 hosts: dict[str, str], sink: "TraceSink", describer: Describer, core_factory: Any,
                  handlers: list[CompiledHandler], registrar_uri: str | None) -> None:
         """``core_factory()`` builds a fresh :class:`UserAgentCore` (also after a restart)."""
-        super().__init__(spec.name, spec.host_name, env, network, hosts, sink)
+        super().__init__(spec.name, spec.host_name, env, network, hosts, sink, describer)
         self.spec = spec
         self.core_factory = core_factory
         self.core: UserAgentCore = core_factory()

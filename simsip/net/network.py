@@ -170,16 +170,8 @@ class _TcpConnection:
 
 
 def wire_size(message: Any) -> int:
-    """Size in bytes of ``message`` on the wire (rendered once per message object, then cached)."""
-    cached = getattr(message, "_simsip_wire_size", None)
-    if cached is not None:
-        return cached
-    size = len(bytes(message))
-    try:
-        message._simsip_wire_size = size
-    except AttributeError:  # a class with __slots__ and no room: render each time
-        pass
-    return size
+    """Size in bytes of ``message`` on the wire (its rendering, CRLF line ends, Content-Length)."""
+    return len(bytes(message))
 
 
 class Network:
@@ -202,6 +194,9 @@ class Network:
         self._paths: dict[tuple[str, str], tuple[Hop, ...] | None] = {}
         self._tcp: dict[tuple[str, str], _TcpConnection] = {}
         self.links: dict[str, tuple[Hop, Hop]] = {}
+        # Wire sizes by message identity: a retransmission is the same object, rendered
+        # once. Forgotten on delivery, since a proxy may edit what it received and forward it.
+        self._sizes: dict[int, tuple[Any, int]] = {}
         # Bound once: every delivery reuses these callbacks.
         self._arrive_cb = self._arrive
         self._tcp_retry_cb = self._tcp_retry
@@ -337,7 +332,7 @@ class Network:
                 delay = 0.0
         if hop.bandwidth is not None:
             if packet.size < 0:
-                packet.size = wire_size(packet.message)
+                packet.size = self._size(packet.message)
             now = self.env.now
             start = hop.busy_until if hop.busy_until > now else now
             hop.busy_until = start + packet.size * 8.0 / hop.bandwidth
@@ -354,6 +349,17 @@ class Network:
         packet.epoch = hop.epoch
         self.env.timeout(delay, packet).callbacks.append(self._arrive_cb)
 
+    def _size(self, message: Any) -> int:
+        """Wire size of ``message``, rendered once per object while the sender holds it."""
+        entry = self._sizes.get(id(message))
+        if entry is not None and entry[0] is message:
+            return entry[1]
+        size = wire_size(message)
+        if len(self._sizes) >= 4096:
+            self._sizes.clear()
+        self._sizes[id(message)] = (message, size)
+        return size
+
     def _arrive(self, event: simpy.Event) -> None:
         """A packet reached the far end of its current hop."""
         packet: Packet = event._value
@@ -369,6 +375,8 @@ class Network:
         if packet.hop < len(packet.path):
             self._enter(packet)
             return
+        if packet.size >= 0:
+            self._sizes.pop(id(packet.message), None)
         conn = packet.conn
         if conn is None:
             receiver = self._receivers.get(node)
