@@ -28,8 +28,11 @@ Application calls (``now`` first; ``call_id`` is the Call-ID):
 * ``respond(now, call_id, code, *, reliable=False, sdp=None, reason=None)``:
   answer the pending incoming INVITE (initial or re-INVITE) of the call.
   1xx: ``reliable=True`` sends it reliably if the INVITE allows (forced when
-  it carried ``Require: 100rel``; never for 100). 2xx: ``sdp=None`` puts the
-  generated answer in when still owed.
+  it carried ``Require: 100rel``; never for 100); ``sdp`` is its body. 2xx:
+  the body the offer/answer model requires (answer, or offer when the INVITE
+  had none) is put in unless a reliable 1xx already carried it; ``sdp``
+  bytes replace the generated one. A 2xx asked for while a reliable 1xx with
+  SDP awaits its PRACK is held and sent when the PRACK arrives (RFC 3262 §3).
 * ``hangup(now, call_id)``: BYE on confirmed dialogs; as UAC before the
   final response CANCEL (deferred until a provisional arrived, §9.1); as
   UAS before answering, 603 Decline.
@@ -50,13 +53,15 @@ AppEvent kinds and their ``detail`` keys:
   ACK, BYE, CANCEL, OPTIONS, PRACK. detail: ``method``, ``cseq``,
   ``in_dialog`` (bool), ``reinvite`` (bool), for INVITE ``require_100rel``
   and ``supports_100rel``; ``auto_answered`` (OPTIONS, and re-INVITEs when
-  ``UAOptions.auto_answer_reinvite``).
+  ``UAOptions.auto_answer_reinvite``); for PRACK ``rseq``. Only requests the
+  core accepted are reported; ones it rejected (4xx-6xx) give "discarded".
 * ``"response"``: a response to one of our requests (each 1xx, every fork's
   first 2xx, 3xx-6xx; not 2xx retransmissions, not reliable-1xx
   retransmissions). detail: ``method``, ``code``, ``reason``, ``to_tag``,
   ``reliable`` (RFC 3262), ``rseq``, ``reinvite``, ``fork`` (a 2xx for a
   second dialog, which the core ACKs and ends with BYE), ``auth_retry``
-  (a 401/407 the core answers with credentials).
+  (a 401/407 the core answers with credentials); ``redirect`` (only present,
+  True, on a 3xx whose Contact the core follows, §8.1.3.4).
 * ``"timeout"``: a client transaction timed out. detail: ``method``,
   ``timer`` ("B" or "F"), ``failover`` (True when the next outbound proxy is tried).
 * ``"reliability-failure"``: RFC 3262 §3, no PRACK within 64*T1; the core
@@ -93,7 +98,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from simsip.sip.dialog import Dialog, DialogEvent, DialogState
+from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState
 from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, Transport
 from simsip.sip.timers import TimerConfig
 from simsip.sip.transaction import (
@@ -122,7 +127,6 @@ SDP = "application/sdp"
 # RFC 3262 §3: the first RSeq is in 1 .. 2^31 - 1.
 RSEQ_MAX_START = 2**31 - 1
 MAX_REDIRECTS = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
-MAX_CSEQ = 2**32 - 1
 
 
 def simple_sdp(user: str, host: str, session_id: int, version: int = 1) -> bytes:
@@ -233,7 +237,6 @@ class _Call:
     final_code: int | None = None
     ended: bool = False
     bye_after_ack: bool = False
-    reinvite_retry_sdp: bytes | None = None
     session_version: int = 1
 
 
@@ -615,13 +618,13 @@ class UserAgentCore:
             return self._send_2xx(now, call, uas, code, body, reason)
         return self._send_failure(now, call, uas, code, reason, outcome="rejected", by="local")
 
-    def _ensure_uas_dialog(self, call: _Call, uas: _UasInvite) -> tuple[Dialog, list[Action]]:
-        """The UAS dialog of the initial INVITE, created on the first 1xx/2xx with a To tag."""
+    def _ensure_uas_dialog(self, call: _Call, uas: _UasInvite) -> Dialog:
+        """The UAS dialog of the initial INVITE, created on the first 1xx/2xx with a To tag (§12.1.1)."""
         if uas.dialog is None:
             dialog = Dialog.from_uas(uas.request, uas.to_tag)
             call.dialogs[dialog.remote_tag] = dialog
             uas.dialog = dialog
-        return uas.dialog, []
+        return uas.dialog
 
     def _provisional(self, call: _Call, uas: _UasInvite, code: int, body: bytes, reason: str | None) -> "Response":
         """A 101-199 for the INVITE, with our Contact (it may create a dialog)."""
@@ -642,8 +645,8 @@ class UserAgentCore:
         # RFC 3262 §3: Require -> every non-100 provisional reliable; neither -> never.
         reliable = self.config.supports_100rel and (require or (reliable and supports))
         actions: list[Action] = []
-        dialog, _ = self._ensure_uas_dialog(call, uas)
-        if uas.unacked is None and not uas.reinvite:
+        dialog = self._ensure_uas_dialog(call, uas)
+        if not uas.reinvite:
             actions += dialog.feed(DialogEvent.PROVISIONAL)
         if not reliable:
             response = self._provisional(call, uas, code, body, reason)
@@ -663,9 +666,6 @@ class UserAgentCore:
         rseq = uas.rseq_next
         uas.rseq_next += 1
         response.headers.set("RSeq", str(rseq))
-        dialog = uas.dialog
-        if dialog is not None:
-            dialog.feed(DialogEvent.PROVISIONAL)
         rel = _Reliable1xx(response, rseq, has_sdp=bool(response.body))
         if rel.has_sdp:
             uas.answer_sent = True
@@ -716,10 +716,10 @@ class UserAgentCore:
     def _send_2xx(self, now: float, call: _Call, uas: _UasInvite, code: int, body: bytes,
                   reason: str | None) -> list[Action]:
         """§13.3.1.4: send the 2xx and retransmit it (T1 doubling, cap T2) until the ACK."""
-        if not body and uas.offer_in_request and not uas.answer_sent:
-            body = self._sdp(call)  # the answer is owed in the 2xx (RFC 3264)
-        elif not body and not uas.offer_in_request and not uas.answer_sent:
-            body = self._sdp(call)  # no offer in the INVITE: the 2xx carries ours
+        if not body and not uas.answer_sent:
+            # RFC 3261 §13.2.1: the 2xx carries the answer (or our offer when the INVITE had
+            # none) unless a reliable 1xx already did.
+            body = self._sdp(call)
         response = self._make_response(uas.request, code, uas.to_tag, reason)
         _copy_record_route(uas.request, response)
         response.headers.add("Contact", self._contact())
@@ -737,7 +737,7 @@ class UserAgentCore:
         uas.withheld = None
         uas.final = response
         actions = self._stop_reliable(call, uas)
-        dialog, _ = self._ensure_uas_dialog(call, uas)
+        dialog = self._ensure_uas_dialog(call, uas)
         if not uas.reinvite:
             actions += dialog.feed(DialogEvent.SUCCESS)
             call.outcome = "answered"
@@ -972,12 +972,15 @@ class UserAgentCore:
                                        reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
                                        reinvite=uac.reinvite, fork=False, auth_retry=True))
             return actions + self._resend_invite(now, call, uac, response=response)
+        if 300 <= code < 400 and not uac.reinvite and response.contacts and uac.redirects < MAX_REDIRECTS:
+            # RFC 3261 §8.1.3.4: recurse on the 3xx's first Contact: a new INVITE to it, same Call-ID, CSeq + 1.
+            actions.append(self._event("response", cid, response, method="INVITE", code=code,
+                                       reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
+                                       reinvite=False, fork=False, auth_retry=False, redirect=True))
+            return actions + self._resend_invite(now, call, uac, target=response.contacts[0].uri)
         actions.append(self._event("response", cid, response, method="INVITE", code=code, reason=response.reason,
                                    to_tag=to_tag, reliable=False, rseq=None, reinvite=uac.reinvite, fork=False,
                                    auth_retry=False))
-        if 300 <= code < 400 and not uac.reinvite and response.contacts and uac.redirects < MAX_REDIRECTS:
-            # RFC 3261 §8.1.3.4: recurse on the 3xx's first Contact: a new INVITE to it, same Call-ID, CSeq + 1.
-            return actions + self._resend_invite(now, call, uac, target=response.contacts[0].uri)
         if uac.reinvite:
             if code == 491:
                 actions += self._schedule_491_retry(now, call, uac)
