@@ -128,6 +128,15 @@ class Ladder:
         # Several calls in one picture: tag each row with a short call number.
         self._call_no = {cid: i + 1 for i, cid in enumerate(calls)} if len(calls) > 1 else {}
 
+    @classmethod
+    def from_result(cls, result: Any, run: int = 0, **kwargs: Any) -> "Ladder":
+        """The ladder of one run of a ``simsip.run(..., trace="full")`` result, nodes in scenario order."""
+        if not result.trace:
+            raise ValueError("the result has no trace; run with trace='full'")
+        nodes = [node.name for node in getattr(result.scenario, "nodes", ())]
+        kwargs.setdefault("title", f"{getattr(result.scenario, 'name', '') or 'simsip'} — run {run}")
+        return cls(result.trace, nodes=nodes, run=run, **kwargs)
+
     # ------------------------------------------------------------------ labels
     def _right_label(self, row: Transmission | Note) -> str:
         """The words printed to the right of a row."""

@@ -18,7 +18,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Mapping
 
-__all__ = ["Machine", "machines", "mermaid_statechart", "svg_statechart"]
+__all__ = ["Machine", "Statechart", "machines", "mermaid_statechart", "svg_statechart"]
 
 
 @dataclass(frozen=True)
@@ -254,3 +254,24 @@ def _hits_box(ax: float, ay: float, bx: float, by: float, cx: float, cy: float, 
         if abs(x - cx) < w / 2 + 4 and abs(y - cy) < h / 2 + 4:
             return True
     return False
+
+
+class Statechart:
+    """One machine's picture for notebooks: ``Statechart("INVITE client")`` shows inline."""
+
+    def __init__(self, name: str) -> None:
+        """Name one of :func:`machines` (a ValueError lists them otherwise)."""
+        _machine(name)
+        self.name = name
+
+    def mermaid(self) -> str:
+        """The Mermaid ``stateDiagram-v2`` text."""
+        return mermaid_statechart(self.name)
+
+    def svg(self) -> str:
+        """The standalone SVG."""
+        return svg_statechart(self.name)
+
+    def _repr_svg_(self) -> str:
+        """Jupyter: show the statechart inline."""
+        return self.svg()

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 import simsip
 from simsip.cli import main
 from simsip.engine import run as engine_run
-from simsip.viz.flow import Transmission, build_flow
+from simsip.viz.flow import Transmission, build_flow, link_ends
 from simsip.viz.ladder import Ladder
 from tests.viz.tools import PI_WARN, pcap_record_count, sngrep_load, tshark_fields_and_stat
 
@@ -40,7 +40,7 @@ CASES = [(DATA / "reliable_180_proxy.sip", ("loss=30%",), 3)] + [
 
 FIELDS = ["frame.number", "sip.Method", "sip.Status-Code", "sip.Call-ID", "sip.CSeq", "sip.resend",
           "sip.RSeq", "sip.RAck.RSeq.seq", "sip.RAck.CSeq.seq", "sip.RAck.CSeq.method", "_ws.malformed",
-          "_ws.expert.severity", "frame.comment"]
+          "_ws.expert.severity", "frame.comment", "sip.resend-original", "sip.to.tag"]
 
 
 def _case_id(case: tuple[Path, tuple[str, ...], int]) -> str:
@@ -48,10 +48,10 @@ def _case_id(case: tuple[Path, tuple[str, ...], int]) -> str:
     return str(case[0].relative_to(ROOT))
 
 
-def _cli(*args: str) -> str:
-    """Run a simsip command in-process; it must succeed."""
+def _cli(*args: str, ok: tuple[int, ...] = (0,)) -> str:
+    """Run a simsip command in-process; its exit status must be one of ``ok``."""
     res = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code in ok, res.output
     return res.output
 
 
@@ -113,7 +113,8 @@ def all_exports(tmp_path_factory):
         _cli("pcap", str(path), "-o", str(cap), "--seed", str(seed), *popts)
         scenario = simsip.load(str(path), params=dict(p.split("=", 1) for p in params) or None)
         result = engine_run(scenario, seed=seed, trace="full")
-        data = json.loads(_cli("run", str(path), "--format", "json", "--seed", str(seed), *popts))
+        # Exit 1 only says an expectation failed (the loss added here may break one).
+        data = json.loads(_cli("run", str(path), "--format", "json", "--seed", str(seed), *popts, ok=(0, 1)))
         cases[_case_id((path, params, seed))] = {
             "path": path, "cap": cap, "tmp": tmp, "flow": build_flow(result.trace, run=0),
             "json": data, "trace": result.trace,
@@ -161,11 +162,18 @@ def test_resent_frames_are_simsip_retransmissions(exported):
     rows = [r for r in exported["rows"] if r[1] or r[2]]
     marked = {i for i, r in enumerate(rows) if r[5] == "1"}
     assert marked == wireshark_resends(txs)
-    # Every frame Wireshark calls resent is one simsip counted as a retransmission ...
-    assert all(txs[i].retransmission > 0 for i in marked)
+    # Every frame Wireshark calls resent is one simsip counted as a retransmission,
+    # except where Wireshark's key (no tags) joins two dialogs: after a fork, the
+    # PRACKs of two early dialogs share Call-ID and CSeq but not the To tag
+    # (RFC 3261 §12: a dialog is Call-ID + both tags), so they are two messages.
+    by_number = {r[0]: r for r in rows}
+    for i in marked:
+        if txs[i].retransmission == 0:
+            original = by_number[rows[i][13]]
+            assert original[14] != rows[i][14], (rows[i], original)
     # ... and every simsip retransmission Wireshark's rule can recognise is marked.
     retx = {i for i, tx in enumerate(txs) if tx.retransmission > 0}
-    assert retx & wireshark_resends(txs) == marked
+    assert retx & wireshark_resends(txs) == retx & marked
 
 
 def test_json_retransmission_measures_match_the_capture(exported):
@@ -179,16 +187,25 @@ def test_json_retransmission_measures_match_the_capture(exported):
         if not invites:
             continue
         uac = txs[invites[0]].src
+        reliable = [tx for tx in txs if tx.call_id == cid and tx.rseq is not None]
+        # The UASes originate reliable provisionals; proxies receive and forward them.
+        uases = {tx.src for tx in reliable} - {tx.dst for tx in reliable}
         sets = {
             "invite_retransmissions": [i for i in invites if txs[i].src == uac and txs[i].retransmission],
             "prack_retransmissions": [i for i, tx in enumerate(txs) if tx.call_id == cid and tx.src == uac
                                       and tx.message == "PRACK" and tx.retransmission],
             "ok_retransmissions": [i for i, tx in enumerate(txs) if tx.call_id == cid and tx.timer == "2xx"
                                    and tx.retransmission],
+            # At the UAS (where the first reliable provisional starts), by the RFC 3262
+            # timer or resent for a retransmitted INVITE (RFC 3261 §17.2.1).
             "reliable_1xx_retransmissions": [i for i, tx in enumerate(txs) if tx.call_id == cid
-                                             and tx.rseq is not None and tx.timer == "1xx-rel"
+                                             and tx.rseq is not None and tx.src in uases
                                              and tx.retransmission],
         }
+        if len({txs[i].cseq for i in invites if txs[i].src == uac}) > 1:
+            # A redirect or a challenge made the UAC send a new INVITE (new CSeq); how
+            # that counts is the measures' definition (DESIGN.md), not a set of frames.
+            del sets["invite_retransmissions"]
         for measure, frames in sets.items():
             assert len(frames) == call[measure], measure
             seen = [i for i in frames if rows[i][5] == "1"]
@@ -214,8 +231,10 @@ def test_comments_carry_sender_retransmission_and_loss(exported):
         assert comment.startswith(f"sent by {tx.src} to {tx.dst}")
         assert (f"retransmission {tx.retransmission}" in comment) == (tx.retransmission > 0)
         assert ("dropped" in comment) == tx.dropped
-        if tx.dropped and tx.link:
+        if tx.dropped and link_ends(tx.link, exported["flow"].nodes):
             assert f"dropped on link {tx.link}" in comment
+        elif tx.dropped:
+            assert f"dropped ({tx.loss_reason or tx.link})" in comment
 
 
 def test_sngrep_loads_the_capture(exported):
@@ -257,3 +276,13 @@ def _golden(name: str, text: str) -> None:
     if os.environ.get("SIMSIP_REGEN_GOLDEN") == "1":
         path.write_text(text, encoding="utf-8")
     assert text == path.read_text(encoding="utf-8")
+
+
+def test_ladder_from_a_result_in_a_notebook():
+    """`Ladder.from_result(simsip.run(..., trace="full"))` is what a notebook cell shows."""
+    scenario = simsip.load(str(DATA / "reliable_180_proxy.sip"), params={"loss": "30%"})
+    result = simsip.run(scenario, runs=2, seed=3, trace="full")
+    lad = Ladder.from_result(result, run=1)
+    assert lad.flow.nodes[:3] == ["alice", "edge", "bob"]
+    assert {tx.event.run for tx in lad.flow.transmissions} == {1}
+    assert "<svg" in lad._repr_html_() and lad._repr_svg_().startswith("<svg")

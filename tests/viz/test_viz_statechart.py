@@ -56,3 +56,13 @@ def test_svg_is_wellformed_with_a_box_per_state(name):
 def test_unknown_machine():
     with pytest.raises(ValueError, match="known: INVITE client"):
         mermaid_statechart("nope")
+
+
+def test_statechart_object_for_notebooks():
+    from simsip.viz.statechart import Statechart
+
+    chart = Statechart("non-INVITE server")
+    assert chart._repr_svg_() == svg_statechart("non-INVITE server")
+    assert chart.mermaid().startswith("stateDiagram-v2")
+    with pytest.raises(ValueError):
+        Statechart("nope")
