@@ -1,0 +1,51 @@
+"""scenarios/basic/: the exact message flows of the introductory scenarios (RFC 3261)."""
+
+from __future__ import annotations
+
+import pytest
+
+import simsip
+from tests.scenarios.helpers import SCENARIOS, flow, format_table
+
+DIR = SCENARIOS / "basic"
+
+FLOWS = {
+    # RFC 3261 §13, §15: no provisional, ACK and BYE end to end.
+    "direct_call.sip": ["alice->bob INVITE", "bob->alice 200", "alice->bob ACK", "alice->bob BYE",
+                        "bob->alice 200"],
+    # RFC 3261 §16 with Record-Route (§16.6 item 4): ACK and BYE through the proxy.
+    "proxy_call.sip": ["alice->proxy INVITE", "proxy->alice 100", "proxy->bob INVITE", "bob->proxy 180",
+                       "proxy->alice 180", "bob->proxy 200", "proxy->alice 200", "alice->proxy ACK",
+                       "proxy->bob ACK", "alice->proxy BYE", "proxy->bob BYE", "bob->proxy 200",
+                       "proxy->alice 200"],
+    # RFC 3261 §17.1.1.3: the non-2xx is ACKed by each hop's client transaction.
+    "busy.sip": ["alice->proxy INVITE", "proxy->alice 100", "proxy->bob INVITE", "bob->proxy 486",
+                 "proxy->bob ACK", "proxy->alice 486", "alice->proxy ACK"],
+    # RFC 3261 §9.2, §16.10: 200 to each CANCEL, 487 to the INVITE, ACK per hop.
+    "no_answer_cancel.sip": ["alice->proxy INVITE", "proxy->alice 100", "proxy->bob INVITE", "bob->proxy 180",
+                             "proxy->alice 180", "alice->proxy CANCEL", "proxy->alice 200",
+                             "proxy->bob CANCEL", "bob->proxy 200", "bob->proxy 487", "proxy->bob ACK",
+                             "proxy->alice 487", "alice->proxy ACK"],
+    # RFC 3261 §8.1.3.4: 302, ACK, new INVITE to the contact.
+    "redirect.sip": ["alice->redirect INVITE", "redirect->alice 302", "alice->redirect ACK",
+                     "alice->bob INVITE", "bob->alice 180", "bob->alice 200", "alice->bob ACK",
+                     "alice->bob BYE", "bob->alice 200"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_basic_flow(name: str) -> None:
+    """Each basic scenario sends exactly these messages, in this order, with no loss."""
+    got = flow(simsip.run(simsip.load(DIR / name), trace="full").trace)
+    expected = FLOWS[name]
+    assert got == expected, "\n" + format_table([(str(i + 1), e) for i, e in enumerate(expected)], got)
+
+
+def test_redirect_new_invite_targets_contact_rfc3261_s8_1_3_4() -> None:
+    """RFC 3261 §8.1.3.4: the new INVITE's Request-URI is the 302's Contact; same Call-ID, CSeq + 1."""
+    trace = simsip.run(simsip.load(DIR / "redirect.sip"), trace="full").trace
+    invites = [e for e in trace if e.event == "send" and e.message == "INVITE"]
+    moved = next(e for e in trace if e.event == "send" and (e.message or "").startswith("302"))
+    assert str(invites[1].msg.uri) == str(moved.msg.contacts[0].uri)
+    assert invites[1].call_id == invites[0].call_id
+    assert [e.cseq for e in invites] == ["1 INVITE", "2 INVITE"]
