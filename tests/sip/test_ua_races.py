@@ -1,0 +1,104 @@
+"""RFC 5407 race conditions through two UA cores on a hand-stepped clock."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("simsip.sip.codes")
+
+from corehelp import dial, pair  # noqa: E402
+
+from simsip.sip.events import Address  # noqa: E402
+
+
+def test_invite_retransmission_in_moratorium_absorbed_rfc5407_3_1_1() -> None:
+    """RFC 5407 §3.1.1 / RFC 6026 §7.1: 180 lost, INVITE retransmission crosses the 200: no new call."""
+    net, alice, bob = pair(drop=lambda s: s.label == "180")
+    dial(net, alice, bob, [(0.0, 180, {}), (0.49, 200, {})])
+    net.run(until=5.0)
+    assert net.times("alice", "INVITE") == [0.0, 0.5]
+    # The retransmitted INVITE reached bob at 0.51, after his 200 at 0.5: absorbed in Accepted.
+    assert len(net.app("bob", "request")) == 2  # INVITE, ACK
+    assert [s.message.status for s in net.sends("bob")] == [180, 200]
+    assert net.app("alice", "response")[-1].detail["code"] == 200
+
+
+def test_simultaneous_bye_rfc5407_3_2_1() -> None:
+    """RFC 5407 §3.2.1: both send BYE; each, Mortal, answers the other's BYE with 200."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.hangup(now, call_id))
+    net.do("bob", lambda now: bob.hangup(now, call_id))
+    net.run(until=40.0)
+    oks = sorted((s.node, s.message.cseq.method, s.message.status) for s in net.sent if s.label == "200"
+                 and s.message.cseq.method == "BYE")
+    assert oks == [("alice", "BYE", 200), ("bob", "BYE", 200)]
+    for node in ("alice", "bob"):
+        assert len(net.app(node, "call-ended")) == 1
+
+
+def test_reinvite_while_mortal_gets_481_rfc5407_3_2_2() -> None:
+    """RFC 5407 §3.2.2: a re-INVITE crossing our BYE is answered 481 (only BYE is accepted when Mortal)."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.hangup(now, call_id))
+    net.do("bob", lambda now: bob.reinvite(now, call_id))
+    net.run(until=40.0)
+    reinvite_answers = [s.message.status for s in net.sends("alice") if s.label.isdigit()
+                        and s.message.cseq.method == "INVITE"]
+    assert reinvite_answers == [481]
+    # bob still ACKs the 481 (transaction layer) and answers alice's BYE.
+    reinvite = net.sends("bob", "INVITE")[0].message
+    assert [s.message.cseq for s in net.sends("bob", "ACK")] == [(reinvite.cseq.seq, "ACK")]
+    assert [s.message.status for s in net.sends("bob") if s.label.isdigit()] == [200, 200]
+
+
+def test_bye_in_early_dialog_gets_487_for_invite_rfc3261_15_1_2() -> None:
+    """RFC 3261 §15.1.2 / RFC 5407 App. A: a BYE in an early dialog: 200 to BYE, 487 to the INVITE."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 180, {})])
+    net.run(until=1.0)
+    dialog = next(iter(alice.calls[call_id].dialogs.values()))
+    from simsip.sip.transaction import MAGIC_COOKIE
+
+    bye = dialog.build_request("BYE", f"SIP/2.0/UDP alice;branch={MAGIC_COOKIE}earlybye")
+    net.apply("bob", bob.receive(1.0, bye, Address("alice")))
+    net.run(until=2.0)
+    statuses = [(s.message.cseq.method, s.message.status) for s in net.sends("bob") if s.t >= 1.0]
+    assert statuses == [("BYE", 200), ("INVITE", 487)]
+    assert net.app("bob", "call-ended")[0].detail["outcome"] == "cancelled"
+
+
+def test_bye_timeout_still_ends_call_rfc3261_15_1_1() -> None:
+    """RFC 3261 §15.1.1: a BYE that gets no answer (Timer F) still ends the dialog."""
+    net, alice, bob = pair(drop=lambda s: s.label == "BYE")
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.hangup(now, call_id))
+    net.run(until=100.0)
+    assert net.app_at("alice", "timeout")[0][1].detail["method"] == "BYE"
+    assert net.app_at("alice", "call-ended")[0][0] == 33.0
+    assert net.times("alice", "BYE") == [round(1.0 + t, 3) for t in
+                                         (0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5)]
+
+
+def test_reliable_1xx_resent_for_invite_retransmission_rfc3261_17_2_1() -> None:
+    """PRACK.md §9 / RFC 3261 §17.2.1: a retransmitted INVITE makes the server resend the reliable 1xx too."""
+    lost = {"n": 0}
+
+    def drop(sent) -> bool:
+        if sent.label == "180" and lost["n"] == 0:
+            lost["n"] += 1
+            return True
+        return False
+
+    net, alice, bob = pair(drop=drop)
+    dial(net, alice, bob, [(0.0, 180, {"reliable": True})])
+    net.run(until=2.0)
+    sends = net.sends("bob", "180")
+    # 0.01 first (lost); 0.51 INVITE retransmission arrives -> resend (no timer) then the RFC 3262 timer at 0.51.
+    assert [(round(s.t, 3), s.retransmission, s.timer) for s in sends][:3] == [
+        (0.01, 0, None), (0.51, 1, "1xx-rel"), (0.51, 2, None)]
+    assert len(net.sends("alice", "PRACK")) == 1
