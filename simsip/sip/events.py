@@ -97,10 +97,14 @@ class AppEvent:
     """Something the application (a scenario behaviour) may react to.
 
     ``kind`` is one of: ``"request"`` (a request arrived for the application,
-    e.g. INVITE, BYE, CANCEL), ``"response"`` (a response to one of our
-    requests), ``"timeout"`` (a transaction timed out, RFC 3261 §8.1.3.1),
-    ``"call-ended"`` (a call reached its end; ``detail`` gives the outcome),
-    ``"reliability-failure"`` (RFC 3262 §3: no PRACK within 64*T1).
+    e.g. INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK), ``"response"`` (a response
+    to one of our requests), ``"timeout"`` (a transaction timed out, RFC 3261
+    §8.1.3.1), ``"call-ended"`` (a call reached its end; ``detail`` gives the
+    outcome), ``"reliability-failure"`` (RFC 3262 §3: no PRACK within 64*T1),
+    ``"discarded"`` (a message dropped or rejected on purpose; ``detail["reason"]``),
+    ``"app-error"`` (an application call that did not fit the call's state).
+    The proxy core adds its own kinds. The ``detail`` keys of each UA kind are
+    listed in :mod:`simsip.sip.ua`.
     """
 
     kind: str

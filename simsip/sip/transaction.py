@@ -80,8 +80,11 @@ __all__ = [
     "INVITE_SERVER_TRANSITIONS",
     "NON_INVITE_SERVER_TRANSITIONS",
     "MACHINES",
+    "INITIAL_STATES",
     "has_magic_cookie",
     "build_non2xx_ack",
+    "server_key",
+    "split_tu_events",
 ]
 
 # RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this cookie.
