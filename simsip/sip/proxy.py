@@ -3,15 +3,20 @@
 Read this beside RFC 3261 §16. A request goes through the section's steps in
 order, each a method below:
 
-* §16.3 :meth:`ProxyCore._validate` — syntax (400), URI scheme (416),
-  Max-Forwards 0 (483), loop detection (482), Proxy-Require (420 with
-  Unsupported, RFC 4475 §3.3.5 bext01), then proxy authentication (§22.3,
-  407 with Proxy-Authenticate);
+* §16.3 :meth:`ProxyCore._malformed` and :meth:`ProxyCore._validate` —
+  syntax (400, or 505 for another SIP version, answered statelessly), URI
+  scheme (416), Max-Forwards 0 (483), loop detection (482), Proxy-Require
+  (420 with Unsupported, RFC 4475 §3.3.5 bext01), then proxy authentication
+  (§22.3, 407 with Proxy-Authenticate; which requests: :class:`AuthScope`);
 * §16.4 :meth:`ProxyCore._preprocess_route` — a Request-URI we put in a
   Record-Route (the previous hop was a strict router) is replaced by the last
   Route value; a top Route naming us is popped;
+* a REGISTER for our domains goes to the registrar (when we are one); a
+  request for the proxy itself (no user, no Route left) is answered: OPTIONS
+  200 with Allow, anything else 405;
 * §16.5 :meth:`ProxyCore._targets` — for a domain we serve, the location
-  service (static entries and REGISTER bindings); otherwise the Request-URI;
+  service (static entries and REGISTER bindings; none: 404, or 480 for an
+  AOR that had bindings); otherwise the Request-URI;
 * §16.6 :meth:`ProxyCore._forward_copy` — per target: new Request-URI,
   Max-Forwards - 1, Record-Route ``<sip:host;lr>``, strict-route fix-up,
   next hop from the top Route or the Request-URI through the engine's
@@ -21,8 +26,9 @@ order, each a method below:
 * §16.7 :class:`ResponseContext` — best-response selection: 1xx (not 100)
   and every 2xx forwarded at once; 6xx cancels the other branches; when all
   branches are done the best final goes up (6xx first, else the lowest
-  class, 401/407 challenges merged, 503 turned into 500, 408 when nothing
-  answered); after a 2xx or 6xx pending branches get CANCEL (step 10);
+  class, 401/407 challenges merged, 503 turned into 500, 408 (or
+  ``timeout_code``) when nothing answered, 487 after an upstream CANCEL);
+  after a 2xx or 6xx pending branches get CANCEL (step 10);
 * §16.8 Timer C per INVITE branch (> 3 min, reset by 101-199): CANCEL the
   branch if it had a provisional, else treat it as a 408;
 * §16.10 CANCEL from upstream: 200 for the CANCEL, CANCEL for each pending
@@ -44,12 +50,16 @@ AppEvent kinds emitted (``detail`` keys in brackets):
 * ``"proxy-forward"`` a request sent on a branch [method, branch, target, destination, stateless]
 * ``"proxy-reject"`` the proxy answered a request itself [status, reason]
 * ``"proxy-response"`` a response forwarded upstream [status, branch]
-* ``"proxy-cancel"`` pending branches cancelled [branches, cause: 2xx|6xx|upstream|timer-c]
+* ``"proxy-cancel"`` pending branches cancelled [branches, cause: 2xx|6xx|upstream|branch-timeout]
 * ``"proxy-failover"`` a branch moved to its next address [target, failed, next, cause]
 * ``"proxy-timer-c"`` Timer C fired on a branch [branch, action: cancel|408]
 * ``"proxy-drop"`` a message dropped [reason]
 * ``"stray-response"`` a response matching no client transaction, dropped [status]
 * ``"registered"`` the registrar answered a REGISTER [aor, status, contacts]
+
+StateChange machines: ``"proxy <name> context <server tx id>"`` (Idle ->
+Forwarding -> Completed) and ``"proxy <name> branch <branch>"`` (Trying ->
+Proceeding -> Completed), besides the transactions' own.
 """
 
 from __future__ import annotations
