@@ -974,6 +974,8 @@ class ProxyCore:
             actions += self._send_upstream(now, ctx, self._upstream(response), branch.branch_id)
             if first and not ctx.got_2xx:
                 ctx.got_2xx = True
+                actions.append(StateChange(f"proxy {self.name} context {ctx.server_tx.id}", "Forwarding",
+                                           "Completed", ctx.call_id))
                 if ctx.request.method == "INVITE":
                     actions += self._cancel_pending(now, ctx, "2xx")
             return actions + self._maybe_finish(now, ctx)
