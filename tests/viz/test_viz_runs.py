@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"
 SHIPPED = sorted(p for p in (ROOT / "scenarios").glob("**/*.sip"))
-CASES = [(DATA / "reliable_180_proxy.sip", ("loss=30%",), 3)] + [
+CASES = [(DATA / "reliable_180_proxy.sip", ("loss=30%",), 3),
+         (DATA / "reliable_180_proxy_tcp.sip", ("loss=30%",), 3)] + [
     (path, (), 1) for path in SHIPPED
 ]
 
@@ -139,6 +140,9 @@ def test_every_frame_dissects_as_sip_without_errors(exported):
     txs = exported["flow"].transmissions
     rows = [r for r in exported["rows"] if r[1] or r[2]]
     assert len(rows) == len(txs) > 0
+    # Over TCP the only other frames are the three of each connection's handshake.
+    assert len(exported["rows"]) - len(rows) == 3 * len({frozenset((tx.src, tx.dst)) for tx in txs
+                                                         if tx.transport == "TCP"})
     for row, tx in zip(rows, txs):
         assert row[10] == "", row  # no malformed packet
         assert all(int(s) < PI_WARN for s in row[11].split("|") if s), row
