@@ -43,6 +43,8 @@ def bounded_int(digits: str, maximum: int, what: str) -> int:
     (Python refuses int() of more than 4300 digits, and a hostile Content-Length
     must end in SipParseError, not ValueError.)
     """
+    if len(digits) < 10 and maximum >= 999_999_999:
+        return int(digits)
     stripped = digits.lstrip("0") or "0"
     if len(stripped) > len(str(maximum)) or int(stripped) > maximum:
         raise SipParseError(f"{what} {digits[:30]}{'...' if len(digits) > 30 else ''} larger than {maximum}",

@@ -846,7 +846,7 @@ class _Message:
     @property
     def vias(self) -> list[Via]:
         """Every Via value, top first; SipParseError if none or malformed."""
-        values = self._values("via")
+        values = self.headers._typed.get("via") or self._values("via")
         if not values:
             raise SipParseError("missing Via header", expected="Via")
         return list(values)
@@ -854,7 +854,7 @@ class _Message:
     @property
     def top_via(self) -> Via:
         """The first Via value; SipParseError if none or malformed."""
-        values = self._values("via")
+        values = self.headers._typed.get("via") or self._values("via")
         if not values:
             raise SipParseError("missing Via header", expected="Via")
         return values[0]
@@ -862,22 +862,26 @@ class _Message:
     @property
     def call_id(self) -> str:
         """The Call-ID; SipParseError if missing, repeated or malformed."""
-        return self._one("call-id", "Call-ID")
+        values = self.headers._typed.get("call-id")
+        return values[0] if values is not None and len(values) == 1 else self._one("call-id", "Call-ID")
 
     @property
     def cseq(self) -> CSeq:
         """The CSeq; SipParseError if missing, repeated or malformed."""
-        return self._one("cseq", "CSeq")
+        values = self.headers._typed.get("cseq")
+        return values[0] if values is not None and len(values) == 1 else self._one("cseq", "CSeq")
 
     @property
     def from_(self) -> NameAddr:
         """The From; SipParseError if missing, repeated or malformed."""
-        return self._one("from", "From")
+        values = self.headers._typed.get("from")
+        return values[0] if values is not None and len(values) == 1 else self._one("from", "From")
 
     @property
     def to(self) -> NameAddr:
         """The To; SipParseError if missing, repeated or malformed."""
-        return self._one("to", "To")
+        values = self.headers._typed.get("to")
+        return values[0] if values is not None and len(values) == 1 else self._one("to", "To")
 
     @property
     def contacts(self) -> list[NameAddr]:
@@ -1118,7 +1122,9 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
     copied = _RESPONSE_COPIED | {"timestamp"} if status == 100 else _RESPONSE_COPIED
     items = []
     typed: dict[str, list[Any]] = {}
-    add_tag = to_tag is not None and request.to.tag is None
+    # Parsing To only to look for a tag is the costly part; a To whose text
+    # has no "tag" at all cannot have one.
+    add_tag = to_tag is not None and ("tag" not in (src.get("To") or "").lower() or request.to.tag is None)
     for item in src._items:
         key = item[0]
         if key in copied:
@@ -1181,43 +1187,37 @@ def parse(data: bytes) -> Request | Response:
 def _parse_head(head: str, first_line: int) -> Request | Response:
     """Parse the start line and header lines (no body yet); check known header grammars."""
     lines = head.split("\r\n")
-    for i, line in enumerate(lines):
-        if "\r" in line or "\n" in line:
-            raise SipParseError("bare CR or LF in a header line", first_line + i, "CRLF")
+    crlfs = len(lines) - 1
+    if head.count("\r") != crlfs or head.count("\n") != crlfs:
+        for i, line in enumerate(lines):
+            if "\r" in line or "\n" in line:
+                raise SipParseError("bare CR or LF in a header line", first_line + i, "CRLF")
 
     message = _parse_start_line(lines[0], first_line)
 
-    # Header lines, unfolded (RFC 3261 §7.3.1).
+    # Header lines, unfolded (RFC 3261 §7.3.1): (name, line number, value parts)
+    raw: list[tuple[str, int, list[str]]] = []
+    number = first_line
+    for line in lines[1:]:
+        number += 1
+        if line[:1] in (" ", "\t"):
+            if not raw:
+                raise SipParseError("continuation line before any header", number, "header-name")
+            raw[-1][2].append(line.strip(" \t"))
+            continue
+        colon = line.find(":")
+        if colon < 0:
+            raise SipParseError(f"header line without a colon: {line[:40]!r}", number, "header-name HCOLON")
+        raw.append((line[:colon].rstrip(" \t"), number, [line[colon + 1 :].strip(" \t")]))
     items: list[tuple[str, str, str]] = []
     line_numbers: list[int] = []
-    name_line: tuple[str, int] | None = None
-    parts: list[str] = []
-
-    def flush() -> None:
-        if name_line is None:
-            return
-        name, number = name_line
+    for name, number, parts in raw:
         try:
             key, canon = _canon(name)
         except ValueError:
             raise SipParseError(f"bad header name {name!r}", number, "token") from None
-        value = " ".join(p for p in parts if p)
-        items.append((key, canon, value))
+        items.append((key, canon, parts[0] if len(parts) == 1 else " ".join(p for p in parts if p)))
         line_numbers.append(number)
-
-    for offset, line in enumerate(lines[1:], start=first_line + 1):
-        if line[:1] in (" ", "\t"):
-            if name_line is None:
-                raise SipParseError("continuation line before any header", offset, "header-name")
-            parts.append(line.strip(" \t"))
-            continue
-        flush()
-        colon = line.find(":")
-        if colon < 0:
-            raise SipParseError(f"header line without a colon: {line[:40]!r}", offset, "header-name HCOLON")
-        name_line = (line[:colon].rstrip(" \t"), offset)
-        parts = [line[colon + 1 :].strip(" \t")]
-    flush()
 
     # Check the grammar of every header simsip knows, keeping the parsed values.
     typed: dict[str, list[Any]] = {}
