@@ -126,6 +126,7 @@ class Builder:
         self.used_params: set[str] = set()
         self.links: list[m.Link] = []
         self.bad_params: set[str] = set()
+        self.outbound_lists: list[object] = []
 
     # ----------------------------------------------------------- problems
     def error(self, span: m.Span, message: str) -> None:
@@ -562,6 +563,10 @@ class Builder:
         for stmt in stmts:
             if stmt.kind in NODE_OPTIONS:
                 self._guard(self.node_stmt, stmt)
+        for raw in self.outbound_lists:
+            # Checked once every node is known: an outbound proxy may be declared later.
+            for item in self.items(raw):
+                self._guard_value(lambda: self.node_ref(item, "outbound", (m.Proxy, m.B2BUA)))
         locations = self._collect(by_kind.get("location", []), self.location_stmt)
         links = self._collect(by_kind.get("link", []), self.link_stmt)
         self.links = links
@@ -734,6 +739,8 @@ class Builder:
                 outbound=self.names(opts["outbound"][1], "outbound") if "outbound" in opts else (),
                 rewrite_sdp=not self.flag(opts, "no-rewrite-sdp"), span=stmt.span,
             )
+        if "outbound" in opts:
+            self.outbound_lists.append(opts["outbound"][1])
         self.nodes[name] = node
         self.node_spans[name] = name_span
 

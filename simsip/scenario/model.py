@@ -340,6 +340,7 @@ class Constant(Item):
     """A fixed value (seconds for delays)."""
 
     value: float
+    """The value (s)."""
 
     @property
     def mean(self) -> float:
@@ -352,7 +353,9 @@ class Uniform(Item):
     """``uniform(low, high)``: uniform on [low, high]."""
 
     low: float
+    """Smallest value (s)."""
     high: float
+    """Largest value (s), >= low."""
 
     @property
     def mean(self) -> float:
@@ -365,7 +368,9 @@ class Normal(Item):
     """``normal(mean, sd)``: Gaussian; the engine truncates draws below 0 to 0."""
 
     mean: float
+    """Mean (s)."""
     sd: float
+    """Standard deviation (s)."""
 
 
 @dataclass(frozen=True)
@@ -373,7 +378,9 @@ class LogNormal(Item):
     """``lognormal(mean, sd)``: log-normal with this mean and standard deviation (not mu/sigma)."""
 
     mean: float
+    """Mean of the draws (s), > 0."""
     sd: float
+    """Standard deviation of the draws (s)."""
 
     def mu_sigma(self) -> tuple[float, float]:
         """``(mu, sigma)`` of the underlying normal, for ``random.lognormvariate``."""
@@ -387,6 +394,7 @@ class Exponential(Item):
     """``exponential(mean)``: exponential with this mean (rate 1/mean)."""
 
     mean: float
+    """Mean (s), > 0."""
 
 
 Distribution = Union[Constant, Uniform, Normal, LogNormal, Exponential]
@@ -764,7 +772,9 @@ class LinkDown(Item):
     """``at T link a <-> b down [for D]``: both directions drop everything."""
 
     a: str
+    """One end of the link."""
     b: str
+    """The other end."""
     at: float
     """When it goes down (s)."""
     duration: float | None = None
@@ -773,11 +783,14 @@ class LinkDown(Item):
 
 @dataclass(frozen=True)
 class LinkUp(Item):
-    """``at T link a <-> b up``."""
+    """``at T link a <-> b up``: a link that was down carries messages again."""
 
     a: str
+    """One end of the link."""
     b: str
+    """The other end."""
     at: float
+    """When it comes up (s)."""
 
 
 @dataclass(frozen=True)
@@ -785,7 +798,9 @@ class NodeCrash(Item):
     """``at T node x crash [for D]``: the node loses all state and ignores messages."""
 
     node: str
+    """The node that crashes."""
     at: float
+    """When (s)."""
     duration: float | None = None
     """Restarts (empty) after this long (s); None: stays down (until a ``NodeRestart``)."""
 
@@ -795,7 +810,9 @@ class NodeRestart(Item):
     """``at T node x restart``: a crashed node comes back with no state."""
 
     node: str
+    """The node that restarts."""
     at: float
+    """When (s)."""
 
 
 @dataclass(frozen=True)
