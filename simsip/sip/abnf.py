@@ -99,7 +99,10 @@ UNRESERVED_SET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 #   domainlabel      =  alphanum
 #                       / alphanum *( alphanum / "-" ) alphanum
 #   toplabel         =  ALPHA / ALPHA *( alphanum / "-" ) alphanum
-HOSTNAME = r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?"
+# Leniency: "_" is accepted in labels and a top label may start with a digit,
+# because simsip node names become host names and the scenario language allows
+# names such as "edge_1" (real stacks accept "_" too; DNS SRV owners carry it).
+HOSTNAME = r"[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_\-]*[A-Za-z0-9_])?)*\.?"
 
 #   IPv4address    =  1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT
 IPV4ADDRESS = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"

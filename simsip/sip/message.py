@@ -320,7 +320,10 @@ class Headers:
         """True if at least one line of ``name`` exists."""
         if not isinstance(name, str):
             return False
-        key = _canon(name)[0]
+        try:
+            key = _canon(name)[0]
+        except ValueError:
+            return False
         return any(item[0] == key for item in self._items)
 
     def __iter__(self) -> Iterator[tuple[str, str]]:

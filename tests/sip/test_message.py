@@ -106,7 +106,7 @@ def test_headers_case_insensitive_compact_and_list_values() -> None:
     assert h.get("VIA") == "SIP/2.0/UDP a;branch=z9hG4bK1"
     assert h.get_all("via") == ["SIP/2.0/UDP a;branch=z9hG4bK1", "SIP/2.0/TCP b:5070;branch=z9hG4bK2"]
     assert h.get_all("supported") == ["100rel", "timer"]
-    assert "Supported" in h and "k" in h and "Require" not in h
+    assert "Supported" in h and "k" in h and "Require" not in h and "not a name" not in h
     h.add("Contact", '"Doe, John" <sip:j@x;a=b,c>, <sip:k@y>')
     assert h.get_all("m") == ['"Doe, John" <sip:j@x;a=b,c>', "<sip:k@y>"]
     h.add("Subject", "a, b")
@@ -188,5 +188,15 @@ def test_uri_forms() -> None:
     assert URI.parse("sip:%61lice@atlanta.com") == URI.parse("sip:alice@ATLANTA.com")
     assert str(URI.parse("sip:sips%3Auser%40example.com@example.net")) == "sip:sips%3Auser%40example.com@example.net"
     for bad in ("sip:", "sip:a@", "sip:a@b:99999", "sip:a b@c", "<sip:a@b>", "sip:[::g]", "tel:abc-x"):
+        with pytest.raises(SipParseError):
+            URI.parse(bad)
+
+
+def test_node_names_with_underscores_are_host_names() -> None:
+    """Scenario node names such as edge_1 end up in Via and URIs: the host grammar accepts '_'."""
+    via = Via.parse("SIP/2.0/UDP edge_1:5060;branch=z9hG4bK1;received=alice_2")
+    assert (via.host, via.port, via.received) == ("edge_1", 5060, "alice_2")
+    assert URI.parse("sip:bob_3@proxy_2.example.com").host == "proxy_2.example.com"
+    for bad in ("sip:a@-x", "sip:a@x-", "sip:a@x..y"):
         with pytest.raises(SipParseError):
             URI.parse(bad)
