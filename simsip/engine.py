@@ -25,7 +25,8 @@ so changing one link's parameters moves no other source's draws, and run
 Routing: every node has a host (default its name); a host name maps to its
 node, a domain to the proxies (then redirect servers, B2BUAs) serving it, in
 declaration order (the later ones are the RFC 3263 §4.3 fallbacks a proxy gets
-from its resolver). The transport of a SIP hop is that of the first link on
+from its resolver); a domain no server serves resolves to the UA(s) whose
+address-of-record is in it (the first one when several).  The transport of a SIP hop is that of the first link on
 the path that names one, else the scenario's.
 """
 
@@ -211,6 +212,14 @@ class _Compiled:
                 if node.kind is kind:
                     for domain in getattr(node, "domains", ()):
                         self.domains.setdefault(domain.lower(), []).append(node.name)
+        # A domain no server serves resolves to the UAs whose address-of-record is in
+        # it (a direct call to sip:bob@biloxi.example.com with no proxy, RFC 3665 §3.1).
+        for node in scenario.nodes:
+            if isinstance(node, m.UserAgent) and node.domain:
+                key = node.domain.lower()
+                if key not in self.domains or all(
+                        isinstance(self.nodes.get(n), m.UserAgent) for n in self.domains[key]):
+                    self.domains.setdefault(key, []).append(node.name)
         for node in scenario.nodes:
             if node.kind is m.NodeKind.B2BUA:
                 raise ValueError(f"{node.span}: b2bua nodes are not supported by the engine yet")

@@ -1,0 +1,144 @@
+"""Agents: timers by token, registrar and location, node crash, shipped scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import simpy
+
+import simsip
+from simsip.agents.base import Agent, Describer
+from simsip.metrics import make_sink
+from simsip.net import Network
+from simsip.sip.events import CancelTimer, StartTimer
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted((ROOT / "scenarios").glob("**/*.sip")) + sorted((ROOT / "scenarios").glob("**/*.yaml"))
+
+
+class ScriptedCore:
+    """A core that arms/cancels timers on command and records firings."""
+
+    def __init__(self) -> None:
+        self.fired: list[tuple[float, str]] = []
+
+    def receive(self, now, message, source):  # pragma: no cover - not used
+        return []
+
+    def timer_fired(self, now: float, name: str) -> list:
+        self.fired.append((now, name))
+        return []
+
+
+def agent_with_core() -> tuple[simpy.Environment, Agent, ScriptedCore]:
+    env = simpy.Environment()
+    agent = Agent("a", "a", env, Network(env), {"a": "a"}, make_sink("off"), Describer())
+    core = ScriptedCore()
+    agent.core = core
+    return env, agent, core
+
+
+def test_cancelled_timer_never_fires() -> None:
+    env, agent, core = agent_with_core()
+    agent.execute([StartTimer("tx/A", 0.5, "A"), StartTimer("tx/B", 32.0, "B")])
+    env.timeout(0.2).callbacks.append(lambda e: agent.execute([CancelTimer("tx/A")]))
+    env.run()
+    assert core.fired == [(32.0, "tx/B")]
+
+
+def test_rearmed_timer_fires_once_at_new_time() -> None:
+    """A StartTimer with a pending name replaces it: the old token is stale."""
+    env, agent, core = agent_with_core()
+    agent.execute([StartTimer("2xx", 0.5, "2xx")])
+    env.timeout(0.3).callbacks.append(lambda e: agent.execute([StartTimer("2xx", 1.0, "2xx")]))
+    env.run()
+    assert core.fired == [(1.3, "2xx")]
+
+
+def test_crash_forgets_pending_timers() -> None:
+    env, agent, core = agent_with_core()
+    agent.new_core = lambda: core  # type: ignore[method-assign]
+    agent.execute([StartTimer("x", 1.0, "B")])
+    env.timeout(0.5).callbacks.append(lambda e: agent.crash())
+    env.timeout(0.7).callbacks.append(lambda e: agent.restart())
+    env.run()
+    assert core.fired == []
+
+
+REGISTER_THEN_CALL = """
+scenario "register then call"
+ua alice domain atlanta.example.com outbound proxy
+proxy proxy stateful registrar domain biloxi.example.com
+ua bob domain biloxi.example.com
+link alice <-> proxy delay 10ms
+link proxy <-> bob delay 20ms
+on bob INVITE:
+    send 200
+register bob at 0s
+call alice -> bob at 1s
+expect outcome answered
+"""
+
+
+def test_register_binds_and_proxy_routes_to_the_binding() -> None:
+    """RFC 3665 §2.1 then §3.2-style: REGISTER 200, then the INVITE follows the binding."""
+    result = simsip.run(simsip.load(REGISTER_THEN_CALL), trace="full")
+    flow = [(round(e.t, 6), e.node, e.dst, e.message) for e in result.trace if e.event == "send"]
+    assert flow[:5] == [
+        (0.0, "bob", "proxy", "REGISTER"),
+        (0.02, "proxy", "bob", "200 OK"),
+        (1.0, "alice", "proxy", "INVITE"),
+        (1.01, "proxy", "alice", "100 Trying"),
+        (1.01, "proxy", "bob", "INVITE"),
+    ]
+    assert result.ok
+    [call] = [c for c in result.calls]
+    assert call["final_ms"] == 60.0
+
+
+def test_unregistered_callee_is_not_found() -> None:
+    text = REGISTER_THEN_CALL.replace("register bob at 0s\n", "").replace(
+        "expect outcome answered", "expect outcome rejected")
+    result = simsip.run(simsip.load(text))
+    [call] = list(result.calls)
+    assert call["final_code"] in (404, 480) and result.ok
+
+
+CRASH = """
+scenario "bob crashes"
+ua alice
+ua bob
+link alice <-> bob delay 50ms
+on bob INVITE:
+    send 200
+at 0s node bob crash for 2s
+call alice -> bob at 0s
+"""
+
+
+def test_node_crash_drops_until_restart() -> None:
+    """INVITEs at 0, 0.5, 1.5 s reach a crashed bob; the 3.5 s one is answered."""
+    result = simsip.run(simsip.load(CRASH), trace="full")
+    drops = [(round(e.t, 6), e.detail) for e in result.trace if e.event == "drop"]
+    assert drops == [(0.05, "node down"), (0.55, "node down"), (1.55, "node down")]
+    [call] = list(result.calls)
+    assert call["invite_retransmissions"] == 3 and call["final_ms"] == 3600.0
+
+
+def test_gilbert_elliott_link_is_reproducible_and_lossy() -> None:
+    text = CRASH.replace("at 0s node bob crash for 2s\n", "").replace(
+        "delay 50ms", "delay 50ms loss gilbert(rate=20%, burst=3)")
+    a = simsip.run(simsip.load(text), runs=50, seed=4)
+    b = simsip.run(simsip.load(text), runs=50, seed=4)
+    assert list(a.calls) == list(b.calls)
+    assert sum(a.calls.column("messages_lost")) > 0
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_shipped_scenario_runs_clean(path: Path) -> None:
+    """Issue 5 must-show: every shipped scenario runs and its expectations hold."""
+    result = simsip.run(simsip.load(path))
+    assert result.expectations, "a shipped scenario states its expectations"
+    failed = [e for e in result.expectations if not e["held"]]
+    assert not failed, failed
