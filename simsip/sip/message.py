@@ -173,6 +173,8 @@ def split_list(value: str) -> list[str]:
 class Headers:
     """Ordered, case-insensitive multimap of SIP header lines.
 
+    Values are text; ``add``/``set``/``prepend``/``set_first`` also take a
+    typed value (Via, NameAddr, CSeq, RAck, URI, int) and store ``str()`` of it.
     Iteration yields ``(name, value)`` per header line, in order. ``get`` and
     ``get_all`` see individual values: a ``Via: a, b`` line holds two values.
     ``==`` compares, per header name, the sequence of values (the relative
@@ -205,21 +207,23 @@ class Headers:
         return h
 
     @staticmethod
-    def _value(value: str) -> str:
-        """Check a header value can be written on one line and trim it."""
+    def _value(value: "str | object") -> str:
+        """Check a header value can be written on one line and trim it (non-strings go through ``str``)."""
+        if not isinstance(value, str):
+            value = str(value)  # a Via, NameAddr, CSeq, RAck, URI or int renders itself
         if "\n" in value or "\r" in value:
             raise ValueError(f"header value contains CR or LF: {value!r}")
         return value.strip(" \t")
 
     # ------------------------------------------------------------ mutation
 
-    def add(self, name: str, value: str) -> None:
+    def add(self, name: str, value: "str | object") -> None:
         """Append a header line."""
         key, canon = _canon(name)
         self._items.append((key, canon, self._value(value)))
         self._typed.pop(key, None)
 
-    def set(self, name: str, value: str) -> None:
+    def set(self, name: str, value: "str | object") -> None:
         """Replace every line of ``name`` with one line, where the first one was."""
         key, canon = _canon(name)
         value = self._value(value)
@@ -244,7 +248,7 @@ class Headers:
         self._items = [item for item in self._items if item[0] != key]
         self._typed.pop(key, None)
 
-    def prepend(self, name: str, value: str) -> None:
+    def prepend(self, name: str, value: "str | object") -> None:
         """Insert a line before the first line of ``name`` (append if none): a proxy's new top Via."""
         key, canon = _canon(name)
         value = self._value(value)
@@ -272,7 +276,7 @@ class Headers:
                 return value
         return None
 
-    def set_first(self, name: str, value: str) -> None:
+    def set_first(self, name: str, value: "str | object") -> None:
         """Replace the first value of ``name`` (splitting a list line); add it if absent."""
         key, canon = _canon(name)
         value = self._value(value)

@@ -200,3 +200,14 @@ def test_node_names_with_underscores_are_host_names() -> None:
     for bad in ("sip:a@-x", "sip:a@x-", "sip:a@x..y"):
         with pytest.raises(SipParseError):
             URI.parse(bad)
+
+
+def test_typed_values_can_be_added_directly() -> None:
+    """Headers.add stores str() of a typed value, so cores need not call str themselves."""
+    h = Headers()
+    h.add("Via", Via("TCP", "edge", 5060, branch="z9hG4bKa"))
+    h.add("CSeq", CSeq(7, "BYE"))
+    h.add("Max-Forwards", 70)
+    h.prepend("Route", NameAddr(URI.parse("sip:edge;lr")))
+    assert list(h) == [("Via", "SIP/2.0/TCP edge:5060;branch=z9hG4bKa"), ("CSeq", "7 BYE"),
+                       ("Max-Forwards", "70"), ("Route", "<sip:edge;lr>")]
