@@ -29,6 +29,19 @@ SipParseError when their header is missing, repeated or malformed; the
 optional ones (``.max_forwards``, ``.rseq``, ``.rack``, ``.expires``,
 ``.content_type``) return None when absent and raise when repeated or
 malformed; list accessors return ``[]`` when absent.
+
+Strict where RFC 4475 §3.1.2 lets a receiver choose: exactly one SP between
+Request-Line elements, no <> around or LWS inside a Request-URI, no headers
+in a Request-URI, Date in GMT, no <> inferred around a Contact URI. Lenient
+where simsip itself needs it or RFC 4475 asks: "_" in host names (scenario
+node names), a host name (not only an IP address) in Via ``received``, a
+token display name followed directly by "<" (§3.1.1.6), and any
+``SIP/x.y`` version, so the UA core can answer 505 (§3.1.2.16).
+
+Proxies edit header lists with ``Headers.prepend`` (new top Via or
+Record-Route), ``pop_first`` (remove the top Via or Route value, even from a
+``Via: a, b`` line) and ``set_first`` (rewrite the top value, e.g. to add
+``received``).
 """
 
 from __future__ import annotations
