@@ -41,11 +41,13 @@ MAX_SYNTAX_ERRORS = 20
 
 
 class SipIndenter(Indenter):
-    """Turns leading whitespace into _INDENT/_DEDENT for handler blocks; ( ) and [ ] join lines."""
+    """Turns leading whitespace into _INDENT/_DEDENT for handler blocks."""
 
     NL_type = "_NL"
-    OPEN_PAREN_types = ["LPAR", "LSQB"]
-    CLOSE_PAREN_types = ["RPAR", "RSQB"]
+    # No implicit joining inside ( ) or [ ]: an unclosed paren then fails on its
+    # own line instead of swallowing the rest of the file. `\` joins lines.
+    OPEN_PAREN_types: list[str] = []
+    CLOSE_PAREN_types: list[str] = []
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
@@ -463,7 +465,8 @@ _EXAMPLES: list[tuple[str, list[str]]] = [
     ("expected a node name after `on`", ["on\n", "on 5\n"]),
     ("expected a node name", ["ua\n", "proxy\n", "redirect\n", "b2bua\n", "ua 5\n", "link\n",
                               "link a <->\n", "call\n", "calls\n", "register\n"]),
-    ("expected `<->` or `->` between the two node names", ["link a\n", "link a b\n", "link a = b\n"]),
+    ("expected `<->` or `->` between the two node names", ["link a\n", "link a b\n", "link a = b\n",
+                                                           "at 1s link a\n", "at 1s link a b\n"]),
     ("expected `->` between caller and callee", ["call a\n", "call a b\n", "call a <-> b\n",
                                                   "calls a\n", "calls a b\n"]),
     ("expected the callee: a node name or a sip: URI", ["call a ->\n", "call a -> 5\n"]),
@@ -499,7 +502,7 @@ _NICE_TERMINALS = {
     "NAME": "a name", "QUANTITY": "a number", "PARAM": "a $param", "URI": "a sip: URI",
     "PATTERN": "a pattern such as agent*", "STRING": "a quoted string", "LONG_STRING": "a quoted string",
     "COMPARE": "a comparison (<, <=, ==, !=, >=, >)", "FUNC": "a distribution such as uniform(...)",
-    "_NL": "the end of the line", "$END": "the end of the file", "_INDENT": "an indented block",
+    "_NL": "end of line", "$END": "end of file", "_INDENT": "an indented block",
     "_DEDENT": "the end of the block",
 }
 
@@ -576,20 +579,36 @@ def _describe_error(exc: UnexpectedInput, lines: list[str]) -> str:
     keywords = _keyword_text()
     label = _example_states().get((_state_key(exc.state), "start")) if exc.state is not None else None
     if label is None:
-        shown = sorted(
+        shown = sorted({
             f"`{keywords[t]}`" if t in keywords else _NICE_TERMINALS.get(t, t)
             for t in expected
             if t not in ("_INDENT", "_DEDENT") or len(expected) == 1
-        )
+        })
         label = "expected " + (", ".join(shown[:12]) + (", ..." if len(shown) > 12 else "") if shown else "something else")
     message = f"unexpected {got}; {label}"
     word = got.strip("`")
+    if word in _UNITS and isinstance(exc, UnexpectedToken) and _after_number(exc, lines):
+        return f"unexpected `{word}`: write a number and its unit together (10{word}, not 10 {word})"
+    if word == "=" and "COMPARE" in expected:
+        return message + "; write `==` to compare"
     candidates = [keywords[t] for t in expected if t in keywords]
     if word and candidates:
         close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+        if not close and word.lower() in candidates:
+            close = [word.lower()]
         if close and close[0] != word:
             message += f"; did you mean `{close[0]}`?"
     return message
+
+
+_UNITS = frozenset({"ms", "s", "min", "h", "%", "kbps", "Mbps", "Gbps", "bps", "/s", "/min", "/h", "rel"})
+
+
+def _after_number(exc: UnexpectedToken, lines: list[str]) -> bool:
+    """True if the unexpected token follows a number and a space (``10 ms``)."""
+    line = lines[exc.token.line - 1] if exc.token.line and 0 < exc.token.line <= len(lines) else ""
+    before = line[: (exc.token.column or 1) - 1]
+    return bool(before) and before[-1] in " \t" and before.rstrip()[-1:].isdigit()
 
 
 def _position(exc: UnexpectedInput, text_lines: list[str]) -> tuple[int, int]:

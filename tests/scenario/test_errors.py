@@ -297,3 +297,26 @@ def test_every_syntax_error_is_reported() -> None:
         "t.sip:7:12: unexpected `edge`; expected `<->` or `->` between the two node names",
         "t.sip:10:10: unexpected `reliable`; expected a response code 100–699 after `send`",
     ]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("delay 10ms", "delay 10 ms",
+     "t.sip:7:30: unexpected `ms`: write a number and its unit together (10ms, not 10 ms)"),
+    ("delay 10ms", "delay uniform(10ms, 20ms",
+     "t.sip:7:45: unexpected end of line; expected `)`, `,`"),
+    ("expect outcome answered", "expect outcome = answered",
+     "t.sip:16:16: unexpected `=`; expected a $param, a comparison (<, <=, ==, !=, >=, >), a name, a number, "
+     "a quoted string, end of line; write `==` to compare"),
+    ("ua alice", "UA alice",
+     "t.sip:4:1: unexpected `UA`; expected `at`, `b2bua`, `call`, `calls`, `description`, `drop`, `expect`, "
+     "`link`, `location`, `max`, `on`, `param`, ...; did you mean `ua`?"),
+    ("    send 200\n", "    send 200 reliabel\n",
+     "t.sip:11:14: unexpected `reliabel`; expected `;`, `reliable`, `sdp`, a quoted string, end of line; "
+     "did you mean `reliable`?"),
+    ("call alice -> bob at 0s", "call alice -> bob at 0s\nat 3s link alice bob down",
+     "t.sip:16:18: unexpected `bob`; expected `<->` or `->` between the two node names"),
+])
+def test_common_slips(old: str, new: str, message: str) -> None:
+    """Frequent slips get a message that says what to write."""
+    assert old in BASE
+    assert _load("slip", BASE.replace(old, new, 1)).messages == [message]
