@@ -62,13 +62,14 @@ def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path):
         ("ladder", SCENARIO, "--call", "no-such-call"),
         ("ladder", SCENARIO, "--format", "png"),
         ("pcap", SCENARIO, "-o", str(tmp_path / "no-dir" / "x.pcapng")),
+        ("explain", SCENARIO, "--param", "nosuchparam=1"),
     ]
     for args in cases:
-        res = _run_cli(*args, cwd=tmp_path)
-        assert res.returncode == 2, (args, res.stderr)
+        res = CliRunner().invoke(main, list(args))
+        assert res.exit_code == 2, (args, res.stderr)
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("simsip: error: "), (args, res.stderr)
-        assert "Traceback" not in res.stderr
+        assert "Traceback" not in res.stderr and res.stdout == ""
     assert list(tmp_path.iterdir()) == []
 
 
@@ -81,8 +82,19 @@ def test_bad_scenario_reports_file_line_col(tmp_path):
     assert not (tmp_path / "x.pcapng").exists()
 
 
-def test_pcap_reports_what_it_wrote(tmp_path):
+def test_pcap_cli_writes_the_run_it_names(tmp_path):
+    """`simsip pcap --run 1` is byte for byte the export of run 1 of the same scenario."""
+    import io
+
+    import simsip
+    from simsip.viz.pcap import write_pcapng
+
     out = tmp_path / "call.pcapng"
-    res = invoke("pcap", SCENARIO, *LOSSY, "-o", str(out))
-    assert res.exit_code == 0
+    res = invoke("pcap", SCENARIO, "--param", "loss=30%", "--seed", "3", "--run", "1", "-o", str(out))
+    assert res.exit_code == 0 and res.stderr.startswith("wrote ") and f"of run 1 to {out}" in res.stderr
+    scenario = simsip.load(SCENARIO, params={"loss": "30%"})
+    result = simsip.run(scenario, runs=2, seed=3, trace="full")
+    direct = io.BytesIO()
+    write_pcapng(result.trace, direct, nodes=[n.name for n in scenario.nodes], run=1)
+    assert out.read_bytes() == direct.getvalue()
     assert out.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # pcapng Section Header Block
