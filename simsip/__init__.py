@@ -40,3 +40,5 @@ def run(scenario: "Scenario | str | Path", runs: int = 1, seed: int = 0,
 
     return _run(scenario, runs=runs, seed=seed, params=params, trace=trace, until=until,
                 first_run=first_run)
+
+from simsip.experiment import sweep  # noqa: E402,F401  (issue 7: simsip.sweep for notebooks)

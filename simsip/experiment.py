@@ -29,13 +29,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import multiprocessing
 import os
-import pickle
 import re
-import signal
-import tempfile
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -43,12 +38,15 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from simsip.metrics.measures import OUTCOMES, RECORD_FIELDS, CallTable
-from simsip.metrics.summary import MEASURES, measure_stats, outcome_shares
-
+# Light at import time (``import simsip`` exports sweep): pools, pandas and the
+# metrics are imported by the functions that use them.
 if TYPE_CHECKING:
+    import multiprocessing.context
+    from concurrent.futures import ProcessPoolExecutor
+
     import pandas as pd
 
+    from simsip.metrics.measures import CallTable
     from simsip.scenario.model import Scenario
 
 __all__ = [
@@ -414,6 +412,8 @@ class Job:
 
     def run(self, task: Task) -> tuple[int, CallTable]:
         """Run one task, returning its index with its call records (column-wise, compact to send)."""
+        from simsip.metrics.measures import CallTable
+
         records = self.run_chunk(self.payloads[task.point], self.seed, task.start, task.stop)
         return task.index, records if isinstance(records, CallTable) else CallTable(records)
 
@@ -467,6 +467,8 @@ _WORKER_JOB: Job | None = None
 
 def _init_worker(job: Job) -> None:
     """Pool initializer: keep the job, and leave Ctrl-C to the parent."""
+    import signal
+
     global _WORKER_JOB
     # The parent turns Ctrl-C into a clean stop; workers just get terminated.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -480,13 +482,35 @@ def _worker_task(task: Task) -> tuple[int, CallTable]:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """forkserver where available: safe with threads (Jupyter, rich), cheaper than spawn."""
+    """fork when this process has one thread (fast; works from stdin and -c), else forkserver.
+
+    Forking a process with other threads (Jupyter kernels, a Dask client) can
+    copy a held lock into the child; forkserver forks from a clean server.
+    """
+    import multiprocessing
+    import threading
+
     methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: drop queued tasks and kill the workers mid-batch (Ctrl-C, a failure)."""
+    # The executor has no public way to stop running work before Python 3.14.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()
 
 
 def _check_picklable(job: Job, where: str) -> None:
     """Fail early, with a clear message, when the job cannot reach other processes."""
+    import pickle
+
     try:
         pickle.dumps(job)
     except Exception as exc:  # pickle raises several unrelated types
@@ -511,20 +535,24 @@ class ProcessExecutor:
         """Run the tasks on the pool; one worker runs in this process instead."""
         if self.workers == 1 or len(tasks) <= 1:
             return SerialExecutor().execute(job, tasks, on_done)
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         _check_picklable(job, "process")
         results: list[CallTable | None] = [None] * len(tasks)
-        pool = _pool_context().Pool(min(self.workers, len(tasks)), _init_worker, (job,))
+        pool = ProcessPoolExecutor(
+            min(self.workers, len(tasks)), _pool_context(), initializer=_init_worker, initargs=(job,)
+        )
         try:
-            for index, records in pool.imap_unordered(_worker_task, tasks):
+            futures = [pool.submit(_worker_task, task) for task in tasks]
+            for future in as_completed(futures):
+                index, records = future.result()
                 results[index] = records
                 on_done(tasks[index])
         except BaseException:
-            # Ctrl-C or a failing run: stop the workers now, not after their batches.
-            pool.terminate()
-            pool.join()
+            # Ctrl-C, a failing run or a dead worker: stop the others now, not after their batches.
+            _terminate(pool)
             raise
-        pool.close()
-        pool.join()
+        pool.shutdown(wait=True)
         return [r for r in results if r is not None]
 
 
@@ -585,6 +613,8 @@ class DaskExecutor:
 
     def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[CallTable]:
         """Submit every task, gather as they finish, and put them back in order."""
+        import uuid
+
         from distributed import as_completed
 
         results: list[CallTable | None] = [None] * len(tasks)
@@ -592,7 +622,7 @@ class DaskExecutor:
             # Threads-only clusters share this process; anything else unpickles the job.
             _check_picklable(job, "dask")
         with self._client() as client:
-            token = uuid.uuid4().hex[:12]
+            token = uuid.uuid4().hex[:12]  # keys unique across sweeps sharing a cluster
             [job_future] = client.scatter([job], broadcast=True, hash=False)
             futures = [
                 client.submit(_dask_task, job_future, task, key=f"simsip-{token}-{task.index}", pure=False)
@@ -654,6 +684,8 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     Readers see the old file or the whole new one, never a part: an exception or
     Ctrl-C while writing removes the temp file and leaves ``path`` untouched.
     """
+    import tempfile
+
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -684,8 +716,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 # The sweep
 # --------------------------------------------------------------------------
 
-# The measures summarised per point, and the statistics columns of the summary.
-SUMMARY_MEASURES = MEASURES
+# The statistics columns of the summary (the measures are metrics.summary.MEASURES).
 SUMMARY_COLUMNS = ("n", "mean", "std", "ci_low", "ci_high", "p50", "p90", "p99", "max")
 # Columns every call table starts with, before the params and the engine's fields.
 POINT_COLUMN = "point"
@@ -726,6 +757,8 @@ def sweep(
         raise SweepError(f"--seed {seed}: need a whole number")
     if chunk is not None and chunk < 1:
         raise SweepError(f"chunk {chunk}: need at least 1 run per batch")
+    from simsip.metrics.measures import RECORD_FIELDS, CallTable
+
     grid = Grid.parse(params)
     for name in grid.names:
         if name == POINT_COLUMN or name in RECORD_FIELDS:
@@ -878,6 +911,8 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _calls_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
     """The per-call table, in (point, run) order."""
+    from simsip.metrics.measures import RECORD_FIELDS
+
     clash = [name for name in grid.names if name in RECORD_FIELDS]
     if clash:
         raise SweepError(f"param {clash[0]}: the name clashes with a result column")
@@ -888,10 +923,12 @@ def _summary_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
     """Per point and measure: n, mean, std, 95 % CI (Student t), p50, p90, p99, max."""
     import pandas as pd
 
+    from simsip.metrics.summary import MEASURES, measure_stats
+
     frames = []
     for point, table in enumerate(records):
         rows = []
-        for measure in SUMMARY_MEASURES:
+        for measure in MEASURES:
             stats = measure_stats(table.column(measure))
             ci = stats.pop("ci95") or (None, None)
             rows.append({"measure": measure, **stats, "ci_low": ci[0], "ci_high": ci[1]})
@@ -904,6 +941,8 @@ def _summary_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
 def _outcomes_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
     """Per point and outcome: number of calls and share (0-1)."""
     import pandas as pd
+
+    from simsip.metrics.summary import outcome_shares
 
     frames = []
     for point, table in enumerate(records):
@@ -921,6 +960,8 @@ def _wide_summary(result: SweepResult) -> pd.DataFrame:
     """Per point (rows): calls, answered share and each measure's ``mean [CI]``: the Jupyter view."""
     import pandas as pd
 
+    from simsip.metrics.summary import MEASURES
+
     summary = result.summary
     outcomes = result.outcomes
     answered = outcomes[outcomes["outcome"] == "answered"]
@@ -928,7 +969,7 @@ def _wide_summary(result: SweepResult) -> pd.DataFrame:
         "calls": [str(len(t)) for t in result.records],
         "answered": [f"{100 * share:.1f} %" for share in answered["share"]],
     }
-    for measure in SUMMARY_MEASURES:
+    for measure in MEASURES:
         rows = summary[summary["measure"] == measure]
         table[measure] = [mean_ci_text(r.mean, r.ci_low, r.ci_high) for r in rows.itertuples()]
     return pd.DataFrame(table, index=[result.point_label(p) for p in range(len(result.grid))])
@@ -946,15 +987,20 @@ def mean_ci_text(mean: float | None, low: float | None, high: float | None) -> s
 
 def _load_point(scenario: Any, point: dict[str, str]) -> Any:
     """Load the scenario with one point's param overrides (bad params raise here, early)."""
-    import simsip
+    from simsip import engine
+    from simsip.scenario.model import Scenario
 
-    return simsip.load(scenario, params=point or None)
+    if isinstance(scenario, Scenario):
+        if not point:
+            return scenario
+        if scenario.source in ("<text>", "<built>") or not Path(scenario.source).exists():
+            raise SweepError("params swept over a scenario not read from a file; pass its text or path instead")
+        scenario = scenario.source
+    return engine.load(scenario, params=point or None)
 
 
 def _engine_run_chunk(payload: Any, seed: int, start: int, stop: int) -> CallTable:
     """Runs [start, stop) of a loaded scenario on the engine, as call records."""
-    import simsip
+    from simsip import engine
 
-    result = simsip.run(payload, runs=stop - start, seed=seed, first_run=start)
-    return result.calls
-
+    return engine.run(payload, runs=stop - start, seed=seed, first_run=start).calls

@@ -8,7 +8,8 @@ import matplotlib
 import pytest
 import standin
 
-from simsip.experiment import SUMMARY_MEASURES, SweepResult, mean_ci_text, sweep
+from simsip.experiment import SweepResult, mean_ci_text, sweep
+from simsip.metrics.summary import MEASURES as SUMMARY_MEASURES
 
 matplotlib.use("Agg")
 
