@@ -251,6 +251,108 @@ class _Compiled:
         # Shortest paths are the same in every run: computed once, shared.
         self.routes: dict[tuple[str, str], list[str] | None] = {}
         self._aors: dict[str, Any] = {}
+        self._transports: dict[tuple[str, str], Transport] = {}
+        self._ua_options: dict[str, tuple[UAOptions, Transport]] = {}
+        self._proxy_options: dict[str, tuple[ProxyOptions, Callable[[str], list[Address]]]] = {}
+        # The topology alone (no clock, no streams) answers routing questions for every run.
+        self.topology = Network(simpy.Environment(), routes=self.routes)
+        for link, forward, backward in self.links:
+            self.topology.add_link(link.a, link.b, forward, backward, _IDLE_RNG, _IDLE_RNG,
+                                   name=f"{link.a}-{link.b}")
+        for node in scenario.nodes:
+            self.topology.add_node(node.name)
+        self.topology.routes = self.routes
+
+    # ------------------------------------------------------------ routing
+
+    def transport(self, src: str, dst: str) -> Transport:
+        """Transport of a SIP hop: the first link on the path that names one, else the scenario's."""
+        key = (src, dst)
+        found = self._transports.get(key)
+        if found is None:
+            found = self.scenario.transport
+            path = self.topology.path(src, dst) or ()
+            for hop in path:
+                named = self.link_transport.get(frozenset((hop.src, hop.dst)))
+                if named is not None:
+                    found = named
+                    break
+            self._transports[key] = found
+        return found
+
+    def _nodes_for(self, host: str) -> list[str]:
+        """Nodes a host name or domain resolves to (empty: unknown)."""
+        node = self.hosts.get(host) or self.hosts.get(host.lower())
+        if node is not None:
+            return [node]
+        return list(self.domains.get(host.lower(), ()))
+
+    def _ua_resolver(self, src: str) -> Callable[[str], Address | None]:
+        """The DNS a UA at ``src`` uses."""
+        def resolve(host: str) -> Address | None:
+            nodes = self._nodes_for(host)
+            if not nodes:
+                return None
+            return Address(self.host_of[nodes[0]], 5060, self.transport(src, nodes[0]))
+        return resolve
+
+    def _proxy_resolver(self, src: str) -> Callable[[str], list[Address]]:
+        """The DNS a proxy at ``src`` uses: every serving node, in order (RFC 3263 §4.3)."""
+        def resolve(host: str) -> list[Address]:
+            nodes = [n for n in self._nodes_for(host) if n != src] or self._nodes_for(host)
+            if not nodes:
+                return [Address(host, 5060, self.scenario.transport)]
+            return [Address(self.host_of[n], 5060, self.transport(src, n)) for n in nodes]
+        return resolve
+
+    def _ua_transport(self, node: m.UserAgent) -> Transport:
+        """A UA's transport without outbound proxy: that of its first link, else the scenario's."""
+        for link, _, _ in self.links:
+            if node.name in (link.a, link.b) and link.transport is not None:
+                return link.transport
+        return self.scenario.transport
+
+    def ua_options(self, node: m.UserAgent) -> tuple[UAOptions, Transport]:
+        """The UA core's options and transport (built once per scenario, shared by every run)."""
+        cached = self._ua_options.get(node.name)
+        if cached is None:
+            tags = set(node.supports) | set(node.requires)
+            first_hop = node.outbound[0] if node.outbound else None
+            transport = self.transport(node.name, first_hop) if first_hop else self._ua_transport(node)
+            options = UAOptions(
+                supports_100rel="100rel" in tags,
+                require_100rel="100rel" in node.requires,
+                auto_prack=node.auto_prack,
+                outbound=tuple(Address(self.host_of[p], 5060, self.transport(node.name, p))
+                               for p in node.outbound),
+                credentials=((node.credentials[0].user, node.credentials[0].password)
+                             if node.credentials else None),
+                resolver=self._ua_resolver(node.name),
+            )
+            cached = self._ua_options[node.name] = (options, transport)
+        return cached
+
+    def proxy_options(self, node: m.Proxy) -> tuple[ProxyOptions, Callable[[str], list[Address]]]:
+        """A proxy core's options and resolver (built once per scenario)."""
+        cached = self._proxy_options.get(node.name)
+        if cached is None:
+            options = ProxyOptions(
+                host=node.host_name,
+                transport=self.scenario.transport,
+                mode=CoreProxyMode(node.mode.value),
+                record_route=node.record_route,
+                forking=ForkMode(node.forking.value),
+                domains=node.domains,
+                registrar=node.registrar,
+                auth_realm=node.auth.realm if node.auth else None,
+                auth_users=tuple((u.user, u.password) for u in node.auth.users) if node.auth else (),
+                timers=self.timers,
+                auto_trying=node.auto_trying,
+                timeout_code=node.timeout_code,
+                branch_timeout=node.branch_timeout,
+            )
+            cached = self._proxy_options[node.name] = (options, self._proxy_resolver(node.name))
+        return cached
 
     def aor(self, ua: m.UserAgent) -> Any:
         """The UA's address-of-record as a parsed URI (parsed once per scenario, not per run)."""
@@ -309,7 +411,6 @@ class _Run:
         self.describe = Describer()
         self.network = Network(self.env, on_drop=self._on_drop)
         self.until = until
-        self._transports: dict[tuple[str, str], Transport] = {}
         self.call_ids: dict[int, str] = {}  # index of a ``call`` statement -> its Call-ID
         scenario = compiled.scenario
         for node in scenario.nodes:
@@ -329,48 +430,6 @@ class _Run:
         if _draws(spec):
             return stream(self.seed, self.run, name)
         return _IDLE_RNG
-
-    # ------------------------------------------------------------ routing
-
-    def transport(self, src: str, dst: str) -> Transport:
-        """Transport of a SIP hop: the first link on the path that names one, else the scenario's."""
-        key = (src, dst)
-        found = self._transports.get(key)
-        if found is None:
-            found = self.c.scenario.transport
-            path = self.network.path(src, dst) or ()
-            for hop in path:
-                named = self.c.link_transport.get(frozenset((hop.src, hop.dst)))
-                if named is not None:
-                    found = named
-                    break
-            self._transports[key] = found
-        return found
-
-    def _nodes_for(self, host: str) -> list[str]:
-        """Nodes a host name or domain resolves to (empty: unknown)."""
-        node = self.c.hosts.get(host) or self.c.hosts.get(host.lower())
-        if node is not None:
-            return [node]
-        return list(self.c.domains.get(host.lower(), ()))
-
-    def _ua_resolver(self, src: str) -> Callable[[str], Address | None]:
-        """The DNS a UA at ``src`` uses."""
-        def resolve(host: str) -> Address | None:
-            nodes = self._nodes_for(host)
-            if not nodes:
-                return None
-            return Address(self.c.host_of[nodes[0]], 5060, self.transport(src, nodes[0]))
-        return resolve
-
-    def _proxy_resolver(self, src: str) -> Callable[[str], list[Address]]:
-        """The DNS a proxy at ``src`` uses: every serving node, in order (RFC 3263 §4.3)."""
-        def resolve(host: str) -> list[Address]:
-            nodes = [n for n in self._nodes_for(host) if n != src] or self._nodes_for(host)
-            if not nodes:
-                return [Address(host, 5060, self.c.scenario.transport)]
-            return [Address(self.c.host_of[n], 5060, self.transport(src, n)) for n in nodes]
-        return resolve
 
     def _location(self) -> LocationService:
         """A location service holding the scenario's static entries."""
@@ -393,19 +452,7 @@ class _Run:
             return stream(self.seed, self.run, name)
 
         if isinstance(node, m.UserAgent):
-            tags = set(node.supports) | set(node.requires)
-            first_hop = node.outbound[0] if node.outbound else None
-            transport = self.transport(node.name, first_hop) if first_hop else self._ua_transport(node)
-            options = UAOptions(
-                supports_100rel="100rel" in tags,
-                require_100rel="100rel" in node.requires,
-                auto_prack=node.auto_prack,
-                outbound=tuple(Address(c.host_of[p], 5060, self.transport(node.name, p))
-                               for p in node.outbound),
-                credentials=((node.credentials[0].user, node.credentials[0].password)
-                             if node.credentials else None),
-                resolver=self._ua_resolver(node.name),
-            )
+            options, transport = c.ua_options(node)
 
             def ua_core() -> UserAgentCore:
                 return UserAgentCore(node.name, node.host_name, aor=c.aor(node), timers=c.timers,
@@ -416,25 +463,10 @@ class _Run:
             return UAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
                            ua_core, handlers, c.registrar_uri(node))
         if isinstance(node, m.Proxy):
-            options = ProxyOptions(
-                host=node.host_name,
-                transport=c.scenario.transport,
-                mode=CoreProxyMode(node.mode.value),
-                record_route=node.record_route,
-                forking=ForkMode(node.forking.value),
-                domains=node.domains,
-                registrar=node.registrar,
-                auth_realm=node.auth.realm if node.auth else None,
-                auth_users=tuple((u.user, u.password) for u in node.auth.users) if node.auth else (),
-                timers=c.timers,
-                auto_trying=node.auto_trying,
-                timeout_code=node.timeout_code,
-                branch_timeout=node.branch_timeout,
-            )
-            resolver = self._proxy_resolver(node.name)
+            proxy_options, resolver = c.proxy_options(node)
 
             def proxy_core() -> ProxyCore:
-                return ProxyCore(node.name, options, rng(), resolver, self._location())
+                return ProxyCore(node.name, proxy_options, rng(), resolver, self._location())
 
             return ProxyAgent(node.name, node.host_name, self.env, self.network, c.hosts,
                               self.sink, self.describe, proxy_core)
@@ -452,13 +484,6 @@ class _Run:
         if all(isinstance(w, ConstantDelay) for w in waits.values()):
             return _IDLE_RNG
         return stream(self.seed, self.run, f"handler:{index}")
-
-    def _ua_transport(self, node: m.UserAgent) -> Transport:
-        """A UA's transport without outbound proxy: that of its first link, else the scenario's."""
-        for link, _, _ in self.c.links:
-            if node.name in (link.a, link.b) and link.transport is not None:
-                return link.transport
-        return self.c.scenario.transport
 
     # ------------------------------------------------------------ drops
 
