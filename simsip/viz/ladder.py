@@ -80,18 +80,26 @@ def _css_for(tx: Transmission) -> str:
 
 
 def _drop_fraction(tx: Transmission, nodes: Sequence[str]) -> float:
-    """Where, in column units, the X of a lost message sits: the middle of its link."""
+    """Where, in column units, the X of a lost message sits: the middle of its link.
+
+    A link whose ends are not neighbouring columns (proxy-bob2 across bob's
+    lifeline) would put the X on a third node's lifeline; it moves a quarter
+    column towards the receiving end so it never reads as "lost at bob".
+    """
     col = {n: i for i, n in enumerate(nodes)}
     src, dst = col.get(tx.src, 0), col.get(tx.dst, 0)
+    step = 1 if dst >= src else -1
+    mid = (src + dst) / 2.0
     ends = link_ends(tx.link, nodes)
     if ends is not None:
         a, b = col[ends[0]], col[ends[1]]
-        mid = (a + b) / 2.0
         lo, hi = min(src, dst), max(src, dst)
         # A link outside the message's path (unusual routing): keep X on the path.
-        if lo <= mid <= hi and mid != src:
-            return mid
-    return (src + dst) / 2.0
+        if lo <= (a + b) / 2.0 <= hi and (a + b) / 2.0 != src:
+            mid = (a + b) / 2.0
+    if mid == int(mid) and int(mid) not in (src, dst):
+        mid += 0.25 * step
+    return mid
 
 
 class Ladder:
