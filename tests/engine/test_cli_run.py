@@ -115,3 +115,25 @@ def test_until_stops_the_clock() -> None:
     [call] = data["calls"]
     assert call["outcome"] == "answered" and call["messages_sent"] == 3
     assert code == 0
+
+
+def test_identical_json_across_processes(tmp_path: Path) -> None:
+    """Same seed, different interpreter hash seeds: byte-identical JSON (wire sizes included)."""
+    import os
+    import subprocess
+    import sys
+
+    scenario = tmp_path / "bw.sip"
+    scenario.write_text(DIRECT.read_text().replace(
+        "link alice <-> bob delay $delay jitter $jitter loss $loss",
+        "link alice <-> bob delay $delay jitter 5ms loss 20% bandwidth 64kbps"))
+    outputs = []
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        done = subprocess.run([sys.executable, "-m", "simsip", "run", str(scenario), "--runs", "4",
+                               "--seed", "3", "--format", "json"],
+                              capture_output=True, env=env, cwd=ROOT, check=False)
+        assert done.returncode in (0, 1), done.stderr.decode()
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0])["summary"]["final_ms"]["n"] >= 1
