@@ -69,7 +69,7 @@ class DropRule:
     __slots__ = ("pattern", "target", "remaining", "after")
 
     def __init__(self, pattern: Any, target: str, count: int | None, after: float) -> None:
-        """``pattern`` has ``matches(method, code)``; ``count`` None drops all."""
+        """``pattern`` has ``matches(method, code, cseq_method)``; ``count`` None drops all."""
         self.pattern = pattern
         self.target = target
         self.remaining = count
@@ -81,7 +81,9 @@ class DropRule:
             return False
         method = getattr(message, "method", None)
         code = None if method is not None else message.status
-        if not self.pattern.matches(method, code):
+        # The CSeq method lets `drop 200 to PRACK` tell that 200 from the INVITE's.
+        cseq = getattr(getattr(message, "cseq", None), "method", None)
+        if not self.pattern.matches(method, code, cseq):
             return False
         if self.remaining is not None:
             self.remaining -= 1

@@ -65,7 +65,7 @@ STATEMENT_OPTIONS: dict[str, tuple[str, ...]] = {
     "request": ("at", "rack"),
     "drop": ("all", "count", "after"),
     "send": ("reliable", "sdp", "reason"),
-    "reinvite": ("no-sdp",),
+    "reinvite": ("no-sdp", "contact"),
 }
 
 
@@ -966,7 +966,13 @@ class Builder:
             return m.SendPrack(span=stmt.span)
         if kind == "reinvite":
             opts = self.options(stmt, STATEMENT_OPTIONS["reinvite"], "`reinvite`")
-            return m.Reinvite(sdp=not self.flag(opts, "no-sdp"), span=stmt.span)
+            contact = None
+            if "contact" in opts:
+                raw = opts["contact"][1]
+                if not (isinstance(raw, Tok) and raw.kind == "uri"):
+                    raise self.fail(span_of(raw, stmt.span), f"`contact` needs a sip: URI, not `{describe(raw)}`")
+                contact = raw.text
+            return m.Reinvite(sdp=not self.flag(opts, "no-sdp"), contact=contact, span=stmt.span)
         if kind == "register":
             if not isinstance(self.nodes.get(node), m.UserAgent):
                 raise self.fail(stmt.span, "only a ua registers")
@@ -1167,16 +1173,21 @@ class Builder:
         """``drop [all] MSG a -> b [count N] [after T]``."""
         r = refs()
         raw = stmt.head["message"]
+        to = stmt.head.get("to")
+        cseq = self._method(to, "`to`") if to is not None else None
         pattern: m.MessagePattern
         if isinstance(raw, Tok) and raw.kind == "num":
             number, unit = self._quantity(raw)
             if unit == "":
-                pattern = m.MessagePattern(code=self.code(raw, "`drop`")[0], span=raw.span)
+                pattern = m.MessagePattern(code=self.code(raw, "`drop`")[0], cseq_method=cseq, span=raw.span)
             elif _CLASS_RE.fullmatch(raw.text):
-                pattern = m.MessagePattern(code_class=raw.text, span=raw.span)
+                pattern = m.MessagePattern(code_class=raw.text, cseq_method=cseq, span=raw.span)
             else:
                 raise self.fail(raw.span, f"`drop` needs a method (ACK), a code (180) or a class (18x), not `{raw.text}`")
         else:
+            if to is not None:
+                raise self.fail(span_of(to, stmt.span), "`to METHOD` follows a response code or class "
+                                "(`drop 200 to PRACK`), not a request")
             pattern = m.MessagePattern(method=self._method(raw, "`drop`"), span=span_of(raw, stmt.span))
         source = self.node_ref(stmt.head["source"], "`drop`")
         target = self.node_ref(stmt.head["target"], "`drop`")

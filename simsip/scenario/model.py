@@ -544,12 +544,16 @@ class MessagePattern(Item):
     """An exact response code (``180``), or None."""
     code_class: str | None = None
     """A response class (``18x``, ``2xx``), or None."""
+    cseq_method: str | None = None
+    """Responses only: the method they answer (``drop 200 to PRACK``); None: any."""
 
-    def matches(self, method: str | None, code: int | None) -> bool:
-        """True if a request ``method`` or a response ``code`` matches."""
+    def matches(self, method: str | None, code: int | None, cseq_method: str | None = None) -> bool:
+        """True if a request ``method`` or a response ``code`` (to ``cseq_method``) matches."""
         if self.method is not None:
             return method == self.method and code is None
         if code is None:
+            return False
+        if self.cseq_method is not None and cseq_method != self.cseq_method:
             return False
         if self.code is not None:
             return code == self.code
@@ -590,10 +594,12 @@ class Cancel(Item):
 
 @dataclass(frozen=True)
 class Reinvite(Item):
-    """``reinvite [no-sdp]``: send a re-INVITE in the node's dialog."""
+    """``reinvite [no-sdp] [contact URI]``: send a re-INVITE in the node's dialog."""
 
     sdp: bool = True
     """Carry a new SDP offer (version incremented)."""
+    contact: str | None = None
+    """New Contact URI, for a re-INVITE after an address change (RFC 3665 §3.7); None: unchanged."""
 
 
 @dataclass(frozen=True)
@@ -817,7 +823,7 @@ class NodeRestart(Item):
 
 @dataclass(frozen=True)
 class Drop(Item):
-    """``drop [N|all] MSG a -> b [after T]``: lose chosen transmissions of one SIP hop.
+    """``drop [all] MSG [to METHOD] a -> b [count N] [after T]``: lose chosen transmissions of one SIP hop.
 
     Matches each transmission (retransmissions count) sent by node ``source``
     to node ``target`` from time ``after`` on; drops the first ``count``.

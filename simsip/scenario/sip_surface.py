@@ -35,7 +35,7 @@ from simsip.scenario.raw import Func, Lst, Stmt, Tok
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
 STARTS = [
     "start", "value_text", "pair_text", "call_text", "pool_text", "event_text",
-    "action_text", "expect_text", "targets_text",
+    "action_text", "expect_text", "targets_text", "message_text",
 ]
 MAX_SYNTAX_ERRORS = 20
 
@@ -200,14 +200,14 @@ class ToStatements(Transformer):
         """A keyword chosen from a fixed set, as a word."""
         return Tok("word", children[0].text, children[0].span)
 
-    transport_name = forking_mode = pick_mode = arrow = no_sdp = drop_all = _keyword
+    transport_name = forking_mode = pick_mode = arrow = drop_all = _keyword
 
     def _option(self, children: list[Any]) -> tuple[Tok, object]:
         """An option of a statement."""
         return self._opt(children)
 
     ua_opt = proxy_opt = redirect_opt = b2bua_opt = link_opt = send_opt = _option
-    call_opt = calls_opt = reg_opt = request_opt = drop_opt = _option
+    call_opt = calls_opt = reg_opt = request_opt = drop_opt = reinvite_opt = _option
 
     def reorder_by(self, children: list[Any]) -> Any:
         """``by D`` after ``reorder P``."""
@@ -228,6 +228,12 @@ class ToStatements(Transformer):
     def event(self, children: list[Any]) -> tuple[Tok, Tok | None]:
         """An event word and its optional ``to METHOD``."""
         return children[0], children[1] if len(children) > 1 else None
+
+    message = event
+
+    def message_text(self, children: list[Any]) -> Any:
+        """A drop's message pattern (YAML)."""
+        return children[0]
 
     def timer_value(self, children: list[Any]) -> tuple[Tok, Any]:
         """``T1=500ms``."""
@@ -361,9 +367,8 @@ class ToStatements(Transformer):
 
     @v_args(meta=True)
     def reinvite(self, meta: Any, c: list[Any]) -> Stmt:
-        """``reinvite [no-sdp]``."""
-        opts = [(Tok("kw", "no-sdp", c[0].span), True)] if c else []
-        return Stmt("reinvite", self._meta_span(meta, c), {}, opts)
+        """``reinvite [no-sdp] [contact URI]``."""
+        return Stmt("reinvite", self._meta_span(meta, c), {}, list(c))
 
     @v_args(meta=True)
     def register_action(self, meta: Any, c: list[Any]) -> Stmt:
@@ -430,7 +435,9 @@ class ToStatements(Transformer):
         opts = list(rest[3:])
         if every:
             opts.insert(0, (Tok("kw", "all", c[0].span), True))
-        return Stmt("drop", self._meta_span(meta, c), {"message": rest[0], "source": rest[1], "target": rest[2]}, opts)
+        message, to = rest[0]
+        return Stmt("drop", self._meta_span(meta, c),
+                    {"message": message, "to": to, "source": rest[1], "target": rest[2]}, opts)
 
     @v_args(meta=True)
     def expect(self, meta: Any, c: list[Any]) -> Stmt:

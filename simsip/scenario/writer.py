@@ -162,7 +162,10 @@ def action_text(action: m.Action) -> str:
     if isinstance(action, m.Wait):
         return f"wait {distribution(action.duration)}"
     if isinstance(action, m.Reinvite):
-        return "reinvite" if action.sdp else "reinvite no-sdp"
+        words = ["reinvite"] + ([] if action.sdp else ["no-sdp"])
+        if action.contact is not None:
+            words += ["contact", action.contact]
+        return " ".join(words)
     if isinstance(action, m.Register):
         return " ".join(["register", *_register_words(action)])
     return {m.Hangup: "hangup", m.Cancel: "cancel", m.Ignore: "ignore", m.SendPrack: "prack"}[type(action)]
@@ -451,7 +454,8 @@ def _timer_words(t: m.Timers) -> list[tuple[str, str]]:
 
 def _message(p: m.MessagePattern) -> str:
     """A drop's message pattern."""
-    return p.method or (str(p.code) if p.code is not None else str(p.code_class))
+    text = p.method or (str(p.code) if p.code is not None else str(p.code_class))
+    return text if p.cseq_method is None else f"{text} to {p.cseq_method}"
 
 
 def fault_sip(f: m.Fault) -> str:

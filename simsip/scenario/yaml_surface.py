@@ -435,10 +435,10 @@ class YamlReader:
             for need in ("from", "to"):
                 if need not in keys:
                     raise self.fail(node, f"a drop needs `{need}`")
-            message = self.value(keys["drop"][1], "drop")
+            message, to = self.fragment(keys["drop"][1], "message_text", "drop")
             opts = self._opts([(k, kn, vn) for k, kn, vn in pairs if k in ("count", "all", "after")], "a drop")
             return Stmt("drop", self.span(keys["drop"][0]), {
-                "message": message, "source": self._name(keys["from"][1], "from"),
+                "message": message, "to": to, "source": self._name(keys["from"][1], "from"),
                 "target": self._name(keys["to"][1], "to")}, opts)
         if "at" not in keys or ("link" in keys) == ("node" in keys):
             raise self.fail(node, "a fault is `at: T` with `link: a <-> b` (down/up) or `node: x` (crash/restart), "
