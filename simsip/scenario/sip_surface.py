@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -51,6 +52,12 @@ class SipIndenter(Indenter):
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
+
+
+# The Indenter postlexer keeps its indentation stack on the (shared, cached)
+# parser, so parses must not interleave: scenarios may be loaded from threads
+# (Dask workers). Re-entrant because error reporting parses the examples.
+_PARSE_LOCK = threading.RLock()
 
 
 @functools.lru_cache(maxsize=1)
@@ -655,6 +662,12 @@ def _blank(lines: list[str], index: int) -> None:
 
 def parse_sip(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:
     """Parse a `.sip` text into statements, or report every syntax error found."""
+    with _PARSE_LOCK:
+        return _parse_sip(text, file)
+
+
+def _parse_sip(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:
+    """parse_sip under the parse lock."""
     original = text.split("\n")
     work = list(original)
     problems: list[Problem] = []
@@ -723,7 +736,8 @@ def parse_fragment(text: str, start: str, file: str, line: int, col: int) -> Any
 
     Raises :class:`UnexpectedInput` (from Lark) on failure; the caller reports it.
     """
-    tree = parser().parse(text, start=start)
+    with _PARSE_LOCK:
+        tree = parser().parse(text, start=start)
     return ToStatements(file, line - 1, col - 1).transform(tree)
 
 
