@@ -108,7 +108,7 @@ class Agent:
         self.core: Any = None
         self._timers: dict[str, tuple[int, str, str | None]] = {}
         self._token = 0
-        self._sources: dict[tuple[str, Transport], Address] = {}
+        self._sources: dict[str, Address] = {}
         self._node_hosts: dict[str, str] = {}
         self._timer_cb = self._timer_fired
         network.attach(name, self.deliver)
@@ -173,11 +173,9 @@ class Agent:
         label, call_id, cseq, rseq, rack = self.describe(message)
         self.sink.recv(now, self.name, source, label, call_id, cseq, rseq, rack,
                        transport.value, message)
-        key = (source, transport)
-        address = self._sources.get(key)
-        if address is None:
-            host = self.network_host(source)
-            address = self._sources[key] = Address(host, 5060, transport)
+        address = self._sources.get(source)
+        if address is None or address.transport is not transport:
+            address = self._sources[source] = Address(self.network_host(source), 5060, transport)
         self.execute(self.core.receive(now, message, address))
 
     def network_host(self, node: str) -> str:

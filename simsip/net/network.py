@@ -92,7 +92,8 @@ class Hop:
         self.dst = dst
         self.spec = spec
         self.rng = rng
-        self.loss: LossModel = spec.loss.fresh()
+        # None for NoLoss: the hot path skips a call that can only say "kept".
+        self.loss: LossModel | None = None if isinstance(spec.loss, NoLoss) else spec.loss.fresh()
         self.delay = spec.delay
         # Constant delays skip the method call on the hot path.
         self.const_delay: float | None = (
@@ -142,10 +143,7 @@ class Packet:
         self.hop = 0
         self.epoch = 0
         self.size = -1  # wire bytes, rendered on first need
-        self.conn: "_TcpConnection | None" = None
-        self.seq = 0
-        self.attempt = 0
-        self.attempt_start = 0.0
+        self.conn: "_TcpConnection | None" = None  # TCP only; then seq, attempt, attempt_start too
         self.meta = meta  # opaque to the network: the sender's trace context
 
     def copy(self) -> "Packet":
@@ -309,6 +307,7 @@ class Network:
         packet.conn = conn
         packet.seq = conn.next_seq
         conn.next_seq += 1
+        packet.attempt = 0
         packet.attempt_start = self.env.now
         self._enter(packet)
 
@@ -320,7 +319,8 @@ class Network:
             self._lose(packet, hop, "link down")
             return
         rng = hop.rng
-        if hop.loss.lost(rng):
+        loss = hop.loss
+        if loss is not None and loss.lost(rng):
             self._lose(packet, hop, "loss")
             return
         delay = hop.const_delay
