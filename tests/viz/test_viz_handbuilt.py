@@ -13,8 +13,8 @@ from simsip.viz.explain import explain, explain_text
 from simsip.viz.flow import build_flow
 from simsip.viz.ladder import Ladder
 from simsip.viz.pcap import EPOCH, internet_checksum, write_pcapng
-from tests.viz.handbuilt import CALL, NODES, reliable_180_trace
-from tests.viz.tools import PI_WARN, pcap_record_count, sngrep_load, tshark_fields_and_stat
+from .handbuilt import CALL, NODES, reliable_180_trace
+from .tools import PI_WARN, pcap_record_count, sngrep_load, tshark_fields_and_stat
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("SIMSIP_REGEN_GOLDEN") == "1"

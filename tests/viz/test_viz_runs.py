@@ -30,7 +30,7 @@ from simsip.viz.flow import Transmission, build_flow, link_ends
 from simsip.viz.ladder import Ladder
 from simsip.viz.pcap import write_pcapng
 from simsip.cli.ladder import scenario_addresses
-from tests.viz.tools import PI_WARN, pcap_record_count, sngrep_load, tshark_fields_and_stat
+from .tools import PI_WARN, pcap_record_count, sngrep_load, tshark_fields_and_stat
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
