@@ -114,10 +114,9 @@ class Dialog:
         # RFC 3262 §4: the UAC's last in-order RSeq, per INVITE transaction.
         self.last_rseq: int | None = None
         self.last_rseq_cseq: int | None = None
-        # RFC 3261 §13.2.2.4: the ACK built for this dialog's 2xx, resent per retransmission.
-        self.ack: "Request | None" = None
-        self.ack_sends = 0
-        self.ack_cseq: int | None = None
+        # RFC 3261 §13.2.2.4: per INVITE CSeq, the ACK built for its 2xx and how often it was
+        # sent; it is resent for every retransmission of that 2xx.
+        self.acks: dict[int, list] = {}
         # RFC 3262 §4: the newest in-order reliable 1xx not PRACKed yet (auto_prack=False).
         self.pending_prack: "Response | None" = None
 

@@ -67,7 +67,9 @@ AppEvent kinds and their ``detail`` keys:
 * ``"reliability-failure"``: RFC 3262 §3, no PRACK within 64*T1; the core
   rejected the INVITE. detail: ``rseq``, ``code``.
 * ``"call-ended"``: the call is over. detail: ``outcome`` ("answered",
-  "rejected", "timeout", "reliability_failure", "cancelled"),
+  "rejected", "timeout", "reliability_failure", "cancelled"; at the UAC in
+  the order of :mod:`simsip.metrics.measures`: 2xx, reliability-failure 5xx,
+  CANCEL sent, Timer B or 408, other 3xx-6xx),
   ``final_code`` (the INVITE's final status, 408 for a timeout), ``by``
   ("local", "remote" or None), ``reason``.
 * ``"discarded"``: a message dropped on purpose. detail: ``reason``.
@@ -996,10 +998,14 @@ class UserAgentCore:
         for dialog in call.dialogs.values():
             if dialog.early:
                 actions += dialog.feed(DialogEvent.FAILURE)
-        if code == 487 and uac.cancel_sent:
-            outcome = "cancelled"
-        elif 500 <= code < 600 and response.reason == RELIABILITY_FAILURE_REASON:
+        # Same precedence as simsip.metrics.measures: reliability failure, CANCEL sent,
+        # 408 (a timeout somewhere on the path, §8.1.3.1), other rejection.
+        if 500 <= code < 600 and response.reason == RELIABILITY_FAILURE_REASON:
             outcome = "reliability_failure"
+        elif uac.cancel_sent:
+            outcome = "cancelled"
+        elif code == 408:
+            outcome = "timeout"
         else:
             outcome = "rejected"
         call.outcome, call.final_code = outcome, code
@@ -1052,10 +1058,11 @@ class UserAgentCore:
         to_tag = response.to.tag or ""
         dialog = call.dialogs.get(to_tag)
         seq = uac.request.cseq.seq
-        if dialog is not None and dialog.ack is not None and dialog.ack_cseq == seq:
+        if dialog is not None and seq in dialog.acks:
             # A 2xx retransmission: resend the same ACK, do not bother the application.
-            message = SendMessage(dialog.ack, self._dialog_destination(dialog), retransmission=dialog.ack_sends)
-            dialog.ack_sends += 1
+            entry = dialog.acks[seq]
+            message = SendMessage(entry[0], self._dialog_destination(dialog), retransmission=entry[1])
+            entry[1] += 1
             return [message]
         actions: list[Action] = []
         first_final = uac.final_code is None
@@ -1087,7 +1094,7 @@ class UserAgentCore:
         for name in ("Authorization", "Proxy-Authorization"):
             for value in uac.request.headers.get_all(name):
                 ack.headers.add(name, value)
-        dialog.ack, dialog.ack_sends, dialog.ack_cseq = ack, 1, seq
+        dialog.acks[seq] = [ack, 1]
         actions.append(SendMessage(ack, self._dialog_destination(dialog)))
         if not uac.reinvite:
             actions += dialog.feed(DialogEvent.ACK)
@@ -1172,7 +1179,7 @@ class UserAgentCore:
             for dialog in call.dialogs.values():
                 if dialog.early:
                     actions += dialog.feed(DialogEvent.FAILURE)
-            outcome = "timeout" if kind == "timeout" else "rejected"
+            outcome = "rejected" if kind != "timeout" else "cancelled" if uac.cancel_sent else "timeout"
             call.outcome, call.final_code = outcome, code
             return actions + self._end_call(call, outcome, code, None, f"Timer {timer}" if timer else kind)
         role = self._roles.get(tx.id)

@@ -102,3 +102,25 @@ def test_reliable_1xx_resent_for_invite_retransmission_rfc3261_17_2_1() -> None:
     assert [(round(s.t, 3), s.retransmission, s.timer) for s in sends][:3] == [
         (0.01, 0, None), (0.51, 1, "1xx-rel"), (0.51, 2, None)]
     assert len(net.sends("alice", "PRACK")) == 1
+
+
+def test_reinvite_while_initial_2xx_unacked_rfc5407_3_1_4() -> None:
+    """RFC 5407 §3.1.4: ACK lost, 200 retransmitted while alice re-INVITEs: each 2xx gets its own ACK."""
+    lost = {"n": 0}
+
+    def drop(sent) -> bool:
+        if sent.label == "ACK" and lost["n"] == 0:
+            lost["n"] += 1
+            return True
+        return False
+
+    net, alice, bob = pair(drop=drop)
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=0.3)
+    net.do("alice", lambda now: alice.reinvite(now, call_id))
+    net.run(until=5.0)
+    acks = [(round(s.t, 3), s.message.cseq.seq, s.retransmission) for s in net.sends("alice", "ACK")]
+    # 0.02 ACK(1) lost; 0.32 ACK(2) for the re-INVITE's 200; 0.52 ACK(1) again for the retransmitted 200.
+    assert acks == [(0.02, 1, 0), (0.32, 2, 0), (0.52, 1, 1)]
+    assert [e.detail["code"] for e in net.app("alice", "response")] == [200, 200]
+    assert net.sends("bob", "491") == []
