@@ -72,6 +72,9 @@ MAX_POINTS = 10_000
 # few enough that per-task overhead (pickling, scheduling) stays negligible.
 TASKS_PER_WORKER = 8
 MAX_CHUNK = 500
+# Below this many runs a process pool costs more to start (workers import the
+# engine) than it saves: the process executor runs them in-process instead.
+MIN_POOL_RUNS = 200
 
 
 class SweepError(ValueError):
@@ -525,15 +528,16 @@ class ProcessExecutor:
 
     name = "process"
 
-    def __init__(self, jobs: int | None = None) -> None:
-        """``jobs``: number of worker processes (None: all cores)."""
+    def __init__(self, jobs: int | None = None, min_pool_runs: int = MIN_POOL_RUNS) -> None:
+        """``jobs``: worker processes (None: all cores); fewer than ``min_pool_runs`` runs stay in-process."""
         if jobs is not None and jobs < 1:
             raise SweepError(f"--jobs {jobs}: need at least 1")
         self.workers = jobs or os.cpu_count() or 1
+        self.min_pool_runs = min_pool_runs
 
     def execute(self, job: Job, tasks: Sequence[Task], on_done: OnDone) -> list[CallTable]:
-        """Run the tasks on the pool; one worker runs in this process instead."""
-        if self.workers == 1 or len(tasks) <= 1:
+        """Run the tasks on the pool; one worker, one task or a small sweep runs in this process."""
+        if self.workers == 1 or len(tasks) <= 1 or sum(t.runs for t in tasks) < self.min_pool_runs:
             return SerialExecutor().execute(job, tasks, on_done)
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -856,17 +860,20 @@ class SweepResult:
         """Write the call table atomically, as .csv or .parquet by the suffix."""
         write_table(self.calls, path)
 
-    def plot(self, measure: str, x: str | None = None, by: str | None = None, ax: Any = None) -> Any:
+    def plot(
+        self, measure: str, x: str | None = None, by: str | None = None, ax: Any = None,
+        band: bool = True, label: str | None = None,
+    ) -> Any:
         """Plot a measure's mean against a param with 95 % CI bands (one line per ``by``)."""
         from simsip.viz.plots import plot_measure
 
-        return plot_measure(self, measure, x=x, by=by, ax=ax)
+        return plot_measure(self, measure, x=x, by=by, ax=ax, band=band, label=label)
 
-    def plot_cdf(self, measure: str = "final_ms", ax: Any = None) -> Any:
+    def plot_cdf(self, measure: str = "final_ms", ax: Any = None, label: str | None = None) -> Any:
         """Plot the empirical CDF of a measure, one curve per point."""
         from simsip.viz.plots import plot_cdf
 
-        return plot_cdf(self, measure, ax=ax)
+        return plot_cdf(self, measure, ax=ax, label=label)
 
     def plot_outcomes(self, x: str | None = None, ax: Any = None) -> Any:
         """Plot the share of each outcome at every point, as stacked bars."""

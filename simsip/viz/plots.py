@@ -64,11 +64,13 @@ def plot_measure(
     by: str | None = None,
     ax: Any = None,
     band: bool = True,
+    label: str | None = None,
 ) -> Any:
     """Mean of ``measure`` against param ``x`` with a 95 % CI band, one line per other point.
 
     ``by`` names the param that tells the lines apart in the legend; the lines
     are always split by every other swept param, so no two points are averaged.
+    ``label`` prefixes the legend entries, to compare several sweeps on one ``ax``.
     """
     summary = result.summary
     rows = summary[summary["measure"] == measure]
@@ -87,17 +89,24 @@ def plot_measure(
         key = key if isinstance(key, tuple) else (key,)
         group = group.sort_values(x_axis.name)
         xs = [positions[v] for v in group[x_axis.name]]
-        label = ", ".join(f"{name}={_value_text(result, name, v)}" for name, v in zip(others, key)) or None
-        (line,) = ax.plot(xs, group["mean"], marker="o", label=label)
+        text = ", ".join(f"{name}={_value_text(result, name, v)}" for name, v in zip(others, key))
+        (line,) = ax.plot(xs, group["mean"], marker="o", label=_legend(label, text))
         if band:
             ax.fill_between(xs, group["ci_low"], group["ci_high"], color=line.get_color(), alpha=0.2, linewidth=0)
     _label_x(ax, x_axis)
     ax.set_ylabel(f"mean {measure} (95 % CI)" if band else f"mean {measure}")
     ax.set_title(result.name)
     ax.grid(True, alpha=0.3)
-    if others:
+    if others or label:
         ax.legend()
     return ax
+
+
+def _legend(prefix: str | None, text: str) -> str | None:
+    """A legend entry from a sweep's label and a point's params (None: no entry)."""
+    if prefix and text:
+        return f"{prefix}, {text}"
+    return prefix or text or None
 
 
 def _positions(axis: ParamAxis) -> dict[Any, float]:
@@ -121,7 +130,9 @@ def _value_text(result: SweepResult, name: str, value: Any) -> str:
     return axis.values[column.index(value)] if value in column else str(value)
 
 
-def plot_cdf(result: SweepResult, measure: str = "final_ms", ax: Any = None) -> Any:
+def plot_cdf(
+    result: SweepResult, measure: str = "final_ms", ax: Any = None, label: str | None = None
+) -> Any:
     """Empirical CDF of ``measure`` at every point (calls without the measure left out)."""
     calls = result.calls
     if measure not in calls.columns:
@@ -132,15 +143,22 @@ def plot_cdf(result: SweepResult, measure: str = "final_ms", ax: Any = None) -> 
         if len(values) == 0:
             continue
         shares = [(i + 1) / len(values) for i in range(len(values))]
-        ax.step(values, shares, where="post", label=result.point_label(point))
+        ax.step(values, shares, where="post", label=_legend(label, _point_label(result, point)))
     ax.set_xlabel(measure)
     ax.set_ylabel("share of calls ≤ x")
     ax.set_ylim(0, 1.02)
     ax.set_title(result.name)
     ax.grid(True, alpha=0.3)
-    if len(result.grid) > 1:
+    if len(result.grid) > 1 or label:
         ax.legend()
     return ax
+
+
+def _point_label(result: SweepResult, point: int) -> str:
+    """The params that vary at a point (``loss=5%``), or "" when nothing is swept."""
+    from simsip.experiment import _point_label as label_of
+
+    return label_of(result.grid, point)
 
 
 def plot_outcomes(result: SweepResult, x: str | None = None, ax: Any = None) -> Any:

@@ -65,7 +65,7 @@ def test_sweep_prints_a_table_and_writes_the_calls(scenario: Path, tmp_path: Pat
 def test_every_executor_gives_identical_calls_on_the_engine(scenario: Path) -> None:
     params = {"loss": "0:30%:15%", "delay": "20ms,300ms"}
     serial = sweep(scenario, params, runs=8, seed=5, executor="serial").calls.to_csv(index=False)
-    pool = sweep(scenario, params, runs=8, seed=5, executor=ProcessExecutor(jobs=2), chunk=3)
+    pool = sweep(scenario, params, runs=8, seed=5, executor=ProcessExecutor(jobs=2, min_pool_runs=0), chunk=3)
     dask = sweep(scenario, params, runs=8, seed=5, executor=DaskExecutor(workers=2, processes=False), chunk=3)
     assert pool.calls.to_csv(index=False) == serial
     assert dask.calls.to_csv(index=False) == serial

@@ -50,7 +50,7 @@ def test_batch_size_does_not_change_results(serial_csv: str) -> None:
 
 
 def test_process_pool_gives_identical_results(serial_csv: str) -> None:
-    result = standin_sweep(executor=ProcessExecutor(jobs=2), chunk=6)
+    result = standin_sweep(executor=ProcessExecutor(jobs=2, min_pool_runs=0), chunk=6)
     assert result.calls.to_csv(index=False) == serial_csv
 
 
@@ -70,7 +70,7 @@ def test_progress_reports_every_run_once() -> None:
 def test_a_failing_run_propagates_from_the_pool() -> None:
     with pytest.raises(RuntimeError, match="run 3 failed"):
         sweep(
-            "s.sip", PARAMS, runs=8, chunk=2, executor=ProcessExecutor(jobs=2),
+            "s.sip", PARAMS, runs=8, chunk=2, executor=ProcessExecutor(jobs=2, min_pool_runs=0),
             prepare=standin.prepare, run_chunk=standin.failing_run_chunk,
         )
 
@@ -78,7 +78,7 @@ def test_a_failing_run_propagates_from_the_pool() -> None:
 def test_unpicklable_run_function_is_refused_for_the_pool() -> None:
     with pytest.raises(SweepError, match="needs a picklable"):
         sweep(
-            "s.sip", PARAMS, runs=4, chunk=1, executor=ProcessExecutor(jobs=2),
+            "s.sip", PARAMS, runs=4, chunk=1, executor=ProcessExecutor(jobs=2, min_pool_runs=0),
             prepare=standin.prepare, run_chunk=lambda payload, seed, a, b: [],
         )
 
@@ -95,3 +95,9 @@ def test_unpicklable_run_function_is_refused_for_the_pool() -> None:
 def test_bad_requests_are_sweep_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(SweepError, match=message):
         standin_sweep(**kwargs)
+
+
+def test_small_sweeps_skip_the_pool_and_give_the_same_results(serial_csv: str) -> None:
+    # 240 runs < 1000: a pool would cost more to start than it saves; same calls either way.
+    executor = ProcessExecutor(jobs=2, min_pool_runs=1000)
+    assert standin_sweep(executor=executor, chunk=6).calls.to_csv(index=False) == serial_csv

@@ -87,3 +87,10 @@ def test_plot_errors_name_what_exists(result: SweepResult) -> None:
         result.plot("jitter_ms")
     with pytest.raises(ValueError, match=r"'rate' is not a swept param \(swept: loss, delay\)"):
         result.plot("final_ms", x="rate")
+
+
+def test_label_prefixes_legend_entries_to_compare_sweeps(result: SweepResult) -> None:
+    ax = result.plot("final_ms", label="stand-in")
+    assert [line.get_label() for line in ax.get_lines()] == ["stand-in, delay=20ms", "stand-in, delay=300ms"]
+    ax = result.plot_cdf("final_ms", label="B")
+    assert ax.get_lines()[0].get_label() == "B, loss=0%, delay=20ms"
