@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Mapping
 from simsip.scenario import model as m
 from simsip.scenario.errors import Problem
 from simsip.scenario.raw import Func, Lst, Stmt, Tok, classify, describe, span_of
+from simsip.scenario.writer import event_text
 
 TIME_UNITS: dict[str, Decimal] = {"ms": Decimal("0.001"), "s": Decimal(1), "min": Decimal(60), "h": Decimal(3600)}
 RATE_UNITS: dict[str, Decimal] = {"/s": Decimal(1), "/min": Decimal(1) / 60, "/h": Decimal(1) / 3600}
@@ -123,7 +124,6 @@ class Builder:
         self.params: dict[str, m.Param] = {}
         self.nodes: dict[str, m.SipNode] = {}
         self.node_spans: dict[str, m.Span] = {}
-        self.used_params: set[str] = set()
         self.links: list[m.Link] = []
         self.bad_params: set[str] = set()
         self.outbound_lists: list[object] = []
@@ -160,7 +160,6 @@ class Builder:
         if param is None:
             raise self.fail(tok.span, f"unknown param `${tok.text}`" + suggest(tok.text, self.params) +
                             ("" if self.params else "; declare it with `param NAME = VALUE`"))
-        self.used_params.add(tok.text)
         if tok.text in self.bad_params:
             raise Bad(tok.text)  # already reported where the param is declared
         if param.kind not in want:
@@ -932,7 +931,7 @@ class Builder:
         if kind == "send":
             if not is_request:
                 raise self.fail(stmt.span, "`send` answers the request that triggered the handler; "
-                                f"this handler reacts to {_event_text(event)}, not to a request")
+                                f"this handler reacts to {event_text(event)}, not to a request")
             r = refs()
             code = r.take("code", self.code(stmt.head["code"], "`send`"))
             opts = self.options(stmt, STATEMENT_OPTIONS["send"], "`send`")
@@ -957,7 +956,7 @@ class Builder:
         if kind == "ignore":
             if not is_request:
                 raise self.fail(stmt.span, f"`ignore` leaves a request unanswered; this handler reacts to "
-                                f"{_event_text(event)}")
+                                f"{event_text(event)}")
             return m.Ignore(span=stmt.span)
         if kind == "prack":
             if not is_response:
@@ -990,7 +989,7 @@ class Builder:
         for handler in handlers:
             key = (handler.node, handler.event)
             if key in seen:
-                self.error(handler.span, f"a second handler for `on {handler.node} {_event_text(handler.event)}` "
+                self.error(handler.span, f"a second handler for `on {handler.node} {event_text(handler.event)}` "
                            f"(first at {self.where(seen[key].span)}); put all its actions in one block")
             else:
                 seen[key] = handler
@@ -1314,6 +1313,7 @@ class Builder:
                 graph.setdefault(link.b, set()).add(link.a)
 
         def reach(a: str, b: str) -> bool:
+            """True if links lead from ``a`` to ``b`` (breadth-first)."""
             seen, todo = {a}, deque([a])
             while todo:
                 here = todo.popleft()
@@ -1326,6 +1326,7 @@ class Builder:
             return False
 
         def check(a: str, target: str, span: m.Span, what: str) -> None:
+            """Record a problem unless ``a`` and the node behind ``target`` reach each other."""
             b = self._resolve_target(target)
             if b is None:
                 self.error(span, f"no node serves `{target}`: give a proxy `domain ...` or a node that `host`")
@@ -1385,20 +1386,6 @@ _KIND_NAMES = {m.UserAgent: "ua", m.Proxy: "proxy", m.RedirectServer: "redirect"
 def _label(kind: str) -> str:
     """The keyword of a header statement, for messages."""
     return {"max-events": "max events", "stop": "stop at"}.get(kind, kind)
-
-
-def _event_text(event: m.Event) -> str:
-    """An event as written (``INVITE``, ``2xx to BYE``)."""
-    if event.kind is m.EventKind.REQUEST:
-        return event.method or ""
-    if event.kind is m.EventKind.REINVITE:
-        return "re-INVITE"
-    if event.kind is m.EventKind.TIMEOUT:
-        return "timeout"
-    if event.kind is m.EventKind.CALL_ENDED:
-        return "call-ended"
-    text = str(event.code) if event.kind is m.EventKind.RESPONSE else str(event.code_class)
-    return text if event.method in (None, "INVITE") else f"{text} to {event.method}"
 
 
 def build(stmts: list[Stmt], file: str, lines: list[str], overrides: Mapping[str, Any] | None) -> tuple[m.Scenario | None, list[Problem]]:

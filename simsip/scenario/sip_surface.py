@@ -650,6 +650,7 @@ def _position(exc: UnexpectedInput, text_lines: list[str]) -> tuple[int, int]:
 def _blank(lines: list[str], index: int) -> None:
     """Blank line ``index`` and the more-indented block under it (keeps numbering)."""
     def indent(s: str) -> int:
+        """Width of a line's leading whitespace."""
         return len(s) - len(s.lstrip(" \t"))
 
     base = indent(lines[index])
