@@ -234,13 +234,12 @@ def test_rfc3665_3_3_second_challenge_reaches_alice() -> None:
         (P1, P2, "ACK"),                                 # F8
         (P1, ALICE_HOST, "407 Proxy Authentication Required"),  # F9
         (ALICE_HOST, P1, "ACK"),                         # F10
-        # F11: with both credentials (RFC 3665 §3.3); see the xfail below for the UA side.
+        # F11: with both credentials (RFC 3665 §3.3).
         (ALICE_HOST, P1, "INVITE"),
         (P1, ALICE_HOST, "100 Trying"),
     ][: len(flow[:12])]
 
 
-@pytest.mark.xfail(strict=True, reason="UA core answers only one challenge per call (RFC 3665 §3.3 needs two)")
 def test_rfc3665_3_3_multiple_proxy_authentication_answered() -> None:
     """RFC 3665 §3.3: the third INVITE carries credentials for both realms and the call is answered."""
     wire, alice, bob = topology(p2_auth=True)
