@@ -124,9 +124,6 @@ def _draws(spec: HopSpec) -> bool:
 # Never drawn from (see _draws); one instance instead of a seeded stream per idle hop.
 _IDLE_RNG = random.Random(0)
 
-# A direction with no link declared (``link a -> b`` only) carries nothing.
-_DEAD = HopSpec(loss=BernoulliLoss(1.0))
-
 
 # ---------------------------------------------------------------- the result
 
@@ -223,18 +220,20 @@ class _Compiled:
         for node in scenario.nodes:
             if node.kind is m.NodeKind.B2BUA:
                 raise ValueError(f"{node.span}: b2bua nodes are not supported by the engine yet")
-        self.links: list[tuple[m.Link, HopSpec, HopSpec]] = []
+        # (link, a->b spec, b->a spec); None for the missing direction of ``link a -> b``.
+        self.links: list[tuple[m.Link, HopSpec | None, HopSpec | None]] = []
         seen: dict[frozenset[str], int] = {}
         for link in scenario.links:
             key = frozenset((link.a, link.b))
             spec = hop_spec(link)
-            if key in seen and not link.bidirectional:
+            if key in seen and not link.bidirectional and self.links[seen[key]][2] is None \
+                    and self.links[seen[key]][0].a == link.b:
                 # ``link b -> a`` after ``link a -> b``: the missing direction.
                 prev_link, fwd, back = self.links[seen[key]]
                 self.links[seen[key]] = (prev_link, fwd, spec)
                 continue
             seen[key] = len(self.links)
-            self.links.append((link, spec, spec if link.bidirectional else _DEAD))
+            self.links.append((link, spec, spec if link.bidirectional else None))
         self.link_transport: dict[frozenset[str], Transport] = {
             frozenset((link.a, link.b)): link.transport
             for link, _, _ in self.links if link.transport is not None
@@ -425,9 +424,9 @@ class _Run:
         for node in scenario.nodes:
             self.agents[node.name] = self._agent(node)
 
-    def _hop_rng(self, spec: HopSpec, name: str) -> random.Random:
+    def _hop_rng(self, spec: HopSpec | None, name: str) -> random.Random:
         """The hop's own stream; a hop that never draws shares one idle generator."""
-        if _draws(spec):
+        if spec is not None and _draws(spec):
             return stream(self.seed, self.run, name)
         return _IDLE_RNG
 
@@ -792,6 +791,8 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
             call_ids[(index, call_index)] = call_id
         for name, (forward, backward) in one.network.links.items():
             for hop in (forward, backward):
+                if hop is None:
+                    continue
                 entry = links.setdefault(f"{hop.src}->{hop.dst}", {"sent": 0, "lost": 0})
                 entry["sent"] += hop.sent
                 entry["lost"] += hop.lost

@@ -27,7 +27,7 @@ from simsip.sip.events import (
     Transport,
 )
 
-from simsip.metrics.trace import describe
+from simsip.metrics.trace import TraceEvent, describe
 
 if TYPE_CHECKING:
     from simsip.metrics.trace import TraceSink
@@ -154,16 +154,28 @@ class Agent:
         self.sink.send(now, self.name, node or destination.host, label, call_id, cseq, rseq, rack,
                        action.retransmission, action.timer, transport.value, message)
         if node is None:
-            self.sink.drop(now, self.name, self.name, destination.host, None, label, call_id,
-                           cseq, rseq, rack, action.retransmission, transport.value, message)
+            self._drop(destination.host, message, action.retransmission, transport,
+                       f"unknown host {destination.host}")
             return
         if self.drop_rules:
             for rule in self.drop_rules:
                 if rule.take(now, node, message):
-                    self.sink.drop(now, self.name, self.name, node, "drop-fault", label, call_id,
-                                   cseq, rseq, rack, action.retransmission, transport.value, message)
+                    self._drop(node, message, action.retransmission, transport, "drop fault")
                     return
         self.network.send(self.name, node, message, transport, action.retransmission)
+
+    def _drop(self, dst: str, message: Any, retransmission: int, transport: Transport,
+              reason: str) -> None:
+        """A message this node sent never reached any link: a ``drop`` without a link, saying why."""
+        label, call_id, cseq, rseq, rack = self.describe(message)
+        now = self.env.now
+        if self.sink.level == "full":
+            self.sink.emit(TraceEvent(self.sink.run, now, "drop", self.name, self.name, dst, label,
+                                      call_id, cseq, rseq, rack, retransmission, None, None,
+                                      transport.value, reason, message))
+        else:
+            self.sink.drop(now, self.name, self.name, dst, None, label, call_id, cseq, rseq, rack,
+                           retransmission, transport.value, message)
 
     def deliver(self, message: Any, source: str, transport: Transport) -> None:
         """The network delivered ``message`` from node ``source``: record it, feed the core."""

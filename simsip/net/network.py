@@ -191,7 +191,7 @@ class Network:
         self._hops: dict[tuple[str, str], Hop] = {}
         self._paths: dict[tuple[str, str], tuple[Hop, ...] | None] = {}
         self._tcp: dict[tuple[str, str], _TcpConnection] = {}
-        self.links: dict[str, tuple[Hop, Hop]] = {}
+        self.links: dict[str, tuple[Hop | None, Hop | None]] = {}
         # Wire sizes by message identity: a retransmission is the same object, rendered
         # once. Forgotten on delivery, since a proxy may edit what it received and forward it.
         self._sizes: dict[int, tuple[Any, int]] = {}
@@ -207,26 +207,33 @@ class Network:
         self.graph.add_node(name)
         self._node_up[name] = True
 
-    def add_link(self, a: str, b: str, forward: HopSpec, backward: HopSpec,
+    def add_link(self, a: str, b: str, forward: HopSpec | None, backward: HopSpec | None,
                  rng_forward: random.Random, rng_backward: random.Random,
-                 name: str | None = None) -> tuple[Hop, Hop]:
-        """Join ``a`` and ``b``: hop a->b with ``forward``, hop b->a with ``backward``."""
+                 name: str | None = None) -> tuple[Hop | None, Hop | None]:
+        """Join ``a`` and ``b``: hop a->b with ``forward``, hop b->a with ``backward``.
+
+        A None spec leaves that direction out (a one-way link): no hop, no route.
+        """
         for node in (a, b):
             if node not in self._node_up:
                 self.add_node(node)
         link_name = name or f"{a}-{b}"
-        if (a, b) in self._hops:
+        if (a, b) in self._hops or (b, a) in self._hops:
             raise ValueError(f"duplicate link {a} <-> {b}")
-        hop_ab = Hop(link_name, a, b, forward, rng_forward)
-        hop_ba = Hop(link_name, b, a, backward, rng_backward)
-        self._hops[(a, b)] = hop_ab
-        self._hops[(b, a)] = hop_ba
-        self.graph.add_edge(a, b, delay=hop_ab.mean_delay)
-        self.graph.add_edge(b, a, delay=hop_ba.mean_delay)
-        self.links[link_name] = (hop_ab, hop_ba)
+        hops: list[Hop | None] = []
+        for src, dst, spec, rng in ((a, b, forward, rng_forward), (b, a, backward, rng_backward)):
+            if spec is None:
+                hops.append(None)
+                continue
+            hop = Hop(link_name, src, dst, spec, rng)
+            self._hops[(src, dst)] = hop
+            self.graph.add_edge(src, dst, delay=hop.mean_delay)
+            hops.append(hop)
+        pair = (hops[0], hops[1])
+        self.links[link_name] = pair
         self._paths.clear()
         self.routes.clear()
-        return hop_ab, hop_ba
+        return pair
 
     def attach(self, node: str, receiver: Receiver) -> None:
         """Make ``receiver`` the SIP element at ``node``."""
@@ -271,7 +278,8 @@ class Network:
     def set_link_up(self, name: str, up: bool) -> None:
         """Bring both directions of link ``name`` up or down."""
         for hop in self.links[name]:
-            hop.set_up(up)
+            if hop is not None:
+                hop.set_up(up)
 
     def set_node_up(self, node: str, up: bool) -> None:
         """Bring a node up or down (down: it neither receives nor forwards)."""

@@ -142,3 +142,29 @@ def test_every_shipped_scenario_runs_clean(path: Path) -> None:
     assert result.expectations, "a shipped scenario states its expectations"
     failed = [e for e in result.expectations if not e["held"]]
     assert not failed, failed
+
+
+def test_drop_fault_drops_without_a_link_and_says_why() -> None:
+    text = CRASH.replace("at 0s node bob crash for 2s\n", "drop INVITE alice -> bob count 2\n")
+    result = simsip.run(simsip.load(text), trace="full")
+    drops = [(round(e.t, 6), e.link, e.detail, e.retransmission)
+             for e in result.trace if e.event == "drop"]
+    assert drops == [(0.0, None, "drop fault", 0), (0.5, None, "drop fault", 1)]
+    [call] = list(result.calls)
+    assert call["invite_retransmissions"] == 2 and call["messages_lost"] == 2
+
+
+def test_one_way_link_carries_nothing_back() -> None:
+    """``link alice -> bob`` alone: bob's answers have no route back; alice times out.
+
+    (The loader refuses such a call; the engine still has to behave if given one.)
+    """
+    import dataclasses
+
+    scenario = simsip.load(CRASH.replace("at 0s node bob crash for 2s\n", ""))
+    one_way = dataclasses.replace(scenario.links[0], bidirectional=False)
+    result = simsip.run(dataclasses.replace(scenario, links=(one_way,)), trace="full")
+    details = {e.detail for e in result.trace if e.event == "drop"}
+    assert details == {"no route"}
+    [call] = list(result.calls)
+    assert call["outcome"] == "timeout"
