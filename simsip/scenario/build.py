@@ -624,6 +624,9 @@ class Builder:
         """``param NAME = DEFAULT``."""
         name_tok = stmt.head["name"]
         name = self.name(name_tok, "param")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise self.fail(name_tok.span, f"a param name is letters, digits and _ (so `${name}` can refer to it), "
+                            f"not `{name}`")
         if name in self.params:
             raise self.fail(name_tok.span, f"param `{name}` declared twice (first at "
                             f"{self.where(self.params[name].span)})")
