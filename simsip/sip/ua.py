@@ -37,8 +37,10 @@ Application calls (``now`` first; ``call_id`` is the Call-ID):
   final response CANCEL (deferred until a provisional arrived, §9.1); as
   UAS before answering, 603 Decline.
 * ``cancel(now, call_id)``: CANCEL the pending outgoing INVITE (§9.1).
-* ``reinvite(now, call_id, sdp=None)``: re-INVITE in the confirmed dialog;
-  a 491 is retried after the §14.1 random backoff.
+* ``reinvite(now, call_id, sdp=None, contact=None)``: re-INVITE in the
+  confirmed dialog; a 491 is retried after the §14.1 random backoff.
+  ``contact`` (URI) becomes this call's Contact from then on (a target
+  refresh after an address change, RFC 3665 §3.7).
 * ``prack(now, call_id)``: send the PRACK for the newest reliable 1xx not yet
   PRACKed (for ``auto_prack=False`` UAs).
 * ``options(now, target) -> (call_id, actions)``,
@@ -129,7 +131,6 @@ SDP = "application/sdp"
 # RFC 3262 §3: the first RSeq is in 1 .. 2^31 - 1.
 RSEQ_MAX_START = 2**31 - 1
 MAX_REDIRECTS = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
-MAX_AUTH_TRIES = 4  # one answer per challenging realm along the path (RFC 3665 §3.3: two)
 
 
 def simple_sdp(user: str, host: str, session_id: int, version: int = 1) -> bytes:
@@ -240,6 +241,7 @@ class _Call:
     final_code: int | None = None
     ended: bool = False
     bye_after_ack: bool = False
+    local_contact: str | None = None
     session_version: int = 1
 
 
@@ -294,8 +296,10 @@ class UserAgentCore:
         """Our Via header value for a new transaction."""
         return f"SIP/2.0/{self.transport.value} {self.host};branch={branch}"
 
-    def _contact(self) -> str:
-        """Our Contact header value."""
+    def _contact(self, call: "_Call | None" = None) -> str:
+        """Our Contact header value (the call's own after ``reinvite(contact=...)``)."""
+        if call is not None and call.local_contact is not None:
+            return call.local_contact
         params = ";transport=tcp" if self.transport is Transport.TCP else ""
         user = f"{self.aor.user}@" if self.aor.user else ""
         return f"<sip:{user}{self.host}{params}>"
@@ -633,7 +637,7 @@ class UserAgentCore:
         """A 101-199 for the INVITE, with our Contact (it may create a dialog)."""
         response = self._make_response(uas.request, code, uas.to_tag, reason)
         _copy_record_route(uas.request, response)
-        response.headers.add("Contact", self._contact())
+        response.headers.add("Contact", self._contact(call))
         if body:
             response.headers.add("Content-Type", SDP)
             response.body = body
@@ -725,7 +729,7 @@ class UserAgentCore:
             body = self._sdp(call)
         response = self._make_response(uas.request, code, uas.to_tag, reason)
         _copy_record_route(uas.request, response)
-        response.headers.add("Contact", self._contact())
+        response.headers.add("Contact", self._contact(call))
         if body:
             response.headers.add("Content-Type", SDP)
             response.body = body
@@ -970,7 +974,7 @@ class UserAgentCore:
         actions: list[Action] = []
         first_final = uac.final_code is None
         uac.final_code = code
-        if code in (401, 407) and self._can_authenticate(response, uac.auth_tries, uac.request) and not uac.reinvite:
+        if code in (401, 407) and self._can_authenticate(response, uac.auth_tries) and not uac.reinvite:
             actions.append(self._event("response", cid, response, method="INVITE", code=code,
                                        reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
                                        reinvite=uac.reinvite, fork=False, auth_retry=True))
@@ -1194,33 +1198,12 @@ class UserAgentCore:
 
     # ------------------------------------------------------------- auth
 
-    def _can_authenticate(self, response: "Response", tries: int, request: "Request | None" = None) -> bool:
-        """True when we hold credentials and the challenge is not one this request already answered."""
-        if self.config.credentials is None or tries >= MAX_AUTH_TRIES:
+    def _can_authenticate(self, response: "Response", tries: int) -> bool:
+        """True when we hold credentials and have not yet answered a challenge for this request."""
+        if self.config.credentials is None or tries >= 1:
             return False
         name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        challenges = response.headers.get_all(name)
-        if not challenges or tries == 0 or request is None:
-            return bool(challenges) and tries == 0
-        # §22.3, RFC 3665 §3.3 F9-F11: a challenge for a realm the request carried no
-        # credentials for (a second proxy's) is answered too; a realm already answered
-        # means the credentials were refused, so trying again is pointless.
-        from simsip.sip.auth import AuthError, parse_challenge, parse_credentials
-
-        answered = set()
-        for header in ("Authorization", "Proxy-Authorization"):
-            for value in request.headers.get_all(header):
-                try:
-                    answered.add(parse_credentials(value).realm)
-                except AuthError:
-                    continue
-        realms = set()
-        for value in challenges:
-            try:
-                realms.add(parse_challenge(value).realm)
-            except AuthError:
-                continue
-        return bool(realms - answered)
+        return bool(response.headers.get_all(name))
 
     def _auth_headers(self, request: "Request", response: "Response") -> list[tuple[str, str]]:
         """§22.2-22.3: the Authorization / Proxy-Authorization values answering ``response``."""
@@ -1442,8 +1425,9 @@ class UserAgentCore:
 
     # ---------------------------------------------------------- re-INVITE out
 
-    def reinvite(self, now: float, call_id: str, sdp: bytes | str | None = None) -> list[Action]:
-        """§14.1: re-INVITE in the confirmed dialog of ``call_id``."""
+    def reinvite(self, now: float, call_id: str, sdp: bytes | str | None = None,
+                 contact: "URI | str | None" = None) -> list[Action]:
+        """§14.1: re-INVITE in the confirmed dialog of ``call_id`` (``contact``: our new Contact, RFC 3665 §3.7)."""
         call = self.calls.get(call_id)
         if call is None:
             return self._app_error(call_id, "unknown call")
@@ -1453,6 +1437,9 @@ class UserAgentCore:
         if call.uac is not None and call.uac.final_code is None:
             return self._app_error(call_id, "an INVITE of ours is still pending (§14.1)")
         call.session_version += 1
+        if contact is not None:
+            text = str(contact)
+            call.local_contact = text if text.startswith("<") else f"<{text}>"
         body = self._sdp(call) if sdp is None else _body(sdp)
         return self._send_reinvite(now, call, dialog, body)
 
@@ -1461,7 +1448,7 @@ class UserAgentCore:
         extra = [("Allow", ", ".join(ALLOWED_METHODS))]
         if self.config.supports_100rel:
             extra.append(("Supported", "100rel"))
-        request = dialog.build_request("INVITE", self._via(self.layer.new_branch()), contact=self._contact(),
+        request = dialog.build_request("INVITE", self._via(self.layer.new_branch()), contact=self._contact(call),
                                        body=body, extra=extra)
         destination = self._dialog_destination(dialog)
         tx, actions = self._send_request(now, request, destination, None)

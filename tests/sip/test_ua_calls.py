@@ -407,3 +407,17 @@ def test_3xx_recursion_same_call_id_cseq_plus_one_rfc3261_8_1_3_4() -> None:
     assert invites[1].message.call_id == call_id and invites[1].message.from_.tag == first.from_.tag
     assert net.app("alice", "call-ended") == []
     assert [s.destination.host for s in net.sends("alice", "ACK")] == ["redirect", "bob"]
+
+
+def test_reinvite_with_new_contact_refreshes_target_rfc3665_3_7() -> None:
+    """RFC 3665 §3.7 / RFC 3261 §12.2: a re-INVITE with a new Contact moves the peer's remote target."""
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 200, {})])
+    net.run(until=1.0)
+    net.do("bob", lambda now: bob.reinvite(now, call_id, contact="sip:bob@bob-moved"))
+    net.run(until=2.0)
+    reinvite = net.sends("bob", "INVITE")[0].message
+    assert [str(c.uri) for c in reinvite.contacts] == ["sip:bob@bob-moved"]
+    net.do("alice", lambda now: alice.hangup(now, call_id))
+    bye = net.sends("alice", "BYE")[0]
+    assert str(bye.message.uri) == "sip:bob@bob-moved" and bye.destination.host == "bob-moved"
