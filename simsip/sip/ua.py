@@ -131,6 +131,7 @@ SDP = "application/sdp"
 # RFC 3262 §3: the first RSeq is in 1 .. 2^31 - 1.
 RSEQ_MAX_START = 2**31 - 1
 MAX_REDIRECTS = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
+MAX_AUTH_TRIES = 4  # one answer per challenging realm along the path (RFC 3665 §3.3: two)
 
 
 def simple_sdp(user: str, host: str, session_id: int, version: int = 1) -> bytes:
@@ -974,7 +975,7 @@ class UserAgentCore:
         actions: list[Action] = []
         first_final = uac.final_code is None
         uac.final_code = code
-        if code in (401, 407) and self._can_authenticate(response, uac.auth_tries) and not uac.reinvite:
+        if code in (401, 407) and self._can_authenticate(response, uac.auth_tries, uac.request) and not uac.reinvite:
             actions.append(self._event("response", cid, response, method="INVITE", code=code,
                                        reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
                                        reinvite=uac.reinvite, fork=False, auth_retry=True))
@@ -1198,12 +1199,33 @@ class UserAgentCore:
 
     # ------------------------------------------------------------- auth
 
-    def _can_authenticate(self, response: "Response", tries: int) -> bool:
-        """True when we hold credentials and have not yet answered a challenge for this request."""
-        if self.config.credentials is None or tries >= 1:
+    def _can_authenticate(self, response: "Response", tries: int, request: "Request | None" = None) -> bool:
+        """True when we hold credentials and the challenge is not one this request already answered."""
+        if self.config.credentials is None or tries >= MAX_AUTH_TRIES:
             return False
         name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        return bool(response.headers.get_all(name))
+        challenges = response.headers.get_all(name)
+        if not challenges or tries == 0 or request is None:
+            return bool(challenges) and tries == 0
+        # §22.3, RFC 3665 §3.3 F9-F11: a challenge for a realm the request carried no
+        # credentials for (a second proxy's) is answered too; a realm already answered
+        # means the credentials were refused, so trying again is pointless.
+        from simsip.sip.auth import AuthError, parse_challenge, parse_credentials
+
+        answered = set()
+        for header in ("Authorization", "Proxy-Authorization"):
+            for value in request.headers.get_all(header):
+                try:
+                    answered.add(parse_credentials(value).realm)
+                except AuthError:
+                    continue
+        realms = set()
+        for value in challenges:
+            try:
+                realms.add(parse_challenge(value).realm)
+            except AuthError:
+                continue
+        return bool(realms - answered)
 
     def _auth_headers(self, request: "Request", response: "Response") -> list[tuple[str, str]]:
         """§22.2-22.3: the Authorization / Proxy-Authorization values answering ``response``."""
