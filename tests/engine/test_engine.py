@@ -70,23 +70,43 @@ def test_unreachable_bob_timer_a_and_b_exact() -> None:
     assert call["invite_retransmissions"] == 6 and call["messages_lost"] == 7
 
 
+def _lossy_batch(first_run: int, runs: int) -> tuple[list[float | None], list[int]]:
+    """final_ms and invite_retransmissions of runs [first_run, first_run + runs) (a worker)."""
+    result = engine.run(direct(delay=0.05, loss=0.2, hangup_after=None), runs=runs, seed=7,
+                        first_run=first_run)
+    return result.calls.column("final_ms"), result.calls.column("invite_retransmissions")
+
+
 def test_lossy_hop_statistics_match_exact_values() -> None:
     """Issue 5 must-show: 50 ms each way, 20 % loss both ways, 200 at once, 20,000 runs.
 
     Mean final_ms and mean invite_retransmissions lie within 3 standard errors
-    of the exact RFC 3261 + RFC 6026 values (simsip.metrics.analytic).
+    of the exact RFC 3261 + RFC 6026 values (simsip.metrics.analytic). The runs
+    are split over two processes by run index; run r is the same wherever it runs.
     """
-    runs = 20_000
-    result = engine.run(direct(delay=0.05, loss=0.2, hangup_after=None), runs=runs, seed=7)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    runs, half = 20_000, 10_000
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        batches = list(pool.map(_lossy_batch, (0, half), (half, runs - half)))
+    finals = batches[0][0] + batches[1][0]
+    retx = batches[0][1] + batches[1][1]
+    assert len(retx) == runs
     exact = direct_call_expectations(delay=0.05, loss=0.2, t1=0.5, t2=4.0)
-    assert len(result.calls) == runs
-    answered = [r for r in result.calls.column("final_ms") if r is not None]
+    answered = [v for v in finals if v is not None]
     ok, mean, tol = within_standard_errors(exact["final_ms_mean"], exact["final_ms_var"], answered)
     assert ok, (mean, exact["final_ms_mean"], tol)
-    retx = result.calls.column("invite_retransmissions")
     ok, mean, tol = within_standard_errors(exact["invite_retransmissions_mean"],
                                            exact["invite_retransmissions_var"], retx)
     assert ok, (mean, exact["invite_retransmissions_mean"], tol)
+
+
+def test_batches_by_first_run_equal_one_serial_batch() -> None:
+    """Runs split by ``first_run`` are exactly the runs of one serial call (process pools, Dask)."""
+    serial = engine.run(direct(loss=0.3), runs=12, seed=4)
+    parts = [engine.run(direct(loss=0.3), runs=6, seed=4, first_run=start) for start in (0, 6)]
+    assert list(serial.calls) == list(parts[0].calls) + list(parts[1].calls)
 
 
 def test_identical_seed_identical_json() -> None:
