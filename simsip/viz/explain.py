@@ -133,6 +133,8 @@ def explain(
     last_copy: dict[tuple[Any, ...], float] = {}
     got_2xx: set[tuple[str, str | None, str | None]] = set()
     in_flight: dict[tuple[Any, ...], deque[float]] = defaultdict(deque)
+    # (node, call) pairs whose UAS gave up waiting for a PRACK (RFC 3262 §3).
+    unacknowledged: set[tuple[str, str | None]] = set()
     run_events = select(events, run=run)
     for ev in run_events:
         visible = not (
@@ -144,6 +146,8 @@ def explain(
         msg = ev.message or ""
         if kind == SEND:
             in_flight[tx_key(ev)].append(ev.t)
+        elif kind == "app" and (ev.detail or "").startswith("reliability-failure"):
+            unacknowledged.add((ev.node, ev.call_id))
         elif kind == DROP and (ev.transport or "") != "TCP":
             sent = in_flight[tx_key(ev)]
             if sent:
@@ -169,7 +173,10 @@ def explain(
             key = (ev.src or ev.node, ev.dst, msg, ev.call_id, ev.cseq, ev.rseq)
             prev = last_copy.get(key)
             last_copy[key] = ev.t
-            section, rule = _send_rule(ev, prev, received[ev.node], got_2xx)
+            if (ev.node, ev.call_id) in unacknowledged and (_status(msg) or 0) >= 500 and not ev.retransmission:
+                section, rule = "RFC 3262 §3", f"no PRACK within 64*T1: the UAS rejects the INVITE with {msg}"
+            else:
+                section, rule = _send_rule(ev, prev, received[ev.node], got_2xx)
             out.append(Explanation(ev.t, ev.node or ev.src, kind, what, section, rule))
         elif kind == DROP:
             why = f" ({ev.detail})" if ev.detail else ""

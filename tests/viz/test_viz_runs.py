@@ -295,3 +295,16 @@ def test_ladder_from_a_result_in_a_notebook():
     assert lad.flow.nodes[:3] == ["alice", "edge", "bob"]
     assert {tx.event.run for tx in lad.flow.transmissions} == {1}
     assert "<svg" in lad._repr_html_() and lad._repr_svg_().startswith("<svg")
+
+
+def test_explain_prack_missing_rfc3262_section_3():
+    """RFC 3262 §3: the 180 is retransmitted at T1, 2T1, 4T1 ... and 64*T1 without PRACK gives a 5xx."""
+    from simsip.viz.explain import explain
+
+    path = ROOT / "scenarios" / "timers" / "prack_missing.sip"
+    result = engine_run(simsip.load(str(path)), seed=1, trace="full")
+    rules = [str(ex) for ex in explain(result.trace, run=0, include_recv=False) if ex.event == "send"]
+    retx = [r for r in rules if "reliable 180 retransmitted" in r]
+    assert retx == [f"RFC 3262 §3: reliable 180 retransmitted after {d}, no PRACK yet"
+                    for d in ("500 ms", "1 s", "2 s", "4 s", "8 s", "16 s")]
+    assert any(r.startswith("RFC 3262 §3: no PRACK within 64*T1: the UAS rejects the INVITE with 5") for r in rules)
