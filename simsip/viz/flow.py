@@ -336,6 +336,7 @@ def build_flow(
     order = node_order(positioned, nodes)
 
     def keep(t: float, cid: str | None) -> bool:
+        """Inside the time window and of the chosen call."""
         if t_from is not None and t < t_from:
             return False
         if t_to is not None and t > t_to:

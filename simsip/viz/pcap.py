@@ -184,6 +184,7 @@ def frames(
     out: list[Frame] = []
 
     def ether_ip(src: str, dst: str, proto: int, segment: bytes) -> bytes:
+        """Wrap a UDP/TCP segment in IPv4 (per-sender IP ID) and Ethernet."""
         sip, dip = addresses[src], addresses[dst]
         ident[src] = ident.get(src, 0) + 1
         return (mac_address(dip) + mac_address(sip) + struct.pack("!H", ETHERTYPE_IPV4)
