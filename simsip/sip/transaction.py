@@ -454,6 +454,22 @@ class Transaction:
         """The transport could not deliver a message of this transaction."""
         return self._fire(now, self._transport_error_event(), None)
 
+    def abandon(self, now: float) -> list[Action]:
+        """The TU destroys the transaction (RFC 3261 §9.1: no final 64*T1 after CANCEL).
+
+        Not a transition of the table (the figures have no such arrow): the
+        machine goes to Terminated, its timers are cancelled and the layer forgets it.
+        """
+        if self.terminated:
+            return []
+        old = self.state
+        self.state = type(old)("Terminated")
+        actions: list[Action] = [StateChange(f"{self.machine} {self.id}", old.value, "Terminated", self.call_id)]
+        actions += [CancelTimer(name) for name in sorted(self._pending)]
+        self._pending.clear()
+        actions.append(TUEvent("terminated", self))
+        return actions
+
     def _transport_error_event(self) -> enum.Enum:
         """This machine's transport-error event."""
         raise NotImplementedError
@@ -968,6 +984,10 @@ class TransactionLayer:
     def transport_error(self, now: float, transaction: Transaction) -> list[Action]:
         """Tell ``transaction`` its transport failed."""
         return self._after(transaction.transport_error(now))
+
+    def abandon(self, now: float, transaction: Transaction) -> list[Action]:
+        """Destroy ``transaction`` on its TU's behalf (see :meth:`Transaction.abandon`)."""
+        return self._after(transaction.abandon(now))
 
 
 def split_tu_events(actions: list[Action | TUEvent]) -> tuple[list[Action], list[TUEvent]]:

@@ -858,6 +858,7 @@ class UserAgentCore:
             return self._respond_tx(now, tx, self._make_response(request, 481, None))
         if not dialog.accept_remote_seq(request):
             return self._respond_tx(now, tx, self._make_response(request, 500, None))
+        was_confirmed = dialog.confirmed
         actions = dialog.feed(DialogEvent.BYE)
         actions += self._respond_tx(now, tx, self._make_response(request, 200, None))
         actions += dialog.feed(DialogEvent.BYE_DONE)
@@ -868,7 +869,18 @@ class UserAgentCore:
             # §15.1.2: a BYE for a pending INVITE: answer that INVITE 487.
             actions += self._send_failure(now, call, uas, 487, None, outcome="cancelled", by="remote")
         actions += self._stop_call_timers(call)
-        return actions + self._end_call(call, call.outcome or "answered", call.final_code, "remote", "BYE received")
+        if call.outcome is not None or was_confirmed:
+            outcome = call.outcome or "answered"
+        else:
+            # An early dialog ended by the callee's BYE before any final response (RFC 5407 App. A).
+            outcome = "cancelled" if call.uac is not None and call.uac.cancel_sent else "rejected"
+            uac = call.uac
+            if uac is not None and uac.final_code is None and not uac.cancel_sent and not uac.reinvite:
+                # The INVITE may never get its final now: give it 64*T1, then destroy it (as §9.1).
+                cid = call.call_id
+                actions.append(self._start_timer(f"{cid}/cancel-wait", self.timers.cancel_wait, "cancel-wait",
+                                                 cid, lambda t: self._abandon_invite(t, uac)))
+        return actions + self._end_call(call, outcome, call.final_code, "remote", "BYE received")
 
     def _stop_call_timers(self, call: _Call) -> list[Action]:
         """Cancel the core timers of a call that ended."""
@@ -1403,7 +1415,15 @@ class UserAgentCore:
             if dialog.early:
                 actions += dialog.feed(DialogEvent.FAILURE)
         call.outcome, call.final_code = "cancelled", None
-        return actions + self._end_call(call, "cancelled", None, "local", "no final response after CANCEL")
+        actions += self._end_call(call, "cancelled", None, "local", "no final response after CANCEL")
+        # §9.1: the INVITE transaction is treated as cancelled and destroyed.
+        return actions + self._layer(now, self.layer.abandon(now, uac.tx))
+
+    def _abandon_invite(self, now: float, uac: _UacInvite) -> list[Action]:
+        """Destroy an INVITE client transaction that never got its final response."""
+        if uac.final_code is not None:
+            return []
+        return self._layer(now, self.layer.abandon(now, uac.tx))
 
     # ---------------------------------------------------------- BYE out
 

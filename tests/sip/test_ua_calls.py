@@ -421,3 +421,17 @@ def test_reinvite_with_new_contact_refreshes_target_rfc3665_3_7() -> None:
     net.do("alice", lambda now: alice.hangup(now, call_id))
     bye = net.sends("alice", "BYE")[0]
     assert str(bye.message.uri) == "sip:bob@bob-moved" and bye.destination.host == "bob-moved"
+
+
+def test_cancel_without_final_destroys_invite_after_64t1_rfc3261_9_1() -> None:
+    """RFC 3261 §9.1: no final response 64*T1 after the CANCEL: the INVITE transaction is destroyed."""
+    net, alice, bob = pair(drop=lambda s: s.node == "bob" and s.label != "180")
+    call_id = dial(net, alice, bob, [(0.0, 180, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.cancel(now, call_id))
+    net.run()
+    assert net.app_at("alice", "call-ended") == [(33.0, net.app("alice", "call-ended")[0])]
+    assert net.app("alice", "call-ended")[0].detail["outcome"] == "cancelled"
+    invite_tx = [s for _, n, s in net.states if n == "alice" and s.machine.startswith("INVITE client")]
+    assert [(s.old, s.new) for s in invite_tx] == [("Calling", "Proceeding"), ("Proceeding", "Terminated")]
+    assert not alice.layer.clients
