@@ -11,6 +11,12 @@ from tests.scenarios.helpers import SCENARIOS, lossy_settings, scenario_files
 
 FILES = scenario_files()
 
+# Scenarios the engine cannot run yet: each fails until the feature lands, and
+# then the strict xfail tells us to drop it from this list.
+NOT_YET = {
+    "rfc3665/s3_5_alg.sip": "engine: b2bua nodes are not supported yet (RFC 3665 §3.5 ALG)",
+}
+
 
 def _id(path: Path) -> str:
     """Test id: the path under scenarios/."""
@@ -27,7 +33,23 @@ def test_library_is_not_empty() -> None:
     assert len(FILES) >= 2
 
 
-@pytest.mark.parametrize("path", FILES, ids=_id)
+def _params(paths: list[Path]) -> list:
+    """Paths as pytest params, the NOT_YET ones marked strict xfail with their reason."""
+    return [pytest.param(p, id=_id(p), marks=[pytest.mark.xfail(strict=True, reason=NOT_YET[_id(p)])]
+                         if _id(p) in NOT_YET else []) for p in paths]
+
+
+def test_every_scenario_checks() -> None:
+    """`simsip check` accepts every shipped scenario (exit status 0), the unsupported ones too."""
+    from click.testing import CliRunner
+
+    from simsip.cli import main
+
+    result = CliRunner().invoke(main, ["check", *map(str, FILES)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("path", _params(FILES))
 def test_scenario_holds_without_loss(path: Path) -> None:
     """Each scenario loads, runs once with its defaults, states expectations, and they all hold."""
     scenario = simsip.load(path)
