@@ -982,13 +982,15 @@ def _wide_summary(result: SweepResult) -> pd.DataFrame:
     return pd.DataFrame(table, index=[result.point_label(p) for p in range(len(result.grid))])
 
 
-def mean_ci_text(mean: float | None, low: float | None, high: float | None) -> str:
-    """``mean [low, high]`` with decimals suited to the size of the mean; ``–`` when missing."""
+def mean_ci_text(mean: float | None, low: float | None, high: float | None, compact: bool = False) -> str:
+    """``mean [low, high]`` (``mean ± half-width`` if compact), decimals by size; ``–`` when missing."""
     if mean is None or mean != mean:
         return "–"
     digits = 0 if abs(mean) >= 100 else 1 if abs(mean) >= 10 else 2
     if low is None or high is None or low != low or high != high:
         return f"{mean:.{digits}f}"
+    if compact:  # the t interval is symmetric about the mean
+        return f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
     return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 

@@ -123,10 +123,10 @@ class _progress_bar:
 
 
 def _cell(row: Any) -> str:
-    """``mean [ci_low, ci_high]`` of one summary row."""
+    """``mean ± half-width`` of one summary row's 95 % CI."""
     from simsip.experiment import mean_ci_text
 
-    return mean_ci_text(row["mean"], row["ci_low"], row["ci_high"])
+    return mean_ci_text(row["mean"], row["ci_low"], row["ci_high"], compact=True)
 
 
 def _print_table(result: Any) -> None:
@@ -136,15 +136,17 @@ def _print_table(result: Any) -> None:
 
     summary = result.summary
     outcomes = result.outcomes
+    from rich import box
+
     table = Table(title=f"{result.name}: {result.runs} runs per point, seed {result.seed}",
-                  caption="mean [95 % CI]")
+                  caption="mean ± half-width of its 95 % confidence interval", box=box.SIMPLE_HEAD)
     for axis in result.grid.axes:
-        table.add_column(axis.name, justify="right")
-    table.add_column("calls", justify="right")
-    table.add_column("answered", justify="right")
+        table.add_column(axis.name, justify="right", no_wrap=True)
+    table.add_column("calls", justify="right", no_wrap=True)
+    table.add_column("answered", justify="right", no_wrap=True)
     shown = list(TABLE_MEASURES)
     for _measure, title in shown:
-        table.add_column(title, justify="right")
+        table.add_column(title, justify="right", no_wrap=True)
     for point, values in enumerate(result.grid.points()):
         at_point = summary[summary["point"] == point].set_index("measure")
         answered = outcomes[(outcomes["point"] == point) & (outcomes["outcome"] == "answered")]
@@ -153,4 +155,8 @@ def _print_table(result: Any) -> None:
         cells = [values[axis.name] for axis in result.grid.axes] + [str(calls), share]
         cells += [_cell(at_point.loc[m]) for m, _ in shown]
         table.add_row(*cells)
-    Console(soft_wrap=False, width=max(100, Console().width)).print(table)
+    # Never squeeze the numbers into ellipses: use the table's full width even
+    # when a terminal (or a pipe's default 80 columns) is narrower.
+    console = Console()
+    needed = console.measure(table, options=console.options.update_width(1000)).maximum
+    Console(width=max(console.width, needed)).print(table)

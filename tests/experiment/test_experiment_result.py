@@ -94,3 +94,8 @@ def test_label_prefixes_legend_entries_to_compare_sweeps(result: SweepResult) ->
     assert [line.get_label() for line in ax.get_lines()] == ["stand-in, delay=20ms", "stand-in, delay=300ms"]
     ax = result.plot_cdf("final_ms", label="B")
     assert ax.get_lines()[0].get_label() == "B, loss=0%, delay=20ms"
+
+
+def test_compact_mean_ci_text_gives_the_half_width() -> None:
+    assert mean_ci_text(2600.0, 2590.4, 2609.6, compact=True) == "2600 ± 10"
+    assert mean_ci_text(0.25, 0.1, 0.4, compact=True) == "0.25 ± 0.15"
