@@ -13,6 +13,9 @@ Prints, measured in the same process one after the other:
   (tracing off) driving a stub core that bounces one real SIP request back
   and forth, so the SIP cores' own cost is left out.
 
+Times are the CPU time of this process (``time.process_time``), so other
+work on a shared machine does not distort the figures or their ratio.
+
 Run: ``python benchmarks/engine.py [--calls 10000] [--interval 50ms] [--repeat 3]``
 (best of ``--repeat`` for each figure).
 """
@@ -51,9 +54,9 @@ def bare_simpy(messages: int, in_flight: int = 100, delay: float = 0.02) -> floa
 
     for i in range(in_flight):
         env.timeout(delay * i / in_flight, i).callbacks.append(deliver)
-    start = time.perf_counter()
+    start = time.process_time()
     env.run()
-    return delivered / (time.perf_counter() - start)
+    return delivered / (time.process_time() - start)
 
 
 def simsip_run(calls: int, interval: str) -> tuple[float, int, float]:
@@ -61,9 +64,9 @@ def simsip_run(calls: int, interval: str) -> tuple[float, int, float]:
     import simsip
 
     scenario = simsip.load(SCENARIO.format(calls=calls, interval=interval))
-    start = time.perf_counter()
+    start = time.process_time()
     result = simsip.run(scenario, runs=1, seed=0, trace="off")
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     messages = sum(result.calls.column("messages_sent"))
     assert len(result.calls) == calls, "every call must be recorded"
     assert set(result.calls.column("outcome")) == {"answered"}
@@ -114,9 +117,9 @@ def engine_only(messages: int, in_flight: int = 100) -> float:
             ("To", "<sip:b@b>"), ("Call-ID", f"c{i}"), ("CSeq", "1 OPTIONS"),
             ("Max-Forwards", "70")])
         a.execute([SendMessage(request, Address("b"))])
-    start = time.perf_counter()
+    start = time.process_time()
     env.run()
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     sent = sum(counts[0] for counts in sink.nodes.nodes.values())
     return sent / elapsed
 
