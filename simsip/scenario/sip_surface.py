@@ -553,6 +553,11 @@ def _keyword_text() -> dict[str, str]:
     return out
 
 
+def keywords() -> frozenset[str]:
+    """Every keyword of the language."""
+    return frozenset(_keyword_text().values())
+
+
 def _token_text(exc: UnexpectedInput, lines: list[str]) -> str:
     """What the parser tripped on, for the message."""
     if isinstance(exc, UnexpectedToken):

@@ -20,7 +20,6 @@ from simsip.scenario import model as m
 from simsip.scenario.raw import NAME_RE, QUANTITY_RE
 
 _PLAIN_YAML = re.compile(r"[A-Za-z0-9_$<>=!*.\-/%@][A-Za-z0-9_ $<>=!*.,\-/%@:()\[\]]*")
-_SIP_KEYWORDS_NEEDING_QUOTES: frozenset[str] = frozenset()
 
 
 # ------------------------------------------------------------------ numbers
@@ -90,9 +89,15 @@ def _val(item: m.Item, field: str, fmt: Callable[[Any], str]) -> str:
 # ----------------------------------------------------------- shared pieces
 
 
+# Names that would read as a keyword somewhere a name may also stand (`drop 200
+# to ...`); every other keyword is safe as a bare name thanks to the contextual
+# lexer (tests/scenario/test_roundtrip.py tries them all).
+AMBIGUOUS_NAMES = frozenset({"to"})
+
+
 def sip_name(name: str) -> str:
-    """A name as `.sip` writes it: bare when it lexes as a NAME, else quoted."""
-    return name if NAME_RE.fullmatch(name) else sip_string(name)
+    """A name as `.sip` writes it: bare when it lexes as a NAME unambiguously, else quoted."""
+    return name if NAME_RE.fullmatch(name) and name not in AMBIGUOUS_NAMES else sip_string(name)
 
 
 def sip_string(text: str) -> str:

@@ -66,3 +66,20 @@ def test_twins_are_the_same_scenario(path: Path) -> None:
 def test_direct_call_is_among_the_twins() -> None:
     """The shipped direct_call pair is checked."""
     assert ROOT / "scenarios" / "basic" / "direct_call.sip" in TWINS
+
+
+def test_keywords_as_node_names_round_trip() -> None:
+    """A node may be called like any keyword (`redirect`, `registrar`, `to`...); convert keeps it loadable."""
+    from simsip.scenario.sip_surface import keywords
+
+    names = sorted(k for k in keywords() if k[0].isalpha())
+    assert {"registrar", "redirect", "to", "at", "drop"} <= set(names)
+    for k in names:
+        quoted = f'"{k}"'
+        text = (f"ua {quoted} outbound p\nproxy p stateful registrar domain example.com\nua x\n"
+                f"link {quoted} <-> p\nlink p <-> x\non {quoted} INVITE: send 200\n"
+                f"call {quoted} -> x\ncall x -> {quoted}\nregister {quoted} via p\n"
+                f"at 1s node {quoted} crash\ndrop 200 to BYE {quoted} -> p\n")
+        scenario = load_text(text, "k.sip", "sip")
+        assert load_text(to_sip(scenario), "k.sip", "sip") == scenario, k
+        assert load_text(to_yaml(scenario), "k.yaml", "yaml") == scenario, k
