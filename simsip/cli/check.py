@@ -3,7 +3,8 @@
 Prints ``FILE: OK`` for each good file; for a bad one every problem as
 ``file:line:col: message`` with the source line and a caret, on stderr.
 Exit status 2 if any file has a problem. A directory stands for the
-``.sip`` / ``.yaml`` / ``.yml`` files under it.
+``.sip`` / ``.yaml`` / ``.yml`` files under it; documentation and data files
+(README.md, notebooks, CSV...) named among the files are skipped with a note.
 """
 
 from __future__ import annotations
@@ -15,21 +16,24 @@ import click
 from simsip.cli import EXIT_BAD_INPUT, EXIT_OK, main
 
 SCENARIO_SUFFIXES = (".sip", ".yaml", ".yml")
+# Documentation and data that sit beside scenarios (`simsip check scenarios/**/*`
+# with globstar also lists README.md): skipped with a note, not read as scenarios.
+NOT_SCENARIOS = (".md", ".rst", ".ipynb", ".json", ".jsonl", ".csv", ".parquet", ".py", ".png", ".svg", ".pcapng")
 
 
-def expand(paths: tuple[str, ...]) -> list[tuple[str, bool]]:
-    """The files to check: (path, found inside a directory) in a stable order."""
-    out: list[tuple[str, bool]] = []
+def expand(paths: tuple[str, ...]) -> list[str]:
+    """The files to check, each once, in a stable order; a directory stands for its scenario files."""
+    out: list[str] = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SCENARIO_SUFFIXES)
-            out.extend((str(p), True) for p in found)
+            out.extend(str(p) for p in found)
             if not found:
-                out.append((text, False))  # reported as "is a directory" by the loader
+                out.append(text)  # reported as "is a directory" by the loader
         else:
-            out.append((text, False))
-    return out
+            out.append(text)
+    return list(dict.fromkeys(out))
 
 
 @main.command("check")
@@ -44,7 +48,11 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], quiet: bool) 
 
     values = parse_params(params)
     status = EXIT_OK
-    for file, _ in expand(files):
+    for file in expand(files):
+        if Path(file).suffix.lower() in NOT_SCENARIOS:
+            if not quiet:
+                click.echo(f"{file}: skipped (not a scenario)")
+            continue
         try:
             load(Path(file), params=values or None)
         except ScenarioError as exc:

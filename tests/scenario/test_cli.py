@@ -127,3 +127,15 @@ def test_convert_bad_options(tmp_path: Path) -> None:
     assert code == 2 and err.startswith("simsip: error: ")
     code, _, err = run("convert", str(DIRECT), "--to", "sip", "-o", str(tmp_path / "no" / "x.sip"))
     assert code == 2 and "does not exist" in err
+
+
+def test_check_glob_with_directories_and_readme(tmp_path: Path) -> None:
+    """A globstar expansion (directories, README.md, files twice) checks each scenario once."""
+    (tmp_path / "basic").mkdir()
+    good = tmp_path / "basic" / "g.sip"
+    good.write_text(GOOD)
+    readme = tmp_path / "README.md"
+    readme.write_text("# scenarios\n")
+    code, out, err = run("check", str(readme), str(tmp_path / "basic"), str(good))
+    assert (code, err) == (0, "")
+    assert out == f"{readme}: skipped (not a scenario)\n{good}: OK\n"
