@@ -946,17 +946,21 @@ def _summary_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
 
 
 def _outcomes_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
-    """Per point and outcome: number of calls and share (0-1)."""
+    """Per point and outcome: number of calls and share (0-1); every outcome seen anywhere, at every point."""
     import pandas as pd
 
     from simsip.metrics.summary import outcome_shares
 
+    from simsip.metrics.measures import OUTCOMES
+
+    per_point = [outcome_shares(table) for table in records]
+    # The same outcomes at every point (0 where absent), so the frame is rectangular.
+    names = [name for name in OUTCOMES if any(name in shares for shares in per_point)]
     frames = []
-    for point, table in enumerate(records):
-        shares = outcome_shares(table)
+    for point, (table, shares) in enumerate(zip(records, per_point)):
         rows = [
-            {"outcome": name, "calls": round(share * len(table)), "share": share}
-            for name, share in shares.items()
+            {"outcome": name, "calls": round(shares.get(name, 0.0) * len(table)), "share": shares.get(name, 0.0)}
+            for name in names
         ]
         frame = pd.DataFrame(rows, columns=["outcome", "calls", "share"])
         frames.append(_with_point_columns(grid, point, frame))

@@ -56,3 +56,12 @@ def failing_run_chunk(payload: dict[str, Any], seed: int, start: int, stop: int)
     if start <= 3 < stop:
         raise RuntimeError("run 3 failed")
     return run_chunk(payload, seed, start, stop)
+
+
+def incomplete_at_high_loss(payload: dict[str, Any], seed: int, start: int, stop: int) -> list[dict[str, Any]]:
+    """Like run_chunk, but calls that needed 3+ retransmissions end 'incomplete'."""
+    records = run_chunk(payload, seed, start, stop)
+    for record in records:
+        if record["reliable_1xx_retransmissions"] >= 3:
+            record.update(outcome="incomplete", final_code=None, final_ms=None)
+    return records

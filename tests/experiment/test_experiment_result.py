@@ -99,3 +99,19 @@ def test_label_prefixes_legend_entries_to_compare_sweeps(result: SweepResult) ->
 def test_compact_mean_ci_text_gives_the_half_width() -> None:
     assert mean_ci_text(2600.0, 2590.4, 2609.6, compact=True) == "2600 ± 10"
     assert mean_ci_text(0.25, 0.1, 0.4, compact=True) == "0.25 ± 0.15"
+
+
+def test_outcomes_frame_lists_every_outcome_seen_at_every_point() -> None:
+    result = sweep(
+        "s.sip", {"loss": "0%,60%"}, runs=40, seed=1, executor="serial",
+        prepare=standin.prepare, run_chunk=standin.incomplete_at_high_loss,
+    )
+    outcomes = result.outcomes
+    # "incomplete" only happens at 60 % loss, yet both points list it.
+    assert list(outcomes.groupby("point").size()) == [6, 6]
+    at_zero = outcomes[outcomes["point"] == 0].set_index("outcome")
+    assert at_zero.loc["incomplete", "calls"] == 0 and at_zero.loc["answered", "share"] == 1.0
+    at_sixty = outcomes[outcomes["point"] == 1].set_index("outcome")
+    assert at_sixty.loc["incomplete", "calls"] + at_sixty.loc["answered", "calls"] == 40
+    assert at_sixty.loc["incomplete", "calls"] > 0
+    result.plot_outcomes()
