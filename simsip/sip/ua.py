@@ -587,6 +587,12 @@ class UserAgentCore:
         if call.uac is not None and call.uac.reinvite and call.uac.final_code is None:
             # §14.2: we have our own re-INVITE pending -> 491 (glare).
             return self._respond_tx(now, tx, self._make_response(request, 491, None))
+        pending = call.uas
+        if (pending is not None and pending.final is not None and pending.final.status < 300
+                and not pending.acked and not pending.offer_in_request and pending.final.body):
+            # RFC 5407 §3.1.5, RFC 3261 §14.2: our offer went in the 2xx and its answer (in the
+            # ACK) has not come; a new offer now collides with it -> 491 Request Pending.
+            return self._respond_tx(now, tx, self._make_response(request, 491, None))
         if call.uas is not None and call.uas.final is None:
             # §14.2: an INVITE of theirs still pending -> 500 with Retry-After (0-10 s).
             response = self._make_response(request, 500, None)
