@@ -1,0 +1,1 @@
+"""simsip benchmarks: ``python -m benchmarks`` runs every figure of issue 9 (see benchmarks/run.py)."""
