@@ -66,3 +66,37 @@ def format_table(expected: list[tuple[str, str]], got: list[str]) -> str:
         mark = "  " if i < len(expected) and i < len(got) and expected[i][1] == got[i] else "!!"
         lines.append(f"{mark} {want:<40} | {have}")
     return "\n".join(lines)
+
+
+def rows(text: str) -> list[tuple[str, str]]:
+    """``"F1 alice->bob INVITE; F2 ..."`` -> [("F1", "alice->bob INVITE"), ...]."""
+    out = []
+    for item in text.split(";"):
+        label, _, what = item.strip().partition(" ")
+        out.append((label, what.strip()))
+    return out
+
+
+def align(trace: list, expected: list[tuple[str, str]], after: float = 0.0) -> list[str]:
+    """The trace's transmissions from ``after`` on, sends at the same instant put in the RFC's order."""
+    events = [e for e in sends(trace) if e.t >= after - 1e-9]
+    wanted = [what for _, what in expected]
+    used: set[int] = set()
+
+    def rank(text: str) -> int:
+        for i, what in enumerate(wanted):
+            if what == text and i not in used:
+                used.add(i)
+                return i
+        return len(wanted)
+
+    keyed = []
+    for e in events:
+        text = f"{e.src}->{e.dst} {label_code(e.message or '')}"
+        keyed.append((round(e.t, 9), rank(text), text))
+    return [text for _, _, text in sorted(keyed)]
+
+
+def check_flow(expected: list[tuple[str, str]], got: list[str]) -> None:
+    """The trace equals the RFC's table; print both when not."""
+    assert got == [what for _, what in expected], "\n" + format_table(expected, got)

@@ -12,38 +12,9 @@ from __future__ import annotations
 import pytest
 
 import simsip
-from tests.scenarios.helpers import SCENARIOS, format_table, label_code, sends
+from tests.scenarios.helpers import SCENARIOS, align, check_flow, rows, sends
 
 DIR = SCENARIOS / "rfc3665"
-
-
-def _rows(text: str) -> list[tuple[str, str]]:
-    """``"F1 alice->bob INVITE; F2 ..."`` -> [("F1", "alice->bob INVITE"), ...]."""
-    rows = []
-    for item in text.split(";"):
-        label, _, what = item.strip().partition(" ")
-        rows.append((label, what.strip()))
-    return rows
-
-
-def _align(trace: list, expected: list[tuple[str, str]], after: float = 0.0) -> list[str]:
-    """The trace's transmissions from ``after`` on, sends at the same instant put in the RFC's order."""
-    events = [e for e in sends(trace) if e.t >= after - 1e-9]
-    wanted = [what for _, what in expected]
-    used: set[int] = set()
-
-    def rank(text: str) -> int:
-        for i, what in enumerate(wanted):
-            if what == text and i not in used:
-                used.add(i)
-                return i
-        return len(wanted)
-
-    keyed = []
-    for e in events:
-        text = f"{e.src}->{e.dst} {label_code(e.message or '')}"
-        keyed.append((round(e.t, 9), rank(text), text))
-    return [text for _, _, text in sorted(keyed)]
 
 
 FLOWS = {
@@ -128,16 +99,11 @@ def _run(name: str) -> simsip.engine.Result:
     return simsip.run(simsip.load(DIR / name), trace="full")
 
 
-def _check(expected: list[tuple[str, str]], got: list[str]) -> None:
-    """The trace equals the RFC's table; print both when not."""
-    assert got == [what for _, what in expected], "\n" + format_table(expected, got)
-
-
 @pytest.mark.parametrize("name", sorted(FLOWS))
 def test_rfc3665_f_sequence(name: str) -> None:
     """RFC 3665 §2/§3 (section in the file name): the trace sends exactly F1, F2, ... in order."""
-    expected = _rows(FLOWS[name])
-    _check(expected, _align(_run(name).trace, expected))
+    expected = rows(FLOWS[name])
+    check_flow(expected, align(_run(name).trace, expected))
 
 
 @pytest.mark.xfail(strict=True, reason=_NO_CACHED_CREDENTIALS)
@@ -147,8 +113,8 @@ def test_rfc3665_registration_update_f_sequence(name: str) -> None:
     param, table = LATER[name]
     scenario = simsip.load(DIR / name)
     at = scenario.param(param).value
-    expected = _rows(table)
-    _check(expected, _align(simsip.run(scenario, trace="full").trace, expected, after=at))
+    expected = rows(table)
+    check_flow(expected, align(simsip.run(scenario, trace="full").trace, expected, after=at))
 
 
 def test_rfc3665_3_3_third_invite_carries_both_credentials() -> None:
