@@ -703,7 +703,9 @@ def evaluate_expectations(scenario: m.Scenario, calls: CallTable, summary: Mappi
             continue
         if e.statistic is not None:
             values = calls.values(e.measure) if e.measure not in ("outcome",) else []
-            got = _statistic(values, e.statistic)
+            # `expect n == 1000` counts calls (the builder gives it measure outcome).
+            got = len(calls) if e.statistic is m.Statistic.N and e.measure == "outcome" else \
+                _statistic(values, e.statistic)
             held = got is not None and e.comparison.holds(got, e.value)
             shown = "none" if got is None else f"{got:.6g}"
             results.append({"text": text, "held": held,
