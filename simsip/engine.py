@@ -2,7 +2,7 @@
 
 :func:`run` builds, for each run index, a fresh :class:`simpy.Environment`, a
 :class:`~simsip.net.network.Network` with one hop per link direction, one agent
-per node (UA, proxy, redirect server), the workload (single calls, Poisson or
+per node (UA, proxy, redirect server, B2BUA), the workload (single calls, Poisson or
 fixed-rate streams, REGISTERs, OPTIONS) and the faults, then runs the clock.
 Every delivery and timer is a SimPy timeout callback (DESIGN.md "Performance").
 The agents' trace events go to a :mod:`simsip.metrics` sink, which keeps them
@@ -42,6 +42,7 @@ from typing import Any, Callable, Mapping
 
 import simpy
 
+from simsip.agents.b2bua import B2BUAAgent
 from simsip.agents.base import Agent, Describer, DropRule
 from simsip.agents.proxy import ProxyAgent, RedirectAgent
 from simsip.agents.ua import CompiledHandler, UAAgent
@@ -217,9 +218,6 @@ class _Compiled:
                 if key not in self.domains or all(
                         isinstance(self.nodes.get(n), m.UserAgent) for n in self.domains[key]):
                     self.domains.setdefault(key, []).append(node.name)
-        for node in scenario.nodes:
-            if node.kind is m.NodeKind.B2BUA:
-                raise ValueError(f"{node.span}: b2bua nodes are not supported by the engine yet")
         # (link, a->b spec, b->a spec); None for the missing direction of ``link a -> b``.
         self.links: list[tuple[m.Link, HopSpec | None, HopSpec | None]] = []
         seen: dict[frozenset[str], int] = {}
@@ -326,6 +324,22 @@ class _Compiled:
                                for p in node.outbound),
                 credentials=((node.credentials[0].user, node.credentials[0].password)
                              if node.credentials else None),
+                resolver=self._ua_resolver(node.name),
+            )
+            cached = self._ua_options[node.name] = (options, transport)
+        return cached
+
+    def b2bua_options(self, node: m.B2BUA) -> tuple[UAOptions, Transport]:
+        """A B2BUA's UA core options: its outbound proxies and the scenario's DNS."""
+        cached = self._ua_options.get(node.name)
+        if cached is None:
+            first_hop = node.outbound[0] if node.outbound else None
+            transport = (self.transport(node.name, first_hop) if first_hop
+                         else self.scenario.transport)
+            options = UAOptions(
+                supports_100rel=True,
+                outbound=tuple(Address(self.host_of[p], 5060, self.transport(node.name, p))
+                               for p in node.outbound),
                 resolver=self._ua_resolver(node.name),
             )
             cached = self._ua_options[node.name] = (options, transport)
@@ -476,6 +490,15 @@ class _Run:
 
             return RedirectAgent(node.name, node.host_name, self.env, self.network, c.hosts,
                                  self.sink, self.describe, redirect_core)
+        if isinstance(node, m.B2BUA):
+            b2bua_options, b2bua_transport = c.b2bua_options(node)
+
+            def b2bua_core() -> UserAgentCore:
+                return UserAgentCore(node.name, node.host_name, timers=c.timers,
+                                     transport=b2bua_transport, rng=rng(), options=b2bua_options)
+
+            return B2BUAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
+                              b2bua_core)
         raise ValueError(f"{node.span}: {node.kind.value} nodes are not supported by the engine")
 
     def _handler_rng(self, index: int, waits: dict[int, Delay]) -> random.Random:

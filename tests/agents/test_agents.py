@@ -168,3 +168,26 @@ def test_one_way_link_carries_nothing_back() -> None:
     assert details == {"no route"}
     [call] = list(result.calls)
     assert call["outcome"] == "timeout"
+
+
+def test_b2bua_alg_joins_two_legs_rfc3665_3_5() -> None:
+    """RFC 3665 §3.5: alice -> ALG -> proxy2 -> bob; two dialogs, ACK and BYE from the ALG to bob."""
+    result = simsip.run(simsip.load(ROOT / "scenarios" / "rfc3665" / "s3_5_alg.sip"), trace="full")
+    legs = {e.call_id for e in result.trace if e.event == "send"}
+    assert len(legs) == 2
+    flow = [(round(e.t, 6), e.node, e.dst, e.message) for e in result.trace if e.event == "send"]
+    assert flow == [
+        (0.0, "alice", "alg", "INVITE"), (0.02, "alg", "proxy2", "INVITE"),
+        (0.04, "proxy2", "alg", "100 Trying"), (0.04, "proxy2", "bob", "INVITE"),
+        (0.06, "bob", "proxy2", "180 Ringing"), (0.08, "proxy2", "alg", "180 Ringing"),
+        (0.1, "alg", "alice", "180 Ringing"), (1.06, "bob", "proxy2", "200 OK"),
+        (1.08, "proxy2", "alg", "200 OK"), (1.1, "alg", "bob", "ACK"),
+        (1.1, "alg", "alice", "200 OK"), (1.12, "alice", "alg", "ACK"),
+        (6.12, "alice", "alg", "BYE"), (6.14, "alg", "alice", "200 OK"),
+        (6.14, "alg", "bob", "BYE"), (6.16, "bob", "alg", "200 OK"),
+    ]
+    # The ALG anchors media: alice's 200 carries the ALG's address, not bob's.
+    ok = next(e.msg for e in result.trace if e.event == "recv" and e.node == "alice"
+              and e.message == "200 OK")
+    assert b"alg1.atlanta.example.com" in ok.body and b"client.biloxi" not in ok.body
+    assert set(result.calls.column("outcome")) == {"answered"}
