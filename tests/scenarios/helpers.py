@@ -36,6 +36,14 @@ def lossy_settings(path: Path) -> list[tuple[dict[str, str], int]]:
     return settings
 
 
+def quick_params(path: Path) -> dict[str, str]:
+    """Param overrides from a ``# quick: calls=100`` line: how the suite runs a big scenario fast."""
+    match = re.search(r"^#\s*quick:\s*(.+)$", path.read_text(), re.MULTILINE)
+    if match is None:
+        return {}
+    return dict(word.partition("=")[::2] for word in match.group(1).split())
+
+
 def label_code(label: str) -> str:
     """``"180 Ringing"`` -> ``"180"``; ``"INVITE"`` -> ``"INVITE"``."""
     return label.split(" ", 1)[0]

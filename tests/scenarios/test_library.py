@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import simsip
-from tests.scenarios.helpers import SCENARIOS, lossy_settings, scenario_files
+from tests.scenarios.helpers import SCENARIOS, lossy_settings, quick_params, scenario_files
 
 FILES = scenario_files()
 
@@ -51,8 +51,8 @@ def test_every_scenario_checks() -> None:
 
 @pytest.mark.parametrize("path", _params(FILES))
 def test_scenario_holds_without_loss(path: Path) -> None:
-    """Each scenario loads, runs once with its defaults, states expectations, and they all hold."""
-    scenario = simsip.load(path)
+    """Each scenario loads, runs once with its defaults (or its `# quick:` params), and its expectations hold."""
+    scenario = simsip.load(path, quick_params(path) or None)
     assert scenario.expectations, f"{path} has no `expect` line"
     result = simsip.run(scenario, runs=1, seed=0)
     assert result.ok, _failed(result)
