@@ -380,3 +380,11 @@ def test_explain_prack_missing_rfc3262_section_3():
     assert retx == [f"RFC 3262 §3: reliable 180 retransmitted after {d}, no PRACK yet"
                     for d in ("500 ms", "1 s", "2 s", "4 s", "8 s", "16 s")]
     assert any(r.startswith("RFC 3262 §3: no PRACK within 64*T1: the UAS rejects the INVITE with 5") for r in rules)
+
+
+def test_must_show_ladder_of_reliable_180_at_30_percent_loss():
+    """Issue 8: `simsip ladder scenarios/rfc3262/reliable_180.sip --param loss=30% --seed 3` (golden)."""
+    out = _cli("ladder", str(ROOT / "scenarios" / "rfc3262" / "reliable_180.sip"), "--param", "loss=30%",
+               "--seed", "3")
+    _golden("reliable_180_loss30_seed3.txt", out)
+    assert "X lost on alice-bob" in out and "(retx 1, Timer A)" in out
