@@ -689,6 +689,9 @@ def expectation_text(e: m.Expectation) -> str:
         parts.append(f"share {_fmt_value(e.measure, e.value)} {e.comparison.value} "
                      f"{(e.share or 0.0) * 100:g}%")
         return " ".join(parts)
+    if e.statistic is m.Statistic.N and e.measure == "outcome":
+        parts.append(f"n {e.comparison.value} {e.value}")  # ``expect n == 1000``: a call count
+        return " ".join(parts)
     if e.statistic is not None:
         parts.append(e.statistic.value)
     parts.append(f"{e.measure} {e.comparison.value} {_fmt_value(e.measure, e.value)}")
@@ -731,9 +734,11 @@ def evaluate_expectations(scenario: m.Scenario, calls: CallTable, summary: Mappi
                 _statistic(values, e.statistic)
             held = got is not None and e.comparison.holds(got, e.value)
             shown = "none" if got is None else f"{got:.6g}"
-            results.append({"text": text, "held": held,
-                            "detail": f"{e.statistic.value} {e.measure} = {shown} "
-                                      f"over {len(values)} values"})
+            if e.statistic is m.Statistic.N and e.measure == "outcome":
+                detail = f"{len(calls)} calls"
+            else:
+                detail = f"{e.statistic.value} {e.measure} = {shown} over {len(values)} values"
+            results.append({"text": text, "held": held, "detail": detail})
             continue
         wanted: set[tuple[int, str]] | None = None
         if e.call is not None:
