@@ -14,7 +14,6 @@ FILES = scenario_files()
 # Scenarios the engine cannot run yet: each fails until the feature lands, and
 # then the strict xfail tells us to drop it from this list.
 NOT_YET = {
-    "rfc3665/s3_5_alg.sip": "engine: b2bua nodes are not supported yet (RFC 3665 §3.5 ALG)",
 }
 
 
