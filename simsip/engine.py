@@ -129,7 +129,7 @@ _IDLE_RNG = random.Random(0)
 # ---------------------------------------------------------------- the result
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
     """What :func:`run` returns: call records, summary, trace, expectations, counters."""
 
@@ -150,6 +150,13 @@ class Result:
     """Per link direction ``a->b``: packets sent into it and lost by it, over all runs."""
     params: dict[str, Any] = field(default_factory=dict)
     """The value in effect of every param (model units: s, fractions, /s, bit/s)."""
+
+    def __repr__(self) -> str:
+        """A one-line summary (the records themselves can be millions)."""
+        held = sum(1 for e in self.expectations if e["held"])
+        return (f"Result({self.scenario.name!r}, runs={self.runs}, seed={self.seed}, "
+                f"calls={len(self.calls)}, trace={len(self.trace)} events, "
+                f"expectations={held}/{len(self.expectations)} held)")
 
     @property
     def ok(self) -> bool:
