@@ -149,7 +149,7 @@ def ladder_command(file: str, run: int, seed: int, params: tuple[str, ...], fmt:
     traced = traced_run(file, run, seed, params)
     if call_id is not None and not any(ev.call_id == call_id for ev in traced.trace):
         raise fail(f"--call {call_id!r}: no such Call-ID in run {run}")
-    title = f"{getattr(traced.scenario, 'name', '') or Path(file).name} — run {run}, seed {seed}"
+    title = f"{getattr(traced.scenario, 'name', '') or Path(file).name}: run {run}, seed {seed}"
     lad = Ladder(traced.trace, nodes=traced.nodes, run=run, t_from=t_from, t_to=t_to, call_id=call_id,
                  notes=notes, details=details, title=title)
     if output is not None:

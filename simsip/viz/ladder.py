@@ -142,7 +142,7 @@ class Ladder:
         if not result.trace:
             raise ValueError("the result has no trace; run with trace='full'")
         nodes = [node.name for node in getattr(result.scenario, "nodes", ())]
-        kwargs.setdefault("title", f"{getattr(result.scenario, 'name', '') or 'simsip'} — run {run}")
+        kwargs.setdefault("title", f"{getattr(result.scenario, 'name', '') or 'simsip'}: run {run}")
         return cls(result.trace, nodes=nodes, run=run, **kwargs)
 
     # ------------------------------------------------------------------ labels
