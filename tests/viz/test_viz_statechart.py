@@ -66,3 +66,29 @@ def test_statechart_object_for_notebooks():
     assert chart.mermaid().startswith("stateDiagram-v2")
     with pytest.raises(ValueError):
         Statechart("nope")
+
+
+def test_reliable_provisional_table_is_picked_up_from_the_ua_core(monkeypatch):
+    """Once simsip.sip.ua publishes RELIABLE_1XX_TRANSITIONS (+ _INITIAL), it is drawn (RFC 3262 §3)."""
+    import enum
+
+    from simsip.sip import ua
+
+    class Rel(enum.Enum):
+        SENT = "Sent"
+        PRACKED = "PRACKed"
+        FAILED = "Failed"
+
+    class RelEvent(enum.Enum):
+        TIMER = "1xx-rel timer"
+        PRACK = "PRACK"
+        WAIT = "prack-wait"
+
+    table = {(Rel.SENT, RelEvent.TIMER): Rel.SENT, (Rel.SENT, RelEvent.PRACK): Rel.PRACKED,
+             (Rel.SENT, RelEvent.WAIT): Rel.FAILED}
+    monkeypatch.setattr(ua, "RELIABLE_1XX_TRANSITIONS", table, raising=False)
+    monkeypatch.setattr(ua, "RELIABLE_1XX_INITIAL", Rel.SENT, raising=False)
+    text = mermaid_statechart("reliable provisional")
+    assert "    Sent --> Sent: 1xx-rel timer\n" in text and "    Sent --> Pracked: PRACK\n" in text
+    assert '    state "PRACKed" as Pracked\n' in text
+    assert "[*] --> Sent" in text
