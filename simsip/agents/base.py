@@ -90,6 +90,10 @@ class DropRule:
         return True
 
 
+# ``transport._value_`` below: the plain attribute behind ``Transport.value``, whose
+# descriptor costs a Python call on every message.
+
+
 class Agent:
     """Drives one core at one node: timers, sends, receives, faults."""
 
@@ -152,7 +156,7 @@ class Agent:
         transport = destination.transport
         label, call_id, cseq, rseq, rack = self.describe(message)
         self.sink.send(now, self.name, node or destination.host, label, call_id, cseq, rseq, rack,
-                       action.retransmission, action.timer, transport.value, message)
+                       action.retransmission, action.timer, transport._value_, message)
         if node is None:
             self._drop(destination.host, message, action.retransmission, transport,
                        f"unknown host {destination.host}")
@@ -172,10 +176,10 @@ class Agent:
         if self.sink.level == "full":
             self.sink.emit(TraceEvent(self.sink.run, now, "drop", self.name, self.name, dst, label,
                                       call_id, cseq, rseq, rack, retransmission, None, None,
-                                      transport.value, reason, message))
+                                      transport._value_, reason, message))
         else:
             self.sink.drop(now, self.name, self.name, dst, None, label, call_id, cseq, rseq, rack,
-                           retransmission, transport.value, message)
+                           retransmission, transport._value_, message)
 
     def deliver(self, message: Any, source: str, transport: Transport) -> None:
         """The network delivered ``message`` from node ``source``: record it, feed the core."""
@@ -184,7 +188,7 @@ class Agent:
         now = self.env.now
         label, call_id, cseq, rseq, rack = self.describe(message)
         self.sink.recv(now, self.name, source, label, call_id, cseq, rseq, rack,
-                       transport.value, message)
+                       transport._value_, message)
         address = self._sources.get(source)
         if address is None or address.transport is not transport:
             address = self._sources[source] = Address(self.network_host(source), 5060, transport)
