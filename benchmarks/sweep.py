@@ -10,7 +10,9 @@ Dask LocalCluster with 2 worker processes. Every way gives the same calls
 (checked here); the figures are runs/s, the parallel speed-up against one
 worker, and, as DESIGN.md "Performance" asks of every benchmark, the
 simulator's messages/s as a ratio of bare SimPy's messages/s (a delivery
-as a timeout with a callback) measured in the same run.
+as a timeout with a callback) measured in the same run. The CPU seconds
+(this process and its workers) show how much of the wall time was ours: on a
+busy machine the speed-up measures the other processes, not simsip.
 
     python benchmarks/sweep.py [--runs 1000] [--scenario FILE]
 """
@@ -50,13 +52,19 @@ def bare_simpy_messages_per_second(messages: int = 200_000) -> float:
     return messages / elapsed
 
 
-def timed_sweep(scenario: Path, runs: int, executor: object) -> tuple[float, object]:
-    """Run the sweep once; return wall seconds and the result."""
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (pool and Dask workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def timed_sweep(scenario: Path, runs: int, executor: object) -> tuple[float, float, object]:
+    """Run the sweep once; return wall seconds, CPU seconds and the result."""
     import simsip
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     result = simsip.sweep(scenario, PARAMS, runs=runs, seed=1, executor=executor)
-    return time.perf_counter() - start, result
+    return time.perf_counter() - start, cpu_seconds() - cpu, result
 
 
 def main() -> int:
@@ -78,6 +86,10 @@ def main() -> int:
     print(f"sweep: {scenario.relative_to(ROOT) if scenario.is_relative_to(ROOT) else scenario} "
           f"--param loss={PARAMS['loss']} --runs {args.runs}  ({total} runs, {cores} cores)")
     print(f"bare SimPy baseline: {baseline:,.0f} messages/s")
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        # Other processes share the cores: the speed-up then shows contention, not simsip.
+        print(f"warning: load average {load:.1f} before starting; figures need an idle machine")
 
     ways = [
         ("1 worker", ProcessExecutor(jobs=1)),
@@ -86,9 +98,9 @@ def main() -> int:
     ]
     reference = None
     one_worker = None
-    print(f"{'executor':32} {'seconds':>8} {'runs/s':>9} {'speed-up':>9} {'msgs/s':>10} {'vs SimPy':>9}")
+    print(f"{'executor':32} {'seconds':>8} {'cpu s':>7} {'runs/s':>9} {'speed-up':>9} {'msgs/s':>10} {'vs SimPy':>9}")
     for name, executor in ways:
-        seconds, result = timed_sweep(scenario, args.runs, executor)
+        seconds, cpu, result = timed_sweep(scenario, args.runs, executor)
         table = result.calls.to_csv(index=False)
         if reference is None:
             reference = table
@@ -98,7 +110,7 @@ def main() -> int:
         rate = total / seconds
         one_worker = one_worker or rate
         messages = float(result.calls["messages_sent"].sum()) / seconds
-        print(f"{name:32} {seconds:8.2f} {rate:9.0f} {rate / one_worker:8.2f}x "
+        print(f"{name:32} {seconds:8.2f} {cpu:7.1f} {rate:9.0f} {rate / one_worker:8.2f}x "
               f"{messages:10,.0f} {messages / baseline:8.1%}")
     return 0
 
