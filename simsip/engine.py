@@ -554,12 +554,21 @@ class _Run:
             self._at(reg.at, lambda a=agent, r=reg, u=uri: a.register(r.mode, r.contacts,
                                                                         r.expires, u))
         for req in s.requests:
-            if req.method != "OPTIONS":
-                raise ValueError(f"{req.span}: standalone {req.method} requests are not "
-                                 "supported by the engine yet (only OPTIONS)")
             agent = self.agents[req.source]
-            target = c.target_of(req.target)
-            self._at(req.at, lambda a=agent, t=target: a.options(t))
+            if req.method == "OPTIONS":
+                target = c.target_of(req.target)
+                self._at(req.at, lambda a=agent, t=target: a.options(t))
+            elif req.method == "PRACK" and req.rack is not None \
+                    and isinstance(self.agents.get(req.target), UAAgent):
+                victim = self.agents[req.target]
+                victim.watch_early = True  # type: ignore[attr-defined]
+                transport = c.transport(req.source, req.target)
+                self._at(req.at, lambda a=agent, v=victim, r=req.rack, t=transport:
+                         a.forge_prack(v, r, t))
+            else:
+                raise ValueError(f"{req.span}: standalone {req.method} requests are not "
+                                 "supported by the engine (OPTIONS, and PRACK with rack "
+                                 "to a UA node)")
         for fault in s.faults:
             self._fault(fault)
 

@@ -31,7 +31,7 @@ import simpy
 
 from simsip.agents.base import Agent, Describer
 from simsip.scenario import model as m
-from simsip.sip.events import AppEvent
+from simsip.sip.events import Address, AppEvent, SendMessage
 from simsip.sip.ua import UserAgentCore, simple_sdp
 
 if TYPE_CHECKING:
@@ -81,6 +81,11 @@ class UAAgent(Agent):
         self.registrar_uri = registrar_uri
         self._resume_cb = self._resume
         self._sdp_version = 0
+        # Set when a scenario forges a PRACK at this UA (RFC 3262 §9): remember the
+        # newest provisional with a To tag it sent, i.e. its newest early dialog.
+        self.watch_early = False
+        self.last_early: Any = None
+        self._forged = 0
         self._by_key: dict[tuple[str, ...], CompiledHandler] = {}
         self._response_handlers: list[CompiledHandler] = []
         for handler in handlers:
@@ -137,6 +142,39 @@ class UAAgent(Agent):
         call_id, actions = self.core.options(self.env.now, target)
         self.execute(actions)
         return call_id
+
+    def send(self, action: SendMessage) -> None:
+        """Send as every agent does; remember our newest early dialog when asked to."""
+        super().send(action)
+        if self.watch_early:
+            message = action.message
+            status = getattr(message, "status", 0)
+            if 100 < status < 200 and message.to.tag:
+                self.last_early = message
+
+    def forge_prack(self, target: "UAAgent", rack: str, transport: Any) -> None:
+        """Send a PRACK forged from ``target``'s newest early dialog with this RAck (RFC 3262 §9).
+
+        Call-ID, From and To (both tags) come from the provisional ``target`` sent
+        last; the Request-URI is its Contact. Nothing happens when it has none.
+        """
+        from simsip.sip.message import Request
+
+        early = target.last_early
+        if not self.up or early is None:
+            return
+        self._forged += 1
+        contact = early.contacts[0].uri if early.contacts else early.to.uri
+        request = Request("PRACK", contact, [
+            ("Via", f"SIP/2.0/{transport.value} {self.host};branch=z9hG4bKforged{self._forged}"),
+            ("Max-Forwards", "70"),
+            ("From", str(early.from_)),
+            ("To", str(early.to)),
+            ("Call-ID", early.call_id),
+            ("CSeq", f"{early.cseq.seq + 1} PRACK"),
+            ("RAck", rack),
+        ])
+        self.execute([SendMessage(request, Address(target.host, 5060, transport))])
 
     # ------------------------------------------------------------ behaviours
 

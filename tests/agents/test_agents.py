@@ -191,3 +191,36 @@ def test_b2bua_alg_joins_two_legs_rfc3665_3_5() -> None:
               and e.message == "200 OK")
     assert b"alg1.atlanta.example.com" in ok.body and b"client.biloxi" not in ok.body
     assert set(result.calls.column("outcome")) == {"answered"}
+
+
+FORGED = """
+scenario "forged PRACK"
+ua alice supports 100rel
+ua bob supports 100rel
+ua mallory
+link alice <-> bob delay 50ms
+link mallory <-> bob delay 10ms
+drop all PRACK alice -> bob
+on bob INVITE:
+    send 180 reliable
+    wait 5s
+    send 200
+call alice -> bob at 0s require 100rel
+request PRACK mallory -> bob at 0.2s rack "1 1 INVITE"
+"""
+
+
+def test_forged_prack_uses_the_victims_early_dialog_rfc3262_9() -> None:
+    """RFC 3262 §9: a PRACK forged into bob's early dialog with a guessed RAck gets 481."""
+    result = simsip.run(simsip.load(FORGED), trace="full")
+    forged = [e for e in result.trace if e.event == "send" and e.node == "mallory"]
+    assert [(round(e.t, 6), e.dst, e.message, e.rack) for e in forged] == \
+        [(0.2, "bob", "PRACK", "1 1 INVITE")]
+    invite_call = next(e.call_id for e in result.trace if e.message == "INVITE")
+    assert forged[0].call_id == invite_call
+    answer = [(round(e.t, 6), e.message) for e in result.trace
+              if e.event == "send" and e.node == "bob" and e.dst == "mallory"]
+    assert answer == [(0.21, "481 Call/Transaction Does Not Exist")]
+    # The guess did not match bob's RSeq: its 180 is still retransmitted.
+    [call] = list(result.calls)
+    assert call["reliable_1xx_retransmissions"] >= 3
