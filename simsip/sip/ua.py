@@ -284,6 +284,8 @@ class UserAgentCore:
         self.layer = TransactionLayer(self.timers, rng)
         self.calls: dict[str, _Call] = {}
         self._roles: dict[str, _ClientRole] = {}
+        # Registrar URI -> [Call-ID, highest CSeq used, last 401/407] (§10.2, §22.3).
+        self._registrations: dict[str, list] = {}
         self._core_timers: dict[str, Callable[[float], list[Action]]] = {}
         self._merged: dict[tuple, tuple] = {}
 
@@ -1155,6 +1157,12 @@ class UserAgentCore:
                                 response: "Response") -> list[Action]:
         """Responses to BYE, CANCEL, PRACK, OPTIONS, REGISTER."""
         code = response.status
+        if role.method == "REGISTER":
+            state = self._registrations.setdefault(str(tx.request.uri), [role.call_id, 0, None])
+            # A 401/407 is answered with CSeq + 1 right away (below).
+            state[1] = max(state[1], tx.request.cseq.seq + (1 if code in (401, 407) else 0))
+            if code in (401, 407):
+                state[2] = response
         call = self.calls.get(role.call_id)
         actions: list[Action] = []
         auth = (code in (401, 407) and role.method in ("BYE", "OPTIONS", "REGISTER")
@@ -1558,10 +1566,20 @@ class UserAgentCore:
         from simsip.sip.message import URI
 
         uri = URI.parse(registrar) if isinstance(registrar, str) else registrar
-        call_id = f"{self.rng.getrandbits(64):016x}@{self.host}"
+        # §10.2: REGISTERs to one registrar share the Call-ID, CSeq one higher each time;
+        # §22.3: the last challenge's credentials go along at once (RFC 3665 §2.2-2.4).
+        state = self._registrations.get(str(uri))
+        call_id = state[0] if state else f"{self.rng.getrandbits(64):016x}@{self.host}"
         extra = [("Contact", c) for c in (contacts if contacts is not None else [self._contact()])]
         extra.append(("Expires", str(expires)))
         request = self._out_of_dialog_request("REGISTER", uri, f"<{self.aor}>", call_id, extra)
+        if state:
+            from simsip.sip.message import CSeq
+
+            request.headers.set("CSeq", str(CSeq(state[1] + 1, "REGISTER")))
+            if state[2] is not None and self.config.credentials is not None:
+                for name, value in self._auth_headers(request, state[2]):
+                    request.headers.add(name, value)
         role = _ClientRole(call_id, "REGISTER", None)
         _, actions = self._send_request(now, request, self._out_of_dialog_destination(uri), role)
         return call_id, actions
