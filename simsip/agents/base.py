@@ -106,6 +106,7 @@ class Agent:
         self.network = network
         self.hosts = hosts
         self.sink = sink
+        self.keep_states = sink.level == "full"
         self.describe = describer
         self.drop_rules: list[DropRule] = []
         self.up = True
@@ -133,8 +134,9 @@ class Agent:
             elif kind is CancelTimer:
                 self._timers.pop(action.name, None)
             elif kind is StateChange:
-                self.sink.state(self.env.now, self.name, action.call_id, action.machine,
-                                action.old, action.new)
+                if self.keep_states:  # no measure uses them: skipped when tracing is off
+                    self.sink.state(self.env.now, self.name, action.call_id, action.machine,
+                                    action.old, action.new)
             elif kind is AppEvent:
                 message = action.message
                 if message is not None:
