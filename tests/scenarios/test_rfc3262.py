@@ -96,3 +96,38 @@ def test_forking_two_early_dialogs_rfc3262_s4() -> None:
     # The losing branch is cancelled: CANCEL, 200, 487, ACK on proxy<->bob2.
     tail = [f for f in flow(trace) if "bob2" in f and ("CANCEL" in f or "487" in f)]
     assert tail == ["proxy->bob2 CANCEL", "bob2->proxy 487"]
+
+
+def _forged(rack: str | None = None) -> list:
+    """Trace of forged_prack.sip, with mallory's RAck replaced by ``rack`` when given."""
+    text = (DIR / "forged_prack.sip").read_text()
+    if rack is not None:
+        text = text.replace('rack "1 1 INVITE"', f'rack "{rack}"')
+    return simsip.run(simsip.load(text), trace="full").trace
+
+
+def test_blind_forged_prack_gets_481_rfc3262_s3_s7_2() -> None:
+    """RFC 3262 §3/§7.2: a PRACK whose RAck names no unacknowledged 1xx is answered 481; retransmission goes on."""
+    trace = _forged()
+    answer = next(e for e in sends(trace) if e.src == "bob" and e.dst == "mallory")
+    assert answer.message.startswith("481")
+    timer_retransmissions = [round(e.t, 6) for e in sends(trace)
+                             if e.src == "bob" and e.message == "180 Ringing" and e.timer is not None]
+    assert 3.55 in timer_retransmissions  # still retransmitting after the forgery at 1 s
+
+
+def test_sniffed_forged_prack_stops_retransmission_rfc3262_s9() -> None:
+    """RFC 3262 §9: with the 180's real RSeq, mallory's PRACK is accepted (200) and bob stops
+    retransmitting a 180 that alice never received."""
+    rseq = next(e.rseq for e in sends(_forged()) if e.src == "bob" and e.message == "180 Ringing")
+    trace = _forged(f"{rseq} 1 INVITE")
+    answer = next(e for e in sends(trace) if e.src == "bob" and e.dst == "mallory")
+    assert answer.message.startswith("200")
+    by_timer = [round(e.t, 6) for e in sends(trace) if e.src == "bob" and e.message == "180 Ringing" and e.timer]
+    assert by_timer == [0.55]  # the RFC 3262 timer stops once the forged PRACK arrives (1.05 s)
+    # alice, who has heard nothing, still retransmits her INVITE; each copy makes bob's server
+    # transaction resend its latest provisional (RFC 3261 §17.2.1), and those are lost too.
+    echoes = [round(e.t, 6) for e in sends(trace) if e.src == "bob" and e.message == "180 Ringing"
+              and not e.timer and e.retransmission]
+    assert echoes == [0.55, 1.55, 3.55]
+    assert not [e for e in trace if e.event == "recv" and e.node == "alice" and e.message == "180 Ringing"]
