@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import simsip
-from tests.scenarios.helpers import SCENARIOS, flow, format_table
+from tests.scenarios.helpers import SCENARIOS, check_flow, flow
 
 DIR = SCENARIOS / "basic"
 
@@ -38,7 +38,7 @@ def test_basic_flow(name: str) -> None:
     """Each basic scenario sends exactly these messages, in this order, with no loss."""
     got = flow(simsip.run(simsip.load(DIR / name), trace="full").trace)
     expected = FLOWS[name]
-    assert got == expected, "\n" + format_table([(str(i + 1), e) for i, e in enumerate(expected)], got)
+    check_flow([(str(i + 1), e) for i, e in enumerate(expected)], got)
 
 
 def test_redirect_new_invite_targets_contact_rfc3261_s8_1_3_4() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import simsip
-from tests.scenarios.helpers import SCENARIOS, flow, format_table, sends, send_times
+from tests.scenarios.helpers import SCENARIOS, check_flow, flow, send_times, sends
 
 DIR = SCENARIOS / "rfc3262"
 
@@ -14,9 +14,8 @@ def _trace(name: str, **params: str) -> list:
 
 
 def _check_flow(expected: list[str], got: list[str]) -> None:
-    """Assert the transmissions equal the expected list, printing both on failure."""
-    rows = [(str(i + 1), e) for i, e in enumerate(expected)]
-    assert got == expected, "\n" + format_table(rows, got)
+    """Assert the transmissions equal the expected list (numbered 1, 2, ...), printing both on failure."""
+    check_flow([(str(i + 1), e) for i, e in enumerate(expected)], got)
 
 
 def test_reliable_180_flow_and_rack_rfc3262_s3_s7() -> None:
