@@ -22,6 +22,22 @@ Numbers carry units: durations (``us``, ``ms``, ``s``, ``min``), percentages
 (``%``) or none; a bare ``0`` takes the unit of the others. In the result
 tables a numeric axis holds durations in milliseconds and percentages in
 percent (``5%`` -> 5.0); the text handed to the scenario keeps its unit.
+
+Executors: ``serial``; ``process`` (default), a local process pool of ``jobs``
+workers (all cores by default; small sweeps stay in-process); ``dask``, an
+embedded ``LocalCluster`` or the cluster at ``scheduler`` (its workers need
+simsip installed). Runs go out in batches (:func:`chunk_size`), each worker
+receives the loaded scenarios once, and a batch comes back as a compact
+column-wise :class:`~simsip.metrics.measures.CallTable`.
+
+Python API, for notebooks::
+
+    result = simsip.sweep("f.sip", {"loss": "0:30%:5%", "delay": "20ms,300ms"}, runs=500)
+    result.calls      # DataFrame, one row per call: point, loss, delay, run, measures
+    result.summary    # DataFrame, one row per point and measure: n, mean, std, ci_low, ci_high, p50...
+    result.outcomes   # DataFrame, one row per point and outcome: calls, share
+    result.plot("prack_retransmissions"); result.plot_cdf(); result.plot_outcomes()
+    result.save("results.parquet")   # atomically
 """
 
 from __future__ import annotations
@@ -59,6 +75,7 @@ __all__ = [
     "SweepResult",
     "Task",
     "make_executor",
+    "mean_ci_text",
     "parse_axis",
     "parse_param_option",
     "sweep",
