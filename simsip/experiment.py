@@ -390,6 +390,13 @@ class Grid:
             for k, axis in enumerate(self.axes)
         }
 
+    def label(self, point: int) -> str:
+        """``loss=5%, delay=20ms``: the params that vary at a point, as written ("" if none vary)."""
+        index = self.indices()[point]
+        return ", ".join(
+            f"{axis.name}={axis.values[i]}" for axis, i in zip(self.axes, index) if len(axis.values) > 1
+        )
+
     def describe(self) -> str:
         """One line: ``loss=0:30%:5% (7) x delay=20ms,300ms (2) = 14 points``."""
         if not self.axes:
@@ -871,7 +878,7 @@ class SweepResult:
 
     def point_label(self, point: int) -> str:
         """``loss=5%, delay=20ms`` for a point (the scenario's name when nothing is swept)."""
-        return _point_label(self.grid, point) or self.name
+        return self.grid.label(point) or self.name
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the call table atomically, as .csv or .parquet by the suffix."""
@@ -907,14 +914,6 @@ class SweepResult:
             f"{self.runs} runs each, seed {self.seed}</p>"
         )
         return head + _wide_summary(self).to_html(na_rep="", escape=True)
-
-
-def _point_label(grid: Grid, point: int) -> str:
-    """``loss=5%, delay=20ms``: the params that vary, as handed to the scenario."""
-    index = grid.indices()[point]
-    return ", ".join(
-        f"{axis.name}={axis.values[i]}" for axis, i in zip(grid.axes, index) if len(axis.values) > 1
-    )
 
 
 def _with_point_columns(grid: Grid, point: int, frame: pd.DataFrame) -> pd.DataFrame:

@@ -143,7 +143,7 @@ def plot_cdf(
         if len(values) == 0:
             continue
         shares = [(i + 1) / len(values) for i in range(len(values))]
-        ax.step(values, shares, where="post", label=_legend(label, _point_label(result, point)))
+        ax.step(values, shares, where="post", label=_legend(label, result.grid.label(point)))
     ax.set_xlabel(measure)
     ax.set_ylabel("share of calls ≤ x")
     ax.set_ylim(0, 1.02)
@@ -153,12 +153,6 @@ def plot_cdf(
         ax.legend()
     return ax
 
-
-def _point_label(result: SweepResult, point: int) -> str:
-    """The params that vary at a point (``loss=5%``), or "" when nothing is swept."""
-    from simsip.experiment import _point_label as label_of
-
-    return label_of(result.grid, point)
 
 
 def plot_outcomes(result: SweepResult, x: str | None = None, ax: Any = None) -> Any:

@@ -119,3 +119,9 @@ def test_chunk_size_gives_several_tasks_per_worker_but_caps_batches() -> None:
     assert chunk_size(points=7, runs=1000, workers=2) == 438  # 7000 / 16, rounded up
     assert chunk_size(points=7, runs=100_000, workers=2) == 500
     assert chunk_size(points=1, runs=3, workers=8) == 1
+
+
+def test_point_labels_name_only_the_params_that_vary() -> None:
+    grid = Grid.parse({"loss": "0:10%:5%", "delay": "20ms", "burst": "2,8"})
+    assert grid.label(3) == "loss=5%, burst=8"
+    assert Grid.parse(None).label(0) == ""
