@@ -5,6 +5,8 @@ per axis, see :mod:`simsip.experiment`), on a process pool (default), Dask or
 serially, shows a progress bar on a terminal, prints a summary table per point,
 and writes the per-call table atomically to ``--out`` (.csv or .parquet).
 Interrupted with Ctrl-C, it stops the workers and leaves no output file behind.
+The scenario's ``expect`` lines are not checked (a sweep explores beyond them;
+``simsip run`` checks them): the exit status is 0, or 2 for bad input.
 """
 
 from __future__ import annotations
