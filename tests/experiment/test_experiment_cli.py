@@ -118,6 +118,14 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_output(scenario: Path, tmp_path:
     assert process.returncode == 130, stderr
     assert "simsip: aborted" in stderr and "Traceback" not in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reliable.sip"]
-    # No worker outlives the command: its process group is empty.
-    with pytest.raises(ProcessLookupError):
-        os.killpg(process.pid, 0)
+    # No worker outlives the command: its process group empties (helpers such as
+    # multiprocessing's resource tracker may take a moment to notice the exit).
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("a process of the interrupted sweep is still running")
