@@ -40,7 +40,7 @@ FLOWS = {
         "F1 alice->proxy1 INVITE; F2 alice->proxy1 INVITE; F3 alice->proxy1 INVITE; F4 alice->proxy1 INVITE; "
         "F5 alice->proxy1 INVITE; F6 alice->proxy1 INVITE; F7 alice->proxy1 INVITE; "
         "F8 alice->proxy2 INVITE; F9 proxy2->alice 407; F10 alice->proxy2 ACK; F11 alice->proxy2 INVITE; "
-        "F12 proxy2->alice 100; F13 proxy2->bob INVITE; F14 bob->proxy2 180; F15 proxy2->alice 180; "
+        "F12 proxy2->bob INVITE; F13 proxy2->alice 100; F14 bob->proxy2 180; F15 proxy2->alice 180; "
         "F16 bob->proxy2 200; F17 proxy2->alice 200; F18 alice->proxy2 ACK; F19 proxy2->bob ACK; "
         "F20 bob->proxy2 BYE; F21 proxy2->alice BYE; F22 alice->proxy2 200; F23 proxy2->bob 200"),
     "s3_6_redirect_sdp_in_ack.sip": (
