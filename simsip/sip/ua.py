@@ -288,6 +288,7 @@ class UserAgentCore:
         self._registrations: dict[str, list] = {}
         self._core_timers: dict[str, Callable[[float], list[Action]]] = {}
         self._merged: dict[tuple, tuple] = {}
+        self._merged_keys: dict[Any, list[tuple]] = {}  # server tx id -> its keys in _merged
 
     # ================================================================ helpers
 
@@ -396,8 +397,9 @@ class UserAgentCore:
             tx = ev.transaction
             self._roles.pop(tx.id, None)
             if isinstance(tx, ServerTransaction):
-                for key, value in list(self._merged.items()):
-                    if value[1] is tx:
+                # Only this transaction's own keys: scanning all of _merged made calls O(n^2).
+                for key in self._merged_keys.pop(tx.id, ()):
+                    if self._merged.get(key, (None, None))[1] is tx:
                         del self._merged[key]
             return []
         raise AssertionError(f"unknown TU event {ev.kind}")
@@ -526,6 +528,7 @@ class UserAgentCore:
             if seen is not None and seen[0] != tx.key:
                 return 482, None, []
             self._merged[key] = (tx.key, tx)
+            self._merged_keys.setdefault(tx.id, []).append(key)
         # §8.2.2.3: Require with tags we do not support -> 420 + Unsupported (not for CANCEL).
         if method != "CANCEL":
             supported = {"100rel"} if self.config.supports_100rel else set()
