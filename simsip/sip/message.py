@@ -800,7 +800,27 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 _EMPTY_OK = frozenset(("allow", "supported"))
 
 
+# (header key, line text) -> its parsed values. Parsed values are never changed
+# in place (they are shared with copies already), so identical lines in
+# different messages (a dialog's From, To, Call-ID; "1 INVITE") share one parse.
+# Bounded: cleared when full, so a long run does not grow it.
+_LINE_CACHE: dict[tuple[str, str], list[Any]] = {}
+_LINE_CACHE_MAX = 4096
+
+
 def _parse_line(key: str, value: str) -> list[Any]:
+    """Parse every value of one header line with its grammar (memoised; the list is shared, read-only)."""
+    hit = _LINE_CACHE.get((key, value))
+    if hit is not None:
+        return hit
+    parsed = _parse_line_uncached(key, value)
+    if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
+        _LINE_CACHE.clear()
+    _LINE_CACHE[(key, value)] = parsed
+    return parsed
+
+
+def _parse_line_uncached(key: str, value: str) -> list[Any]:
     """Parse every value of one header line with its grammar."""
     parser = _PARSERS[key]
     if key in LIST_HEADERS:
@@ -839,9 +859,12 @@ class _Message:
         h = self.headers
         cached = h._typed.get(key)
         if cached is None:
-            cached = []
-            for k, _, value in h._items:
-                if k == key:
+            lines = [value for k, _, value in h._items if k == key]
+            if len(lines) == 1:
+                cached = _parse_line(key, lines[0])  # shared with the line cache: read-only
+            else:
+                cached = []
+                for value in lines:
                     cached.extend(_parse_line(key, value))
             h._typed[key] = cached
         return cached
