@@ -66,7 +66,7 @@ def test_unreachable_bob_timer_a_and_b_exact() -> None:
     drops = [e for e in result.trace if e.event == "drop"]
     assert len(drops) == 7 and all(d.link == "alice-bob" for d in drops)
     [call] = list(result.calls)
-    assert call["outcome"] == "timeout" and call["final_code"] is None
+    assert call["outcome"] == "timeout" and call["final_code"] == 408  # RFC 3261 §8.1.3.1
     assert call["invite_retransmissions"] == 6 and call["messages_lost"] == 7
 
 
