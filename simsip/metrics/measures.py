@@ -14,7 +14,7 @@ sent it):
 | ``run`` | int | run index |
 | ``call_id`` | str | Call-ID |
 | ``outcome`` | str | see :data:`OUTCOMES` and the rules below |
-| ``final_code`` | int or None | code of the first final response (2xx-6xx) to the INVITE received at the UAC |
+| ``final_code`` | int or None | code of the first final response (2xx-6xx) to the INVITE received at the UAC; 408 when Timer B fired first (RFC 3261 §8.1.3.1) |
 | ``final_ms`` | float or None | first INVITE transmission -> that final response received |
 | ``pdd_ms`` | float or None | first INVITE transmission -> first 180-189 received at the UAC |
 | ``invite_retransmissions`` | int | transmissions by the UAC of the call's initial INVITE, minus 1 (a resend with a new CSeq before any final, or after a 401/407, counts as the same INVITE) |
@@ -666,10 +666,15 @@ class CallTable(Sequence[dict[str, Any]]):
             prack_count = len(call.prack_tx)
             prack_tx = sum(call.prack_tx.values())
         answered = 200 <= call.final_code < 300
+        outcome = call.outcome()
+        final_code = call.final_code
+        if final_code == 0 and outcome == "timeout":
+            # RFC 3261 §8.1.3.1: a transaction timeout is reported to the UAC as a 408.
+            final_code = 408
         cols["run"].append(run)
         cols["call_id"].append(call.call_id)
-        cols["outcome"].append(_OUTCOME_CODE[call.outcome()])
-        cols["final_code"].append(call.final_code)
+        cols["outcome"].append(_OUTCOME_CODE[outcome])
+        cols["final_code"].append(final_code)
         cols["final_ms"].append(_NAN if call.final_t is None else _ms(call.final_t - t0))
         cols["pdd_ms"].append(_NAN if call.pdd_t is None else _ms(call.pdd_t - t0))
         cols["invite_retransmissions"].append(max(call.invite_tx - 1, 0))

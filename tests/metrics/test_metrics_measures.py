@@ -96,7 +96,7 @@ def test_invite_retransmissions_timer_a_schedule():
 
 
 def test_timeout_timer_b_without_final():
-    """Timer B fires at 64*T1 with no response: outcome timeout, no final_code or final_ms."""
+    """Timer B fires at 64*T1 with no response: outcome timeout, final_code 408 (RFC 3261 §8.1.3.1), no final_ms."""
     sends = [0.0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
     events = ordered(
         *[hop(s, "alice", "bob", "INVITE", rtx=i, lost=True) for i, s in enumerate(sends)],
@@ -104,7 +104,7 @@ def test_timeout_timer_b_without_final():
     )
     record = fold_one(events)
     assert record["outcome"] == "timeout"
-    assert record["final_code"] is None and record["final_ms"] is None
+    assert record["final_code"] == 408 and record["final_ms"] is None
     assert record["invite_retransmissions"] == 6
     assert record["messages_sent"] == 7 and record["messages_lost"] == 7
 
