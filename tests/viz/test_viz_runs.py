@@ -281,9 +281,10 @@ def test_json_retransmission_measures_match_the_capture(exported):
             "invite_retransmissions": [i for i in invites if txs[i].src == uac and txs[i].retransmission],
             "prack_retransmissions": [i for i, tx in enumerate(txs) if tx.call_id == cid and tx.src == uac
                                       and tx.message == "PRACK" and tx.retransmission],
-            # The 2xx to the call's INVITE (DESIGN.md); a re-INVITE's 2xx has another CSeq.
+            # The 2xx to the call's INVITE, resent by a UAS (DESIGN.md): the caller's own
+            # 2xx to a re-INVITE from the callee (RFC 3665 §3.7) is not one of them.
             "ok_retransmissions": [i for i, tx in enumerate(txs) if tx.call_id == cid and tx.timer == "2xx"
-                                   and tx.cseq == txs[invites[0]].cseq and tx.retransmission],
+                                   and tx.src != uac and tx.retransmission],
             # At the UAS (where the first reliable provisional starts), by the RFC 3262
             # timer or resent for a retransmitted INVITE (RFC 3261 §17.2.1).
             "reliable_1xx_retransmissions": [i for i, tx in enumerate(txs) if tx.call_id == cid
