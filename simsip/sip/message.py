@@ -182,6 +182,8 @@ def split_list(value: str) -> list[str]:
 
 # ---------------------------------------------------------------- Headers
 
+_NO_LINES: list[str] = []  # what Headers._lines gives for an absent header; never appended to
+
 
 class Headers:
     """Ordered, case-insensitive multimap of SIP header lines.
@@ -194,13 +196,16 @@ class Headers:
     order of different names is not significant, RFC 3261 §7.3.1).
     """
 
-    __slots__ = ("_items", "_typed")
+    __slots__ = ("_items", "_typed", "_index")
 
     def __init__(self, items: "Iterable[tuple[str, str]] | Mapping[str, str] | Headers | None" = None) -> None:
         """Build from ``(name, value)`` pairs, a mapping, or another Headers."""
         self._items: list[tuple[str, str, str]] = []
         # header key -> parsed values of every line (see Message._values).
         self._typed: dict[str, list[Any]] = {}
+        # header key -> its line values in order, built on the first read (see _lines);
+        # None after any change. Reading a header then costs a dict lookup, not a scan.
+        self._index: dict[str, list[str]] | None = None
         if items is None:
             return
         if isinstance(items, Headers):
@@ -217,6 +222,7 @@ class Headers:
         h = cls.__new__(cls)
         h._items = items
         h._typed = {} if typed is None else typed
+        h._index = None
         return h
 
     @staticmethod
@@ -235,6 +241,7 @@ class Headers:
         key, canon = _canon(name)
         self._items.append((key, canon, self._value(value)))
         self._typed.pop(key, None)
+        self._index = None
 
     def set(self, name: str, value: "str | object") -> None:
         """Replace every line of ``name`` with one line, where the first one was."""
@@ -254,12 +261,14 @@ class Headers:
             kept.append((key, canon, value))
         self._items = kept
         self._typed.pop(key, None)
+        self._index = None
 
     def remove(self, name: str) -> None:
         """Remove every line of ``name`` (no error if there is none)."""
         key = _canon(name)[0]
         self._items = [item for item in self._items if item[0] != key]
         self._typed.pop(key, None)
+        self._index = None
 
     def prepend(self, name: str, value: "str | object") -> None:
         """Insert a line before the first line of ``name`` (append if none): a proxy's new top Via."""
@@ -273,6 +282,7 @@ class Headers:
         else:
             items.append((key, canon, value))
         self._typed.pop(key, None)
+        self._index = None
 
     def pop_first(self, name: str) -> str | None:
         """Remove and return the first value of ``name`` (splitting a list line), or None."""
@@ -281,6 +291,7 @@ class Headers:
         for i, (k, canon, value) in enumerate(items):
             if k == key:
                 self._typed.pop(key, None)
+                self._index = None
                 parts = split_list(value) if key in LIST_HEADERS else [value]
                 if len(parts) > 1:
                     items[i] = (k, canon, ", ".join(parts[1:]))
@@ -300,21 +311,37 @@ class Headers:
                 rest = ", ".join(parts[1:])
                 items[i] = (k, canon, f"{value}, {rest}" if rest else value)
                 self._typed.pop(key, None)
+                self._index = None
                 return
         self.add(name, value)
 
     # ------------------------------------------------------------ reading
 
+    def _lines(self, key: str) -> list[str]:
+        """The line values of the lower-case header ``key``, in order (read-only; [] if none)."""
+        index = self._index
+        if index is None:
+            index = {}
+            for k, _, value in self._items:
+                lines = index.get(k)
+                if lines is None:
+                    index[k] = [value]
+                else:
+                    lines.append(value)
+            self._index = index
+        return index.get(key, _NO_LINES)
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """First value of ``name`` (the first element of a list line), or ``default``."""
         key = _canon(name)[0]
-        for k, _, value in self._items:
-            if k == key:
-                if key in LIST_HEADERS and ("," in value):
-                    parts = split_list(value)
-                    return parts[0] if parts else value
-                return value
-        return default
+        lines = self._lines(key)
+        if not lines:
+            return default
+        value = lines[0]
+        if key in LIST_HEADERS and ("," in value):
+            parts = split_list(value)
+            return parts[0] if parts else value
+        return value
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, list lines split at their commas."""
@@ -322,16 +349,13 @@ class Headers:
 
     def _values_for_key(self, key: str) -> list[str]:
         """Every value of the lower-case header ``key``."""
-        out: list[str] = []
+        lines = self._lines(key)
         if key in LIST_HEADERS:
-            for k, _, value in self._items:
-                if k == key:
-                    out.extend(split_list(value))
-        else:
-            for k, _, value in self._items:
-                if k == key:
-                    out.append(value)
-        return out
+            out: list[str] = []
+            for value in lines:
+                out.extend(split_list(value))
+            return out
+        return list(lines)
 
     def __contains__(self, name: object) -> bool:
         """True if at least one line of ``name`` exists."""
@@ -341,7 +365,7 @@ class Headers:
             key = _canon(name)[0]
         except ValueError:
             return False
-        return any(item[0] == key for item in self._items)
+        return bool(self._lines(key))
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """Yield ``(name, value)`` per header line, in order."""
@@ -859,7 +883,7 @@ class _Message:
         h = self.headers
         cached = h._typed.get(key)
         if cached is None:
-            lines = [value for k, _, value in h._items if k == key]
+            lines = h._lines(key)
             if len(lines) == 1:
                 cached = _parse_line(key, lines[0])  # shared with the line cache: read-only
             else:
