@@ -86,6 +86,11 @@ after the first 2xx: unanswered early dialogs end), ``"cancel-wait"``
 (§9.1, 64*T1 after CANCEL with no final response). SendMessage ``timer``
 values set by the core: ``"2xx"`` and ``"1xx-rel"``.
 
+Each reliable provisional the UAS sends follows :data:`RELIABLE_1XX_TRANSITIONS`
+(Pending -> Unacknowledged -> PRACKed, or Stopped by a final, Failed after
+64*T1, Discarded when still queued at the final), reported as StateChange
+actions named ``"reliable <code> #<n> <Call-ID>"``.
+
 The reliability-failure 5xx is ``500 Reliable Provisional Unacknowledged``
 (RFC 3262 leaves the code open); a UAC seeing exactly that reason phrase
 reports the outcome ``reliability_failure``.
@@ -97,13 +102,14 @@ is answered once per request with a new request carrying the credentials.
 
 from __future__ import annotations
 
+import enum
 import random
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState
-from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, Transport
+from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, StateChange, Transport
 from simsip.sip.timers import TimerConfig
 from simsip.sip.transaction import (
     ClientTransaction,
@@ -118,7 +124,16 @@ from simsip.sip.transaction import (
 if TYPE_CHECKING:
     from simsip.sip.message import URI, Request, Response
 
-__all__ = ["UAOptions", "UserAgentCore", "RELIABILITY_FAILURE_REASON", "simple_sdp"]
+__all__ = [
+    "UAOptions",
+    "UserAgentCore",
+    "RELIABILITY_FAILURE_REASON",
+    "RELIABLE_1XX_TRANSITIONS",
+    "RELIABLE_1XX_INITIAL",
+    "Rel1xxState",
+    "Rel1xxEvent",
+    "simple_sdp",
+]
 
 # RFC 3261 §8.2.1 / §11.2: what this UA implements.
 ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "PRACK", "OPTIONS")
@@ -172,16 +187,69 @@ class UAOptions:
     """RFC 5407 App. E: ACK then BYE a 2xx from a second fork branch."""
 
 
+class Rel1xxState(enum.Enum):
+    """Life of one reliable provisional at the UAS (RFC 3262 §3)."""
+
+    PENDING = "Pending"
+    UNACKNOWLEDGED = "Unacknowledged"
+    PRACKED = "PRACKed"
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+    DISCARDED = "Discarded"
+
+
+class Rel1xxEvent(enum.Enum):
+    """Inputs of the reliable-provisional machine."""
+
+    SEND = "sent with the next RSeq"
+    TIMER = "1xx-rel timer (T1, doubling, no cap)"
+    PRACK = "matching PRACK"
+    FINAL = "final response sent"
+    PRACK_WAIT = "64*T1 without PRACK"
+
+
+RELIABLE_1XX_TRANSITIONS: dict[tuple[Rel1xxState, Rel1xxEvent], Rel1xxState] = {
+    # §3: a second reliable 1xx waits (Pending) until the first one is PRACKed.
+    (Rel1xxState.PENDING, Rel1xxEvent.SEND): Rel1xxState.UNACKNOWLEDGED,
+    # §3: after a final response no new reliable provisional may be sent.
+    (Rel1xxState.PENDING, Rel1xxEvent.FINAL): Rel1xxState.DISCARDED,
+    (Rel1xxState.UNACKNOWLEDGED, Rel1xxEvent.TIMER): Rel1xxState.UNACKNOWLEDGED,
+    (Rel1xxState.UNACKNOWLEDGED, Rel1xxEvent.PRACK): Rel1xxState.PRACKED,
+    # §3: a final sent first stops the retransmissions; a late PRACK is still answered 200.
+    (Rel1xxState.UNACKNOWLEDGED, Rel1xxEvent.FINAL): Rel1xxState.STOPPED,
+    (Rel1xxState.STOPPED, Rel1xxEvent.PRACK): Rel1xxState.PRACKED,
+    # §3: no PRACK within 64*T1: the INVITE is rejected with a 5xx.
+    (Rel1xxState.UNACKNOWLEDGED, Rel1xxEvent.PRACK_WAIT): Rel1xxState.FAILED,
+}
+RELIABLE_1XX_INITIAL = Rel1xxState.PENDING
+
+
 @dataclass
 class _Reliable1xx:
-    """One reliable provisional of a UAS INVITE (RFC 3262 §3)."""
+    """One reliable provisional of a UAS INVITE (RFC 3262 §3) and its machine state."""
 
     response: "Response"
-    rseq: int
+    call_id: str
+    serial: int
     has_sdp: bool
+    rseq: int | None = None
     interval: float = 0.0
     sends: int = 0
-    retransmitting: bool = True
+    state: Rel1xxState = RELIABLE_1XX_INITIAL
+
+    @property
+    def retransmitting(self) -> bool:
+        """True while the 1xx-rel timer runs."""
+        return self.state is Rel1xxState.UNACKNOWLEDGED
+
+    def feed(self, event: Rel1xxEvent) -> list[StateChange]:
+        """Take the RELIABLE_1XX_TRANSITIONS transition (a StateChange when the state moves)."""
+        new = RELIABLE_1XX_TRANSITIONS.get((self.state, event))
+        if new is None or new is self.state:
+            return []
+        old, self.state = self.state, new
+        name = f"reliable {self.response.status} #{self.serial} {self.call_id}"
+        return [StateChange(name, old.value, new.value, self.call_id)]
 
 
 @dataclass
@@ -197,7 +265,8 @@ class _UasInvite:
     answer_sent: bool = False
     rseq_next: int | None = None
     unacked: _Reliable1xx | None = None
-    queue: list["Response"] = field(default_factory=list)
+    queue: list[_Reliable1xx] = field(default_factory=list)
+    reliable_count: int = 0
     withheld: "Response | None" = None
     final: "Response | None" = None
     ok_sends: int = 0
@@ -672,26 +741,29 @@ class UserAgentCore:
             return actions + self._respond_tx(now, uas.tx, response)
         response = self._provisional(call, uas, code, body, reason)
         response.headers.add("Require", "100rel")
+        uas.reliable_count += 1
+        rel = _Reliable1xx(response, call.call_id, uas.reliable_count, has_sdp=bool(response.body))
         if uas.unacked is not None:
             # RFC 3262 §3: no second reliable 1xx before the first is PRACKed; queue it.
-            uas.queue.append(response)
+            uas.queue.append(rel)
             return actions
-        return actions + self._send_reliable(now, call, uas, response)
+        return actions + self._send_reliable(now, call, uas, rel)
 
-    def _send_reliable(self, now: float, call: _Call, uas: _UasInvite, response: "Response") -> list[Action]:
+    def _send_reliable(self, now: float, call: _Call, uas: _UasInvite, rel: _Reliable1xx) -> list[Action]:
         """Number (RSeq), send and start retransmitting a reliable provisional (RFC 3262 §3)."""
         if uas.rseq_next is None:
             uas.rseq_next = self.rng.randint(1, RSEQ_MAX_START)
-        rseq = uas.rseq_next
+        rseq = rel.rseq = uas.rseq_next
         uas.rseq_next += 1
+        response = rel.response
         response.headers.set("RSeq", str(rseq))
-        rel = _Reliable1xx(response, rseq, has_sdp=bool(response.body))
         if rel.has_sdp:
             uas.answer_sent = True
         uas.unacked = rel
         rel.interval = self.timers.first_reliable_1xx_retransmit()
         rel.sends = 1
-        actions = self._respond_tx(now, uas.tx, response)
+        actions: list[Action] = rel.feed(Rel1xxEvent.SEND)
+        actions += self._respond_tx(now, uas.tx, response)
         cid = call.call_id
         actions.append(self._start_timer(f"{cid}/1xx-rel/{rseq}", rel.interval, "1xx-rel", cid,
                                          lambda t, c=call, u=uas, r=rel: self._retransmit_reliable(t, c, u, r)))
@@ -703,7 +775,8 @@ class UserAgentCore:
         """RFC 3262 §3: resend the reliable 1xx; the interval doubles with no T2 cap."""
         if uas.unacked is not rel or not rel.retransmitting or uas.final is not None:
             return []
-        actions = self._respond_tx(now, uas.tx, rel.response, timer="1xx-rel")
+        actions: list[Action] = rel.feed(Rel1xxEvent.TIMER)
+        actions += self._respond_tx(now, uas.tx, rel.response, timer="1xx-rel")
         rel.sends += 1
         rel.interval = self.timers.next_reliable_1xx_retransmit(rel.interval)
         cid = call.call_id
@@ -716,6 +789,7 @@ class UserAgentCore:
         if uas.unacked is not rel or uas.final is not None:
             return []
         actions = self._cancel_timer(f"{call.call_id}/1xx-rel/{rel.rseq}")
+        actions += rel.feed(Rel1xxEvent.PRACK_WAIT)
         uas.reliability_failed = True
         uas.withheld = None
         actions.append(self._event("reliability-failure", call.call_id, rel.response, rseq=rel.rseq, code=500))
@@ -726,10 +800,12 @@ class UserAgentCore:
         """RFC 3262 §3: after a final, stop retransmitting (PRACKs are still answered)."""
         actions: list[Action] = []
         if uas.unacked is not None:
-            uas.unacked.retransmitting = False
+            actions += uas.unacked.feed(Rel1xxEvent.FINAL)
             actions += self._cancel_timer(f"{call.call_id}/1xx-rel/{uas.unacked.rseq}")
             actions += self._cancel_timer(f"{call.call_id}/prack-wait/{uas.unacked.rseq}")
-        uas.queue.clear()  # §3: no new reliable provisionals after the final
+        for queued in uas.queue:  # §3: no new reliable provisionals after the final
+            actions += queued.feed(Rel1xxEvent.FINAL)
+        uas.queue.clear()
         return actions
 
     def _send_2xx(self, now: float, call: _Call, uas: _UasInvite, code: int, body: bytes,
@@ -922,7 +998,8 @@ class UserAgentCore:
         dialog.accept_remote_seq(request)
         uas.unacked = None
         cid = call.call_id
-        actions = self._cancel_timer(f"{cid}/1xx-rel/{rel.rseq}") + self._cancel_timer(f"{cid}/prack-wait/{rel.rseq}")
+        actions: list[Action] = rel.feed(Rel1xxEvent.PRACK)
+        actions += self._cancel_timer(f"{cid}/1xx-rel/{rel.rseq}") + self._cancel_timer(f"{cid}/prack-wait/{rel.rseq}")
         response = self._make_response(request, 200, None)
         if request.body and not rel.has_sdp:
             # RFC 3262 §5: an offer in the PRACK is answered in its 2xx.

@@ -233,3 +233,47 @@ def test_prack_answer_carries_sdp_when_1xx_had_offer_rfc3262_5() -> None:
     net.run(until=1.0)
     prack = net.sends("alice", "PRACK")[0].message
     assert prack.body.startswith(b"v=0") and prack.content_type == "application/sdp"
+
+
+def _rel_states(net, node: str = "bob") -> dict[str, list[tuple[str, str]]]:
+    """StateChanges of each reliable provisional machine at ``node``."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for _, n, change in net.states:
+        if n == node and change.machine.startswith("reliable "):
+            out.setdefault(change.machine.split(" ")[1] + change.machine.split(" ")[2], []).append(
+                (change.old, change.new))
+    return out
+
+
+def test_reliable_1xx_machine_paths_rfc3262_3() -> None:
+    """RFC 3262 §3 as RELIABLE_1XX_TRANSITIONS: queued 183 waits for the 180's PRACK; both PRACKed."""
+    net, alice, bob = pair()
+    dial(net, alice, bob, [(0.0, 180, {"reliable": True}), (0.0, 183, {"reliable": True})])
+    net.run(until=1.0)
+    assert _rel_states(net) == {
+        "180#1": [("Pending", "Unacknowledged"), ("Unacknowledged", "PRACKed")],
+        "183#2": [("Pending", "Unacknowledged"), ("Unacknowledged", "PRACKed")],
+    }
+
+
+def test_reliable_1xx_machine_stopped_failed_discarded_rfc3262_3() -> None:
+    """RFC 3262 §3: a final stops (or discards a queued) reliable 1xx; 64*T1 without PRACK fails it."""
+    net, alice, bob = pair(alice={"auto_prack": False})
+    dial(net, alice, bob, [(0.0, 180, {"reliable": True}), (0.0, 183, {"reliable": True}), (0.1, 486, {})])
+    net.run(until=1.0)
+    assert _rel_states(net) == {
+        "180#1": [("Pending", "Unacknowledged"), ("Unacknowledged", "Stopped")],
+        "183#2": [("Pending", "Discarded")],
+    }
+    net2, alice2, bob2 = pair(alice={"auto_prack": False})
+    dial(net2, alice2, bob2, [(0.0, 180, {"reliable": True})])
+    net2.run(until=40.0)
+    assert _rel_states(net2) == {"180#1": [("Pending", "Unacknowledged"), ("Unacknowledged", "Failed")]}
+
+
+def test_reliable_1xx_table_is_published_for_statecharts() -> None:
+    """The UA core publishes its RFC 3262 machine like the transaction tables (h11 style)."""
+    from simsip.sip.ua import RELIABLE_1XX_INITIAL, RELIABLE_1XX_TRANSITIONS, Rel1xxState
+
+    states = {s for s, _ in RELIABLE_1XX_TRANSITIONS} | set(RELIABLE_1XX_TRANSITIONS.values())
+    assert states == set(Rel1xxState) and RELIABLE_1XX_INITIAL is Rel1xxState.PENDING
