@@ -298,8 +298,12 @@ class Ladder:
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace" font-size="12">',
             "<defs>",
-            '<marker id="ah" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
-            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker>',
+            # One arrowhead per colour (context-stroke is not supported everywhere).
+            *(
+                f'<marker id="ah{css[1:]}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
+                f'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{css}"/></marker>'
+                for css in (CSS_REQUEST, CSS_1XX, CSS_2XX, CSS_ERROR, CSS_LOST)
+            ),
             "</defs>",
             f'<rect x="0" y="0" width="{width:.0f}" height="{height:.0f}" fill="white"/>',
         ]
@@ -352,10 +356,11 @@ class Ladder:
             else:
                 out.append(
                     f'<line x1="{xa:.1f}" y1="{y:.1f}" x2="{xb:.1f}" y2="{y:.1f}" stroke="{colour}" '
-                    f'stroke-width="1.5"{dash} marker-end="url(#ah)"/>'
+                    f'stroke-width="1.5"{dash} marker-end="url(#ah{colour[1:]})"/>'
                 )
             lx = min(xa, xb) + 6
-            out.append(f'<text x="{lx:.1f}" y="{y - 4:.1f}" fill="{colour}">{label}</text>')
+            out.append(f'<text x="{lx:.1f}" y="{y - 4:.1f}" fill="{colour}" stroke="white" stroke-width="3" '
+                       f'paint-order="stroke">{label}</text>')
             out.append("</g>")
         out.append("</svg>")
         return "\n".join(out) + "\n"
