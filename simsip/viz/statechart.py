@@ -169,6 +169,8 @@ def svg_statechart(name: str) -> str:
     out.append(f'<line x1="{ix - box_w / 2 - 24:.1f}" y1="{iy:.1f}" x2="{ix - box_w / 2:.1f}" y2="{iy:.1f}" '
                'stroke="#333" marker-end="url(#sa)"/>')
     labels: list[tuple[float, float, str]] = []
+    # Edges leaving one state put their labels at staggered distances so they do not collide.
+    leaving: dict[enum.Enum, int] = defaultdict(int)
     for (src, dst), events in m.edges().items():
         label = e(", ".join(events))
         x1, y1 = pos[src]
@@ -183,6 +185,8 @@ def svg_statechart(name: str) -> str:
                 out.append(f'<text x="{x1:.1f}" y="{top - 32 - 12 * k:.1f}" text-anchor="middle" '
                            f'fill="#1f4e9c">{e(chunk)}</text>')
             continue
+        along = (0.3, 0.62, 0.46)[leaving[src] % 3]
+        leaving[src] += 1
         # Leave and enter through the box edges facing each other.
         sx, sy = _border(x1, y1, x2, y2, box_w, box_h)
         tx, ty = _border(x2, y2, x1, y1, box_w, box_h)
@@ -204,13 +208,13 @@ def svg_statechart(name: str) -> str:
             out.append(f'<path d="M{sx:.1f},{sy:.1f} Q{cx:.1f},{cy:.1f} {tx:.1f},{ty:.1f}" fill="none" '
                        'stroke="#333" marker-end="url(#sa)"/>')
             # Labels sit a third of the way along, clear of the target's self-loop label.
-            t = 0.35
+            t = along
             lx = (1 - t) ** 2 * sx + 2 * (1 - t) * t * cx + t * t * tx
             ly = (1 - t) ** 2 * sy + 2 * (1 - t) * t * cy + t * t * ty
         else:
             out.append(f'<line x1="{sx:.1f}" y1="{sy:.1f}" x2="{tx:.1f}" y2="{ty:.1f}" stroke="#333" '
                        'marker-end="url(#sa)"/>')
-            lx, ly = sx + (tx - sx) * 0.35, sy + (ty - sy) * 0.35 + 4
+            lx, ly = sx + (tx - sx) * along, sy + (ty - sy) * along + 4
         labels.append((lx, ly, label))
     # Labels last, on a white ground, so crossing lines never hide them.
     for lx, ly, label in labels:

@@ -92,3 +92,15 @@ def test_reliable_provisional_table_is_picked_up_from_the_ua_core(monkeypatch):
     assert "    Sent --> Sent: 1xx-rel timer\n" in text and "    Sent --> Pracked: PRACK\n" in text
     assert '    state "PRACKed" as Pracked\n' in text
     assert "[*] --> Sent" in text
+
+
+def test_reliable_provisional_machine_of_the_ua_core():
+    """RFC 3262 §3: every transition of the UA core's RELIABLE_1XX_TRANSITIONS is drawn."""
+    from simsip.sip import ua
+
+    text = mermaid_statechart("reliable provisional")
+    for (state, event), new in ua.RELIABLE_1XX_TRANSITIONS.items():
+        src = "".join(ch for ch in state.value.title() if ch.isalnum())
+        dst = "".join(ch for ch in new.value.title() if ch.isalnum())
+        assert any(ln.strip().startswith(f"{src} --> {dst}:") and event.value in ln for ln in text.splitlines())
+    ET.fromstring(svg_statechart("reliable provisional"))
