@@ -83,7 +83,8 @@ StartTimer labels of the core (transaction timers use the RFC letters, see
 retransmission), ``"prack-wait"`` (64*T1 without PRACK: 5xx),
 ``"491-retry"`` (§14.1 backoff), ``"invite-complete"`` (§13.2.2.4, 64*T1
 after the first 2xx: unanswered early dialogs end), ``"cancel-wait"``
-(§9.1, 64*T1 after CANCEL with no final response). SendMessage ``timer``
+(§9.1, 64*T1 after CANCEL, or after a BYE ended the early dialog, with no
+final response: the INVITE client transaction is then destroyed). SendMessage ``timer``
 values set by the core: ``"2xx"`` and ``"1xx-rel"``.
 
 Each reliable provisional the UAS sends follows :data:`RELIABLE_1XX_TRANSITIONS`
