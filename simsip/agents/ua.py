@@ -6,12 +6,18 @@ handler of this node (in source order) whose event matches and runs its
 actions in order as a small script: ``send`` (respond to the call's pending
 INVITE), ``wait`` (a SimPy timeout callback resumes the script; no process),
 ``hangup``, ``cancel``, ``reinvite``, ``prack``, ``register``, ``ignore`` (stop
-here and do not answer). Matching:
+here and do not answer), ``bye`` (BYE in the early or confirmed dialogs). Matching:
 
 * a received initial request -> ``on X METHOD`` (``REQUEST``); a re-INVITE ->
-  ``on X re-INVITE`` (``REINVITE``), falling back to ``on X INVITE`` if none;
+  ``on X re-INVITE`` (``REINVITE``) only, never ``on X INVITE`` (the core
+  answers re-INVITEs itself, so a handler written for the initial INVITE
+  would answer twice);
 * a response -> ``on X 180`` / ``on X 2xx`` whose request method (default
-  INVITE) is the response's CSeq method;
+  INVITE) is the response's CSeq method, and which answers a re-INVITE
+  exactly when the handler says ``to re-INVITE``: ``on alice 200`` is the
+  initial INVITE's 200 only, so a handler that re-INVITEs does not fire
+  again on the re-INVITE's 200. The core reports each response once per
+  dialog (2xx and reliable-1xx retransmissions are not reported);
 * a client transaction timeout -> ``on X timeout``; a call's end -> ``on X call-ended``.
 
 A UA with no handler for an initial INVITE answers it ``200`` at once (the
@@ -186,7 +192,7 @@ class UAAgent(Agent):
         if kind == "request":
             method = detail.get("method", "")
             if detail.get("reinvite"):
-                handler = self._by_key.get(("reinvite",)) or self._by_key.get(("request", "INVITE"))
+                handler = self._by_key.get(("reinvite",))
             else:
                 handler = self._by_key.get(("request", method))
                 if handler is None and method == "INVITE" and not detail.get("auto_answered"):
@@ -197,9 +203,11 @@ class UAAgent(Agent):
         elif kind == "response":
             method = detail.get("method", "INVITE")
             code = detail.get("code", 0)
+            reinvite = bool(detail.get("reinvite"))
             for candidate in self._response_handlers:
                 ev = candidate.handler.event
-                if (ev.method or "INVITE") == method and ev.matches_code(code):
+                if ((ev.method or "INVITE") == method and ev.reinvite == reinvite
+                        and ev.matches_code(code)):
                     handler = candidate
                     break
         elif kind == "timeout":

@@ -877,16 +877,21 @@ class Builder:
     def event(self, raw: object, to: object, span: m.Span) -> m.Event:
         """The trigger of a handler."""
         method = None
-        if to is not None:
+        reinvite = False
+        if isinstance(to, Tok) and EVENT_WORDS.get(to.text) is m.EventKind.REINVITE:
+            # `on alice 200 to re-INVITE`: the answer to a re-INVITE, not to the initial INVITE.
+            method, reinvite = "INVITE", True
+        elif to is not None:
             method = self._method(to, "`to`")
         if isinstance(raw, Tok) and raw.kind == "num":
             number, unit = self._quantity(raw)
             if unit == "":
                 code = self.code(raw, "the event")[0]
-                return m.Event(m.EventKind.RESPONSE, method=method or "INVITE", code=code, span=raw.span)
+                return m.Event(m.EventKind.RESPONSE, method=method or "INVITE", code=code, reinvite=reinvite,
+                               span=raw.span)
             if _CLASS_RE.fullmatch(raw.text):
                 return m.Event(m.EventKind.RESPONSE_CLASS, method=method or "INVITE", code_class=raw.text,
-                               span=raw.span)
+                               reinvite=reinvite, span=raw.span)
             raise self.fail(raw.span, f"`{raw.text}` is not an event: use a code (180) or a class (2xx, 18x)")
         if not isinstance(raw, Tok) or raw.kind not in ("word", "str"):
             raise self.fail(span_of(raw, span), f"`{describe(raw)}` is not an event")
@@ -954,6 +959,8 @@ class Builder:
             return m.Wait(self.distribution(stmt.head["duration"], "wait"), span=stmt.span)
         if kind == "hangup":
             return m.Hangup(span=stmt.span)
+        if kind == "bye":
+            return m.Bye(span=stmt.span)
         if kind == "cancel":
             return m.Cancel(span=stmt.span)
         if kind == "ignore":
@@ -982,9 +989,10 @@ class Builder:
             opts = self.options(stmt, STATEMENT_OPTIONS["register-action"], "`register` in a handler")
             mode, contacts, expires, r = self._register_opts(opts)
             return m.Register(mode, contacts, expires, span=stmt.span, refs=r.refs())
-        raise self.fail(stmt.span, f"unknown action `{kind}`; actions are send, wait, hangup, cancel, reinvite, "
-                        "ignore, prack and register" + suggest(kind, ["send", "wait", "hangup", "cancel",
-                                                                     "reinvite", "ignore", "prack", "register"]))
+        raise self.fail(stmt.span, f"unknown action `{kind}`; actions are send, wait, hangup, bye, cancel, "
+                        "reinvite, ignore, prack and register"
+                        + suggest(kind, ["send", "wait", "hangup", "bye", "cancel", "reinvite", "ignore", "prack",
+                                         "register"]))
 
     def _check_duplicate_handlers(self, handlers: list[m.Handler]) -> None:
         """One handler per node and event."""

@@ -46,7 +46,7 @@ __all__ = [
     "Constant", "Uniform", "Normal", "LogNormal", "Exponential", "Distribution",
     "Bernoulli", "GilbertForm", "GilbertElliott", "Loss", "Link",
     "EventKind", "Event", "MessagePattern",
-    "SendResponse", "Wait", "Hangup", "Cancel", "Reinvite", "Ignore", "SendPrack",
+    "SendResponse", "Wait", "Hangup", "Bye", "Cancel", "Reinvite", "Ignore", "SendPrack",
     "RegisterMode", "Register", "Action", "Handler",
     "Pick", "Pool", "Arrival", "Call", "CallStream", "Registration",
     "StandaloneRequest", "WorkloadItem",
@@ -518,6 +518,9 @@ class Event(Item):
     """RESPONSE: the exact status code."""
     code_class: str | None = None
     """RESPONSE_CLASS: the pattern as written, ``"2xx"`` or ``"18x"``."""
+    reinvite: bool = False
+    """RESPONSE/_CLASS: answers to re-INVITEs (``on alice 200 to re-INVITE``); False: answers to
+    ``method`` outside re-INVITEs, so ``on alice 200`` is the call's initial INVITE only."""
 
     def matches_code(self, code: int) -> bool:
         """True if a response ``code`` matches this event's code or class."""
@@ -584,7 +587,14 @@ class Wait(Item):
 
 @dataclass(frozen=True)
 class Hangup(Item):
-    """``hangup``: end the node's confirmed (or early, RFC 5407 §3.1.3) dialog with BYE."""
+    """``hangup``: end the call: BYE on a confirmed dialog; before the final response CANCEL (caller,
+    RFC 3261 §9.1, §15) or 603 (callee)."""
+
+
+@dataclass(frozen=True)
+class Bye(Item):
+    """``bye``: BYE the call's early or confirmed dialogs (RFC 3261 §15: a caller MAY BYE an early
+    dialog; RFC 5407 §3.1.3), leaving the INVITE transaction to finish on its own."""
 
 
 @dataclass(frozen=True)
@@ -635,7 +645,7 @@ class Register(Item):
     """Expires (s); None: leave it to the registrar's default (3600 s)."""
 
 
-Action = Union[SendResponse, Wait, Hangup, Cancel, Reinvite, Ignore, SendPrack, Register]
+Action = Union[SendResponse, Wait, Hangup, Bye, Cancel, Reinvite, Ignore, SendPrack, Register]
 """An application decision inside a handler."""
 
 

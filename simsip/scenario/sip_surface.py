@@ -358,6 +358,11 @@ class ToStatements(Transformer):
         return self._bare("hangup", meta, c)
 
     @v_args(meta=True)
+    def bye(self, meta: Any, c: list[Any]) -> Stmt:
+        """``bye``."""
+        return self._bare("bye", meta, c)
+
+    @v_args(meta=True)
     def cancel(self, meta: Any, c: list[Any]) -> Stmt:
         """``cancel``."""
         return self._bare("cancel", meta, c)
@@ -469,7 +474,7 @@ _EXAMPLES: list[tuple[str, list[str]]] = [
     ("expected a response code 100–699 after `send`",
      ["on a X: send\n", "on a X: send reliable\n", "on a X: send 180 reliable reliable x\n"]),
     ("expected a duration such as 2s after `wait`", ["on a X: wait\n", "on a X: wait x\n"]),
-    ("expected an action (send, wait, hangup, cancel, reinvite, ignore, prack, register)",
+    ("expected an action (send, wait, hangup, bye, cancel, reinvite, ignore, prack, register)",
      ["on a X: x\n", "on a X:\n    x\n", "on a X: send 200; x\n", "on a X:\n\n"]),
     ("expected `:` and the actions after the event of `on NODE EVENT`",
      ["on a INVITE\n", "on a INVITE x\n", "on a 180\n", "on a 2xx\n", "on a 200 to BYE\n",

@@ -150,6 +150,8 @@ def event_text(event: m.Event) -> str:
     if event.kind is m.EventKind.CALL_ENDED:
         return "call-ended"
     text = str(event.code) if event.kind is m.EventKind.RESPONSE else str(event.code_class)
+    if event.reinvite:
+        return f"{text} to re-INVITE"
     return text if event.method in (None, "INVITE") else f"{text} to {event.method}"
 
 
@@ -173,7 +175,7 @@ def action_text(action: m.Action) -> str:
         return " ".join(words)
     if isinstance(action, m.Register):
         return " ".join(["register", *_register_words(action)])
-    return {m.Hangup: "hangup", m.Cancel: "cancel", m.Ignore: "ignore", m.SendPrack: "prack"}[type(action)]
+    return {m.Hangup: "hangup", m.Bye: "bye", m.Cancel: "cancel", m.Ignore: "ignore", m.SendPrack: "prack"}[type(action)]
 
 
 def _register_words(item: m.Register | m.Registration) -> list[str]:

@@ -387,7 +387,7 @@ class YamlReader:
         """An action: ``send 180 reliable`` or ``{send: 180, reliable: true}``."""
         if isinstance(node, ScalarNode):
             return self.fragment(node, "action_text", "an action")
-        kinds = ("send", "wait", "hangup", "cancel", "reinvite", "ignore", "prack", "register")
+        kinds = ("send", "wait", "hangup", "bye", "cancel", "reinvite", "ignore", "prack", "register")
         kind, key_node, value_node, rest = self._head(node, kinds, "do")
         span = self.span(key_node)
         head: dict[str, Any] = {}

@@ -243,7 +243,7 @@ EXPECTED: dict[str, list[str]] = {
         't.yaml:4:15: unknown SIP method `INVTE`; did you mean `INVITE`?',
     ],
     'yaml_bad_action': [
-        't.yaml:5:10: in an action: unexpected `hangpu`; expected `cancel`, `hangup`, `ignore`, `prack`, `register`, `reinvite`, `send`, `wait`; did you mean `hangup`?',
+        't.yaml:5:10: in an action: unexpected `hangpu`; expected `bye`, `cancel`, `hangup`, `ignore`, `prack`, `register`, `reinvite`, `send`, `wait`; did you mean `hangup`?',
     ],
     'yaml_unknown_section': [
         't.yaml:2:1: unknown section `node`; sections are scenario, description, params, timers, transport, nodes, locations, links, handlers, workload, faults, expect, stop-at, max-events; did you mean `nodes`?',
