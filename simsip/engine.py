@@ -327,6 +327,8 @@ class _Compiled:
                 supports_100rel="100rel" in tags,
                 require_100rel="100rel" in node.requires,
                 auto_prack=node.auto_prack,
+                auto_trying=node.auto_trying,
+                answer_sdp=node.answer_sdp,
                 outbound=tuple(Address(self.host_of[p], 5060, self.transport(node.name, p))
                                for p in node.outbound),
                 credentials=((node.credentials[0].user, node.credentials[0].password)

@@ -238,6 +238,8 @@ class UAAgent(Agent):
                                           reason=action.reason))
             elif kind is m.Hangup:
                 self.execute(core.hangup(now, script.call_id))
+            elif kind is m.Bye:
+                self.execute(core.bye(now, script.call_id))
             elif kind is m.Cancel:
                 self.execute(core.cancel(now, script.call_id))
             elif kind is m.Reinvite:

@@ -36,6 +36,9 @@ Application calls (``now`` first; ``call_id`` is the Call-ID):
 * ``hangup(now, call_id)``: BYE on confirmed dialogs; as UAC before the
   final response CANCEL (deferred until a provisional arrived, §9.1); as
   UAS before answering, 603 Decline.
+* ``bye(now, call_id)``: BYE in the caller's early or confirmed dialogs even
+  before the final response (§15, RFC 5407 §3.1.3); as callee, like hangup
+  on a confirmed dialog (never in an early one).
 * ``cancel(now, call_id)``: CANCEL the pending outgoing INVITE (§9.1).
 * ``reinvite(now, call_id, sdp=None, contact=None)``: re-INVITE in the
   confirmed dialog; a 491 is retried after the §14.1 random backoff.
@@ -186,6 +189,12 @@ class UAOptions:
     """§13.3.1.4: end the session with BYE when the ACK of our 2xx never came."""
     bye_forked_2xx: bool = True
     """RFC 5407 App. E: ACK then BYE a 2xx from a second fork branch."""
+    auto_trying: bool = True
+    """§17.2.1: the INVITE server transaction sends 100 Trying when the TU is silent for 200 ms
+    (``no-trying``: never; the TU's own responses only)."""
+    answer_sdp: bool = True
+    """§13.2.1: put the generated SDP answer (or offer) in our 2xx to an INVITE (``no-answer-sdp``: no body
+    unless the application passes one)."""
 
 
 class Rel1xxState(enum.Enum):
@@ -442,9 +451,13 @@ class UserAgentCore:
     def _layer(self, now: float, actions: list) -> list[Action]:
         """Consume TUEvents from a layer call, returning only driver actions."""
         out: list[Action] = []
+        quiet = not self.config.auto_trying
         for action in actions:
             if isinstance(action, TUEvent):
                 out.extend(self._on_tu_event(now, action))
+            elif quiet and (isinstance(action, StartTimer) and action.label == "trying"
+                            or isinstance(action, CancelTimer) and action.name.endswith("/trying")):
+                continue  # ``no-trying``: the §17.2.1 timer never runs, so no 100 Trying of its own
             else:
                 out.append(action)
         return out
@@ -812,7 +825,7 @@ class UserAgentCore:
     def _send_2xx(self, now: float, call: _Call, uas: _UasInvite, code: int, body: bytes,
                   reason: str | None) -> list[Action]:
         """§13.3.1.4: send the 2xx and retransmit it (T1 doubling, cap T2) until the ACK."""
-        if not body and not uas.answer_sent:
+        if not body and not uas.answer_sent and self.config.answer_sdp:
             # RFC 3261 §13.2.1: the 2xx carries the answer (or our offer when the INVITE had
             # none) unless a reliable 1xx already did.
             body = self._sdp(call)
@@ -1558,6 +1571,29 @@ class UserAgentCore:
                 call.bye_after_ack = True
                 continue
             actions += self._send_bye(now, call, dialog, reason="hangup")
+        return actions
+
+    def bye(self, now: float, call_id: str) -> list[Action]:
+        """§15: BYE the call's early (caller only) and confirmed dialogs; the INVITE is left to finish.
+
+        "The caller's UA MAY send a BYE for either confirmed or early dialogs, and the
+        callee's UA MAY send a BYE on confirmed dialogs, but MUST NOT send a BYE on
+        early dialogs." A 2xx arriving after an early BYE is still ACKed, and no session
+        follows (RFC 5407 §3.1.3: the dialog is Mortal).
+        """
+        call = self.calls.get(call_id)
+        if call is None or call.ended:
+            return self._app_error(call_id, "no call to send BYE in")
+        if not call.owner:
+            if not any(d.confirmed for d in call.dialogs.values()):
+                return self._app_error(call_id, "a callee must not BYE an early dialog (§15)")
+            return self.hangup(now, call_id)  # confirmed: BYE, after the ACK of our 2xx (§15)
+        dialogs = [d for d in call.dialogs.values() if d.confirmed or d.state is DialogState.EARLY]
+        if not dialogs:
+            return self._app_error(call_id, "no dialog to send BYE in")
+        actions: list[Action] = []
+        for dialog in dialogs:
+            actions += self._send_bye(now, call, dialog, reason="bye")
         return actions
 
     # ---------------------------------------------------------- re-INVITE out
