@@ -59,17 +59,7 @@ FLOWS = {
         "F13 bob->alice ACK; F14 alice->bob INVITE; F15 bob->alice 200; F16 alice->bob ACK"),
 }
 
-_EARLY_BYE = ("UA core: `hangup` before the final response sends CANCEL, never a BYE in the early dialog "
-              "(the model's Hangup promises the RFC 5407 §3.1.3 early BYE)")
-
-
-def _params() -> list:
-    """Flow names, §3.1.3 marked strict xfail."""
-    return [pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason=_EARLY_BYE)] if "3_1_3" in n else [])
-            for n in sorted(FLOWS)]
-
-
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", sorted(FLOWS))
 def test_rfc5407_race_flow(name: str) -> None:
     """RFC 5407 (section in the file name): the race happens and the messages are the RFC's."""
     expected = rows(FLOWS[name])
