@@ -197,8 +197,7 @@ class UAAgent(Agent):
                 handler = self._by_key.get(("request", method))
                 if handler is None and method == "INVITE" and not detail.get("auto_answered"):
                     # Default application: accept every call at once.
-                    self.execute(self.core.respond(self.env.now, event.call_id, 200,
-                                                   sdp=None if self.spec.answer_sdp else ""))
+                    self.execute(self.core.respond(self.env.now, event.call_id, 200))
                     return
         elif kind == "response":
             method = detail.get("method", "INVITE")
@@ -259,10 +258,9 @@ class UAAgent(Agent):
 
     def _response_sdp(self, action: m.SendResponse) -> bytes | str | None:
         """The body argument for ``respond``: generated SDP on request, else the core's default."""
-        if action.code >= 200:
-            if action.sdp or self.spec.answer_sdp:
-                return None  # the core puts the answer in when one is owed
-            return ""
+        if action.code >= 200 and (self.spec.answer_sdp or not action.sdp):
+            # The core puts the answer in when one is owed, unless the UA is ``no-answer-sdp``.
+            return None
         if action.sdp:
             self._sdp_version += 1
             return simple_sdp(self.spec.name, self.host, 1, self._sdp_version)

@@ -72,3 +72,82 @@ def test_reinvite_handler_fires_for_the_reinvite() -> None:
     bye = [s for s in _sends(result) if s[2] == "BYE"]
     # re-INVITE reaches bob at 30 ms; his hangup waits for the ACK of its 200 (§15), here at 50 ms.
     assert bye == [(130.0, "bob", "BYE", "1 BYE")]  # bob's own first CSeq in the dialog
+
+
+def test_bye_action_sends_bye_in_the_early_dialog_rfc3261_15() -> None:
+    """RFC 3261 §15 / RFC 5407 §3.1.3: `bye` before the final response is a BYE in the early dialog, no CANCEL."""
+    result = _run(HEAD + "on bob INVITE: send 180; wait 500ms; send 486\non alice 180: wait 100ms; bye\n"
+                  "call alice -> bob\n")
+    sends = _sends(result)
+    assert [s for s in sends if s[1] == "alice"] == [(0.0, "alice", "INVITE", "1 INVITE"),
+                                                     (120.0, "alice", "BYE", "2 BYE"),
+                                                     (140.0, "alice", "ACK", "1 ACK")]
+    # §15.1.2: bob answers the BYE 200 and the pending INVITE 487 at once; his own 486 never leaves.
+    assert [s for s in sends if s[1] == "bob"] == [(10.0, "bob", "180 Ringing", "1 INVITE"),
+                                                   (130.0, "bob", "200 OK", "2 BYE"),
+                                                   (130.0, "bob", "487 Request Terminated", "1 INVITE")]
+
+
+def test_hangup_before_the_final_response_still_cancels() -> None:
+    """`hangup` keeps the RFC 3261 §9.1 default: CANCEL, not BYE."""
+    result = _run(HEAD + "on bob INVITE: send 180; wait 500ms; send 200\non alice 180: wait 100ms; hangup\n"
+                  "call alice -> bob\n")
+    assert [s[2] for s in _sends(result) if s[1] == "alice"][:2] == ["INVITE", "CANCEL"]
+
+
+def test_bye_action_of_a_callee_in_an_early_dialog_is_refused_rfc3261_15() -> None:
+    """RFC 3261 §15: the callee MUST NOT BYE an early dialog; the core says why and sends nothing."""
+    result = _run(HEAD + "on bob INVITE: send 180; bye; wait 100ms; send 200\ncall alice -> bob\n")
+    errors = [e.detail for e in result.trace if e.event == "app" and (e.detail or "").startswith("app-error")]
+    assert len(errors) == 1 and "early_dialog" in errors[0]
+    assert [s[2] for s in _sends(result) if s[1] == "bob"] == ["180 Ringing", "200 OK"]
+
+
+def _trying(result: simsip.engine.Result) -> list[float]:
+    """When bob sent 100 Trying (ms), retransmissions included."""
+    return [round(e.t * 1000, 6) for e in result.trace
+            if e.event == "send" and e.node == "bob" and e.message == "100 Trying"]
+
+
+def test_uas_sends_100_trying_after_200ms_by_default_rfc3261_17_2_1() -> None:
+    """RFC 3261 §17.2.1: the INVITE server transaction sends 100 Trying 200 ms after the INVITE."""
+    result = _run(HEAD + "on bob INVITE: wait 1s; send 200\ncall alice -> bob\n")
+    assert _trying(result) == [210.0]  # it reaches alice at 220 ms, before Timer A (500 ms)
+    assert [e.retransmission for e in result.trace if e.event == "send" and e.message == "INVITE"] == [0]
+
+
+def test_no_trying_ua_never_sends_100_trying_rfc3261_17_2_1() -> None:
+    """`ua bob no-trying`: no 100 Trying of the transaction's own, even for INVITE retransmissions."""
+    result = _run(HEAD.replace("ua bob", "ua bob no-trying") + "on bob INVITE: wait 1s; send 200\n"
+                  "call alice -> bob\n")
+    assert _trying(result) == []
+    invites = [e.retransmission for e in result.trace if e.event == "send" and e.message == "INVITE"]
+    assert invites == [0, 1]  # Timer A at 500 ms; the 200 leaves at 1.01 s
+    assert result.calls[0]["outcome"] == "answered"
+
+
+def _bodies(result: simsip.engine.Result, node: str) -> dict[str, bytes]:
+    """CSeq -> body of each 2xx ``node`` sent first."""
+    return {e.cseq: e.msg.body for e in result.trace
+            if e.event == "send" and e.node == node and e.retransmission == 0 and e.message == "200 OK"}
+
+
+def test_2xx_carries_sdp_answer_by_default_rfc3261_13_2_1() -> None:
+    """RFC 3261 §13.2.1: the 2xx to an INVITE with an offer carries the answer (initial and re-INVITE)."""
+    result = _run(HEAD + "on alice 200: reinvite\ncall alice -> bob\n")
+    bodies = _bodies(result, "bob")
+    assert set(bodies) == {"1 INVITE", "2 INVITE"}
+    assert all(body.startswith(b"v=0") for body in bodies.values())
+
+
+def test_no_answer_sdp_ua_answers_without_sdp() -> None:
+    """`ua bob no-answer-sdp`: bob's 2xx carry no body, the default answer and the re-INVITE's alike."""
+    result = _run(HEAD.replace("ua bob", "ua bob no-answer-sdp") + "on alice 200: reinvite\ncall alice -> bob\n")
+    assert _bodies(result, "bob") == {"1 INVITE": b"", "2 INVITE": b""}
+
+
+def test_no_answer_sdp_ua_sends_sdp_when_the_handler_asks() -> None:
+    """`send 200 sdp` on a `no-answer-sdp` UA still puts SDP in the 200."""
+    result = _run(HEAD.replace("ua bob", "ua bob no-answer-sdp") + "on bob INVITE: send 200 sdp\n"
+                  "call alice -> bob\n")
+    assert _bodies(result, "bob")["1 INVITE"].startswith(b"v=0")
