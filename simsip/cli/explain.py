@@ -17,14 +17,14 @@ from simsip.cli.ladder import SimTime, run_options, traced_run, write_output
 @click.option("--no-recv", is_flag=True, help="Leave out deliveries (show sends, losses, timers, states).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file (atomically) instead of standard output.")
-def explain_command(file: str, run: int, seed: int, params: tuple[str, ...], t_from: float | None,
+def explain_command(file: str, run: int, seed: int, params: tuple[str, ...], until: str | None, t_from: float | None,
                     t_to: float | None, call_id: str | None, no_recv: bool, output: str | None) -> None:
     """Explain one run of FILE: each event annotated with its rule and RFC section."""
     from simsip.viz.explain import explain, explain_text
 
     if t_from is not None and t_to is not None and t_to < t_from:
         raise fail(f"--to {t_to:g} s is before --from {t_from:g} s")
-    traced = traced_run(file, run, seed, params)
+    traced = traced_run(file, run, seed, params, until)
     if call_id is not None and not any(ev.call_id == call_id for ev in traced.trace):
         raise fail(f"--call {call_id!r}: no such Call-ID in run {run}")
     text = explain_text(explain(traced.trace, nodes=traced.nodes, run=run, t_from=t_from, t_to=t_to,

@@ -76,13 +76,24 @@ def scenario_addresses(scenario: Any) -> dict[str, str]:
     return out
 
 
-def traced_run(file: str, run: int, seed: int, params: tuple[str, ...]) -> TracedRun:
-    """Load FILE and run it with a full trace up to run index ``run``; keep that run's events."""
+def traced_run(file: str, run: int, seed: int, params: tuple[str, ...], until: str | None = None) -> TracedRun:
+    """Load FILE and run it with a full trace up to run index ``run``; keep that run's events.
+
+    ``until`` (``--until``, as ``simsip run`` reads it) stops the run at that simulated time,
+    so a scenario whose handlers never stop can still be drawn.
+    """
     import simsip
+    from simsip.cli.run import parse_duration
     from simsip.engine import run as engine_run
     from simsip.scenario import ScenarioError
 
     values = parse_params(params)
+    stop: float | None = None
+    if until is not None:
+        try:
+            stop = parse_duration(until)
+        except ValueError as exc:
+            raise fail(f"--until {exc}") from None
     if run < 0:
         raise fail(f"--run {run}: run indices start at 0")
     if not Path(file).is_file():
@@ -90,7 +101,7 @@ def traced_run(file: str, run: int, seed: int, params: tuple[str, ...]) -> Trace
     try:
         scenario = simsip.load(file, params=values or None)
         # Run index r draws its own streams from (seed, r, source): running r alone is run r.
-        result = engine_run(scenario, runs=1, seed=seed, trace="full", first_run=run)
+        result = engine_run(scenario, runs=1, seed=seed, trace="full", first_run=run, until=stop)
     except ScenarioError as exc:
         raise fail("\n".join(exc.messages)) from None
     except ValueError as exc:
@@ -117,7 +128,9 @@ def write_output(path: str, data: bytes | str, what: str) -> None:
 
 
 def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every per-run view takes: --run, --seed, --param."""
+    """The options every per-run view takes: --run, --seed, --param, --until."""
+    func = click.option("--until", "until", metavar="DURATION", default=None,
+                        help="Stop the run at this simulated time (e.g. 60s), as `simsip run --until`.")(func)
     func = click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                         help="Override a scenario param, e.g. loss=20%. Repeatable.")(func)
     func = click.option("--seed", type=int, default=0, show_default=True, help="Base seed.")(func)
@@ -138,7 +151,7 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--details", is_flag=True, help="Add CSeq, RSeq, RAck and Call-ID to every arrow.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file (atomically) instead of standard output.")
-def ladder_command(file: str, run: int, seed: int, params: tuple[str, ...], fmt: str,
+def ladder_command(file: str, run: int, seed: int, params: tuple[str, ...], until: str | None, fmt: str,
                    t_from: float | None, t_to: float | None, call_id: str | None, notes: bool,
                    details: bool, output: str | None) -> None:
     """Draw the ladder diagram of one run of FILE."""
@@ -146,7 +159,7 @@ def ladder_command(file: str, run: int, seed: int, params: tuple[str, ...], fmt:
 
     if t_from is not None and t_to is not None and t_to < t_from:
         raise fail(f"--to {t_to:g} s is before --from {t_from:g} s")
-    traced = traced_run(file, run, seed, params)
+    traced = traced_run(file, run, seed, params, until)
     if call_id is not None and not any(ev.call_id == call_id for ev in traced.trace):
         raise fail(f"--call {call_id!r}: no such Call-ID in run {run}")
     title = f"{getattr(traced.scenario, 'name', '') or Path(file).name}: run {run}, seed {seed}"

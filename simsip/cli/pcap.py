@@ -15,11 +15,11 @@ from simsip.cli.ladder import run_options, traced_run, write_output
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="The pcapng file to write (atomically).")
 @run_options
-def pcap_command(file: str, output: str, run: int, seed: int, params: tuple[str, ...]) -> None:
+def pcap_command(file: str, output: str, run: int, seed: int, params: tuple[str, ...], until: str | None) -> None:
     """Export one run of FILE as pcapng: every transmission a real Ethernet/IPv4/UDP-or-TCP packet."""
     from simsip.viz.pcap import write_pcapng
 
-    traced = traced_run(file, run, seed, params)
+    traced = traced_run(file, run, seed, params, until)
     buffer = io.BytesIO()
     try:
         frames = write_pcapng(traced.trace, buffer, nodes=traced.nodes, addresses=traced.addresses, run=run)

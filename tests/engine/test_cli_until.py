@@ -1,0 +1,67 @@
+"""`--until` on the per-run views (ladder, explain, pcap): a run that never ends can still be shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simsip.cli import main
+
+# Each re-INVITE's 200 triggers the next re-INVITE: without a stop time the run never ends.
+ENDLESS = """scenario "endless"
+ua alice
+ua bob
+link alice <-> bob delay 10ms
+on alice 200: reinvite
+on alice 200 to re-INVITE: wait 450ms; reinvite
+call alice -> bob
+"""
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    """Run the CLI in-process; (exit code, stdout + stderr)."""
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def endless(tmp_path: Path) -> Path:
+    """The endless scenario as a file."""
+    path = tmp_path / "endless.sip"
+    path.write_text(ENDLESS, encoding="utf-8")
+    return path
+
+
+def test_ladder_until_stops_the_run(endless: Path) -> None:
+    """`simsip ladder --until 1s`: INVITE at 0, re-INVITEs at 20 ms and 490 ms (+450 ms), nothing after 1 s."""
+    code, out = _invoke("ladder", str(endless), "--until", "1s")
+    assert code == 0, out
+    invites = [line.split()[0] for line in out.splitlines() if line.rstrip().endswith("INVITE")]
+    assert invites == ["0.000", "0.020", "0.490", "0.960"]
+
+
+def test_explain_until_stops_the_run(endless: Path) -> None:
+    """`simsip explain --until 500ms` explains nothing after 0.5 s."""
+    code, out = _invoke("explain", str(endless), "--until", "500ms")
+    assert code == 0, out
+    times = [float(line.split()[0]) for line in out.splitlines() if line[:1] == " " and line.split()
+             and line.split()[0].replace(".", "", 1).isdigit()]
+    assert times and max(times) <= 0.5
+
+
+def test_pcap_until_stops_the_run(endless: Path, tmp_path: Path) -> None:
+    """`simsip pcap --until 1s` writes the messages sent by 1 s: 4 INVITEs, 4 200s, 4 ACKs."""
+    target = tmp_path / "out.pcapng"
+    code, out = _invoke("pcap", str(endless), "--until", "1s", "-o", str(target))
+    assert code == 0, out
+    assert "wrote 12 SIP messages" in out and target.is_file()
+
+
+@pytest.mark.parametrize("command", ["ladder", "explain"])
+def test_bad_until_is_a_usage_error(endless: Path, command: str) -> None:
+    """A bad --until is reported as `simsip run` reports it, exit status 2."""
+    code, out = _invoke(command, str(endless), "--until", "soon")
+    assert code == 2
+    assert "--until 'soon' is not a duration" in out
