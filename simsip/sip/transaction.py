@@ -337,6 +337,11 @@ def build_non2xx_ack(invite: "Request", response: "Response") -> "Request":
     single Via is the INVITE's top Via (same branch), To is the response's
     (with its tag), and the CSeq method is ACK.
     """
+    return build_from_invite(invite, "ACK", response.headers.get("To"))
+
+
+def build_from_invite(invite: "Request", method: str, to: str | None) -> "Request":
+    """An ACK (§17.1.1.3) or CANCEL (§9.1) on the INVITE's Request-URI, top Via, Route, From, Call-ID, CSeq number."""
     from simsip.sip.message import CSeq, Headers, Request
 
     headers = Headers()
@@ -345,10 +350,10 @@ def build_non2xx_ack(invite: "Request", response: "Response") -> "Request":
     for route in invite.headers.get_all("Route"):
         headers.add("Route", route)
     headers.add("From", invite.headers.get("From"))
-    headers.add("To", response.headers.get("To"))
+    headers.add("To", to)
     headers.add("Call-ID", invite.headers.get("Call-ID"))
-    headers.add("CSeq", str(CSeq(invite.cseq.seq, "ACK")))
-    return Request("ACK", invite.uri, headers)
+    headers.add("CSeq", str(CSeq(invite.cseq.seq, method)))
+    return Request(method, invite.uri, headers)
 
 
 class Transaction:

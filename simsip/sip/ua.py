@@ -121,6 +121,7 @@ from simsip.sip.transaction import (
     ServerTransaction,
     TransactionLayer,
     TUEvent,
+    build_from_invite,
     has_magic_cookie,
     server_key,
 )
@@ -1492,19 +1493,8 @@ class UserAgentCore:
 
     def _send_cancel(self, now: float, call: _Call, uac: _UacInvite) -> list[Action]:
         """§9.1: the CANCEL copies Request-URI, Call-ID, To, From, CSeq number, Route and top Via."""
-        from simsip.sip.message import CSeq, Headers, Request
-
         invite = uac.request
-        headers = Headers()
-        headers.add("Via", invite.headers.get_all("Via")[0])
-        headers.add("Max-Forwards", "70")
-        for route in invite.headers.get_all("Route"):
-            headers.add("Route", route)
-        headers.add("From", invite.headers.get("From"))
-        headers.add("To", invite.headers.get("To"))
-        headers.add("Call-ID", invite.call_id)
-        headers.add("CSeq", str(CSeq(invite.cseq.seq, "CANCEL")))
-        request = Request("CANCEL", invite.uri, headers)
+        request = build_from_invite(invite, "CANCEL", invite.headers.get("To"))
         uac.cancel_sent = True
         role = _ClientRole(call.call_id, "CANCEL", None)
         _, actions = self._send_request(now, request, uac.destination, role)
