@@ -18,7 +18,8 @@ from simsip.viz.flow import (
     SEND,
     STATE,
     TIMER,
-        select,
+    only_run,
+    select,
     timer_name,
     transmission_label,
     tx_key,
@@ -122,11 +123,7 @@ def explain(
 ) -> list[Explanation]:
     """Annotate every event of one run (within the window and call) with its rule."""
     events = list(events)
-    if run is None:
-        runs = sorted({ev.run for ev in events})
-        if len(runs) > 1:
-            raise ValueError(f"trace holds runs {runs}; choose one with run=")
-        run = runs[0] if runs else None
+    run = only_run(events, run)
     out: list[Explanation] = []
     # Per node: what it has received (for "a proxy forwards") and its last copy of each message.
     received: dict[str, set[tuple[Any, ...]]] = defaultdict(set)

@@ -260,6 +260,16 @@ def select(
     return out
 
 
+def only_run(events: Sequence[Any], run: int | None = None) -> int | None:
+    """``run`` if given, else the trace's one run (None when empty); ValueError when it holds several."""
+    if run is not None:
+        return run
+    runs = sorted({ev.run for ev in events})
+    if len(runs) > 1:
+        raise ValueError(f"trace holds runs {runs}; choose one with run=")
+    return runs[0] if runs else None
+
+
 def build_flow(
     events: Iterable[Any],
     nodes: Sequence[str] | None = None,

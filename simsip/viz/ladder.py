@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 from rich.text import Text
 
-from simsip.viz.flow import Flow, Note, Transmission, build_flow, link_ends
+from simsip.viz.flow import Flow, Note, Transmission, build_flow, link_ends, only_run
 
 FORMATS = ("text", "svg", "mermaid", "html")
 
@@ -119,12 +119,7 @@ class Ladder:
     ) -> None:
         """Build the ladder of ``run`` (None: all events given) within the window and call."""
         events = list(events)
-        if run is None:
-            runs = sorted({ev.run for ev in events})
-            run = runs[0] if len(runs) == 1 else None
-            if len(runs) > 1:
-                raise ValueError(f"trace holds runs {runs}; choose one with run=")
-        self.run = run
+        self.run = run = only_run(events, run)
         self.flow: Flow = build_flow(
             events, nodes=nodes, run=run, t_from=t_from, t_to=t_to, call_id=call_id
         )

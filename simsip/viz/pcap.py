@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 
-from simsip.viz.flow import Transmission, build_flow, timer_name
+from simsip.viz.flow import Transmission, build_flow, only_run, timer_name
 
 # Simulated time 0 is written as 2026-01-01T00:00:00Z (fixed: same run, same bytes).
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
@@ -268,11 +268,7 @@ def write_pcapng(
 ) -> list[Frame]:
     """Export one run of a trace as pcapng to ``stream``; returns the frames written."""
     events = list(events)
-    if run is None:
-        runs = sorted({ev.run for ev in events})
-        if len(runs) > 1:
-            raise ValueError(f"trace holds runs {runs}; choose one with run=")
-        run = runs[0] if runs else None
+    run = only_run(events, run)
     flow = build_flow(events, nodes=nodes, run=run)
     addr = assign_addresses(flow.nodes, addresses)
     captured = frames(flow.transmissions, addr)
