@@ -7,20 +7,11 @@ names are re-exported here: :func:`parse`, :class:`SipParseError`,
 
 from __future__ import annotations
 
+from simsip.sip import message
 from simsip.sip.abnf import SipParseError
 from simsip.sip.message import CSeq, Headers, NameAddr, RAck, Request, Response, Via, make_response, parse
 from simsip.sip.uri import URI
 
-__all__ = [
-    "CSeq",
-    "Headers",
-    "NameAddr",
-    "RAck",
-    "Request",
-    "Response",
-    "SipParseError",
-    "URI",
-    "Via",
-    "make_response",
-    "parse",
-]
+# Exactly the message layer's public names, in the form type checkers follow.
+__all__: list[str] = []
+__all__ += message.__all__
