@@ -329,6 +329,9 @@ class _Compiled:
                 auto_prack=node.auto_prack,
                 auto_trying=node.auto_trying,
                 answer_sdp=node.answer_sdp,
+                # An `on NODE re-INVITE` handler answers re-INVITEs itself, as `on NODE INVITE` does.
+                auto_answer_reinvite=not any(h.node == node.name and h.event.kind is m.EventKind.REINVITE
+                                             for h in self.scenario.handlers),
                 outbound=tuple(Address(self.host_of[p], 5060, self.transport(node.name, p))
                                for p in node.outbound),
                 credentials=((node.credentials[0].user, node.credentials[0].password)

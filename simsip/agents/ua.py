@@ -23,7 +23,8 @@ here and do not answer), ``bye`` (BYE in the early or confirmed dialogs). Matchi
 A UA with no handler for an initial INVITE answers it ``200`` at once (the
 simplest application: every call is accepted); write ``ignore`` to leave an
 INVITE unanswered. Requests the core answers itself (BYE, OPTIONS, CANCEL,
-re-INVITEs by default) need no handler.
+re-INVITEs) need no handler; a UA with an ``on X re-INVITE`` handler answers
+its re-INVITEs there (the engine turns the core's automatic 200 off).
 
 Each handler draws its random ``wait`` durations from its own stream.
 """

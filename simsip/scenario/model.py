@@ -495,7 +495,7 @@ class EventKind(enum.Enum):
     REQUEST = "request"
     """An initial (out-of-dialog) request of ``method`` was received (``INVITE``, ``CANCEL``)."""
     REINVITE = "reinvite"
-    """An in-dialog INVITE was received (``re-INVITE``)."""
+    """An in-dialog INVITE was received (``re-INVITE``); the handler answers it (else the core sends 200)."""
     RESPONSE = "response"
     """A response with exactly ``code`` to a ``method`` request was received (``180``)."""
     RESPONSE_CLASS = "response_class"

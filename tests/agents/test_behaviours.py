@@ -66,9 +66,29 @@ def test_invite_handler_does_not_fire_for_a_reinvite() -> None:
     assert bob == [(60.0, "bob", "200 OK", "1 INVITE"), (80.0, "bob", "200 OK", "2 INVITE")]
 
 
+def test_reinvite_handler_answers_the_reinvite_rfc3261_14_2() -> None:
+    """`on bob re-INVITE` answers the re-INVITE itself (here 488 after 100 ms); the core does not answer 200 first.
+
+    Before: the core had answered 200 at once and the handler's `send` was an app-error.
+    """
+    result = _run(HEAD + "on bob re-INVITE: wait 100ms; send 488\non alice 200: reinvite\ncall alice -> bob\n")
+    errors = [e for e in result.trace if e.event == "app" and (e.detail or "").startswith("app-error")]
+    assert errors == []
+    assert [s for s in _sends(result) if s[1] == "bob"] == [(10.0, "bob", "200 OK", "1 INVITE"),
+                                                            (130.0, "bob", "488 Not Acceptable Here", "2 INVITE")]
+
+
+def test_without_reinvite_handler_the_core_answers_200() -> None:
+    """No `on bob re-INVITE`: the core answers the re-INVITE 200 at once (RFC 3261 §14.2)."""
+    result = _run(HEAD + "on alice 200: reinvite\ncall alice -> bob\n")
+    assert [s for s in _sends(result) if s[1] == "bob"] == [(10.0, "bob", "200 OK", "1 INVITE"),
+                                                            (30.0, "bob", "200 OK", "2 INVITE")]
+
+
 def test_reinvite_handler_fires_for_the_reinvite() -> None:
-    """`on bob re-INVITE` runs for the in-dialog INVITE (the core answered it 200 already)."""
-    result = _run(HEAD + "on bob re-INVITE: wait 100ms; hangup\non alice 200: reinvite\ncall alice -> bob\n")
+    """`on bob re-INVITE` runs for the in-dialog INVITE."""
+    result = _run(HEAD + "on bob re-INVITE: send 200; wait 100ms; hangup\non alice 200: reinvite\n"
+                  "call alice -> bob\n")
     bye = [s for s in _sends(result) if s[2] == "BYE"]
     # re-INVITE reaches bob at 30 ms; his hangup waits for the ACK of its 200 (§15), here at 50 ms.
     assert bye == [(130.0, "bob", "BYE", "1 BYE")]  # bob's own first CSeq in the dialog
