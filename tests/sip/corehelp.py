@@ -182,6 +182,29 @@ class Net:
         return [(round(t, 3), e) for t, n, e in self.events if n == node and e.kind == kind]
 
 
+def drop_first(label: str) -> Callable[[Sent], bool]:
+    """A ``drop=`` predicate that loses only the first transmission labelled ``label`` ("ACK", "180")."""
+    lost: list[Sent] = []
+
+    def drop(sent: Sent) -> bool:
+        if sent.label == label and not lost:
+            lost.append(sent)
+            return True
+        return False
+
+    return drop
+
+
+def doubling_times(t1: float, cap: float | None) -> list[float]:
+    """TIMERS.md §2: send times doubling from T1 (with or without a cap) up to the first time >= 64*T1."""
+    times, t, interval = [0.0], 0.0, t1
+    while t + interval < 64 * t1:
+        t += interval
+        times.append(round(t, 3))
+        interval = 2 * interval if cap is None else min(2 * interval, cap)
+    return times
+
+
 # ------------------------------------------------------------------ UA pairs
 
 

@@ -6,23 +6,13 @@ import pytest
 
 pytest.importorskip("simsip.sip.codes")
 
-from corehelp import dial, pair, wait_request  # noqa: E402
+from corehelp import dial, doubling_times, drop_first, pair, wait_request  # noqa: E402
 
 from simsip.sip.events import Address, Transport  # noqa: E402
 from simsip.sip.message import RAck  # noqa: E402
 from simsip.sip.ua import RELIABILITY_FAILURE_REASON  # noqa: E402
 
 SDP = b"v=0\r\no=bob 1 1 IN IP4 bob\r\ns=-\r\nc=IN IP4 bob\r\nt=0 0\r\nm=audio 3456 RTP/AVP 0\r\n"
-
-
-def expected(t1: float, cap: float | None) -> list[float]:
-    """TIMERS.md §2: double from T1 (with or without a cap) up to the first time >= 64*T1."""
-    times, t, interval = [0.0], 0.0, t1
-    while t + interval < 64 * t1:
-        t += interval
-        times.append(round(t, 3))
-        interval = 2 * interval if cap is None else min(2 * interval, cap)
-    return times
 
 
 @pytest.mark.parametrize("t1", [0.5, 0.1])
@@ -34,7 +24,7 @@ def test_reliable_1xx_schedule_then_5xx_rfc3262_3(t1: float, transport: Transpor
     start = net.now
     net.run(until=start + 64 * t1 + 1)
     sends = net.sends("bob", "180")
-    assert [round(s.t - start, 3) for s in sends] == expected(t1, None)
+    assert [round(s.t - start, 3) for s in sends] == doubling_times(t1, None)
     assert [s.retransmission for s in sends] == list(range(7))
     assert [s.timer for s in sends] == [None] + ["1xx-rel"] * 6
     if t1 == 0.5:
@@ -90,15 +80,7 @@ def test_second_reliable_1xx_queued_until_prack_rfc3262_3() -> None:
 
 def test_uac_discards_retransmission_and_prack_only_by_timer_e_rfc3262_4() -> None:
     """RFC 3262 §4: a retransmitted reliable 1xx is discarded; PRACK is resent only on Timer E."""
-    lost = {"n": 0}
-
-    def drop(sent) -> bool:
-        if sent.label == "PRACK" and lost["n"] == 0:
-            lost["n"] += 1
-            return True
-        return False
-
-    net, alice, bob = pair(drop=drop)
+    net, alice, bob = pair(drop=drop_first("PRACK"))
     dial(net, alice, bob, [(0.0, 180, {"reliable": True})])
     net.run(until=5.0)
     assert net.times("bob", "180") == [0.01, 0.51]
@@ -137,15 +119,7 @@ def test_prack_matching_nothing_gets_481_rfc3262_3() -> None:
 
 def test_2xx_withheld_while_reliable_1xx_with_sdp_unacked_rfc3262_3() -> None:
     """RFC 3262 §3, §5: no 2xx while an unPRACKed reliable 1xx carried a session description."""
-    lost = {"n": 0}
-
-    def drop(sent) -> bool:
-        if sent.label == "PRACK" and lost["n"] == 0:
-            lost["n"] += 1
-            return True
-        return False
-
-    net, alice, bob = pair(drop=drop)
+    net, alice, bob = pair(drop=drop_first("PRACK"))
     dial(net, alice, bob, [(0.0, 183, {"reliable": True, "sdp": SDP}), (0.1, 200, {})])
     net.run(until=3.0)
     # PRACK lost at 0.02, resent on Timer E at 0.52, reaches bob at 0.53: then the 200 goes.

@@ -11,21 +11,11 @@ import pytest
 
 pytest.importorskip("simsip.sip.codes")
 
-from corehelp import Net, answer_on, dial, make_ua, pair, wait_request  # noqa: E402
+from corehelp import Net, answer_on, dial, doubling_times, drop_first, make_ua, pair, wait_request  # noqa: E402
 
 from simsip.sip.auth import DigestAuthenticator  # noqa: E402
 from simsip.sip.events import Address, Transport  # noqa: E402
 from simsip.sip.message import make_response  # noqa: E402
-
-
-def expected(t1: float, cap: float | None) -> list[float]:
-    """TIMERS.md §2: double from T1 (with or without a cap) up to the first time >= 64*T1."""
-    times, t, interval = [0.0], 0.0, t1
-    while t + interval < 64 * t1:
-        t += interval
-        times.append(round(t, 3))
-        interval = 2 * interval if cap is None else min(2 * interval, cap)
-    return times
 
 
 # ------------------------------------------------------------ 2xx reliability
@@ -40,7 +30,7 @@ def test_2xx_retransmitted_until_64t1_then_bye_rfc3261_13_3_1_4(t1: float, trans
     start = net.now
     net.run(until=start + 64 * t1 + 1)
     oks = [s for s in net.sends("bob", "200") if s.message.cseq.method == "INVITE"]
-    assert [round(s.t - start, 3) for s in oks] == expected(t1, 4.0)
+    assert [round(s.t - start, 3) for s in oks] == doubling_times(t1, 4.0)
     if t1 == 0.5:
         assert len(oks) == 11 and round(oks[-1].t - start, 3) == 31.5
     assert [s.retransmission for s in oks] == list(range(len(oks)))
@@ -56,15 +46,7 @@ def test_2xx_retransmitted_until_64t1_then_bye_rfc3261_13_3_1_4(t1: float, trans
 
 def test_ack_stops_2xx_retransmission_rfc3261_13_3_1_4() -> None:
     """RFC 3261 §13.3.1.4: the ACK (here the second one, after a loss) stops the 2xx retransmission."""
-    lost = {"n": 0}
-
-    def drop(sent) -> bool:
-        if sent.label == "ACK" and lost["n"] == 0:
-            lost["n"] += 1
-            return True
-        return False
-
-    net, alice, bob = pair(drop=drop)
+    net, alice, bob = pair(drop=drop_first("ACK"))
     dial(net, alice, bob, [(0.0, 200, {})])
     net.run(until=40.0)
     assert net.times("bob", "200") == [0.01, 0.51]
@@ -76,15 +58,7 @@ def test_ack_stops_2xx_retransmission_rfc3261_13_3_1_4() -> None:
 
 def test_callee_bye_waits_for_ack_rfc3261_15() -> None:
     """RFC 3261 §15: the callee must not send BYE before the ACK (or the ACK timeout)."""
-    lost = {"n": 0}
-
-    def drop(sent) -> bool:
-        if sent.label == "ACK" and lost["n"] == 0:
-            lost["n"] += 1
-            return True
-        return False
-
-    net, alice, bob = pair(drop=drop)
+    net, alice, bob = pair(drop=drop_first("ACK"))
     call_id = dial(net, alice, bob, [(0.0, 200, {})])
     net.run(until=0.1)
     net.do("bob", lambda now: bob.hangup(now, call_id))
@@ -177,7 +151,7 @@ def test_invite_timeout_is_408_rfc3261_8_1_3_1(t1: float) -> None:
     net = Net({"alice": alice})
     net.do("alice", lambda now: alice.invite(now, "sip:bob@nowhere"))
     net.run()
-    assert net.times("alice", "INVITE") == expected(t1, None)
+    assert net.times("alice", "INVITE") == doubling_times(t1, None)
     assert net.app_at("alice", "timeout")[0][0] == round(64 * t1, 3)
     assert net.app("alice", "call-ended")[0].detail == {
         "outcome": "timeout", "final_code": 408, "by": None, "reason": "Timer B"}

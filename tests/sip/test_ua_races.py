@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("simsip.sip.codes")
 
-from corehelp import dial, pair  # noqa: E402
+from corehelp import dial, drop_first, pair  # noqa: E402
 
 from simsip.sip.events import Address  # noqa: E402
 
@@ -86,15 +86,7 @@ def test_bye_timeout_still_ends_call_rfc3261_15_1_1() -> None:
 
 def test_reliable_1xx_resent_for_invite_retransmission_rfc3261_17_2_1() -> None:
     """PRACK.md §9 / RFC 3261 §17.2.1: a retransmitted INVITE makes the server resend the reliable 1xx too."""
-    lost = {"n": 0}
-
-    def drop(sent) -> bool:
-        if sent.label == "180" and lost["n"] == 0:
-            lost["n"] += 1
-            return True
-        return False
-
-    net, alice, bob = pair(drop=drop)
+    net, alice, bob = pair(drop=drop_first("180"))
     dial(net, alice, bob, [(0.0, 180, {"reliable": True})])
     net.run(until=2.0)
     sends = net.sends("bob", "180")
@@ -106,15 +98,7 @@ def test_reliable_1xx_resent_for_invite_retransmission_rfc3261_17_2_1() -> None:
 
 def test_reinvite_while_initial_2xx_unacked_rfc5407_3_1_4() -> None:
     """RFC 5407 §3.1.4: ACK lost, 200 retransmitted while alice re-INVITEs: each 2xx gets its own ACK."""
-    lost = {"n": 0}
-
-    def drop(sent) -> bool:
-        if sent.label == "ACK" and lost["n"] == 0:
-            lost["n"] += 1
-            return True
-        return False
-
-    net, alice, bob = pair(drop=drop)
+    net, alice, bob = pair(drop=drop_first("ACK"))
     call_id = dial(net, alice, bob, [(0.0, 200, {})])
     net.run(until=0.3)
     net.do("alice", lambda now: alice.reinvite(now, call_id))
