@@ -729,8 +729,8 @@ class UserAgentCore:
             uas.dialog = dialog
         return uas.dialog
 
-    def _provisional(self, call: _Call, uas: _UasInvite, code: int, body: bytes, reason: str | None) -> "Response":
-        """A 101-199 for the INVITE, with our Contact (it may create a dialog)."""
+    def _invite_answer(self, call: _Call, uas: _UasInvite, code: int, body: bytes, reason: str | None) -> "Response":
+        """A 101-299 for the INVITE, with our Contact (it may create a dialog) and Record-Route."""
         response = self._make_response(uas.request, code, uas.to_tag, reason)
         _copy_record_route(uas.request, response)
         response.headers.add("Contact", self._contact(call))
@@ -752,9 +752,9 @@ class UserAgentCore:
         if not uas.reinvite:
             actions += dialog.feed(DialogEvent.PROVISIONAL)
         if not reliable:
-            response = self._provisional(call, uas, code, body, reason)
+            response = self._invite_answer(call, uas, code, body, reason)
             return actions + self._respond_tx(now, uas.tx, response)
-        response = self._provisional(call, uas, code, body, reason)
+        response = self._invite_answer(call, uas, code, body, reason)
         response.headers.add("Require", "100rel")
         uas.reliable_count += 1
         rel = _Reliable1xx(response, call.call_id, uas.reliable_count, has_sdp=bool(response.body))
@@ -830,12 +830,7 @@ class UserAgentCore:
             # RFC 3261 §13.2.1: the 2xx carries the answer (or our offer when the INVITE had
             # none) unless a reliable 1xx already did.
             body = self._sdp(call)
-        response = self._make_response(uas.request, code, uas.to_tag, reason)
-        _copy_record_route(uas.request, response)
-        response.headers.add("Contact", self._contact(call))
-        if body:
-            response.headers.add("Content-Type", SDP)
-            response.body = body
+        response = self._invite_answer(call, uas, code, body, reason)
         if uas.unacked is not None and uas.unacked.has_sdp:
             # RFC 3262 §3: no 2xx while a reliable 1xx with SDP awaits its PRACK.
             uas.withheld = response
@@ -1064,14 +1059,21 @@ class UserAgentCore:
             return [self._event("discarded", _safe_call_id(response), response, reason="bad status code")]
         return self._layer(now, self.layer.receive_response(now, response))
 
+    def _uac_of(self, tx: ClientTransaction) -> tuple[_Call, _UacInvite] | None:
+        """The call and INVITE that ``tx`` is the current transaction of (None once replaced or gone)."""
+        call = self.calls.get(tx.call_id)
+        if call is None:
+            return None
+        uac = call.uac_by_cseq.get(tx.request.cseq.seq)
+        return (call, uac) if uac is not None and uac.tx is tx else None
+
     def _on_response(self, now: float, tx: ClientTransaction, response: "Response") -> list[Action]:
         """A response passed up by one of our client transactions."""
         if tx.method == "INVITE":
-            call = self.calls.get(tx.call_id)
-            uac = call.uac_by_cseq.get(tx.request.cseq.seq) if call is not None else None
-            if uac is None or uac.tx is not tx:
+            found = self._uac_of(tx)
+            if found is None:
                 return []
-            return self._on_invite_response(now, call, uac, response)
+            return self._on_invite_response(now, *found, response)
         role = self._roles.get(tx.id)
         if role is None:
             return []
@@ -1285,10 +1287,10 @@ class UserAgentCore:
             return []
         code = 408 if kind == "timeout" else 503
         if tx.method == "INVITE":
-            call = self.calls.get(tx.call_id)
-            uac = call.uac_by_cseq.get(tx.request.cseq.seq) if call is not None else None
-            if uac is None or uac.tx is not tx:
+            found = self._uac_of(tx)
+            if found is None:
                 return []
+            call, uac = found
             uac.final_code = code
             if (not uac.reinvite and kind == "timeout" and not uac.provisional
                     and uac.outbound_index + 1 < len(self.config.outbound)):
