@@ -325,6 +325,19 @@ def _stats_row(name: str, stats: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _stats_table(title: str, names: Iterable[str], stats: Mapping[str, Any]) -> Any:
+    """A rich table with one :func:`_stats_row` per name present in ``stats``."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, header in enumerate(["measure", "n", "mean", "95 % CI", "p50", "p90", "p99", "max"]):
+        table.add_column(header, justify="left" if i == 0 else "right")
+    for name in names:
+        if name in stats:
+            table.add_row(*_stats_row(name, stats[name]))
+    return table
+
+
 def summary_tables(summary: Mapping[str, Any], calls: int | None = None) -> list[Any]:
     """Rich tables of a summary: outcomes, measures, RFC 6076."""
     from rich.table import Table
@@ -341,23 +354,12 @@ def summary_tables(summary: Mapping[str, Any], calls: int | None = None) -> list
         row.append(f"{100.0 * share:.1f} %")
         outcomes.add_row(*row)
 
-    headers = ["measure", "n", "mean", "95 % CI", "p50", "p90", "p99", "max"]
-    measures = Table(title="Per-call measures")
-    for i, header in enumerate(headers):
-        measures.add_column(header, justify="left" if i == 0 else "right")
-    for name in MEASURES:
-        if name in summary:
-            measures.add_row(*_stats_row(name, summary[name]))
+    measures = _stats_table("Per-call measures", MEASURES, summary)
 
     rfc = summary.get("rfc6076", {})
     tables = [outcomes, measures]
     if rfc:
-        delays = Table(title="RFC 6076 delays")
-        for i, header in enumerate(headers):
-            delays.add_column(header, justify="left" if i == 0 else "right")
-        for name in RFC6076_DELAYS:
-            if name in rfc:
-                delays.add_row(*_stats_row(name, rfc[name]))
+        delays = _stats_table("RFC 6076 delays", RFC6076_DELAYS, rfc)
         ratios = Table(title="RFC 6076 ratios")
         ratios.add_column("ratio")
         ratios.add_column("value", justify="right")
