@@ -49,34 +49,32 @@ class LadderOptions:
     title: str | None = None
 
 
+def _message_class(tx: Transmission) -> int:
+    """Colour class of a message: 0 request, 1 provisional, 2 success, 3 3xx-6xx."""
+    status = tx.status
+    if status is None:
+        return 0
+    if status < 200:
+        return 1
+    if status < 300:
+        return 2
+    return 3
+
+
 def _style_for(tx: Transmission) -> str:
     """Terminal style of a transmission: by request/response class, lost in red."""
     if tx.dropped:
         return STYLE_LOST
     if tx.retransmission:
         return STYLE_RETX
-    status = tx.status
-    if status is None:
-        return STYLE_REQUEST
-    if status < 200:
-        return STYLE_1XX
-    if status < 300:
-        return STYLE_2XX
-    return STYLE_ERROR
+    return (STYLE_REQUEST, STYLE_1XX, STYLE_2XX, STYLE_ERROR)[_message_class(tx)]
 
 
 def _css_for(tx: Transmission) -> str:
     """SVG colour of a transmission, by request/response class; lost in red."""
     if tx.dropped:
         return CSS_LOST
-    status = tx.status
-    if status is None:
-        return CSS_REQUEST
-    if status < 200:
-        return CSS_1XX
-    if status < 300:
-        return CSS_2XX
-    return CSS_ERROR
+    return (CSS_REQUEST, CSS_1XX, CSS_2XX, CSS_ERROR)[_message_class(tx)]
 
 
 def _drop_fraction(tx: Transmission, nodes: Sequence[str]) -> float:
