@@ -253,3 +253,11 @@ def dial(net: Net, alice, bob, script: list[tuple[float, int, dict]], **invite) 
     """alice INVITEs bob (at ``net.now``); bob answers per ``script`` (see :func:`answer_on`)."""
     net.do("alice", lambda now: alice.invite(now, "sip:bob@bob", **invite))
     return answer_on(net, "bob", bob, script)
+
+
+def established(**net) -> tuple[Net, Any, Any, str]:
+    """alice has called bob, answered 200 and ACKed; the clock at 1 s: (net, alice, bob, call_id)."""
+    network, alice, bob = pair(**net)
+    call_id = dial(network, alice, bob, [(0.0, 200, {})])
+    network.run(until=1.0)
+    return network, alice, bob, call_id

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("simsip.sip.codes")
 
-from corehelp import Net, answer_on, dial, doubling_times, drop_first, make_ua, pair, wait_request  # noqa: E402
+from corehelp import Net, answer_on, dial, doubling_times, drop_first, established, make_ua, pair  # noqa: E402
 
 from simsip.sip.auth import DigestAuthenticator  # noqa: E402
 from simsip.sip.events import Address, Transport  # noqa: E402
@@ -178,9 +178,7 @@ def test_outbound_failover_after_timer_b_rfc3665_3_4() -> None:
 
 def test_reinvite_in_dialog_rfc3261_14() -> None:
     """RFC 3261 §14.1-14.2: re-INVITE with the next CSeq, answered 200 and ACKed."""
-    net, alice, bob = pair()
-    call_id = dial(net, alice, bob, [(0.0, 200, {})])
-    net.run(until=1.0)
+    net, alice, bob, call_id = established()
     net.do("alice", lambda now: alice.reinvite(now, call_id))
     net.run(until=2.0)
     invites = net.sends("alice", "INVITE")
@@ -193,9 +191,7 @@ def test_reinvite_in_dialog_rfc3261_14() -> None:
 
 def test_reinvite_glare_491_and_backoff_rfc3261_14_1() -> None:
     """RFC 3261 §14.1 / RFC 5407 §3.3.1: both get 491; owner retries in 2.1-4.0 s, the other in 0-2.0 s."""
-    net, alice, bob = pair()
-    call_id = dial(net, alice, bob, [(0.0, 200, {})])
-    net.run(until=1.0)
+    net, alice, bob, call_id = established()
     net.do("alice", lambda now: alice.reinvite(now, call_id))
     net.do("bob", lambda now: bob.reinvite(now, call_id))
     net.run(until=10.0)
@@ -215,9 +211,7 @@ def test_reinvite_glare_491_and_backoff_rfc3261_14_1() -> None:
 
 def test_bye_for_unknown_dialog_gets_481_rfc3261_15_1_2() -> None:
     """RFC 3261 §15.1.2 / §12.2.2: a BYE matching no dialog gets 481."""
-    net, alice, bob = pair()
-    call_id = dial(net, alice, bob, [(0.0, 200, {})])
-    net.run(until=1.0)
+    net, alice, bob, call_id = established()
     net.do("alice", lambda now: alice.hangup(now, call_id))
     net.run(until=2.0)
     bye = net.sends("alice", "BYE")[0].message.copy()
@@ -229,9 +223,7 @@ def test_bye_for_unknown_dialog_gets_481_rfc3261_15_1_2() -> None:
 
 def test_lower_cseq_in_dialog_gets_500_rfc3261_12_2_2() -> None:
     """RFC 3261 §12.2.2: a request with a CSeq lower than the remote CSeq gets 500."""
-    net, alice, bob = pair()
-    call_id = dial(net, alice, bob, [(0.0, 200, {})])
-    net.run(until=1.0)
+    net, alice, bob, call_id = established()
     net.do("alice", lambda now: alice.reinvite(now, call_id))
     net.run(until=2.0)
     old = net.sends("alice", "INVITE")[1].message.copy()
@@ -385,9 +377,7 @@ def test_3xx_recursion_same_call_id_cseq_plus_one_rfc3261_8_1_3_4() -> None:
 
 def test_reinvite_with_new_contact_refreshes_target_rfc3665_3_7() -> None:
     """RFC 3665 §3.7 / RFC 3261 §12.2: a re-INVITE with a new Contact moves the peer's remote target."""
-    net, alice, bob = pair()
-    call_id = dial(net, alice, bob, [(0.0, 200, {})])
-    net.run(until=1.0)
+    net, alice, bob, call_id = established()
     net.do("bob", lambda now: bob.reinvite(now, call_id, contact="sip:bob@bob-moved"))
     net.run(until=2.0)
     reinvite = net.sends("bob", "INVITE")[0].message

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("simsip.sip.codes")
 
-from corehelp import dial, drop_first, pair  # noqa: E402
+from corehelp import dial, drop_first, established, pair  # noqa: E402
 
 from simsip.sip.events import Address  # noqa: E402
 
@@ -25,9 +25,7 @@ def test_invite_retransmission_in_moratorium_absorbed_rfc5407_3_1_1() -> None:
 
 def test_simultaneous_bye_rfc5407_3_2_1() -> None:
     """RFC 5407 §3.2.1: both send BYE; each, Mortal, answers the other's BYE with 200."""
-    net, alice, bob = pair()
-    call_id = dial(net, alice, bob, [(0.0, 200, {})])
-    net.run(until=1.0)
+    net, alice, bob, call_id = established()
     net.do("alice", lambda now: alice.hangup(now, call_id))
     net.do("bob", lambda now: bob.hangup(now, call_id))
     net.run(until=40.0)
@@ -40,9 +38,7 @@ def test_simultaneous_bye_rfc5407_3_2_1() -> None:
 
 def test_reinvite_while_mortal_gets_481_rfc5407_3_2_2() -> None:
     """RFC 5407 §3.2.2: a re-INVITE crossing our BYE is answered 481 (only BYE is accepted when Mortal)."""
-    net, alice, bob = pair()
-    call_id = dial(net, alice, bob, [(0.0, 200, {})])
-    net.run(until=1.0)
+    net, alice, bob, call_id = established()
     net.do("alice", lambda now: alice.hangup(now, call_id))
     net.do("bob", lambda now: bob.reinvite(now, call_id))
     net.run(until=40.0)
@@ -73,9 +69,7 @@ def test_bye_in_early_dialog_gets_487_for_invite_rfc3261_15_1_2() -> None:
 
 def test_bye_timeout_still_ends_call_rfc3261_15_1_1() -> None:
     """RFC 3261 §15.1.1: a BYE that gets no answer (Timer F) still ends the dialog."""
-    net, alice, bob = pair(drop=lambda s: s.label == "BYE")
-    call_id = dial(net, alice, bob, [(0.0, 200, {})])
-    net.run(until=1.0)
+    net, alice, bob, call_id = established(drop=lambda s: s.label == "BYE")
     net.do("alice", lambda now: alice.hangup(now, call_id))
     net.run(until=100.0)
     assert net.app_at("alice", "timeout")[0][1].detail["method"] == "BYE"
