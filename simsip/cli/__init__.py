@@ -9,6 +9,7 @@ expectation failed, 2 bad input (scenario, parameter or option).
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -20,7 +21,7 @@ EXIT_BAD_INPUT = 2
 class SimsipGroup(click.Group):
     """A click group whose usage errors end in one line and exit status 2."""
 
-    def main(self, *args, **kwargs):  # type: ignore[override]
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Run the group, turning click usage errors into one-line messages."""
         kwargs.setdefault("standalone_mode", False)
         try:

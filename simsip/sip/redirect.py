@@ -16,11 +16,15 @@ AppEvent kinds: ``"redirect"`` [status, aor, contacts]; ``"stray-response"`` [st
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from simsip.sip.events import Action, Address, AppEvent
 from simsip.sip.registrar import LocationService, aor_key
 from simsip.sip.timers import TimerConfig
 from simsip.sip.transaction import TransactionLayer, split_tu_events
+
+if TYPE_CHECKING:
+    from simsip.sip.message import Request, Response
 
 __all__ = ["RedirectServer"]
 
@@ -49,7 +53,7 @@ class RedirectServer:
         self.code = code
         self.layer = TransactionLayer(timers or TimerConfig(), rng, prefix=f"{name}:")
 
-    def receive(self, now: float, message, source: Address) -> list[Action]:
+    def receive(self, now: float, message: "Request | Response", source: Address) -> list[Action]:
         """A message arrived from ``source``."""
         from simsip.sip.message import Request
 

@@ -83,6 +83,7 @@ __all__ = [
     "INITIAL_STATES",
     "has_magic_cookie",
     "build_non2xx_ack",
+    "build_from_invite",
     "server_key",
     "split_tu_events",
 ]
@@ -486,7 +487,7 @@ class Transaction:
 class ClientTransaction(Transaction):
     """A client transaction: sends ``request`` to ``peer`` and matches its responses."""
 
-    def __init__(self, tid, request, peer, timers, call_id) -> None:
+    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None) -> None:
         """Remember the branch and method used for matching (§17.1.3)."""
         super().__init__(tid, request, peer, timers, call_id)
         self.branch = request.top_via.branch
@@ -526,7 +527,7 @@ class InviteClientTransaction(ClientTransaction):
     machine = "INVITE client"
     transitions = INVITE_CLIENT_TRANSITIONS
 
-    def __init__(self, tid, request, peer, timers, call_id) -> None:
+    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None) -> None:
         """Prepare; call :meth:`start` to send."""
         super().__init__(tid, request, peer, timers, call_id)
         self.ack: "Request | None" = None
@@ -655,7 +656,8 @@ class ServerTransaction(Transaction):
     with ``received``/``rport``: the source of the request).
     """
 
-    def __init__(self, tid, request, peer, timers, call_id, key) -> None:
+    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
+                 key: tuple) -> None:
         """Remember the matching key (§17.2.3)."""
         super().__init__(tid, request, peer, timers, call_id)
         self.key = key
@@ -704,7 +706,8 @@ class InviteServerTransaction(ServerTransaction):
     machine = "INVITE server"
     transitions = INVITE_SERVER_TRANSITIONS
 
-    def __init__(self, tid, request, peer, timers, call_id, key) -> None:
+    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
+                 key: tuple) -> None:
         """Prepare; call :meth:`start`."""
         super().__init__(tid, request, peer, timers, call_id, key)
         self.provisional: "Response | None" = None
