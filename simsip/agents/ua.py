@@ -16,8 +16,9 @@ here and do not answer), ``bye`` (BYE in the early or confirmed dialogs). Matchi
   INVITE) is the response's CSeq method, and which answers a re-INVITE
   exactly when the handler says ``to re-INVITE``: ``on alice 200`` is the
   initial INVITE's 200 only, so a handler that re-INVITEs does not fire
-  again on the re-INVITE's 200. The core reports each response once per
-  dialog (2xx and reliable-1xx retransmissions are not reported);
+  again on the re-INVITE's 200. A handler fires once per response per
+  dialog: the core does not report 2xx and reliable-1xx retransmissions,
+  and the agent skips copies of an unreliable 1xx it already handled;
 * a client transaction timeout -> ``on X timeout``; a call's end -> ``on X call-ended``.
 
 A UA with no handler for an initial INVITE answers it ``200`` at once (the
@@ -94,6 +95,10 @@ class UAAgent(Agent):
         self.last_early: Any = None
         self._forged = 0
         self._by_key: dict[tuple[str, ...], CompiledHandler] = {}
+        # Call-ID -> provisionals to the pending INVITE already handled: (re-INVITE?, To tag, code, RSeq).
+        # The core reports every copy of an unreliable 1xx (resent for an INVITE retransmission
+        # §17.2.1, or duplicated by the network); a handler fires once per response per dialog.
+        self._provisionals: dict[str, set[tuple[Any, ...]]] = {}
         self._response_handlers: list[CompiledHandler] = []
         for handler in handlers:
             event = handler.handler.event
@@ -204,6 +209,15 @@ class UAAgent(Agent):
             method = detail.get("method", "INVITE")
             code = detail.get("code", 0)
             reinvite = bool(detail.get("reinvite"))
+            if method == "INVITE":
+                if code < 200:
+                    key = (reinvite, detail.get("to_tag"), code, detail.get("rseq"))
+                    seen = self._provisionals.setdefault(event.call_id, set())
+                    if key in seen:
+                        return
+                    seen.add(key)
+                else:  # the INVITE is answered: later 1xx copies die in its client transaction
+                    self._provisionals.pop(event.call_id, None)
             for candidate in self._response_handlers:
                 ev = candidate.handler.event
                 if ((ev.method or "INVITE") == method and ev.reinvite == reinvite
@@ -213,6 +227,7 @@ class UAAgent(Agent):
         elif kind == "timeout":
             handler = self._by_key.get(("timeout",))
         elif kind == "call-ended":
+            self._provisionals.pop(event.call_id, None)
             handler = self._by_key.get(("call-ended",))
         if handler is not None:
             self._run(Script(handler, event.call_id))

@@ -171,3 +171,16 @@ def test_no_answer_sdp_ua_sends_sdp_when_the_handler_asks() -> None:
     result = _run(HEAD.replace("ua bob", "ua bob no-answer-sdp") + "on bob INVITE: send 200 sdp\n"
                   "call alice -> bob\n")
     assert _bodies(result, "bob")["1 INVITE"].startswith(b"v=0")
+
+
+def test_provisional_handler_fires_once_for_copies_of_a_1xx() -> None:
+    """A 180 duplicated on the wire (and resent for the duplicated INVITE, §17.2.1) fires `on alice 180` once."""
+    result = _run("ua alice\nua bob\nlink alice <-> bob delay 10ms duplicate 100%\n"
+                  "on bob INVITE: send 180; wait 1s; send 486\n"
+                  "on alice 180: wait 100ms; bye\ncall alice -> bob\n")
+    received = [e for e in result.trace if e.event == "recv" and e.node == "alice" and e.message == "180 Ringing"]
+    assert len(received) == 4
+    errors = [e for e in result.trace if e.event == "app" and e.node == "alice"
+              and (e.detail or "").startswith("app-error")]
+    assert errors == []  # before: three more `bye`s, each refused
+    assert [s for s in _sends(result) if s[1] == "alice" and s[2] == "BYE"] == [(120.0, "alice", "BYE", "2 BYE")]
