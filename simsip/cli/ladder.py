@@ -83,17 +83,12 @@ def traced_run(file: str, run: int, seed: int, params: tuple[str, ...], until: s
     so a scenario whose handlers never stop can still be drawn.
     """
     import simsip
-    from simsip.cli.run import parse_duration
+    from simsip.cli.run import parse_until
     from simsip.engine import run as engine_run
     from simsip.scenario import ScenarioError
 
     values = parse_params(params)
-    stop: float | None = None
-    if until is not None:
-        try:
-            stop = parse_duration(until)
-        except ValueError as exc:
-            raise fail(f"--until {exc}") from None
+    stop = parse_until(until)
     if run < 0:
         raise fail(f"--run {run}: run indices start at 0")
     if not Path(file).is_file():

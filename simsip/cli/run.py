@@ -31,6 +31,16 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _SECONDS[match.group(2)]
 
 
+def parse_until(until: str | None) -> float | None:
+    """The ``--until`` option in seconds (None when not given); a bad duration is a usage error."""
+    if until is None:
+        return None
+    try:
+        return parse_duration(until)
+    except ValueError as exc:
+        raise fail(f"--until {exc}") from None
+
+
 @main.command("run")
 @click.argument("file")
 @click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -51,12 +61,7 @@ def run_command(file: str, runs: int, seed: int, params: tuple[str, ...], fmt: s
     from simsip.scenario import ScenarioError
 
     values = parse_params(params)
-    stop: float | None = None
-    if until is not None:
-        try:
-            stop = parse_duration(until)
-        except ValueError as exc:
-            raise fail(f"--until {exc}") from None
+    stop = parse_until(until)
     if not Path(file).is_file():
         raise fail(f"{file}: no such file")
     if trace_file is not None:
