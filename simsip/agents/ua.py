@@ -9,9 +9,8 @@ INVITE), ``wait`` (a SimPy timeout callback resumes the script; no process),
 here and do not answer), ``bye`` (BYE in the early or confirmed dialogs). Matching:
 
 * a received initial request -> ``on X METHOD`` (``REQUEST``); a re-INVITE ->
-  ``on X re-INVITE`` (``REINVITE``) only, never ``on X INVITE`` (the core
-  answers re-INVITEs itself, so a handler written for the initial INVITE
-  would answer twice);
+  ``on X re-INVITE`` (``REINVITE``) only, never ``on X INVITE`` (a handler
+  written to answer the initial INVITE must not answer re-INVITEs too);
 * a response -> ``on X 180`` / ``on X 2xx`` whose request method (default
   INVITE) is the response's CSeq method, and which answers a re-INVITE
   exactly when the handler says ``to re-INVITE``: ``on alice 200`` is the
