@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from simsip.cli import fail, main
-from simsip.cli.ladder import SimTime, run_options, traced_run, write_output
+from simsip.cli import main
+from simsip.cli.ladder import SimTime, run_options, traced_window, write_output
 
 
 @main.command("explain")
@@ -22,11 +22,7 @@ def explain_command(file: str, run: int, seed: int, params: tuple[str, ...], unt
     """Explain one run of FILE: each event annotated with its rule and RFC section."""
     from simsip.viz.explain import explain, explain_text
 
-    if t_from is not None and t_to is not None and t_to < t_from:
-        raise fail(f"--to {t_to:g} s is before --from {t_from:g} s")
-    traced = traced_run(file, run, seed, params, until)
-    if call_id is not None and not any(ev.call_id == call_id for ev in traced.trace):
-        raise fail(f"--call {call_id!r}: no such Call-ID in run {run}")
+    traced = traced_window(file, run, seed, params, until, t_from, t_to, call_id)
     text = explain_text(explain(traced.trace, nodes=traced.nodes, run=run, t_from=t_from, t_to=t_to,
                                 call_id=call_id, include_recv=not no_recv))
     if output is not None:

@@ -106,6 +106,17 @@ def traced_run(file: str, run: int, seed: int, params: tuple[str, ...], until: s
     return TracedRun(scenario, trace, run, nodes, scenario_addresses(scenario))
 
 
+def traced_window(file: str, run: int, seed: int, params: tuple[str, ...], until: str | None,
+                  t_from: float | None, t_to: float | None, call_id: str | None) -> TracedRun:
+    """:func:`traced_run` for a view of ``[t_from, t_to]`` and one Call-ID, both checked first."""
+    if t_from is not None and t_to is not None and t_to < t_from:
+        raise fail(f"--to {t_to:g} s is before --from {t_from:g} s")
+    traced = traced_run(file, run, seed, params, until)
+    if call_id is not None and not any(ev.call_id == call_id for ev in traced.trace):
+        raise fail(f"--call {call_id!r}: no such Call-ID in run {run}")
+    return traced
+
+
 def write_output(path: str, data: bytes | str, what: str) -> None:
     """Write ``data`` to ``path`` atomically (a temp file renamed over it)."""
     from simsip.experiment import write_atomic
@@ -152,11 +163,7 @@ def ladder_command(file: str, run: int, seed: int, params: tuple[str, ...], unti
     """Draw the ladder diagram of one run of FILE."""
     from simsip.viz.ladder import Ladder
 
-    if t_from is not None and t_to is not None and t_to < t_from:
-        raise fail(f"--to {t_to:g} s is before --from {t_from:g} s")
-    traced = traced_run(file, run, seed, params, until)
-    if call_id is not None and not any(ev.call_id == call_id for ev in traced.trace):
-        raise fail(f"--call {call_id!r}: no such Call-ID in run {run}")
+    traced = traced_window(file, run, seed, params, until, t_from, t_to, call_id)
     title = f"{getattr(traced.scenario, 'name', '') or Path(file).name}: run {run}, seed {seed}"
     lad = Ladder(traced.trace, nodes=traced.nodes, run=run, t_from=t_from, t_to=t_to, call_id=call_id,
                  notes=notes, details=details, title=title)
