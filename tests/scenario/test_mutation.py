@@ -17,11 +17,8 @@ from hypothesis import strategies as st
 from simsip.scenario import ScenarioError, load, load_text
 from simsip.scenario.loader import MAX_BYTES
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted(
-    p for p in [*(ROOT / "scenarios").rglob("*"), *(Path(__file__).parent / "golden").glob("*")]
-    if p.suffix in (".sip", ".yaml", ".yml")
-)
+from tests.scenario.sources import SOURCES
+
 TEXTS = [(p.suffix.lstrip("."), p.read_text(encoding="utf-8")) for p in SOURCES]
 TOKENS = [
     "ua", "proxy", "link", "on", "send", "wait", "call", "calls", "expect", "at", "drop", "->", "<->", ":",

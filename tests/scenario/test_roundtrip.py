@@ -14,11 +14,8 @@ from simsip.scenario import load, load_text
 from simsip.scenario.model import to_json
 from simsip.scenario.writer import to_sip, to_yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted(
-    p for p in [*(ROOT / "scenarios").rglob("*"), *(Path(__file__).parent / "golden").glob("*")]
-    if p.suffix in (".sip", ".yaml", ".yml")
-)
+from tests.scenario.sources import ROOT, SOURCES
+
 
 
 def _ids(path: Path) -> str:
