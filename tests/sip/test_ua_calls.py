@@ -6,6 +6,7 @@ Each test names the RFC section it checks; the clock is stepped by hand (corehel
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -236,19 +237,20 @@ def test_lower_cseq_in_dialog_gets_500_rfc3261_12_2_2() -> None:
 # ------------------------------------------------------------ forking
 
 
-def _fork(net: Net, alice, callees: list[str]) -> None:
-    """Deliver alice's INVITE to several callees, as a forking proxy would (same branch)."""
+def _forked_invite() -> tuple[Net, Any, Any, Any, str]:
+    """alice INVITEs bob and the INVITE reaches bob and carol, as from a forking proxy (same branch)."""
+    alice, bob, carol = make_ua("alice", 1), make_ua("bob", 2), make_ua("carol", 3)
+    net = Net({"alice": alice, "bob": bob, "carol": carol})
+    call_id = net.do("alice", lambda now: alice.invite(now, "sip:bob@bob"))
     invite = net.sends("alice", "INVITE")[0].message
-    for name in callees:
+    for name in ("bob", "carol"):
         net.apply(name, net.cores[name].receive(net.now, invite.copy(), Address("alice")))
+    return net, alice, bob, carol, call_id
 
 
 def test_forked_early_dialogs_and_second_2xx_rfc3261_13_2_2_4() -> None:
     """RFC 3261 §13.2.2.4 / RFC 5407 App. E: one early dialog per To tag; a second 2xx is ACKed then BYEd."""
-    alice, bob, carol = make_ua("alice", 1), make_ua("bob", 2), make_ua("carol", 3)
-    net = Net({"alice": alice, "bob": bob, "carol": carol})
-    call_id = net.do("alice", lambda now: alice.invite(now, "sip:bob@bob"))
-    _fork(net, alice, ["bob", "carol"])
+    net, alice, bob, carol, call_id = _forked_invite()
     for name, ua in (("bob", bob), ("carol", carol)):
         net.do(name, lambda now, u=ua: u.respond(now, call_id, 180))
     net.run(until=1.0)
@@ -268,10 +270,7 @@ def test_forked_early_dialogs_and_second_2xx_rfc3261_13_2_2_4() -> None:
 
 def test_unanswered_early_dialog_ends_64t1_after_first_2xx_rfc3261_13_2_2_4() -> None:
     """RFC 3261 §13.2.2.4: early dialogs not confirmed 64*T1 after the first 2xx are terminated."""
-    alice, bob, carol = make_ua("alice", 1), make_ua("bob", 2), make_ua("carol", 3)
-    net = Net({"alice": alice, "bob": bob, "carol": carol})
-    call_id = net.do("alice", lambda now: alice.invite(now, "sip:bob@bob"))
-    _fork(net, alice, ["bob", "carol"])
+    net, alice, bob, carol, call_id = _forked_invite()
     net.do("carol", lambda now: carol.respond(now, call_id, 180))
     net.do("bob", lambda now: bob.respond(now, call_id, 200))
     net.run(until=40.0)
