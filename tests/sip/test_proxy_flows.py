@@ -102,17 +102,22 @@ def topology(p1_auth: bool = True, p2_auth: bool = False, record_route: bool = F
     return Wire({P1: p1, P2: p2, ALICE_HOST: alice, BOB_HOST: bob}), alice, bob
 
 
-def answer_after_ringing(wire: Wire, bob: UserAgentCore):
-    """Bob's application: 180 at once, 200 after 1 s."""
+def bob_answers(wire: Wire, bob: UserAgentCore, script: list[tuple[float, int]]) -> None:
+    """Bob's application: to a new INVITE, each (delay, code) of ``script`` after its arrival."""
 
     def hook(now: float, event: AppEvent) -> None:
         """React to an incoming INVITE."""
         if event.kind == "request" and event.detail.get("method") == "INVITE" and not event.detail.get("reinvite"):
             cid = event.call_id
-            wire.push(now, "app", (BOB_HOST, lambda t: bob.respond(t, cid, 180)))
-            wire.push(now + 1.0, "app", (BOB_HOST, lambda t: bob.respond(t, cid, 200)))
+            for delay, code in script:
+                wire.push(now + delay, "app", (BOB_HOST, lambda t, c=code: bob.respond(t, cid, c)))
 
     wire.hooks[BOB_HOST] = hook
+
+
+def answer_after_ringing(wire: Wire, bob: UserAgentCore) -> None:
+    """Bob's application: 180 at once, 200 after 1 s."""
+    bob_answers(wire, bob, [(0.0, 180), (1.0, 200)])
 
 
 SETUP_3_2 = [
@@ -172,13 +177,7 @@ def test_rfc3665_3_2_session_through_two_proxies_with_407_record_route() -> None
 def test_rfc3665_3_9_busy_486_acked_hop_by_hop() -> None:
     """RFC 3665 §3.9: Bob answers 486; each proxy ACKs the 486 it received and relays it upstream."""
     wire, alice, bob = topology(p1_auth=False)
-
-    def busy(now: float, event: AppEvent) -> None:
-        """Bob is busy."""
-        if event.kind == "request" and event.detail.get("method") == "INVITE":
-            wire.push(now, "app", (BOB_HOST, lambda t: bob.respond(t, event.call_id, 486)))
-
-    wire.hooks[BOB_HOST] = busy
+    bob_answers(wire, bob, [(0.0, 486)])
     _, actions = alice.invite(0.0, "sip:bob@biloxi.example.com")
     wire.act(0.0, ALICE_HOST, actions)
     wire.run(40.0)
@@ -191,13 +190,7 @@ def test_rfc3665_3_9_busy_486_acked_hop_by_hop() -> None:
 def test_rfc3665_3_8_caller_cancels() -> None:
     """RFC 3665 §3.8: Alice CANCELs after 180; 200 for CANCEL per hop, Bob's 487 relayed, ACKed per hop."""
     wire, alice, bob = topology(p1_auth=False)
-
-    def ring(now: float, event: AppEvent) -> None:
-        """Bob only rings."""
-        if event.kind == "request" and event.detail.get("method") == "INVITE":
-            wire.push(now, "app", (BOB_HOST, lambda t: bob.respond(t, event.call_id, 180)))
-
-    wire.hooks[BOB_HOST] = ring
+    bob_answers(wire, bob, [(0.0, 180)])
     call_id, actions = alice.invite(0.0, "sip:bob@biloxi.example.com")
     wire.act(0.0, ALICE_HOST, actions)
     wire.run(2.0)
