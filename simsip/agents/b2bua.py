@@ -14,6 +14,13 @@ Call-ID, so both legs live in it) and joins the legs:
 * a BYE on one leg hangs up the other; a CANCEL of leg A cancels leg B; a leg
   that ends for any other reason ends its peer.
 
+Relaying as RFC 3665 §3.5 draws it: the ACK for leg B's 2xx is held
+(``UAOptions.hold_2xx_ack``) until leg A's ACK arrives (F11 -> F12), or at
+the latest ``TimerConfig.ack_relay_wait`` after the 2xx, inside the UAS's
+64*T1 (RFC 3261 §13.3.1.4); a BYE is answered (``hold_bye_answer``) when the
+BYE it caused on the other leg is answered or times out (F13-F16), at once
+when no BYE went out.
+
 SDP: with ``rewrite_sdp`` (an ALG anchoring media, the default) each leg gets
 the core's own session description, i.e. the B2BUA's address; without it the
 bodies are passed through unchanged.
@@ -21,12 +28,13 @@ bodies are passed through unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from simsip.agents.base import Agent, Describer
-from simsip.sip.events import AppEvent
+from simsip.sip.events import AppEvent, SendMessage
 
 if TYPE_CHECKING:
     from simsip.metrics.trace import TraceSink
@@ -44,17 +52,25 @@ class B2BUAAgent(Agent):
         super().__init__(spec.name, spec.host_name, env, network, hosts, sink, describer)
         self.spec = spec
         self.core_factory = core_factory
-        self.core = core_factory()
+        self.core = self._relaying_core()
         self.peer: dict[str, str] = {}  # Call-ID of one leg -> Call-ID of the other
         self.incoming: set[str] = set()  # Call-IDs of A legs (where we are the UAS)
         self.done: set[str] = set()  # legs we no longer act on
+        self.bye_wait: dict[str, str] = {}  # leg we sent BYE on -> leg whose BYE we answer then
 
     def new_core(self) -> Any:
         """A fresh core: every leg is forgotten."""
         self.peer.clear()
         self.incoming.clear()
         self.done.clear()
-        return self.core_factory()
+        self.bye_wait.clear()
+        return self._relaying_core()
+
+    def _relaying_core(self) -> Any:
+        """``core_factory()``'s core set to hold the ACK and the BYE's answer for relaying."""
+        core = self.core_factory()
+        core.config = dataclasses.replace(core.config, hold_2xx_ack=True, hold_bye_answer=True)
+        return core
 
     def _body(self, message: Any) -> bytes | None:
         """The SDP argument for the other leg: generated (None) when rewriting, else passed on."""
@@ -81,9 +97,19 @@ class B2BUAAgent(Agent):
                 self.peer[leg_b] = call_id
                 self.incoming.add(call_id)
                 self.execute(actions)
-            elif method == "BYE" and other is not None and other not in self.done:
-                self.done.update((call_id, other))
-                self.execute(core.hangup(now, other))
+            elif method == "ACK" and other is not None and call_id in self.incoming \
+                    and not detail.get("reinvite"):
+                self.execute(core.ack(now, other))
+            elif method == "BYE":
+                actions = []
+                if other is not None and other not in self.done:
+                    self.done.update((call_id, other))
+                    actions = core.hangup(now, other)
+                if any(type(a) is SendMessage and getattr(a.message, "method", None) == "BYE" for a in actions):
+                    self.bye_wait[other] = call_id  # answered when that BYE ends (call-ended)
+                    self.execute(actions)
+                else:
+                    self.execute(actions + core.answer_bye(now, call_id))
             elif method == "CANCEL" and other is not None and other not in self.done:
                 self.done.update((call_id, other))
                 self.execute(core.cancel(now, other))
@@ -104,6 +130,9 @@ class B2BUAAgent(Agent):
                 self.execute(core.respond(now, other, 408))
         elif kind == "call-ended":
             self.done.add(call_id)
+            waiting = self.bye_wait.pop(call_id, None)
+            if waiting is not None:
+                self.execute(core.answer_bye(now, waiting))
             if other is not None and other not in self.done:
                 self.done.add(other)
                 self.execute(core.hangup(now, other))

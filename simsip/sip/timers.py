@@ -133,6 +133,11 @@ class TimerConfig:
         """UAS core gives up waiting for the ACK of a 2xx after 64*T1."""
         return 64.0 * self.t1
 
+    @property
+    def ack_relay_wait(self) -> float:
+        """A B2BUA holds a 2xx's ACK for its peer leg's ACK at most 32*T1 (half the UAS's 64*T1 window)."""
+        return 32.0 * self.t1
+
     def first_reliable_1xx_retransmit(self) -> float:
         """RFC 3262 §3: a reliable provisional is first retransmitted after T1."""
         return self.t1

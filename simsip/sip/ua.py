@@ -44,6 +44,10 @@ Application calls (``now`` first; ``call_id`` is the Call-ID):
   confirmed dialog; a 491 is retried after the §14.1 random backoff.
   ``contact`` (URI) becomes this call's Contact from then on (a target
   refresh after an address change, RFC 3665 §3.7).
+* ``ack(now, call_id)``: send the ACK of the call's 2xx held by
+  ``UAOptions.hold_2xx_ack`` (a B2BUA relaying its peer leg's ACK).
+* ``answer_bye(now, call_id)``: answer 200 the BYE held by
+  ``UAOptions.hold_bye_answer`` (a B2BUA relaying the BYE); the call ends then.
 * ``prack(now, call_id)``: send the PRACK for the newest reliable 1xx not yet
   PRACKed (for ``auto_prack=False`` UAs).
 * ``options(now, target) -> (call_id, actions)``,
@@ -84,7 +88,8 @@ StartTimer labels of the core (transaction timers use the RFC letters, see
 :mod:`simsip.sip.transaction`): ``"2xx"`` (§13.3.1.4 retransmission),
 ``"ack-wait"`` (64*T1 without ACK: stop, then BYE), ``"1xx-rel"`` (RFC 3262
 retransmission), ``"prack-wait"`` (64*T1 without PRACK: 5xx),
-``"491-retry"`` (§14.1 backoff), ``"invite-complete"`` (§13.2.2.4, 64*T1
+``"491-retry"`` (§14.1 backoff), ``"ack-hold"`` (``ack_relay_wait`` after a 2xx
+whose ACK is held: it goes anyway), ``"invite-complete"`` (§13.2.2.4, 64*T1
 after the first 2xx: unanswered early dialogs end), ``"cancel-wait"``
 (§9.1, 64*T1 after CANCEL, or after a BYE ended the early dialog, with no
 final response: the INVITE client transaction is then destroyed). SendMessage ``timer``
@@ -196,6 +201,11 @@ class UAOptions:
     answer_sdp: bool = True
     """§13.2.1: put the generated SDP answer (or offer) in our 2xx to an INVITE (``no-answer-sdp``: no body
     unless the application passes one)."""
+    hold_2xx_ack: bool = False
+    """A B2BUA relaying the ACK (RFC 3665 §3.5 F11/F12): the ACK for the 2xx to an initial INVITE waits for
+    ``ack(call_id)``, at most ``TimerConfig.ack_relay_wait`` so it still lands in the UAS's 64*T1 (§13.3.1.4)."""
+    hold_bye_answer: bool = False
+    """A B2BUA relaying the BYE (RFC 3665 §3.5 F13-F16): a BYE in a dialog is answered by ``answer_bye(call_id)``."""
 
 
 class Rel1xxState(enum.Enum):
@@ -323,6 +333,8 @@ class _Call:
     ended: bool = False
     bye_after_ack: bool = False
     local_contact: str | None = None
+    held_ack: tuple[Dialog, int] | None = None  # (dialog, INVITE CSeq) whose ACK waits (hold_2xx_ack)
+    held_bye: tuple | None = None  # (server tx, BYE, dialog, was confirmed) awaiting answer_bye
     session_version: int = 1
 
 
@@ -956,11 +968,23 @@ class UserAgentCore:
         if not dialog.accept_remote_seq(request):
             return self._respond_tx(now, tx, self._make_response(request, 500, None))
         was_confirmed = dialog.confirmed
-        actions = dialog.feed(DialogEvent.BYE)
-        actions += self._respond_tx(now, tx, self._make_response(request, 200, None))
+        actions = self._send_held_ack(now, call)  # §13.2.2.4: the 2xx is ACKed even so
+        actions += dialog.feed(DialogEvent.BYE)
+        event = self._event("request", call.call_id, request, method="BYE", cseq=request.cseq.seq,
+                            in_dialog=True, reinvite=False)
+        if self.config.hold_bye_answer and call.held_bye is None:
+            # RFC 3665 §3.5 F13-F16: the B2BUA answers once its peer leg's BYE is answered (answer_bye).
+            call.held_bye = (tx, request, dialog, was_confirmed)
+            return actions + [event]
+        return actions + self._answer_bye(now, call, tx, request, dialog, was_confirmed, event)
+
+    def _answer_bye(self, now: float, call: _Call, tx: ServerTransaction, request: "Request", dialog: Dialog,
+                    was_confirmed: bool, event: AppEvent | None) -> list[Action]:
+        """§15.1.2: 200 to the BYE, dialog Morgue, a pending INVITE 487, the call over."""
+        actions = self._respond_tx(now, tx, self._make_response(request, 200, None))
         actions += dialog.feed(DialogEvent.BYE_DONE)
-        actions.append(self._event("request", call.call_id, request, method="BYE", cseq=request.cseq.seq,
-                                   in_dialog=True, reinvite=False))
+        if event is not None:
+            actions.append(event)
         uas = call.uas
         if uas is not None and uas.final is None and not uas.reinvite:
             # §15.1.2: a BYE for a pending INVITE: answer that INVITE 487.
@@ -978,6 +1002,14 @@ class UserAgentCore:
                 actions.append(self._start_timer(f"{cid}/cancel-wait", self.timers.cancel_wait, "cancel-wait",
                                                  cid, lambda t: self._abandon_invite(t, uac)))
         return actions + self._end_call(call, outcome, call.final_code, "remote", "BYE received")
+
+    def answer_bye(self, now: float, call_id: str) -> list[Action]:
+        """Answer the BYE held by ``hold_bye_answer`` with 200 (RFC 3665 §3.5 F16)."""
+        call = self.calls.get(call_id)
+        if call is None or call.held_bye is None:
+            return self._app_error(call_id, "no BYE awaiting an answer")
+        held, call.held_bye = call.held_bye, None
+        return self._answer_bye(now, call, *held, None)
 
     def _stop_call_timers(self, call: _Call) -> list[Action]:
         """Cancel the core timers of a call that ended."""
@@ -1184,6 +1216,8 @@ class UserAgentCore:
         if dialog is not None and seq in dialog.acks:
             # A 2xx retransmission: resend the same ACK, do not bother the application.
             entry = dialog.acks[seq]
+            if entry[1] == 0:
+                return []  # the ACK is held for the peer leg (hold_2xx_ack) and goes out once
             message = SendMessage(entry[0], self._dialog_destination(dialog), retransmission=entry[1])
             entry[1] += 1
             return [message]
@@ -1217,10 +1251,17 @@ class UserAgentCore:
         for name in ("Authorization", "Proxy-Authorization"):
             for value in uac.request.headers.get_all(name):
                 ack.headers.add(name, value)
-        dialog.acks[seq] = [ack, 1]
-        actions.append(SendMessage(ack, self._dialog_destination(dialog)))
-        if not uac.reinvite:
-            actions += dialog.feed(DialogEvent.ACK)
+        if self.config.hold_2xx_ack and not uac.reinvite and not fork and first_final:
+            # RFC 3665 §3.5: a B2BUA sends this ACK when its peer leg's ACK arrives (ack()).
+            dialog.acks[seq] = [ack, 0]
+            call.held_ack = (dialog, seq)
+            actions.append(self._start_timer(f"{cid}/ack-hold", self.timers.ack_relay_wait, "ack-hold", cid,
+                                             lambda t: self._send_held_ack(t, call)))
+        else:
+            dialog.acks[seq] = [ack, 1]
+            actions.append(SendMessage(ack, self._dialog_destination(dialog)))
+            if not uac.reinvite:
+                actions += dialog.feed(DialogEvent.ACK)
         actions.append(self._event("response", cid, response, method="INVITE", code=response.status,
                                    reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
                                    reinvite=uac.reinvite, fork=fork, auth_retry=False))
@@ -1235,6 +1276,18 @@ class UserAgentCore:
             call.bye_after_ack = False
             actions += self._send_bye(now, call, dialog, reason="hangup crossed the 2xx")
         return actions
+
+    def _send_held_ack(self, now: float, call: _Call) -> list[Action]:
+        """Send the ACK held by ``hold_2xx_ack`` (asked for, its ack-hold time is up, or a BYE follows)."""
+        if call.held_ack is None:
+            return []
+        dialog, seq = call.held_ack
+        call.held_ack = None
+        actions = self._cancel_timer(f"{call.call_id}/ack-hold")
+        entry = dialog.acks[seq]
+        entry[1] = 1
+        actions.append(SendMessage(entry[0], self._dialog_destination(dialog)))
+        return actions + dialog.feed(DialogEvent.ACK)
 
     def _invite_complete(self, now: float, call: _Call) -> list[Action]:
         """§13.2.2.4: 64*T1 after the first 2xx, early dialogs still waiting end."""
@@ -1467,6 +1520,13 @@ class UserAgentCore:
         _, actions = self._send_request(now, request, self._dialog_destination(dialog), role)
         return actions
 
+    def ack(self, now: float, call_id: str) -> list[Action]:
+        """Send the ACK held by ``hold_2xx_ack`` (RFC 3665 §3.5 F12); nothing when it already went."""
+        call = self.calls.get(call_id)
+        if call is None or call.uac is None or call.uac.final_code is None:
+            return self._app_error(call_id, "no 2xx to ACK")
+        return self._send_held_ack(now, call)
+
     def prack(self, now: float, call_id: str) -> list[Action]:
         """PRACK the newest reliable provisional not PRACKed yet (``auto_prack=False`` UAs)."""
         call = self.calls.get(call_id)
@@ -1531,7 +1591,8 @@ class UserAgentCore:
         """§15.1.1: BYE in ``dialog``; it goes Mortal now and Morgue when the BYE ends."""
         if not dialog.alive:
             return []
-        actions = dialog.feed(DialogEvent.BYE)
+        actions = self._send_held_ack(now, call)  # §13.2.2.4: the 2xx is ACKed before the BYE
+        actions += dialog.feed(DialogEvent.BYE)
         request = dialog.build_request("BYE", self._via(self.layer.new_branch()))
         role = _ClientRole(call.call_id, "BYE", dialog)
         _, sent = self._send_request(now, request, self._dialog_destination(dialog), role)

@@ -171,7 +171,7 @@ def test_one_way_link_carries_nothing_back() -> None:
 
 
 def test_b2bua_alg_joins_two_legs_rfc3665_3_5() -> None:
-    """RFC 3665 §3.5: alice -> ALG -> proxy2 -> bob; two dialogs, ACK and BYE from the ALG to bob."""
+    """RFC 3665 §3.5: alice -> ALG -> proxy2 -> bob; two dialogs, ACK and BYE relayed by the ALG to bob."""
     result = simsip.run(simsip.load(ROOT / "scenarios" / "rfc3665" / "s3_5_alg.sip"), trace="full")
     legs = {e.call_id for e in result.trace if e.event == "send"}
     assert len(legs) == 2
@@ -181,16 +181,56 @@ def test_b2bua_alg_joins_two_legs_rfc3665_3_5() -> None:
         (0.04, "proxy2", "alg", "100 Trying"), (0.04, "proxy2", "bob", "INVITE"),
         (0.06, "bob", "proxy2", "180 Ringing"), (0.08, "proxy2", "alg", "180 Ringing"),
         (0.1, "alg", "alice", "180 Ringing"), (1.06, "bob", "proxy2", "200 OK"),
-        (1.08, "proxy2", "alg", "200 OK"), (1.1, "alg", "bob", "ACK"),
-        (1.1, "alg", "alice", "200 OK"), (1.12, "alice", "alg", "ACK"),
-        (6.12, "alice", "alg", "BYE"), (6.14, "alg", "alice", "200 OK"),
-        (6.14, "alg", "bob", "BYE"), (6.16, "bob", "alg", "200 OK"),
+        (1.08, "proxy2", "alg", "200 OK"), (1.1, "alg", "alice", "200 OK"),
+        (1.12, "alice", "alg", "ACK"), (1.14, "alg", "bob", "ACK"),
+        (6.12, "alice", "alg", "BYE"), (6.14, "alg", "bob", "BYE"),
+        (6.16, "bob", "alg", "200 OK"), (6.18, "alg", "alice", "200 OK"),
     ]
     # The ALG anchors media: alice's 200 carries the ALG's address, not bob's.
     ok = next(e.msg for e in result.trace if e.event == "recv" and e.node == "alice"
               and e.message == "200 OK")
     assert b"alg1.atlanta.example.com" in ok.body and b"client.biloxi" not in ok.body
     assert set(result.calls.column("outcome")) == {"answered"}
+
+
+def _alg(extra: str) -> str:
+    """The RFC 3665 §3.5 scenario text with ``extra`` statements appended."""
+    return (ROOT / "scenarios" / "rfc3665" / "s3_5_alg.sip").read_text() + extra
+
+
+def test_b2bua_acks_on_its_own_when_the_peer_ack_never_comes_rfc3261_13_3_1_4() -> None:
+    """RFC 3261 §13.3.1.4: alice's ACK lost, the ALG still ACKs bob's 2xx 32*T1 after it, inside bob's 64*T1."""
+    text = _alg("drop all ACK alice -> alg\n").replace("on alice 200:\n    wait $talk_time\n    hangup\n", "")
+    result = simsip.run(simsip.load(text), trace="full")
+    sends = [(round(e.t, 6), e.node, e.dst, e.message, e.retransmission) for e in result.trace
+             if e.event == "send" and e.message == "ACK"]
+    # bob's 200 reaches the ALG at 1.10 s; ack-hold = 32*T1 = 16 s; bob's 64*T1 ends at 33.06 s.
+    assert [s for s in sends if s[1] == "alg"] == [(17.1, "alg", "bob", "ACK", 0)]
+    # Meanwhile bob retransmits his 200 (T1, 2T1, 4T1, T2...): the ALG absorbs them without an ACK.
+    bob_ok = [round(e.t, 6) for e in result.trace if e.event == "send" and e.node == "bob"
+              and e.message == "200 OK" and e.cseq == "1 INVITE"]
+    assert bob_ok == [1.06, 1.56, 2.56, 4.56, 8.56, 12.56, 16.56]
+    # The ALG's own 2xx to alice is retransmitted until its 64*T1 ack-wait, then the ALG ends both legs.
+    alg_ok = [e for e in result.trace if e.event == "send" and e.node == "alg" and e.dst == "alice"
+              and e.message == "200 OK" and e.cseq == "1 INVITE"]
+    assert [e.retransmission for e in alg_ok] == list(range(11))
+    timers = [(round(e.t, 6), e.node, e.timer) for e in result.trace if e.event == "timer"
+              and e.timer in ("ack-hold", "ack-wait")]
+    assert timers == [(17.1, "alg", "ack-hold"), (33.1, "alg", "ack-wait")]  # bob's ack-wait never fires
+    byes = [(round(e.t, 6), e.node, e.dst) for e in result.trace if e.event == "send" and e.message == "BYE"]
+    assert byes == [(33.1, "alg", "alice"), (33.14, "alg", "bob")]
+
+
+def test_b2bua_bye_from_callee_is_relayed_rfc3665_3_5() -> None:
+    """RFC 3665 §3.5 relay the other way: bob's BYE goes bob -> ALG -> alice, alice's 200 comes back."""
+    text = _alg("").replace("on alice 200:\n    wait $talk_time\n    hangup\n",
+                            "on bob ACK:\n    wait $talk_time\n    hangup\n")
+    result = simsip.run(simsip.load(text), trace="full")
+    flow = [(round(e.t, 6), e.node, e.dst, e.message) for e in result.trace
+            if e.event == "send" and e.t > 2]
+    # bob got the relayed ACK at 1.16 s.
+    assert flow == [(6.16, "bob", "alg", "BYE"), (6.18, "alg", "alice", "BYE"),
+                    (6.2, "alice", "alg", "200 OK"), (6.22, "alg", "bob", "200 OK")]
 
 
 FORGED = """

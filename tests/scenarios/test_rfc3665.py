@@ -112,8 +112,6 @@ def test_rfc3665_f_sequence(name: str) -> None:
     check_flow(expected, align(_run(name).trace, expected))
 
 
-@pytest.mark.xfail(strict=True, reason="engine B2BUA ends each leg on its own: it ACKs bob's 200 before alice's "
-                   "ACK arrives and answers alice's BYE before bob does (RFC 3665 §3.5 relays them)")
 def test_rfc3665_3_5_alg_f_sequence() -> None:
     """RFC 3665 §3.5: the ALG relays responses; ACK and BYE go alice -> ALG -> bob in the RFC's order."""
     expected = rows(ALG)
