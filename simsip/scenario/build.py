@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping
 
 from simsip.scenario import model as m
-from simsip.scenario.errors import Problem
+from simsip.scenario.errors import Problem, source_line
 from simsip.scenario.raw import Func, Lst, Stmt, Tok, classify, describe, span_of
 from simsip.scenario.writer import event_text
 
@@ -131,8 +131,7 @@ class Builder:
     # ----------------------------------------------------------- problems
     def error(self, span: m.Span, message: str) -> None:
         """Record one problem at ``span``."""
-        line = self.lines[span.line - 1] if 0 < span.line <= len(self.lines) else None
-        self.problems.append(Problem(span, message, line))
+        self.problems.append(Problem(span, message, source_line(self.lines, span.line)))
 
     def fail(self, span: m.Span, message: str) -> Bad:
         """Record a problem and return the exception that skips the current item."""

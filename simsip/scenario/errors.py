@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from simsip.scenario.model import Span
 
 
+def source_line(lines: list[str], number: int) -> str | None:
+    """Line ``number`` (1-based) of ``lines``, None when out of range (for the caret display)."""
+    return lines[number - 1] if 0 < number <= len(lines) else None
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem: where and what."""

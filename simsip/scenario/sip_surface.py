@@ -29,7 +29,7 @@ from lark.exceptions import (
 from lark.indenter import DedentError, Indenter
 from lark.lexer import PatternStr
 
-from simsip.scenario.errors import Problem
+from simsip.scenario.errors import Problem, source_line
 from simsip.scenario.model import Span
 from simsip.scenario.raw import Func, Lst, Stmt, Tok
 
@@ -689,14 +689,14 @@ def _parse_sip(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:
             line = _dedent_line(work)
             problems.append(Problem(Span(file, line, 1),
                                     "unindent does not match any outer indentation level",
-                                    _line(original, line)))
+                                    source_line(original, line)))
             if not 0 < line <= len(work) or not work[line - 1]:
                 break
             _blank(work, line - 1)
             continue
         except UnexpectedInput as exc:
             line, col = _position(exc, work)
-            problems.append(Problem(Span(file, line, col), _describe_error(exc, work), _line(original, line)))
+            problems.append(Problem(Span(file, line, col), _describe_error(exc, work), source_line(original, line)))
             if not 0 < line <= len(work) or not work[line - 1].strip():
                 # Nothing left to blank on that line: blank the statement above it.
                 prev = line - 2
@@ -709,7 +709,7 @@ def _parse_sip(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:
                 _blank(work, line - 1)
             continue
         except LarkError as exc:  # any other parser complaint: report, never a traceback
-            problems.append(Problem(Span(file, 1, 1), f"cannot parse: {exc}", _line(original, 1)))
+            problems.append(Problem(Span(file, 1, 1), f"cannot parse: {exc}", source_line(original, 1)))
             break
         if problems:
             break
@@ -735,11 +735,6 @@ def _dedent_line(lines: list[str]) -> int:
         if width != stack[-1]:
             return number
     return len(lines)
-
-
-def _line(lines: list[str], number: int) -> str | None:
-    """Line ``number`` (1-based) or None."""
-    return lines[number - 1] if 0 < number <= len(lines) else None
 
 
 def parse_fragment(text: str, start: str, file: str, line: int, col: int) -> Any:

@@ -55,7 +55,7 @@ import yaml
 from lark.exceptions import LarkError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from simsip.scenario.errors import Problem
+from simsip.scenario.errors import Problem, source_line
 from simsip.scenario.model import Span
 from simsip.scenario.raw import Func, Lst, Stmt, Tok, classify
 from simsip.scenario.sip_surface import fragment_error, parse_fragment
@@ -91,8 +91,7 @@ class YamlReader:
 
     def error(self, span: Span, message: str) -> None:
         """Record one problem."""
-        line = self.lines[span.line - 1] if 0 < span.line <= len(self.lines) else None
-        self.problems.append(Problem(span, message, line))
+        self.problems.append(Problem(span, message, source_line(self.lines, span.line)))
 
     def fail(self, node: Node | Span, message: str) -> _Stop:
         """Record a problem and return the exception that skips the entry."""
@@ -515,7 +514,7 @@ def parse_yaml(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:
     if deep is not None:
         line, col = deep
         return [], [Problem(Span(file, line, col), f"YAML: brackets nested more than {MAX_FLOW_DEPTH} deep",
-                            lines[line - 1] if 0 < line <= len(lines) else None)]
+                            source_line(lines, line))]
     try:
         try:
             root = yaml.compose(text, Loader=FAST_LOADER)
@@ -526,8 +525,7 @@ def parse_yaml(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        source = lines[line - 1] if 0 < line <= len(lines) else None
-        return [], [Problem(Span(file, line, col), f"YAML: {message}", source)]
+        return [], [Problem(Span(file, line, col), f"YAML: {message}", source_line(lines, line))]
     except yaml.YAMLError as exc:
         return [], [Problem(Span(file, 1, 1), f"YAML: {exc}", lines[0] if lines else None)]
     except RecursionError:
