@@ -26,6 +26,7 @@ requests received inside it follows §12.2.2 (CSeq order).
 from __future__ import annotations
 
 import enum
+import random
 from typing import TYPE_CHECKING
 
 from simsip.sip.events import StateChange
@@ -33,7 +34,12 @@ from simsip.sip.events import StateChange
 if TYPE_CHECKING:
     from simsip.sip.message import URI, NameAddr, Request, Response
 
-__all__ = ["DialogState", "DialogEvent", "DIALOG_TRANSITIONS", "Dialog"]
+__all__ = ["DialogState", "DialogEvent", "DIALOG_TRANSITIONS", "Dialog", "new_tag"]
+
+
+def new_tag(rng: random.Random) -> str:
+    """A new From/To tag: 32 random bits in hex (RFC 3261 §19.3 asks for at least 32)."""
+    return f"{rng.getrandbits(32):08x}"
 
 
 class DialogState(enum.Enum):

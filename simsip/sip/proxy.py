@@ -81,6 +81,7 @@ from simsip.sip.events import (
     StateChange,
     Transport,
 )
+from simsip.sip.dialog import new_tag
 from simsip.sip.registrar import LocationService, Registrar, aor_key
 from simsip.sip.timers import TimerConfig
 from simsip.sip.transaction import (
@@ -442,7 +443,7 @@ class ProxyCore:
 
     def _new_tag(self) -> str:
         """A To tag for responses we generate (RFC 3261 §19.3: 32 random bits or more)."""
-        return f"{self.rng.getrandbits(32):08x}"
+        return new_tag(self.rng)
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """Timer ``name`` (one we asked for) fired."""

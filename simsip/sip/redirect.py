@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING
 
+from simsip.sip.dialog import new_tag
 from simsip.sip.events import Action, Address, AppEvent
 from simsip.sip.registrar import LocationService, aor_key
 from simsip.sip.timers import TimerConfig
@@ -84,7 +85,7 @@ class RedirectServer:
         from simsip.sip.message import make_response
 
         status, contacts, aor = self._decide(now, request)
-        to_tag = None if (request.to is not None and request.to.tag) else f"{self.rng.getrandbits(32):08x}"
+        to_tag = None if (request.to is not None and request.to.tag) else new_tag(self.rng)
         response = make_response(request, status, to_tag=to_tag)
         for contact in contacts:
             response.headers.add("Contact", f"<{contact}>")

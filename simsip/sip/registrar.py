@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from simsip.sip.auth import DigestAuthenticator
+from simsip.sip.dialog import new_tag
 
 if TYPE_CHECKING:
     from simsip.sip.message import URI, Request, Response
@@ -182,7 +183,7 @@ class Registrar:
 
     def _tag(self) -> str:
         """A To tag for our responses (RFC 3261 §19.3: at least 32 random bits)."""
-        return f"{self.rng.getrandbits(32):08x}"
+        return new_tag(self.rng)
 
     def _reply(self, request: "Request", status: int, reason: str | None = None) -> "Response":
         """A response to ``request`` with our To tag (RFC 3261 §8.2.6)."""

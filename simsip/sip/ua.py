@@ -117,7 +117,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState
+from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState, new_tag
 from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, StateChange, Transport
 from simsip.sip.timers import TimerConfig
 from simsip.sip.transaction import (
@@ -386,7 +386,7 @@ class UserAgentCore:
 
     def _tag(self) -> str:
         """A new From/To tag (32 random bits, §19.3)."""
-        return f"{self.rng.getrandbits(32):08x}"
+        return new_tag(self.rng)
 
     def _via(self, branch: str) -> str:
         """Our Via header value for a new transaction."""
