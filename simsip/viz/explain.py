@@ -53,6 +53,8 @@ TIMER_RULES: dict[str, tuple[str, str]] = {
     "1xx-rel": ("RFC 3262 §3", "the UAS retransmits the reliable provisional (T1, doubling) until PRACKed"),
     "prack-wait": ("RFC 3262 §3", "64*T1 without a PRACK: the UAS rejects the INVITE with a 5xx"),
     "ack-wait": ("RFC 3261 §13.3.1.4", "64*T1 without an ACK for the 2xx: the UAS ends the dialog with BYE"),
+    "ack-hold": ("RFC 3261 §13.3.1.4", "32*T1 without the peer leg's ACK: the B2BUA ACKs the 2xx itself, "
+                 "inside the UAS's 64*T1"),
 }
 
 REQUEST_RULES: dict[str, tuple[str, str]] = {

@@ -16,6 +16,14 @@ def test_64_t1_timers_rfc3261_table_4(t1: float) -> None:
         assert value == pytest.approx(64 * t1)
 
 
+@pytest.mark.parametrize("t1", [0.5, 0.1, 2.0])
+def test_ack_relay_wait_inside_the_2xx_window_rfc3261_13_3_1_4(t1: float) -> None:
+    """RFC 3261 §13.3.1.4 / RFC 3665 §3.5: a B2BUA's held ACK goes after 32*T1, half the UAS's 64*T1."""
+    timers = TimerConfig(t1=t1)
+    assert timers.ack_relay_wait == pytest.approx(32 * t1)
+    assert timers.ack_wait_2xx - timers.ack_relay_wait == pytest.approx(32 * t1)
+
+
 def test_reliable_transport_zeroes_d_i_j_k_rfc3261_17() -> None:
     """RFC 3261 §17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2: D, I, J, K are 0 and A, E, G unset over TCP."""
     timers = TimerConfig()
