@@ -119,6 +119,8 @@ class B2BUAAgent(Agent):
                 return
             code = detail.get("code", 0)
             if code == 100 or other in self.done:
+                if 200 <= code < 300 and other in self.done:
+                    self.execute(core.ack(now, call_id))  # no ACK from leg A will come to relay
                 return
             self.execute(core.respond(now, other, code, reliable=bool(detail.get("reliable")),
                                       sdp=self._body(event.message) if code >= 200 or
