@@ -763,10 +763,9 @@ class UserAgentCore:
         dialog = self._ensure_uas_dialog(call, uas)
         if not uas.reinvite:
             actions += dialog.feed(DialogEvent.PROVISIONAL)
-        if not reliable:
-            response = self._invite_answer(call, uas, code, body, reason)
-            return actions + self._respond_tx(now, uas.tx, response)
         response = self._invite_answer(call, uas, code, body, reason)
+        if not reliable:
+            return actions + self._respond_tx(now, uas.tx, response)
         response.headers.add("Require", "100rel")
         uas.reliable_count += 1
         rel = _Reliable1xx(response, call.call_id, uas.reliable_count, has_sdp=bool(response.body))
