@@ -111,6 +111,22 @@ def sweep_in_subprocess(calls: int, jobs: int | None) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _stored_bytes_per_call() -> float:
+    """Bytes a CallTable holds per call (its columns and Call-ID strings), for the RSS slope."""
+    from array import array
+
+    import simsip
+
+    table = simsip.run(simsip.load(DIRECT), runs=100, seed=0).calls
+    size = 0
+    for column in table._cols.values():
+        if isinstance(column, array):
+            size += column.itemsize * len(column)
+        else:  # Call-IDs: one list slot plus the string
+            size += 8 * len(column) + sum(sys.getsizeof(v) for v in column)
+    return size / len(table)
+
+
 def _ratio(rate: float, base: float) -> str:
     """A rate as a percentage of the baseline."""
     return f"{rate / base:7.2%}"
@@ -176,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {r['calls']:>9,} calls: parent {_mib(r['parent_peak_rss_bytes'])}, "
                   f"largest worker {_mib(r['worker_peak_rss_bytes'])}; {r['wall_s']:7.1f} s wall, "
                   f"{r['calls_per_s']:8,.0f} calls/s, messages/s {_ratio(r['messages_per_s'], base)}")
+        for smaller, larger in zip(results["rss"], results["rss"][1:]):
+            extra = larger["calls"] - smaller["calls"]
+            per_call = (larger["parent_peak_rss_bytes"] - smaller["parent_peak_rss_bytes"]) / extra
+            larger["parent_bytes_per_extra_call"] = per_call
+            print(f"    {smaller['calls']:,} -> {larger['calls']:,} calls: parent grows "
+                  f"{per_call:,.0f} bytes per call (stored per-call measures: "
+                  f"{_stored_bytes_per_call():,.0f} bytes per call)")
         top = results["rss"][-1]
         results["must_show_1m"] = {
             "calls": top["calls"], "wall_s": top["wall_s"], "under_90_s": top["wall_s"] < 90,
