@@ -115,6 +115,13 @@ def bob_answers(wire: Wire, bob: UserAgentCore, script: list[tuple[float, int]])
     wire.hooks[BOB_HOST] = hook
 
 
+def alice_calls_bob(wire: Wire, alice: UserAgentCore) -> str:
+    """At t = 0 alice INVITEs sip:bob@biloxi.example.com through her outbound proxy; the Call-ID."""
+    call_id, actions = alice.invite(0.0, "sip:bob@biloxi.example.com")
+    wire.act(0.0, ALICE_HOST, actions)
+    return call_id
+
+
 def answer_after_ringing(wire: Wire, bob: UserAgentCore) -> None:
     """Bob's application: 180 at once, 200 after 1 s."""
     bob_answers(wire, bob, [(0.0, 180), (1.0, 200)])
@@ -142,8 +149,7 @@ def run_3_2(record_route: bool) -> tuple[list, list]:
     """RFC 3665 §3.2 with Alice hanging up at 3 s; returns (flow, Alice's call-ended events)."""
     wire, alice, bob = topology(record_route=record_route)
     answer_after_ringing(wire, bob)
-    call_id, actions = alice.invite(0.0, "sip:bob@biloxi.example.com")
-    wire.act(0.0, ALICE_HOST, actions)
+    call_id = alice_calls_bob(wire, alice)
     wire.run(3.0)
     wire.push(3.0, "app", (ALICE_HOST, lambda t: alice.hangup(t, call_id)))
     wire.run(40.0)
@@ -178,8 +184,7 @@ def test_rfc3665_3_9_busy_486_acked_hop_by_hop() -> None:
     """RFC 3665 §3.9: Bob answers 486; each proxy ACKs the 486 it received and relays it upstream."""
     wire, alice, bob = topology(p1_auth=False)
     bob_answers(wire, bob, [(0.0, 486)])
-    _, actions = alice.invite(0.0, "sip:bob@biloxi.example.com")
-    wire.act(0.0, ALICE_HOST, actions)
+    alice_calls_bob(wire, alice)
     wire.run(40.0)
     acks = [(src, dst) for _, src, dst, line in wire.log if line.startswith("ACK")]
     assert acks == [(P2, BOB_HOST), (P1, P2), (ALICE_HOST, P1)]
@@ -191,8 +196,7 @@ def test_rfc3665_3_8_caller_cancels() -> None:
     """RFC 3665 §3.8: Alice CANCELs after 180; 200 for CANCEL per hop, Bob's 487 relayed, ACKed per hop."""
     wire, alice, bob = topology(p1_auth=False)
     bob_answers(wire, bob, [(0.0, 180)])
-    call_id, actions = alice.invite(0.0, "sip:bob@biloxi.example.com")
-    wire.act(0.0, ALICE_HOST, actions)
+    call_id = alice_calls_bob(wire, alice)
     wire.run(2.0)
     wire.push(2.0, "app", (ALICE_HOST, lambda t: alice.cancel(t, call_id)))
     wire.run(60.0)
@@ -212,8 +216,7 @@ def test_rfc3665_3_3_second_challenge_reaches_alice() -> None:
     """RFC 3665 §3.3 F7-F10: Proxy 2's 407 is ACKed by Proxy 1 (F8) and relayed to Alice (F9), who ACKs (F10)."""
     wire, alice, bob = topology(p2_auth=True)
     answer_after_ringing(wire, bob)
-    _, actions = alice.invite(0.0, "sip:bob@biloxi.example.com")
-    wire.act(0.0, ALICE_HOST, actions)
+    alice_calls_bob(wire, alice)
     wire.run(0.1)
     flow = [(src, dst, line[8:] if line.startswith("SIP/") else line.split(" ")[0]) for _, src, dst, line in wire.log]
     assert flow[:12] == [
@@ -237,8 +240,7 @@ def test_rfc3665_3_3_multiple_proxy_authentication_answered() -> None:
     """RFC 3665 §3.3: the third INVITE carries credentials for both realms and the call is answered."""
     wire, alice, bob = topology(p2_auth=True)
     answer_after_ringing(wire, bob)
-    _, actions = alice.invite(0.0, "sip:bob@biloxi.example.com")
-    wire.act(0.0, ALICE_HOST, actions)
+    alice_calls_bob(wire, alice)
     wire.run(40.0)
     answered = [e for host, e in wire.events if host == ALICE_HOST and e.kind == "response" and e.detail["code"] == 200]
     assert len(answered) == 1
