@@ -587,14 +587,20 @@ class Wait(Item):
 
 @dataclass(frozen=True)
 class Hangup(Item):
-    """``hangup``: end the call: BYE on a confirmed dialog; before the final response CANCEL (caller,
-    RFC 3261 §9.1, §15) or 603 (callee)."""
+    """``hangup``: end the call (BYE, or before the final response CANCEL / 603).
+
+    BYE on a confirmed dialog; before the final response the caller CANCELs
+    (RFC 3261 §9.1, §15) and the callee answers 603.
+    """
 
 
 @dataclass(frozen=True)
 class Bye(Item):
-    """``bye``: BYE the call's early or confirmed dialogs (RFC 3261 §15: a caller MAY BYE an early
-    dialog; RFC 5407 §3.1.3), leaving the INVITE transaction to finish on its own."""
+    """``bye``: BYE the call's early or confirmed dialogs, leaving the INVITE transaction to finish.
+
+    RFC 3261 §15: a caller MAY BYE an early dialog (RFC 5407 §3.1.3); the
+    INVITE transaction then finishes on its own.
+    """
 
 
 @dataclass(frozen=True)
