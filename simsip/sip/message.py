@@ -238,8 +238,13 @@ class Headers:
 
     def add(self, name: str, value: "str | object") -> None:
         """Append a header line."""
-        key, canon = _canon(name)
-        self._items.append((key, canon, self._value(value)))
+        key, canon = _NAME_CACHE.get(name) or _canon(name)
+        # The cores add plain one-line strings: check them inline (the hot path of building a message).
+        if type(value) is str and "\n" not in value and "\r" not in value:
+            value = value.strip(" \t")
+        else:
+            value = self._value(value)
+        self._items.append((key, canon, value))
         self._typed.pop(key, None)
         self._index = None
 
