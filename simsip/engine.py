@@ -82,6 +82,36 @@ def stream(seed: int, run: int, source: str) -> random.Random:
     return random.Random(int.from_bytes(digest, "big"))
 
 
+class _LazyStream:
+    """``stream(seed, run, source)`` made on first use: a source that never draws in a run costs no seeding.
+
+    The first attribute looked up creates the generator and caches its bound method on
+    the instance, so later draws skip ``__getattr__`` and are the very same calls.
+    """
+
+    def __init__(self, seed: int, run: int, source: str) -> None:
+        """Remember the stream's key; nothing is hashed or seeded yet."""
+        self._key = (seed, run, source)
+        self._rng: random.Random | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        """Seed the stream if needed and hand out (and keep) its attribute."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = stream(*self._key)
+        value = getattr(rng, name)
+        if callable(value):  # data attributes stay live on the generator
+            self.__dict__[name] = value
+        return value
+
+
+def _lazy_stream(seed: int, run: int, source: str) -> random.Random:
+    """The source's stream, seeded on its first draw (same numbers as :func:`stream`)."""
+    return _LazyStream(seed, run, source)  # type: ignore[return-value]
+
+
 # ---------------------------------------------------------------- model -> net
 
 
@@ -453,7 +483,7 @@ class _Run:
     def _hop_rng(self, spec: HopSpec | None, name: str) -> random.Random:
         """The hop's own stream; a hop that never draws shares one idle generator."""
         if spec is not None and _draws(spec):
-            return stream(self.seed, self.run, name)
+            return _lazy_stream(self.seed, self.run, name)
         return _IDLE_RNG
 
     def _location(self) -> LocationService:
@@ -474,7 +504,7 @@ class _Run:
         def rng() -> random.Random:
             name = f"core:{node.name}" + (f"#{restarts[0]}" if restarts[0] else "")
             restarts[0] += 1
-            return stream(self.seed, self.run, name)
+            return _lazy_stream(self.seed, self.run, name)
 
         if isinstance(node, m.UserAgent):
             options, transport = c.ua_options(node)
@@ -517,7 +547,7 @@ class _Run:
         """The i-th handler's stream; handlers with only constant waits never draw."""
         if all(isinstance(w, ConstantDelay) for w in waits.values()):
             return _IDLE_RNG
-        return stream(self.seed, self.run, f"handler:{index}")
+        return _lazy_stream(self.seed, self.run, f"handler:{index}")
 
     # ------------------------------------------------------------ drops
 
@@ -641,8 +671,8 @@ class _Arrivals:
         """Arrivals of the ``index``-th stream, drawing from their own streams."""
         self.run = run
         self.spec = spec
-        self.rng = stream(run.seed, run.run, f"arrivals:{index}")
-        self.pick_rng = stream(run.seed, run.run, f"pick:{index}")
+        self.rng = _lazy_stream(run.seed, run.run, f"arrivals:{index}")
+        self.pick_rng = _lazy_stream(run.seed, run.run, f"pick:{index}")
         self.count = 0
         self.end = spec.start + spec.duration if spec.duration is not None else math.inf
         if spec.count is None and spec.duration is None and run.until is None \

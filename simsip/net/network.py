@@ -184,7 +184,8 @@ class Network:
         """
         self.env = env
         self.routes = routes if routes is not None else {}
-        self.graph = nx.DiGraph()
+        # Built on first use (a route not in ``routes``): runs sharing a routes dict never need it.
+        self._graph: nx.DiGraph | None = None
         self.on_drop = on_drop
         self._receivers: dict[str, Receiver] = {}
         self._node_up: dict[str, bool] = {}
@@ -204,8 +205,8 @@ class Network:
 
     def add_node(self, name: str) -> None:
         """Add a node (a SIP element or a router)."""
-        self.graph.add_node(name)
         self._node_up[name] = True
+        self._graph = None
 
     def add_link(self, a: str, b: str, forward: HopSpec | None, backward: HopSpec | None,
                  rng_forward: random.Random, rng_backward: random.Random,
@@ -227,10 +228,10 @@ class Network:
                 continue
             hop = Hop(link_name, src, dst, spec, rng)
             self._hops[(src, dst)] = hop
-            self.graph.add_edge(src, dst, delay=hop.mean_delay)
             hops.append(hop)
         pair = (hops[0], hops[1])
         self.links[link_name] = pair
+        self._graph = None
         self._paths.clear()
         self.routes.clear()
         return pair
@@ -240,6 +241,17 @@ class Network:
         if node not in self._node_up:
             self.add_node(node)
         self._receivers[node] = receiver
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The topology as a directed graph weighted by mean hop delay (nodes and edges in insertion order)."""
+        if self._graph is None:
+            graph = nx.DiGraph()
+            graph.add_nodes_from(self._node_up)
+            for (src, dst), hop in self._hops.items():
+                graph.add_edge(src, dst, delay=hop.mean_delay)
+            self._graph = graph
+        return self._graph
 
     def hop(self, a: str, b: str) -> Hop:
         """The hop a -> b (KeyError when there is no such link)."""
