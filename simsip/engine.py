@@ -269,6 +269,13 @@ class _Compiled:
                 continue
             seen[key] = len(self.links)
             self.links.append((link, spec, spec if link.bidirectional else None))
+        # Per link, once: the stream names of its hops (None: the hop never draws) and its name.
+        self.link_plan: list[tuple[str | None, str | None, str]] = [
+            (f"link:{link.a}->{link.b}" if fwd is not None and _draws(fwd) else None,
+             f"link:{link.b}->{link.a}" if back is not None and _draws(back) else None,
+             f"{link.a}-{link.b}")
+            for link, fwd, back in self.links
+        ]
         self.link_transport: dict[frozenset[str], Transport] = {
             frozenset((link.a, link.b)): link.transport
             for link, _, _ in self.links if link.transport is not None
@@ -470,19 +477,18 @@ class _Run:
         scenario = compiled.scenario
         for node in scenario.nodes:
             self.network.add_node(node.name)
-        for link, forward, backward in compiled.links:
+        for (link, forward, backward), (fwd_rng, back_rng, name) in zip(compiled.links,
+                                                                        compiled.link_plan):
             self.network.add_link(link.a, link.b, forward, backward,
-                                  self._hop_rng(forward, f"link:{link.a}->{link.b}"),
-                                  self._hop_rng(backward, f"link:{link.b}->{link.a}"),
-                                  name=f"{link.a}-{link.b}")
+                                  self._hop_rng(fwd_rng), self._hop_rng(back_rng), name=name)
         self.network.routes = compiled.routes
         self.agents: dict[str, Agent] = {}
         for node in scenario.nodes:
             self.agents[node.name] = self._agent(node)
 
-    def _hop_rng(self, spec: HopSpec | None, name: str) -> random.Random:
-        """The hop's own stream; a hop that never draws shares one idle generator."""
-        if spec is not None and _draws(spec):
+    def _hop_rng(self, name: str | None) -> random.Random:
+        """The hop's own stream; a hop that never draws (no name) shares one idle generator."""
+        if name is not None:
             return _lazy_stream(self.seed, self.run, name)
         return _IDLE_RNG
 
