@@ -96,7 +96,7 @@ class _LazyStream:
 
     def __getattr__(self, name: str) -> Any:
         """Seed the stream if needed and hand out (and keep) its attribute."""
-        if name.startswith("__"):
+        if name.startswith("__") or name in ("_rng", "_key"):  # no recursion before __init__ ran
             raise AttributeError(name)
         rng = self._rng
         if rng is None:
@@ -105,6 +105,10 @@ class _LazyStream:
         if callable(value):  # data attributes stay live on the generator
             self.__dict__[name] = value
         return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copy / pickle the key and generator only: cached methods would stay bound to the original."""
+        return {"_key": self._key, "_rng": self._rng}
 
 
 def _lazy_stream(seed: int, run: int, source: str) -> random.Random:
