@@ -128,7 +128,7 @@ def delay_of(dist: m.Distribution) -> Delay:
     if isinstance(dist, m.Normal):
         return NormalDelay(dist.mean, dist.sd)
     if isinstance(dist, m.LogNormal):
-        return LogNormalDelay(dist.mean, dist.sd)
+        return LogNormalDelay(dist.mean, *dist.mu_sigma())
     if isinstance(dist, m.Exponential):
         return ExponentialDelay(dist.mean)
     raise TypeError(f"unknown distribution {dist!r}")

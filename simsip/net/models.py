@@ -95,10 +95,15 @@ class NormalDelay:
 
 @dataclass(frozen=True, slots=True)
 class LogNormalDelay:
-    """Log-normal with the given mean and standard deviation (seconds); heavy-tailed RTTs."""
+    """Log-normal delay (seconds); heavy-tailed RTTs.
+
+    ``mu`` and ``sigma`` are those of the underlying normal, worked out once
+    from the scenario's mean and sd (``LogNormal.mu_sigma``), not per packet.
+    """
 
     mean_s: float
-    std_s: float
+    mu: float
+    sigma: float
 
     @property
     def mean(self) -> float:
@@ -106,13 +111,10 @@ class LogNormalDelay:
         return self.mean_s
 
     def sample(self, rng: random.Random) -> float:
-        """Draw from the log-normal whose mean and std are mean_s and std_s."""
-        if self.std_s <= 0.0:
+        """Draw exp(N(mu, sigma)); the mean itself when sigma is 0."""
+        if self.sigma <= 0.0:
             return self.mean_s
-        var_ratio = 1.0 + (self.std_s / self.mean_s) ** 2
-        sigma = math.sqrt(math.log(var_ratio))
-        mu = math.log(self.mean_s) - 0.5 * sigma * sigma
-        return rng.lognormvariate(mu, sigma)
+        return rng.lognormvariate(self.mu, self.sigma)
 
 
 class LossModel(Protocol):

@@ -383,10 +383,14 @@ class LogNormal(Item):
     """Standard deviation of the draws (s)."""
 
     def mu_sigma(self) -> tuple[float, float]:
-        """``(mu, sigma)`` of the underlying normal, for ``random.lognormvariate``."""
-        sigma2 = math.log1p((self.sd / self.mean) ** 2) if self.mean > 0 else 0.0
-        mu = math.log(self.mean) - sigma2 / 2 if self.mean > 0 else -math.inf
-        return mu, math.sqrt(sigma2)
+        """``(mu, sigma)`` of the underlying normal, for ``random.lognormvariate``.
+
+        sigma is 0 when there is no spread (or no mean): the delay is then the mean.
+        """
+        if self.sd <= 0.0 or self.mean <= 0.0:
+            return (math.log(self.mean) if self.mean > 0.0 else -math.inf), 0.0
+        sigma = math.sqrt(math.log(1.0 + (self.sd / self.mean) ** 2))
+        return math.log(self.mean) - 0.5 * sigma * sigma, sigma
 
 
 @dataclass(frozen=True)
