@@ -27,29 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "rfc3262" / "reliable_180.sip"
-# Used (and said so) while the scenario library has no reliable_180.sip yet.
-FALLBACK = ROOT / "scenarios" / "basic" / "direct_call.sip"
+if str(ROOT) not in sys.path:  # run as `python benchmarks/sweep.py`
+    sys.path.insert(0, str(ROOT))
 PARAMS = {"loss": "0:30%:5%"}
-
-
-def bare_simpy_messages_per_second(messages: int = 200_000) -> float:
-    """Bare SimPy: each message a timeout whose callback counts it (DESIGN.md baseline)."""
-    import simpy
-
-    env = simpy.Environment()
-    delivered = 0
-
-    def deliver(_event: object) -> None:
-        nonlocal delivered
-        delivered += 1
-
-    start = time.perf_counter()
-    for i in range(messages):
-        env.timeout(0.001 * (i % 1000)).callbacks.append(deliver)
-    env.run()
-    elapsed = time.perf_counter() - start
-    assert delivered == messages
-    return messages / elapsed
 
 
 def cpu_seconds() -> float:
@@ -69,6 +49,7 @@ def timed_sweep(scenario: Path, runs: int, executor: object) -> tuple[float, flo
 
 def main() -> int:
     """Time the three ways and print runs/s, speed-ups and the SimPy ratio."""
+    from benchmarks.engine import bare_simpy
     from simsip.experiment import DaskExecutor, ProcessExecutor
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -76,13 +57,11 @@ def main() -> int:
     parser.add_argument("--scenario", type=Path, default=None, help="scenario file to sweep")
     args = parser.parse_args()
 
-    scenario = args.scenario or (SCENARIO if SCENARIO.exists() else FALLBACK)
-    if args.scenario is None and scenario == FALLBACK:
-        print(f"note: {SCENARIO.relative_to(ROOT)} does not exist yet; using {FALLBACK.relative_to(ROOT)}")
+    scenario = args.scenario or SCENARIO
     cores = os.cpu_count() or 1
     points = 7  # loss 0, 5, ..., 30 %
     total = points * args.runs
-    baseline = bare_simpy_messages_per_second()
+    baseline = bare_simpy(200_000)
     print(f"sweep: {scenario.relative_to(ROOT) if scenario.is_relative_to(ROOT) else scenario} "
           f"--param loss={PARAMS['loss']} --runs {args.runs}  ({total} runs, {cores} cores)")
     print(f"bare SimPy baseline: {baseline:,.0f} messages/s")
