@@ -177,8 +177,17 @@ class Credentials(Item):
     """Realm the credentials are for; None: answer any realm's challenge."""
 
 
+class _HostNamed:
+    """A node's ``host_name``: its ``host`` if set, else its name (Via, Contact, Record-Route)."""
+
+    @property
+    def host_name(self) -> str:
+        """The host used in Via/Contact/Record-Route: ``host`` or the node name."""
+        return self.host or self.name  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
-class UserAgent(Item):
+class UserAgent(Item, _HostNamed):
     """``ua NAME [options]``: an endpoint that places and answers calls."""
 
     name: str
@@ -203,11 +212,6 @@ class UserAgent(Item):
     """Digest credentials it answers 401/407 challenges with."""
     kind: NodeKind = field(default=NodeKind.UA, init=False)
     """Always :attr:`NodeKind.UA`."""
-
-    @property
-    def host_name(self) -> str:
-        """The host used in Via/Contact: ``host`` or the node name."""
-        return self.host or self.name
 
     @property
     def aor(self) -> str:
@@ -240,7 +244,7 @@ class ProxyAuth(Item):
 
 
 @dataclass(frozen=True)
-class Proxy(Item):
+class Proxy(Item, _HostNamed):
     """``proxy NAME stateless|stateful [options]``: a proxy, optionally registrar."""
 
     name: str
@@ -268,14 +272,9 @@ class Proxy(Item):
     kind: NodeKind = field(default=NodeKind.PROXY, init=False)
     """Always :attr:`NodeKind.PROXY`."""
 
-    @property
-    def host_name(self) -> str:
-        """The host used in Via/Record-Route: ``host`` or the node name."""
-        return self.host or self.name
-
 
 @dataclass(frozen=True)
-class RedirectServer(Item):
+class RedirectServer(Item, _HostNamed):
     """``redirect NAME [options]``: answers INVITE with 3xx listing the location's contacts."""
 
     name: str
@@ -289,14 +288,9 @@ class RedirectServer(Item):
     kind: NodeKind = field(default=NodeKind.REDIRECT, init=False)
     """Always :attr:`NodeKind.REDIRECT`."""
 
-    @property
-    def host_name(self) -> str:
-        """The host name: ``host`` or the node name."""
-        return self.host or self.name
-
 
 @dataclass(frozen=True)
-class B2BUA(Item):
+class B2BUA(Item, _HostNamed):
     """``b2bua NAME [options]``: a back-to-back UA such as RFC 3665 §3.5's SIP ALG."""
 
     name: str
@@ -311,11 +305,6 @@ class B2BUA(Item):
     """Rewrite SDP connection addresses to itself (an ALG anchoring media)."""
     kind: NodeKind = field(default=NodeKind.B2BUA, init=False)
     """Always :attr:`NodeKind.B2BUA`."""
-
-    @property
-    def host_name(self) -> str:
-        """The host name: ``host`` or the node name."""
-        return self.host or self.name
 
 
 SipNode = Union[UserAgent, Proxy, RedirectServer, B2BUA]
