@@ -115,10 +115,11 @@ import enum
 import random
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState, new_tag
 from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, StateChange, Transport
+from simsip.sip.message import URI, Headers, RAck, Request, Response, make_response
 from simsip.sip.timers import TimerConfig
 from simsip.sip.transaction import (
     ClientTransaction,
@@ -130,9 +131,6 @@ from simsip.sip.transaction import (
     has_magic_cookie,
     server_key,
 )
-
-if TYPE_CHECKING:
-    from simsip.sip.message import URI, Request, Response
 
 __all__ = [
     "UAOptions",
@@ -151,8 +149,14 @@ ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "PRACK", "OPTIONS")
 KNOWN_METHODS = frozenset(
     ALLOWED_METHODS + ("REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "INFO", "UPDATE", "MESSAGE", "PUBLISH")
 )
+ALLOW = ", ".join(ALLOWED_METHODS)  # the Allow header value
+_ALLOWED = frozenset(ALLOWED_METHODS)
+_NO_TAGS: frozenset[str] = frozenset()
+_100REL = frozenset(("100rel",))
 RELIABILITY_FAILURE_REASON = "Reliable Provisional Unacknowledged"
 SDP = "application/sdp"
+# RFC 3261 §8.2.3 / RFC 4475 §3.3.15: Accept values that admit our SDP.
+_SDP_ACCEPTED = frozenset((SDP, "application/*", "*/*"))
 # RFC 3262 §3: the first RSeq is in 1 .. 2^31 - 1.
 RSEQ_MAX_START = 2**31 - 1
 MAX_REDIRECTS = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
@@ -349,6 +353,9 @@ class _ClientRole:
     rack: tuple[int, int] | None = None
 
 
+_DEFAULT_OPTIONS = UAOptions()
+
+
 class UserAgentCore:
     """RFC 3261 UA core plus RFC 3262: the transaction user of one user agent."""
 
@@ -364,15 +371,18 @@ class UserAgentCore:
         options: UAOptions | None = None,
     ) -> None:
         """``aor`` defaults to ``sip:<name>@<host>``; ``rng`` draws tags, branches, RSeq, backoffs."""
-        from simsip.sip.message import URI
-
         self.name = name
         self.host = host
         self.aor = URI.parse(aor) if isinstance(aor, str) else (aor or URI.parse(f"sip:{name}@{host}"))
         self.timers = timers or TimerConfig()
         self.transport = transport
         self.rng = rng
-        self.config = options or UAOptions()
+        # Header values that are the same in every message of this core, rendered once.
+        self._via_prefix = f"SIP/2.0/{transport._value_} {host};branch="
+        params = ";transport=tcp" if transport is Transport.TCP else ""
+        user = f"{self.aor.user}@" if self.aor.user else ""
+        self._contact_value = f"<sip:{user}{host}{params}>"
+        self.config = options or _DEFAULT_OPTIONS
         self.layer = TransactionLayer(self.timers, rng)
         self.calls: dict[str, _Call] = {}
         self._roles: dict[str, _ClientRole] = {}
@@ -382,6 +392,20 @@ class UserAgentCore:
         self._merged: dict[tuple, tuple] = {}
         self._merged_keys: dict[Any, list[tuple]] = {}  # server tx id -> its keys in _merged
 
+    @property
+    def config(self) -> UAOptions:
+        """The UA's options (assigning new ones re-derives what the core keeps from them)."""
+        return self._config
+
+    @config.setter
+    def config(self, options: UAOptions) -> None:
+        """Take new options."""
+        self._config = options
+        self._quiet = not options.auto_trying
+        self._rel_tags = _100REL if options.supports_100rel else _NO_TAGS
+        display = f'"{options.display_name}" ' if options.display_name else ""
+        self._from_value = f"{display}<{self.aor}>"
+
     # ================================================================ helpers
 
     def _tag(self) -> str:
@@ -390,25 +414,22 @@ class UserAgentCore:
 
     def _via(self, branch: str) -> str:
         """Our Via header value for a new transaction."""
-        return f"SIP/2.0/{self.transport.value} {self.host};branch={branch}"
+        return self._via_prefix + branch
 
     def _contact(self, call: "_Call | None" = None) -> str:
         """Our Contact header value (the call's own after ``reinvite(contact=...)``)."""
         if call is not None and call.local_contact is not None:
             return call.local_contact
-        params = ";transport=tcp" if self.transport is Transport.TCP else ""
-        user = f"{self.aor.user}@" if self.aor.user else ""
-        return f"<sip:{user}{self.host}{params}>"
+        return self._contact_value
 
     def _from_nameaddr(self) -> str:
         """Our From header value without tag."""
-        display = f'"{self.config.display_name}" ' if self.config.display_name else ""
-        return f"{display}<{self.aor}>"
+        return self._from_value
 
     def _resolve(self, uri: "URI") -> Address:
         """The Address to send a request for ``uri`` to (resolver, then the URI itself)."""
-        if self.config.resolver is not None:
-            found = self.config.resolver(uri.host)
+        if self._config.resolver is not None:
+            found = self._config.resolver(uri.host)
             if found is not None:
                 return found
         transport = self.transport
@@ -418,8 +439,8 @@ class UserAgentCore:
 
     def _out_of_dialog_destination(self, uri: "URI", index: int = 0) -> Address:
         """Outbound proxy ``index`` if configured, else the Request-URI's host (RFC 3263 style)."""
-        if self.config.outbound:
-            return self.config.outbound[index]
+        if self._config.outbound:
+            return self._config.outbound[index]
         return self._resolve(uri)
 
     def _sdp(self, call: _Call) -> bytes:
@@ -428,13 +449,9 @@ class UserAgentCore:
         # A stable session id (crc32 of the Call-ID): str hash() differs between processes.
         return simple_sdp(user, self.host, zlib.crc32(call.call_id.encode()), call.session_version)
 
-    def _event(self, kind: str, call_id: str, message=None, **detail: Any) -> AppEvent:
-        """Build an AppEvent."""
-        return AppEvent(kind, call_id, message, detail)
-
     def _app_error(self, call_id: str, reason: str) -> list[Action]:
         """An application call that does not fit the state."""
-        return [self._event("app-error", call_id, None, reason=reason)]
+        return [AppEvent("app-error", call_id, None, {"reason": reason})]
 
     def _start_timer(self, name: str, delay: float, label: str, call_id: str,
                      callback: Callable[[float], list[Action]]) -> StartTimer:
@@ -456,49 +473,52 @@ class UserAgentCore:
         call.ended = True
         call.outcome = call.outcome or outcome
         call.final_code = call.final_code if call.final_code is not None else final_code
-        return [self._event("call-ended", call.call_id, None, outcome=call.outcome,
-                            final_code=call.final_code, by=by, reason=reason)]
+        return [AppEvent("call-ended", call.call_id, None, {
+            "outcome": call.outcome, "final_code": call.final_code, "by": by, "reason": reason})]
 
     # ---------------------------------------------------- the transaction layer
 
     def _layer(self, now: float, actions: list) -> list[Action]:
         """Consume TUEvents from a layer call, returning only driver actions."""
-        out: list[Action] = []
-        quiet = not self.config.auto_trying
+        quiet = self._quiet
         for action in actions:
-            if isinstance(action, TUEvent):
-                out.extend(self._on_tu_event(now, action))
-            elif quiet and (isinstance(action, StartTimer) and action.label == "trying"
-                            or isinstance(action, CancelTimer) and action.name.endswith("/trying")):
+            kind = action.__class__
+            if kind is TUEvent or quiet and (kind is StartTimer or kind is CancelTimer):
+                break
+        else:
+            # Nothing for the TU (the common case of a timer or a retransmission): pass the list on.
+            return actions if actions else []
+        out: list[Action] = []
+        for action in actions:
+            kind = action.__class__
+            if kind is TUEvent:
+                # Dispatch by a table of the handlers, not a chain of string comparisons.
+                out += _TU_HANDLERS[action.kind](self, now, action)
+            elif quiet and (kind is StartTimer and action.label == "trying"
+                            or kind is CancelTimer and action.name.endswith("/trying")):
                 continue  # ``no-trying``: the §17.2.1 timer never runs, so no 100 Trying of its own
             else:
-                out.append(action)
+                out += (action,)
         return out
 
-    def _on_tu_event(self, now: float, ev: TUEvent) -> list[Action]:
-        """Dispatch one transaction-layer event."""
-        if ev.kind == "request":
-            return self._on_new_request(now, ev.transaction, ev.message)
-        if ev.kind == "ack":
-            return self._on_ack(now, ev.message)
-        if ev.kind == "response":
-            return self._on_response(now, ev.transaction, ev.message)
-        if ev.kind == "stray-response":
-            # RFC 6026 §7.2: a response matching no client transaction is dropped.
-            msg = ev.message
-            return [self._event("discarded", _safe_call_id(msg), msg, reason="no matching client transaction")]
-        if ev.kind in ("timeout", "transport-error"):
-            return self._on_tx_failure(now, ev.transaction, ev.kind, ev.timer)
-        if ev.kind == "terminated":
-            tx = ev.transaction
-            self._roles.pop(tx.id, None)
-            if isinstance(tx, ServerTransaction):
-                # Only this transaction's own keys: scanning all of _merged made calls O(n^2).
-                for key in self._merged_keys.pop(tx.id, ()):
-                    if self._merged.get(key, (None, None))[1] is tx:
-                        del self._merged[key]
-            return []
-        raise AssertionError(f"unknown TU event {ev.kind}")
+    def _on_stray_response(self, now: float, ev: TUEvent) -> list[Action]:
+        """RFC 6026 §7.2: a response matching no client transaction is dropped."""
+        msg = ev.message
+        return [AppEvent("discarded", _safe_call_id(msg), msg, {"reason": "no matching client transaction"})]
+
+    def _on_terminated(self, now: float, ev: TUEvent) -> list[Action]:
+        """A transaction is gone: forget its role or its merged-request key (§8.2.2.2)."""
+        tx = ev.transaction
+        tid = tx.id
+        if tid in self._roles:
+            del self._roles[tid]
+        elif tid in self._merged_keys:
+            # Only this transaction's own key: scanning all of _merged made calls O(n^2).
+            key = self._merged_keys.pop(tid)
+            merged = self._merged
+            if key in merged and merged[key][1] is tx:
+                del merged[key]
+        return []
 
     def _send_request(self, now: float, request: "Request", destination: Address,
                       role: _ClientRole | None) -> tuple[ClientTransaction, list[Action]]:
@@ -516,44 +536,50 @@ class UserAgentCore:
     def _make_response(self, request: "Request", code: int, to_tag: str | None,
                        reason: str | None = None) -> "Response":
         """§8.2.6: a response to ``request`` (a To tag on everything but 100)."""
-        from simsip.sip.message import make_response
-
-        tag = None if code == 100 or request.to.tag else to_tag
+        tag = None if to_tag is None or code == 100 or request.to.tag else to_tag
         return make_response(request, code, reason, to_tag=tag)
 
     # ================================================================ receive
 
     def receive(self, now: float, message: "Request | Response", source: Address) -> list[Action]:
         """Feed a message that arrived from ``source``."""
-        from simsip.sip.message import Request
-
-        if isinstance(message, Request):
-            return self._receive_request(now, message, source)
-        return self._receive_response(now, message)
+        kind = message.__class__
+        if kind is Request or kind is not Response and isinstance(message, Request):
+            # Match a request to a transaction, or answer a request too broken for one.
+            problem = _transaction_problem(message)
+            if problem is not None:
+                return self._stateless_error(message, source, problem)
+            return self._layer(now, self.layer.receive_request(now, message, source))
+        # A response: check it (§8.1.3.3) and match it to a client transaction.
+        try:
+            vias = message.vias
+            message.cseq
+            status = message.status
+        except Exception:
+            return [AppEvent("discarded", _safe_call_id(message), message, {"reason": "unparseable response"})]
+        if len(vias) != 1:
+            # §8.1.3.3: more than one Via in a response at a UAC -> discard (RFC 4475 bcast).
+            return [AppEvent("discarded", _safe_call_id(message), message, {"reason": "more than one Via"})]
+        if not 100 <= status <= 699:
+            return [AppEvent("discarded", _safe_call_id(message), message, {"reason": "bad status code"})]
+        return self._layer(now, self.layer.receive_response(now, message))
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """Feed the firing of timer ``name`` (stale or cancelled names give [])."""
-        callback = self._core_timers.pop(name, None)
-        if callback is not None:
+        core_timers = self._core_timers
+        if name in core_timers:
+            callback = core_timers[name]
+            del core_timers[name]
             return callback(now)
         return self._layer(now, self.layer.timer_fired(now, name))
 
     # ---------------------------------------------------------- requests in
 
-    def _receive_request(self, now: float, request: "Request", source: Address) -> list[Action]:
-        """Match a request to a transaction, or answer a request too broken for one."""
-        problem = _transaction_problem(request)
-        if problem is not None:
-            return self._stateless_error(request, source, problem)
-        return self._layer(now, self.layer.receive_request(now, request, source))
-
     def _stateless_error(self, request: "Request", source: Address, reason: str) -> list[Action]:
         """Answer 400 without a transaction (never to an ACK), copying what headers there are (§8.2.6)."""
-        from simsip.sip.message import Headers, Response
-
         call_id = _safe_call_id(request)
         if request.method == "ACK":
-            return [self._event("discarded", call_id, request, reason=reason)]
+            return [AppEvent("discarded", call_id, request, {"reason": reason})]
         headers = Headers()
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
             for value in request.headers.get_all(name):
@@ -561,48 +587,49 @@ class UserAgentCore:
                     value = f"{value};tag={self._tag()}"
                 headers.add(name, value)
         if not request.headers.get_all("Via"):
-            return [self._event("discarded", call_id, request, reason=reason)]
+            return [AppEvent("discarded", call_id, request, {"reason": reason})]
         response = Response(400, f"Bad Request ({reason})", headers)
-        return [SendMessage(response, source), self._event("discarded", call_id, request, reason=reason)]
+        return [SendMessage(response, source), AppEvent("discarded", call_id, request, {"reason": reason})]
 
-    def _on_new_request(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
+    def _on_new_request(self, now: float, ev: TUEvent) -> list[Action]:
         """A request that created a server transaction: validate (§8.2), then dispatch."""
+        tx = ev.transaction
+        request = ev.message
         check = self._validate(request, tx)
         if check is not None:
             code, reason, extra = check
-            response = self._make_response(request, code, self._tag(), reason)
+            response = self._make_response(request, code, new_tag(self.rng), reason)
             for name, value in extra:
                 response.headers.add(name, value)
             actions = self._respond_tx(now, tx, response)
-            return actions + [self._event("discarded", request.call_id, request, reason=f"{code} {reason or ''}".strip())]
+            return actions + [AppEvent("discarded", request.call_id, request, {
+                "reason": f"{code} {reason or ''}".strip()})]
         method = request.method
         if method == "INVITE":
             return self._on_invite(now, tx, request)
-        if method == "CANCEL":
-            return self._on_cancel(now, tx, request)
         if method == "BYE":
             return self._on_bye(now, tx, request)
         if method == "PRACK":
             return self._on_prack(now, tx, request)
+        if method == "CANCEL":
+            return self._on_cancel(now, tx, request)
         if method == "OPTIONS":
             return self._on_options(now, tx, request)
         raise AssertionError(f"validated method {method} has no handler")
 
     def _validate(self, request: "Request", tx: ServerTransaction) -> tuple[int, str | None, list] | None:
-        """RFC 3261 §8.2 (and RFC 4475 §3.1.2-3.4) checks; (code, reason, extra headers) or None."""
-        allow = ("Allow", ", ".join(ALLOWED_METHODS))
+        """RFC 3261 §8.2 (and RFC 4475 §3.1.2-3.4) checks; (code, reason, extra headers) or None.
+
+        Only requests :func:`_transaction_problem` let through get here, so exactly one
+        To, From, Call-ID and CSeq (§8.1.1; RFC 4475 §3.3.1 insuf, §3.3.8 multi01) is
+        already known.
+        """
         if request.version != "SIP/2.0":
             return 505, None, []
-        # §8.1.1: exactly one To, From, Call-ID, CSeq (RFC 4475 §3.3.1 insuf, §3.3.8 multi01).
-        for name in ("To", "From", "Call-ID", "CSeq"):
-            if len(request.headers.get_all(name)) != 1:
-                return 400, f"Bad Request (need exactly one {name})", []
         method = request.method
         # §8.2.1: unknown method -> 501, known but not ours -> 405 (both with Allow).
-        if method not in KNOWN_METHODS:
-            return 501, None, [allow]
-        if method not in ALLOWED_METHODS:
-            return 405, None, [allow]
+        if method not in _ALLOWED:
+            return (501 if method not in KNOWN_METHODS else 405), None, [("Allow", ALLOW)]
         try:
             cseq = request.cseq
             to, from_ = request.to, request.from_
@@ -613,34 +640,37 @@ class UserAgentCore:
             return 400, "Bad Request (CSeq method does not match)", []
         if not 0 <= cseq.seq <= MAX_CSEQ:
             return 400, "Bad Request (CSeq out of range)", []
-        del to, from_
         # §8.2.2.1: a scheme we do not understand -> 416.
-        if getattr(uri, "scheme", "").lower() not in ("sip", "sips"):
+        scheme = uri.scheme if uri.__class__ is URI else getattr(uri, "scheme", "")
+        if scheme != "sip" and scheme != "sips" and scheme.lower() not in ("sip", "sips"):
             return 416, None, []
         # §8.2.2.2: merged request (same From tag, Call-ID, CSeq, different branch) -> 482.
-        if not request.to.tag:
-            key = (request.from_.tag, request.call_id, cseq.seq, method)
+        if not to.tag:
+            key = (from_.tag, request.call_id, cseq.seq, method)
             seen = self._merged.get(key)
             if seen is not None and seen[0] != tx.key:
                 return 482, None, []
             self._merged[key] = (tx.key, tx)
-            self._merged_keys.setdefault(tx.id, []).append(key)
+            self._merged_keys[tx.id] = key  # one key per server transaction (this check runs once for it)
         # §8.2.2.3: Require with tags we do not support -> 420 + Unsupported (not for CANCEL).
         if method != "CANCEL":
-            supported = {"100rel"} if self.config.supports_100rel else set()
-            unknown = [tag for tag in request.require if tag.lower() not in supported]
-            if unknown:
-                return 420, None, [("Unsupported", ", ".join(unknown))]
+            require = request.require
+            if require:
+                supported = self._rel_tags
+                unknown = [tag for tag in require if tag.lower() not in supported]
+                if unknown:
+                    return 420, None, [("Unsupported", ", ".join(unknown))]
         if method == "INVITE":
             # §8.2.3: a body we cannot read -> 415 with Accept (RFC 4475 §3.3.6 invut).
-            content_type = request.content_type
-            if request.body and content_type is not None and content_type.split(";")[0].strip().lower() != SDP:
-                return 415, None, [("Accept", SDP)]
+            if request.body:
+                content_type = request.content_type
+                if content_type is not None and content_type.split(";")[0].strip().lower() != SDP:
+                    return 415, None, [("Accept", SDP)]
             # RFC 4475 §3.3.15 sdp01: Accept without application/sdp -> 406.
             accept = request.headers.get_all("Accept")
             if accept:
                 types = {value.split(";")[0].strip().lower() for value in accept}
-                if not types & {SDP, "application/*", "*/*"}:
+                if not types & _SDP_ACCEPTED:
                     return 406, None, [("Warning", f'399 {self.host} "only application/sdp is possible"')]
         return None
 
@@ -671,9 +701,9 @@ class UserAgentCore:
         call.uas_by_cseq[request.cseq.seq] = uas
         require = "100rel" in [t.lower() for t in request.require]
         supports = "100rel" in [t.lower() for t in request.supported]
-        return [self._event("request", call.call_id, request, method="INVITE", cseq=request.cseq.seq,
-                            in_dialog=False, reinvite=False, require_100rel=require,
-                            supports_100rel=supports or require)]
+        return [AppEvent("request", call.call_id, request, {
+            "method": "INVITE", "cseq": request.cseq.seq, "in_dialog": False, "reinvite": False,
+            "require_100rel": require, "supports_100rel": supports or require})]
 
     def _on_reinvite(self, now: float, tx: InviteServerTransaction, request: "Request") -> list[Action]:
         """§14.2: a re-INVITE in an existing dialog (491 on glare, 500 while one is pending)."""
@@ -704,10 +734,10 @@ class UserAgentCore:
                          offer_in_request=bool(request.body))
         call.uas = uas
         call.uas_by_cseq[request.cseq.seq] = uas
-        actions = [self._event("request", call.call_id, request, method="INVITE", cseq=request.cseq.seq,
-                               in_dialog=True, reinvite=True,
-                               auto_answered=self.config.auto_answer_reinvite)]
-        if self.config.auto_answer_reinvite:
+        actions = [AppEvent("request", call.call_id, request, {
+            "method": "INVITE", "cseq": request.cseq.seq, "in_dialog": True, "reinvite": True,
+            "auto_answered": self._config.auto_answer_reinvite})]
+        if self._config.auto_answer_reinvite:
             actions += self.respond(now, call.call_id, 200)
         return actions
 
@@ -758,7 +788,7 @@ class UserAgentCore:
         require = "100rel" in [t.lower() for t in request.require]
         supports = require or "100rel" in [t.lower() for t in request.supported]
         # RFC 3262 §3: Require -> every non-100 provisional reliable; neither -> never.
-        reliable = self.config.supports_100rel and (require or (reliable and supports))
+        reliable = self._config.supports_100rel and (require or (reliable and supports))
         actions: list[Action] = []
         dialog = self._ensure_uas_dialog(call, uas)
         if not uas.reinvite:
@@ -818,7 +848,7 @@ class UserAgentCore:
         actions += rel.feed(Rel1xxEvent.PRACK_WAIT)
         uas.reliability_failed = True
         uas.withheld = None
-        actions.append(self._event("reliability-failure", call.call_id, rel.response, rseq=rel.rseq, code=500))
+        actions.append(AppEvent("reliability-failure", call.call_id, rel.response, {"rseq": rel.rseq, "code": 500}))
         return actions + self._send_failure(now, call, uas, 500, RELIABILITY_FAILURE_REASON,
                                             outcome="reliability_failure", by="local")
 
@@ -837,7 +867,7 @@ class UserAgentCore:
     def _send_2xx(self, now: float, call: _Call, uas: _UasInvite, code: int, body: bytes,
                   reason: str | None) -> list[Action]:
         """§13.3.1.4: send the 2xx and retransmit it (T1 doubling, cap T2) until the ACK."""
-        if not body and not uas.answer_sent and self.config.answer_sdp:
+        if not body and not uas.answer_sent and self._config.answer_sdp:
             # RFC 3261 §13.2.1: the 2xx carries the answer (or our offer when the INVITE had
             # none) unless a reliable 1xx already did.
             body = self._sdp(call)
@@ -892,7 +922,7 @@ class UserAgentCore:
         dialog = uas.dialog
         if dialog is not None:
             actions += dialog.feed(DialogEvent.ACK)
-            if self.config.bye_on_ack_timeout or call.bye_after_ack:
+            if self._config.bye_on_ack_timeout or call.bye_after_ack:
                 call.bye_after_ack = False
                 actions += self._send_bye(now, call, dialog, reason="no ACK for 2xx (§13.3.1.4)")
         return actions
@@ -913,16 +943,17 @@ class UserAgentCore:
 
     # ----------------------------------------------------------- ACK in
 
-    def _on_ack(self, now: float, request: "Request") -> list[Action]:
+    def _on_ack(self, now: float, ev: TUEvent) -> list[Action]:
         """An ACK for a 2xx (passed up by the Accepted INVITE server transaction or matching none)."""
+        request = ev.message
         call = self.calls.get(request.call_id)
         try:
             seq = request.cseq.seq
         except Exception:
-            return [self._event("discarded", request.call_id, request, reason="unparseable ACK")]
+            return [AppEvent("discarded", request.call_id, request, {"reason": "unparseable ACK"})]
         uas = call.uas_by_cseq.get(seq) if call is not None else None
         if uas is None or uas.final is None or uas.final.status >= 300:
-            return [self._event("discarded", _safe_call_id(request), request, reason="ACK matches no 2xx")]
+            return [AppEvent("discarded", _safe_call_id(request), request, {"reason": "ACK matches no 2xx"})]
         if uas.acked:
             return []  # an ACK retransmission (or the transaction's copy)
         uas.acked = True
@@ -930,8 +961,8 @@ class UserAgentCore:
         actions += self._cancel_timer(f"{call.call_id}/ack-wait/{seq}")
         if uas.dialog is not None:
             actions += uas.dialog.feed(DialogEvent.ACK)
-        actions.append(self._event("request", call.call_id, request, method="ACK", cseq=seq, in_dialog=True,
-                                   reinvite=uas.reinvite))
+        actions.append(AppEvent("request", call.call_id, request, {
+            "method": "ACK", "cseq": seq, "in_dialog": True, "reinvite": uas.reinvite}))
         if call.bye_after_ack and uas.dialog is not None:
             call.bye_after_ack = False
             actions += self._send_bye(now, call, uas.dialog, reason="hangup before ACK")
@@ -949,8 +980,8 @@ class UserAgentCore:
         if uas is None:
             return self._respond_tx(now, tx, self._make_response(request, 481, None))
         actions = self._respond_tx(now, tx, self._make_response(request, 200, uas.to_tag))
-        actions.append(self._event("request", call.call_id, request, method="CANCEL", cseq=request.cseq.seq,
-                                   in_dialog=False, reinvite=uas.reinvite))
+        actions.append(AppEvent("request", call.call_id, request, {
+            "method": "CANCEL", "cseq": request.cseq.seq, "in_dialog": False, "reinvite": uas.reinvite}))
         if uas.final is None:
             uas.cancelled = True
             uas.withheld = None
@@ -969,9 +1000,9 @@ class UserAgentCore:
         was_confirmed = dialog.confirmed
         actions = self._send_held_ack(now, call)  # §13.2.2.4: the 2xx is ACKed even so
         actions += dialog.feed(DialogEvent.BYE)
-        event = self._event("request", call.call_id, request, method="BYE", cseq=request.cseq.seq,
-                            in_dialog=True, reinvite=False)
-        if self.config.hold_bye_answer and call.held_bye is None:
+        event = AppEvent("request", call.call_id, request, {
+            "method": "BYE", "cseq": request.cseq.seq, "in_dialog": True, "reinvite": False})
+        if self._config.hold_bye_answer and call.held_bye is None:
             # RFC 3665 §3.5 F13-F16: the B2BUA answers once its peer leg's BYE is answered (answer_bye).
             call.held_bye = (tx, request, dialog, was_confirmed)
             return actions + [event]
@@ -1047,8 +1078,8 @@ class UserAgentCore:
             response.headers.add("Content-Type", SDP)
             response.body = self._sdp(call)
         actions += self._respond_tx(now, tx, response)
-        actions.append(self._event("request", cid, request, method="PRACK", cseq=request.cseq.seq,
-                                   in_dialog=True, reinvite=False, rseq=rel.rseq))
+        actions.append(AppEvent("request", cid, request, {
+            "method": "PRACK", "cseq": request.cseq.seq, "in_dialog": True, "reinvite": False, "rseq": rel.rseq}))
         if uas.final is None:
             if uas.queue:
                 actions += self._send_reliable(now, call, uas, uas.queue.pop(0))
@@ -1064,31 +1095,17 @@ class UserAgentCore:
         response = self._make_response(request, 200, to_tag)
         response.headers.add("Allow", ", ".join(ALLOWED_METHODS))
         response.headers.add("Accept", SDP)
-        if self.config.supports_100rel:
+        if self._config.supports_100rel:
             response.headers.add("Supported", "100rel")
         response.headers.add("Contact", self._contact())
         actions = self._respond_tx(now, tx, response)
         in_dialog = bool(request.to.tag)
-        actions.append(self._event("request", request.call_id, request, method="OPTIONS", cseq=request.cseq.seq,
-                                   in_dialog=in_dialog, reinvite=False, auto_answered=True))
+        actions.append(AppEvent("request", request.call_id, request, {
+            "method": "OPTIONS", "cseq": request.cseq.seq, "in_dialog": in_dialog, "reinvite": False,
+            "auto_answered": True}))
         return actions
 
     # ------------------------------------------------------------ responses in
-
-    def _receive_response(self, now: float, response: "Response") -> list[Action]:
-        """Check a response (§8.1.3.3) and match it to a client transaction."""
-        try:
-            vias = response.vias
-            response.cseq
-            status = response.status
-        except Exception:
-            return [self._event("discarded", _safe_call_id(response), response, reason="unparseable response")]
-        if len(vias) != 1:
-            # §8.1.3.3: more than one Via in a response at a UAC -> discard (RFC 4475 bcast).
-            return [self._event("discarded", _safe_call_id(response), response, reason="more than one Via")]
-        if not 100 <= status <= 699:
-            return [self._event("discarded", _safe_call_id(response), response, reason="bad status code")]
-        return self._layer(now, self.layer.receive_response(now, response))
 
     def _uac_of(self, tx: ClientTransaction) -> tuple[_Call, _UacInvite] | None:
         """The call and INVITE that ``tx`` is the current transaction of (None once replaced or gone)."""
@@ -1098,9 +1115,11 @@ class UserAgentCore:
         uac = call.uac_by_cseq.get(tx.request.cseq.seq)
         return (call, uac) if uac is not None and uac.tx is tx else None
 
-    def _on_response(self, now: float, tx: ClientTransaction, response: "Response") -> list[Action]:
+    def _on_response(self, now: float, ev: TUEvent) -> list[Action]:
         """A response passed up by one of our client transactions."""
-        if tx.method == "INVITE":
+        tx = ev.transaction
+        response = ev.message
+        if tx.request.method == "INVITE":
             found = self._uac_of(tx)
             if found is None:
                 return []
@@ -1124,19 +1143,19 @@ class UserAgentCore:
         first_final = uac.final_code is None
         uac.final_code = code
         if code in (401, 407) and self._can_authenticate(response, uac.auth_tries, uac.request) and not uac.reinvite:
-            actions.append(self._event("response", cid, response, method="INVITE", code=code,
-                                       reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
-                                       reinvite=uac.reinvite, fork=False, auth_retry=True))
+            actions.append(AppEvent("response", cid, response, {
+                "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": False,
+                "rseq": None, "reinvite": uac.reinvite, "fork": False, "auth_retry": True}))
             return actions + self._resend_invite(now, call, uac, response=response)
         if 300 <= code < 400 and not uac.reinvite and response.contacts and uac.redirects < MAX_REDIRECTS:
             # RFC 3261 §8.1.3.4: recurse on the 3xx's first Contact: a new INVITE to it, same Call-ID, CSeq + 1.
-            actions.append(self._event("response", cid, response, method="INVITE", code=code,
-                                       reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
-                                       reinvite=False, fork=False, auth_retry=False, redirect=True))
+            actions.append(AppEvent("response", cid, response, {
+                "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": False,
+                "rseq": None, "reinvite": False, "fork": False, "auth_retry": False, "redirect": True}))
             return actions + self._resend_invite(now, call, uac, target=response.contacts[0].uri)
-        actions.append(self._event("response", cid, response, method="INVITE", code=code, reason=response.reason,
-                                   to_tag=to_tag, reliable=False, rseq=None, reinvite=uac.reinvite, fork=False,
-                                   auth_retry=False))
+        actions.append(AppEvent("response", cid, response, {
+            "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": False,
+            "rseq": None, "reinvite": uac.reinvite, "fork": False, "auth_retry": False}))
         if uac.reinvite:
             if code == 491:
                 actions += self._schedule_491_retry(now, call, uac)
@@ -1182,25 +1201,25 @@ class UserAgentCore:
                 dialog = Dialog.from_uac(uac.request, response)
                 call.dialogs[to_tag] = dialog
                 actions += dialog.feed(DialogEvent.PROVISIONAL)
-        if reliable and dialog is not None and self.config.supports_100rel:
+        if reliable and dialog is not None and self._config.supports_100rel:
             seq = uac.request.cseq.seq
             if dialog.last_rseq_cseq != seq:
                 dialog.last_rseq, dialog.last_rseq_cseq = None, seq
             if dialog.last_rseq is not None and rseq <= dialog.last_rseq:
                 # RFC 3262 §4: a retransmission (same RSeq): discard, do not PRACK again.
-                return actions + [self._event("discarded", cid, response, reason="reliable 1xx retransmission")]
+                return actions + [AppEvent("discarded", cid, response, {"reason": "reliable 1xx retransmission"})]
             if dialog.last_rseq is not None and rseq != dialog.last_rseq + 1:
                 # RFC 3262 §4: out of order: neither PRACK nor process it.
-                return actions + [self._event("discarded", cid, response, reason="reliable 1xx out of order")]
+                return actions + [AppEvent("discarded", cid, response, {"reason": "reliable 1xx out of order"})]
             dialog.last_rseq = rseq
         if not uac.provisional:
             uac.provisional = True
-        actions.append(self._event("response", cid, response, method="INVITE", code=code, reason=response.reason,
-                                   to_tag=to_tag, reliable=reliable, rseq=rseq, reinvite=uac.reinvite,
-                                   fork=False, auth_retry=False))
-        if reliable and dialog is not None and self.config.supports_100rel:
+        actions.append(AppEvent("response", cid, response, {
+            "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": reliable,
+            "rseq": rseq, "reinvite": uac.reinvite, "fork": False, "auth_retry": False}))
+        if reliable and dialog is not None and self._config.supports_100rel:
             dialog.pending_prack = response
-            if self.config.auto_prack:
+            if self._config.auto_prack:
                 actions += self._send_prack(now, call, dialog, response)
         if uac.cancel_wanted and not uac.cancel_sent and uac.final_code is None:
             actions += self._send_cancel(now, call, uac)
@@ -1227,7 +1246,7 @@ class UserAgentCore:
         fork = False
         if uac.reinvite:
             if dialog is None:
-                return [self._event("discarded", cid, response, reason="2xx to re-INVITE for unknown dialog")]
+                return [AppEvent("discarded", cid, response, {"reason": "2xx to re-INVITE for unknown dialog"})]
             dialog.refresh_target(response)
         else:
             if dialog is None:
@@ -1250,7 +1269,7 @@ class UserAgentCore:
         for name in ("Authorization", "Proxy-Authorization"):
             for value in uac.request.headers.get_all(name):
                 ack.headers.add(name, value)
-        if self.config.hold_2xx_ack and not uac.reinvite and not fork and first_final:
+        if self._config.hold_2xx_ack and not uac.reinvite and not fork and first_final:
             # RFC 3665 §3.5: a B2BUA sends this ACK when its peer leg's ACK arrives (ack()).
             dialog.acks[seq] = [ack, 0]
             call.held_ack = (dialog, seq)
@@ -1261,14 +1280,14 @@ class UserAgentCore:
             actions.append(SendMessage(ack, self._dialog_destination(dialog)))
             if not uac.reinvite:
                 actions += dialog.feed(DialogEvent.ACK)
-        actions.append(self._event("response", cid, response, method="INVITE", code=response.status,
-                                   reason=response.reason, to_tag=to_tag, reliable=False, rseq=None,
-                                   reinvite=uac.reinvite, fork=fork, auth_retry=False))
+        actions.append(AppEvent("response", cid, response, {
+            "method": "INVITE", "code": response.status, "reason": response.reason, "to_tag": to_tag,
+            "reliable": False, "rseq": None, "reinvite": uac.reinvite, "fork": fork, "auth_retry": False}))
         if uac.reinvite:
             return actions
         if first_final:
             call.outcome, call.final_code = "answered", response.status
-        if fork and self.config.bye_forked_2xx:
+        if fork and self._config.bye_forked_2xx:
             actions += self._send_bye(now, call, dialog, reason="second 2xx from a forked INVITE")
         elif uac.cancel_wanted or call.bye_after_ack:
             # §9.1: the 2xx crossed our CANCEL (or we hung up): ACK, then BYE.
@@ -1316,9 +1335,9 @@ class UserAgentCore:
         actions: list[Action] = []
         auth = (code in (401, 407) and role.method in ("BYE", "OPTIONS", "REGISTER")
                 and self._can_authenticate(response, role.auth_tries))
-        actions.append(self._event("response", role.call_id, response, method=role.method, code=code,
-                                   reason=response.reason, to_tag=response.to.tag, reliable=False,
-                                   rseq=None, reinvite=False, fork=False, auth_retry=auth))
+        actions.append(AppEvent("response", role.call_id, response, {
+            "method": role.method, "code": code, "reason": response.reason, "to_tag": response.to.tag,
+            "reliable": False, "rseq": None, "reinvite": False, "fork": False, "auth_retry": auth}))
         if auth:
             return actions + self._resend_with_auth(now, tx, role, response)
         if code >= 200 and role.method == "BYE" and role.dialog is not None:
@@ -1332,8 +1351,9 @@ class UserAgentCore:
             actions += self._end_call(call, call.outcome or "answered", call.final_code, "local", "BYE sent")
         return actions
 
-    def _on_tx_failure(self, now: float, tx, kind: str, timer: str | None) -> list[Action]:
+    def _on_tx_failure(self, now: float, ev: TUEvent) -> list[Action]:
         """Timer B/F/H or a transport error (§8.1.3.1: timeout = 408, transport error = 503)."""
+        tx, kind, timer = ev.transaction, ev.kind, ev.timer
         if isinstance(tx, ServerTransaction):
             # Timer H: the ACK for our 3xx-6xx never came; nothing more to do.
             return []
@@ -1345,13 +1365,13 @@ class UserAgentCore:
             call, uac = found
             uac.final_code = code
             if (not uac.reinvite and kind == "timeout" and not uac.provisional
-                    and uac.outbound_index + 1 < len(self.config.outbound)):
+                    and uac.outbound_index + 1 < len(self._config.outbound)):
                 # RFC 3665 §3.4 / RFC 3263 §4.3: try the next outbound proxy.
-                actions = [self._event("timeout", call.call_id, tx.request, method="INVITE", timer=timer,
-                                       failover=True)]
+                actions = [AppEvent("timeout", call.call_id, tx.request, {
+                    "method": "INVITE", "timer": timer, "failover": True})]
                 return actions + self._resend_invite(now, call, uac, next_outbound=True)
-            actions = [self._event("timeout", call.call_id, tx.request, method="INVITE", timer=timer,
-                                   failover=False)]
+            actions = [AppEvent("timeout", call.call_id, tx.request, {
+                "method": "INVITE", "timer": timer, "failover": False})]
             if uac.reinvite:
                 dialog = call.dialogs.get(tx.request.to.tag or "")
                 if dialog is not None and dialog.confirmed:
@@ -1366,8 +1386,8 @@ class UserAgentCore:
         role = self._roles.get(tx.id)
         if role is None:
             return []
-        actions = [self._event("timeout", role.call_id, tx.request, method=role.method, timer=timer,
-                               failover=False)]
+        actions = [AppEvent("timeout", role.call_id, tx.request, {
+            "method": role.method, "timer": timer, "failover": False})]
         if role.method == "BYE" and role.dialog is not None:
             actions += self._bye_done(self.calls.get(role.call_id), role.dialog)
         return actions
@@ -1376,7 +1396,7 @@ class UserAgentCore:
 
     def _can_authenticate(self, response: "Response", tries: int, request: "Request | None" = None) -> bool:
         """True when we hold credentials and the challenge is not one this request already answered."""
-        if self.config.credentials is None or tries >= MAX_AUTH_TRIES:
+        if self._config.credentials is None or tries >= MAX_AUTH_TRIES:
             return False
         name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         challenges = response.headers.get_all(name)
@@ -1406,7 +1426,7 @@ class UserAgentCore:
         """§22.2-22.3: the Authorization / Proxy-Authorization values answering ``response``."""
         from simsip.sip.auth import AuthError, authorization_header, credentials_header_name
 
-        username, password = self.config.credentials
+        username, password = self._config.credentials
         challenge_name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         headers = []
         for challenge in response.headers.get_all(challenge_name):
@@ -1450,7 +1470,7 @@ class UserAgentCore:
         call = _Call(call_id, owner=True, local_tag=self._tag())
         self.calls[call_id] = call
         body = self._sdp(call) if sdp is None else _body(sdp)
-        require = self.config.require_100rel if require_100rel is None else require_100rel
+        require = self._config.require_100rel if require_100rel is None else require_100rel
         headers = Headers()
         headers.add("Via", self._via(self.layer.new_branch()))
         headers.add("Max-Forwards", "70")
@@ -1460,7 +1480,7 @@ class UserAgentCore:
         headers.add("CSeq", str(CSeq(1, "INVITE")))
         headers.add("Contact", self._contact())
         headers.add("Allow", ", ".join(ALLOWED_METHODS))
-        if self.config.supports_100rel or require:
+        if self._config.supports_100rel or require:
             headers.add("Supported", "100rel")  # RFC 3262 §4: SHOULD in every INVITE
         if require:
             headers.add("Require", "100rel")
@@ -1671,7 +1691,7 @@ class UserAgentCore:
     def _send_reinvite(self, now: float, call: _Call, dialog: Dialog, body: bytes) -> list[Action]:
         """Build and send the re-INVITE."""
         extra = [("Allow", ", ".join(ALLOWED_METHODS))]
-        if self.config.supports_100rel:
+        if self._config.supports_100rel:
             extra.append(("Supported", "100rel"))
         request = dialog.build_request("INVITE", self._via(self.layer.new_branch()), contact=self._contact(call),
                                        body=body, extra=extra)
@@ -1746,13 +1766,24 @@ class UserAgentCore:
             from simsip.sip.message import CSeq
 
             request.headers.set("CSeq", str(CSeq(state[1] + 1, "REGISTER")))
-            if state[2] is not None and self.config.credentials is not None:
+            if state[2] is not None and self._config.credentials is not None:
                 for name, value in self._auth_headers(request, state[2]):
                     request.headers.add(name, value)
         role = _ClientRole(call_id, "REGISTER", None)
         _, actions = self._send_request(now, request, self._out_of_dialog_destination(uri), role)
         return call_id, actions
 
+
+# TUEvent kind -> the UserAgentCore method taking it (``_layer`` dispatches through this table).
+_TU_HANDLERS: dict[str, Callable[[UserAgentCore, float, TUEvent], list[Action]]] = {
+    "request": UserAgentCore._on_new_request,
+    "response": UserAgentCore._on_response,
+    "terminated": UserAgentCore._on_terminated,
+    "ack": UserAgentCore._on_ack,
+    "stray-response": UserAgentCore._on_stray_response,
+    "timeout": UserAgentCore._on_tx_failure,
+    "transport-error": UserAgentCore._on_tx_failure,
+}
 
 # ---------------------------------------------------------------- helpers
 
@@ -1793,12 +1824,21 @@ def _transaction_problem(request: "Request") -> str | None:
         if not has_magic_cookie(via.branch):
             request.call_id
             request.from_
-        server_key(request)
+            server_key(request)
+        # (With an RFC 3261 branch the §17.2.3 key is the parsed top Via's branch, host and
+        # port and the method: nothing left that could fail.)
     except Exception as exc:  # any malformed header the key needs
         return f"malformed {type(exc).__name__}"
-    for name in ("Call-ID", "CSeq", "From", "To"):
-        if len(request.headers.get_all(name)) != 1:
-            return f"need exactly one {name}"
+    try:
+        # Each typed accessor reads exactly one value or raises: when all three read, each
+        # header is there once (and CSeq already read above).
+        request.call_id
+        request.from_
+        request.to
+    except Exception:
+        for name in ("Call-ID", "CSeq", "From", "To"):
+            if len(request.headers.get_all(name)) != 1:
+                return f"need exactly one {name}"
     try:
         request.content_length  # RFC 4475 §3.3.9 mcl01: conflicting Content-Length values
     except Exception:
