@@ -4,7 +4,8 @@
 :class:`~simsip.net.network.Network` with one hop per link direction, one agent
 per node (UA, proxy, redirect server, B2BUA), the workload (single calls, Poisson or
 fixed-rate streams, REGISTERs, OPTIONS) and the faults, then runs the clock.
-Every delivery and timer is a SimPy timeout callback (DESIGN.md "Performance").
+Every delivery and timer is a SimPy event callback, queued directly
+(:class:`~simsip.net.network.Clock`; DESIGN.md "Performance").
 The agents' trace events go to a :mod:`simsip.metrics` sink, which keeps them
 (``trace="full"``) or only folds them into the per-call measures (``"off"``).
 
@@ -572,11 +573,11 @@ class _Run:
         retransmission = packet.meta or 0
         transport = packet.transport.value
         if self.full:
-            self.sink.emit(TraceEvent(self.run, self.env.now, "drop", node, packet.src, packet.dst,
+            self.sink.emit(TraceEvent(self.run, self.env._now, "drop", node, packet.src, packet.dst,
                                       label, call_id, cseq, rseq, rack, retransmission, None,
                                       link, transport, reason, message))
         else:
-            self.sink.drop(self.env.now, node, packet.src, packet.dst, link, label, call_id, cseq,
+            self.sink.drop(self.env._now, node, packet.src, packet.dst, link, label, call_id, cseq,
                            rseq, rack, retransmission, transport, message)
 
     # ------------------------------------------------------------ workload and faults
@@ -662,7 +663,11 @@ class _Run:
         limits = self.c.scenario.limits
         until = self.until if self.until is not None else limits.stop_at
         if limits.max_events is None:
-            self.env.run(until=until)
+            if until is None:
+                # Stops once only cancelled timers are queued: they would fire into nothing.
+                self.network.clock.run()
+            else:
+                self.env.run(until=until)
             return
         env = self.env
         for _ in range(limits.max_events):

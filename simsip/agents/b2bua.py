@@ -83,7 +83,7 @@ class B2BUAAgent(Agent):
         kind = event.kind
         detail = event.detail
         call_id = event.call_id
-        now = self.env.now
+        now = self.env._now
         core = self.core
         other = self.peer.get(call_id)
         if kind == "request":

@@ -2,17 +2,19 @@
 
 An agent is the SimPy driver of one sans-IO core (UA or proxy) at one node.
 It carries out the core's actions: :class:`SendMessage` goes to the network
-(the destination host mapped to its node), :class:`StartTimer` arms a SimPy
-timeout whose callback feeds ``timer_fired`` back to the core,
-:class:`CancelTimer` forgets the timer. Timers are cancelled by token: the
-agent keeps ``name -> token`` for its pending timers (the engine's
-(node, name) key, one dict per node); a firing whose token is no longer the
-current one was cancelled or re-armed and is ignored. No process is started
-per timer or per message.
+(the destination host mapped to its node), :class:`StartTimer` queues a
+:class:`PendingTimer` (a SimPy event on the run's :class:`~simsip.net.network.Clock`)
+whose callback feeds ``timer_fired`` back to the core, :class:`CancelTimer`
+forgets the timer. The agent keeps ``name -> PendingTimer`` for its pending
+timers (the engine's (node, name) key, one dict per node); cancelling or
+re-arming a timer kills its queued event (no callback left), so it never
+fires, and a run whose queue holds only such events is over. No process is
+started per timer or per message.
 """
 
 from __future__ import annotations
 
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -28,6 +30,7 @@ from simsip.sip.events import (
 )
 
 from simsip.metrics.trace import TraceEvent, describe
+from simsip.net.network import DEAD, NORMAL
 
 if TYPE_CHECKING:
     from simsip.metrics.trace import TraceSink
@@ -90,6 +93,20 @@ class DropRule:
         return True
 
 
+class PendingTimer:
+    """One armed timer of one agent; queued as its own SimPy event until it fires or dies."""
+
+    __slots__ = ("name", "label", "call_id", "callbacks")
+    _ok = True
+
+    def __init__(self, name: str, label: str, call_id: str | None, callback: Any) -> None:
+        """Timer ``name`` (``label`` for the trace) of ``call_id``, calling ``callback(self)``."""
+        self.name = name
+        self.label = label
+        self.call_id = call_id
+        self.callbacks = [callback]
+
+
 # ``transport._value_`` below: the plain attribute behind ``Transport.value``, whose
 # descriptor costs a Python call on every message.
 
@@ -111,8 +128,10 @@ class Agent:
         self.drop_rules: list[DropRule] = []
         self.up = True
         self.core: Any = None
-        self._timers: dict[str, tuple[int, str, str | None]] = {}
-        self._token = 0
+        self._timers: dict[str, PendingTimer] = {}
+        self.clock = network.clock
+        self._queue = self.clock.queue
+        self._eid = self.clock.eid
         self._sources: dict[str, Address] = {}
         self._node_hosts: dict[str, str] = {}
         self._timer_cb = self._timer_fired
@@ -127,15 +146,24 @@ class Agent:
             if kind is SendMessage:
                 self.send(action)
             elif kind is StartTimer:
-                self._token += 1
-                token = self._token
-                self._timers[action.name] = (token, action.label, action.call_id)
-                self.env.timeout(action.delay, (action.name, token)).callbacks.append(self._timer_cb)
+                name = action.name
+                timers = self._timers
+                old = timers.get(name)
+                if old is not None:  # re-armed: the queued event of the old one dies
+                    old.callbacks = DEAD
+                    self.clock.dead += 1
+                timer = timers[name] = PendingTimer(name, action.label, action.call_id,
+                                                    self._timer_cb)
+                heappush(self._queue, (self.env._now + action.delay, NORMAL, next(self._eid),
+                                       timer))
             elif kind is CancelTimer:
-                self._timers.pop(action.name, None)
+                timer = self._timers.pop(action.name, None)
+                if timer is not None:
+                    timer.callbacks = DEAD
+                    self.clock.dead += 1
             elif kind is StateChange:
                 if self.keep_states:  # no measure uses them: skipped when tracing is off
-                    self.sink.state(self.env.now, self.name, action.call_id, action.machine,
+                    self.sink.state(self.env._now, self.name, action.call_id, action.machine,
                                     action.old, action.new)
             elif kind is AppEvent:
                 message = action.message
@@ -143,7 +171,7 @@ class Agent:
                     label, _, cseq, _, _ = self.describe(message)
                 else:
                     label = cseq = None
-                self.sink.app(self.env.now, self.name, action.call_id, action.kind, action.detail,
+                self.sink.app(self.env._now, self.name, action.call_id, action.kind, action.detail,
                               label, cseq, message)
                 self.on_app_event(action)
             else:
@@ -154,7 +182,7 @@ class Agent:
         destination = action.destination
         node = self.hosts.get(destination.host)
         message = action.message
-        now = self.env.now
+        now = self.env._now
         transport = destination.transport
         label, call_id, cseq, rseq, rack = self.describe(message)
         self.sink.send(now, self.name, node or destination.host, label, call_id, cseq, rseq, rack,
@@ -174,7 +202,7 @@ class Agent:
               reason: str) -> None:
         """A message this node sent never reached any link: a ``drop`` without a link, saying why."""
         label, call_id, cseq, rseq, rack = self.describe(message)
-        now = self.env.now
+        now = self.env._now
         if self.sink.level == "full":
             self.sink.emit(TraceEvent(self.sink.run, now, "drop", self.name, self.name, dst, label,
                                       call_id, cseq, rseq, rack, retransmission, None, None,
@@ -187,7 +215,7 @@ class Agent:
         """The network delivered ``message`` from node ``source``: record it, feed the core."""
         if not self.up:
             return
-        now = self.env.now
+        now = self.env._now
         label, call_id, cseq, rseq, rack = self.describe(message)
         self.sink.recv(now, self.name, source, label, call_id, cseq, rseq, rack,
                        transport._value_, message)
@@ -208,19 +236,17 @@ class Agent:
             self._node_hosts[node] = host
         return host
 
-    def _timer_fired(self, event: simpy.Event) -> None:
-        """A SimPy timeout for one of our timers fired; stale tokens are ignored."""
-        name, token = event._value
-        entry = self._timers.get(name)
-        if entry is None or entry[0] != token:
-            return
+    def _timer_fired(self, timer: PendingTimer) -> None:
+        """One of our timers fired (cancelled and re-armed ones are dead and never get here)."""
+        name = timer.name
         del self._timers[name]
-        self.sink.timer(self.env.now, self.name, entry[1], entry[2])
-        self.execute(self.core.timer_fired(self.env.now, name))
+        now = self.env._now
+        self.sink.timer(now, self.name, timer.label, timer.call_id)
+        self.execute(self.core.timer_fired(now, name))
 
     def pending_timers(self) -> dict[str, str]:
         """Names and labels of the timers now armed (for tests and ladders)."""
-        return {name: entry[1] for name, entry in self._timers.items()}
+        return {name: timer.label for name, timer in self._timers.items()}
 
     # ------------------------------------------------------------ hooks
 
@@ -235,6 +261,9 @@ class Agent:
     def crash(self) -> None:
         """The node crashes: every pending timer is forgotten and the core's state is lost."""
         self.up = False
+        for timer in self._timers.values():
+            timer.callbacks = DEAD
+            self.clock.dead += 1
         self._timers.clear()
         self.network.set_node_up(self.name, False)
 

@@ -32,11 +32,13 @@ Each handler draws its random ``wait`` durations from its own stream.
 from __future__ import annotations
 
 import random
+from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from simsip.agents.base import Agent, Describer
+from simsip.net.network import NORMAL
 from simsip.scenario import model as m
 from simsip.sip.events import Address, AppEvent, SendMessage
 from simsip.sip.ua import UserAgentCore, simple_sdp
@@ -63,9 +65,13 @@ class CompiledHandler:
 
 
 class Script:
-    """One run of one handler for one call; resumable after ``wait``."""
+    """One run of one handler for one call; resumable after ``wait``.
 
-    __slots__ = ("handler", "call_id", "pc")
+    While it waits the script is itself the queued SimPy event (``callbacks``, ``_ok``).
+    """
+
+    __slots__ = ("handler", "call_id", "pc", "callbacks")
+    _ok = True
 
     def __init__(self, handler: CompiledHandler, call_id: str) -> None:
         """Start at the first action."""
@@ -123,7 +129,7 @@ class UAAgent(Agent):
         """Place a call to ``target`` now; the Call-ID (None when the node is down)."""
         if not self.up:
             return None
-        call_id, actions = self.core.invite(self.env.now, target, require_100rel=require_100rel,
+        call_id, actions = self.core.invite(self.env._now, target, require_100rel=require_100rel,
                                             sdp=None if sdp else "")
         self.execute(actions)
         return call_id
@@ -142,7 +148,7 @@ class UAAgent(Agent):
         else:
             contact_list = list(contacts) or None
             seconds = 3600 if expires is None else int(expires)
-        call_id, actions = self.core.register(self.env.now, target, seconds, contact_list)
+        call_id, actions = self.core.register(self.env._now, target, seconds, contact_list)
         self.execute(actions)
         return call_id
 
@@ -150,7 +156,7 @@ class UAAgent(Agent):
         """Send an OPTIONS now; the Call-ID."""
         if not self.up:
             return None
-        call_id, actions = self.core.options(self.env.now, target)
+        call_id, actions = self.core.options(self.env._now, target)
         self.execute(actions)
         return call_id
 
@@ -202,7 +208,7 @@ class UAAgent(Agent):
                 handler = self._by_key.get(("request", method))
                 if handler is None and method == "INVITE" and not detail.get("auto_answered"):
                     # Default application: accept every call at once.
-                    self.execute(self.core.respond(self.env.now, event.call_id, 200))
+                    self.execute(self.core.respond(self.env._now, event.call_id, 200))
                     return
         elif kind == "response":
             method = detail.get("method", "INVITE")
@@ -239,11 +245,12 @@ class UAAgent(Agent):
             action = actions[script.pc]
             script.pc += 1
             kind = type(action)
-            now = self.env.now
+            now = self.env._now
             core = self.core
             if kind is m.Wait:
                 delay = handler.waits[script.pc - 1].sample(handler.rng)
-                self.env.timeout(delay, script).callbacks.append(self._resume_cb)
+                script.callbacks = [self._resume_cb]
+                heappush(self._queue, (now + delay, NORMAL, next(self._eid), script))
                 return
             if kind is m.SendResponse:
                 self.execute(core.respond(now, script.call_id, action.code,
@@ -267,9 +274,9 @@ class UAAgent(Agent):
             else:  # a model action this engine does not know: fail loudly
                 raise TypeError(f"unknown handler action {action!r}")
 
-    def _resume(self, event: simpy.Event) -> None:
-        """A ``wait`` ended: go on with the script."""
-        self._run(event._value)
+    def _resume(self, script: Script) -> None:
+        """A ``wait`` ended: go on with the script (the script is the event)."""
+        self._run(script)
 
     def _response_sdp(self, action: m.SendResponse) -> bytes | str | None:
         """The body argument for ``respond``: generated SDP on request, else the core's default."""

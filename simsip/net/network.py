@@ -14,8 +14,14 @@ and duplication (with probability ``duplicate`` a second copy with its own
 delay). A packet in flight when its hop goes down, or arriving at a node that
 is down, is dropped.
 
-Deliveries are SimPy timeout callbacks carrying the packet as the event value
-and one bound method as callback: no process and no closure per message.
+Deliveries are SimPy events: the packet itself is the event (it has the
+``callbacks`` list and ``_ok`` flag :meth:`simpy.Environment.step` reads) and
+is pushed straight onto the environment's queue with one bound method as
+callback, exactly as ``env.timeout(delay)`` would order it (same time,
+priority and event-id counter): no process, no closure and no Timeout object
+per message. :class:`Clock` does the same for the agents' timers and counts
+the events that were cancelled while queued, so a run can end as soon as
+only those are left (:meth:`Clock.run`).
 
 TCP (RFC 793 / RFC 6298 model): a connection per ordered pair of nodes gives
 each message a sequence number; the receiving end delivers to SIP strictly in
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 from typing import Any, Callable, Protocol
 
 import networkx as nx
@@ -62,6 +69,78 @@ class HopSpec:
     reorder: float = 0.0
     reorder_delay: float | None = None  # None: one more mean delay
     bandwidth: float | None = None  # bits per second; None: no serialisation delay
+
+
+# simpy.events.NORMAL: the priority of every Timeout (URGENT ones go first at equal times).
+NORMAL = 1
+# The callbacks of a cancelled event: it stays queued, and processing it does nothing.
+DEAD: tuple[()] = ()
+
+
+class Wakeup:
+    """A SimPy event scheduled directly on the queue: ``callbacks``, ``_value`` and ``_ok``.
+
+    What :meth:`simpy.Environment.step` needs of an event, without
+    :class:`simpy.Timeout`'s two Python-level calls (``__init__`` and
+    ``schedule``) per event.
+    """
+
+    __slots__ = ("callbacks", "_value")
+    _ok = True
+
+
+class Clock:
+    """The run's SimPy environment seen from the hot path: its queue, event ids and dead events.
+
+    ``dead`` counts events cancelled while queued (their callbacks replaced by
+    :data:`DEAD`); they are popped and do nothing. When every queued event is
+    dead nothing can happen any more, so :meth:`run` ends there instead of
+    popping them one by one (the clock then stays at the last live event).
+    """
+
+    __slots__ = ("env", "queue", "eid", "dead")
+
+    def __init__(self, env: simpy.Environment) -> None:
+        """Share ``env``'s queue and event-id counter (SimPy 4's ``_queue`` and ``_eid``)."""
+        self.env = env
+        self.queue: list[tuple[float, int, int, Any]] = env._queue
+        self.eid = env._eid
+        self.dead = 0
+
+    def call_in(self, delay: float, callback: Callable[[Any], None], value: Any = None) -> Wakeup:
+        """Call ``callback(wakeup)`` after ``delay`` (ordered as ``env.timeout(delay)`` would be)."""
+        wakeup = Wakeup()
+        wakeup.callbacks = [callback]
+        wakeup._value = value
+        heappush(self.queue, (self.env._now + delay, NORMAL, next(self.eid), wakeup))
+        return wakeup
+
+    def kill(self, event: Any) -> None:
+        """Cancel a queued event: it stays in the queue but does nothing when its time comes."""
+        event.callbacks = DEAD
+        self.dead += 1
+
+    def run(self) -> None:
+        """Process events until none is left that can still do something.
+
+        The same steps as ``env.run()`` (pop, set the time, call the callbacks
+        in order) inlined, minus the dead events after the last live one.
+        """
+        env = self.env
+        queue = self.queue
+        while len(queue) > self.dead:
+            env._now, _, _, event = heappop(queue)
+            callbacks = event.callbacks
+            event.callbacks = None
+            if callbacks:
+                for callback in callbacks:
+                    callback(event)
+                if not event._ok and not hasattr(event, "_defused"):
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+            else:
+                self.dead -= 1
 
 
 class Receiver(Protocol):
@@ -125,12 +204,17 @@ class Hop:
 
 
 class Packet:
-    """One transmission of one message across the network (a copy per duplicate)."""
+    """One transmission of one message across the network (a copy per duplicate).
+
+    While it crosses a hop the packet is itself the queued SimPy event
+    (``callbacks``, ``_ok``): its arrival calls the network back with it.
+    """
 
     __slots__ = (
         "message", "src", "dst", "transport", "path", "hop", "epoch", "size",
-        "conn", "seq", "attempt", "attempt_start", "meta",
+        "conn", "seq", "attempt", "attempt_start", "meta", "callbacks",
     )
+    _ok = True
 
     def __init__(self, message: Any, src: str, dst: str, transport: Transport,
                  path: tuple[Hop, ...], meta: Any) -> None:
@@ -176,13 +260,19 @@ class Network:
     """Nodes joined by links; moves messages with delay, loss and faults on a SimPy clock."""
 
     def __init__(self, env: simpy.Environment, on_drop: DropHook | None = None,
-                 routes: dict[tuple[str, str], list[str] | None] | None = None) -> None:
+                 routes: dict[tuple[str, str], list[str] | None] | None = None,
+                 clock: Clock | None = None) -> None:
         """An empty network on ``env``; ``on_drop`` hears of every lost packet.
 
         ``routes`` caches node paths by (src, dst); runs of one topology may share
         one dict so the shortest paths are computed once, not once per run.
+        ``clock`` is the run's :class:`Clock` on ``env`` (a new one if None); the
+        agents attached share it.
         """
         self.env = env
+        self.clock = clock if clock is not None else Clock(env)
+        self._queue = self.clock.queue
+        self._eid = self.clock.eid
         self.routes = routes if routes is not None else {}
         # Built on first use (a route not in ``routes``): runs sharing a routes dict never need it.
         self._graph: nx.DiGraph | None = None
@@ -328,7 +418,7 @@ class Network:
         packet.seq = conn.next_seq
         conn.next_seq += 1
         packet.attempt = 0
-        packet.attempt_start = self.env.now
+        packet.attempt_start = self.env._now
         self._enter(packet)
 
     def _enter(self, packet: Packet) -> None:
@@ -353,7 +443,7 @@ class Network:
         if hop.bandwidth is not None:
             if packet.size < 0:
                 packet.size = self._size(packet.message)
-            now = self.env.now
+            now = self.env._now
             start = hop.busy_until if hop.busy_until > now else now
             hop.busy_until = start + packet.size * 8.0 / hop.bandwidth
             delay += hop.busy_until - now
@@ -365,9 +455,12 @@ class Network:
             twin = packet.copy()
             twin.epoch = hop.epoch
             extra = hop.const_delay if hop.const_delay is not None else hop.delay.sample(rng)
-            self.env.timeout(extra if extra > delay else delay, twin).callbacks.append(self._arrive_cb)
+            twin.callbacks = [self._arrive_cb]
+            heappush(self._queue, (self.env._now + (extra if extra > delay else delay), NORMAL,
+                                   next(self._eid), twin))
         packet.epoch = hop.epoch
-        self.env.timeout(delay, packet).callbacks.append(self._arrive_cb)
+        packet.callbacks = [self._arrive_cb]
+        heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), packet))
 
     def _size(self, message: Any) -> int:
         """Wire size of ``message``, rendered once per object while the sender holds it."""
@@ -380,9 +473,8 @@ class Network:
         self._sizes[id(message)] = (message, size)
         return size
 
-    def _arrive(self, event: simpy.Event) -> None:
-        """A packet reached the far end of its current hop."""
-        packet: Packet = event._value
+    def _arrive(self, packet: Packet) -> None:
+        """A packet reached the far end of its current hop (the packet is the event)."""
         hop = packet.path[packet.hop]
         if hop.epoch != packet.epoch:
             self._lose(packet, hop, "link down")
@@ -440,7 +532,7 @@ class Network:
         self._drop(packet, hop, f"{reason}; TCP retransmits the segment")
         # RFC 6298 §5.5: back off, doubling the RTO for each further loss.
         retry_at = packet.attempt_start + conn.rto * (2 ** (packet.attempt - 1))
-        delay = retry_at - self.env.now
+        delay = retry_at - self.env._now
         self.env.timeout(delay if delay > 0.0 else 0.0, packet).callbacks.append(self._tcp_retry_cb)
 
     def _tcp_retry(self, event: simpy.Event) -> None:
@@ -456,7 +548,7 @@ class Network:
                     conn.pending[packet.seq] = None
             return
         packet.hop = 0
-        packet.attempt_start = self.env.now
+        packet.attempt_start = self.env._now
         self._enter(packet)
 
     def _local(self, event: simpy.Event) -> None:
