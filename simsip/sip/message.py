@@ -238,15 +238,27 @@ class Headers:
 
     def add(self, name: str, value: "str | object") -> None:
         """Append a header line."""
-        key, canon = _NAME_CACHE.get(name) or _canon(name)
+        try:
+            key, canon = _NAME_CACHE[name]
+        except KeyError:
+            key, canon = _canon(name)
         # The cores add plain one-line strings: check them inline (the hot path of building a message).
         if type(value) is str and "\n" not in value and "\r" not in value:
             value = value.strip(" \t")
         else:
             value = self._value(value)
         self._items.append((key, canon, value))
-        self._typed.pop(key, None)
-        self._index = None
+        typed = self._typed
+        if key in typed:
+            del typed[key]
+        # Keep the read index up to date instead of rebuilding it: messages are
+        # built by appending, then read.
+        index = self._index
+        if index is not None:
+            if key in index:
+                index[key].append(value)
+            else:
+                index[key] = [value]
 
     def set(self, name: str, value: "str | object") -> None:
         """Replace every line of ``name`` with one line, where the first one was."""
@@ -322,27 +334,36 @@ class Headers:
 
     # ------------------------------------------------------------ reading
 
+    def _build_index(self) -> dict[str, list[str]]:
+        """Build (and keep) header key -> its line values in order."""
+        index: dict[str, list[str]] = {}
+        for k, _, value in self._items:
+            if k in index:
+                index[k].append(value)
+            else:
+                index[k] = [value]
+        self._index = index
+        return index
+
     def _lines(self, key: str) -> list[str]:
         """The line values of the lower-case header ``key``, in order (read-only; [] if none)."""
         index = self._index
         if index is None:
-            index = {}
-            for k, _, value in self._items:
-                lines = index.get(k)
-                if lines is None:
-                    index[k] = [value]
-                else:
-                    lines.append(value)
-            self._index = index
-        return index.get(key, _NO_LINES)
+            index = self._build_index()
+        return index[key] if key in index else _NO_LINES
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """First value of ``name`` (the first element of a list line), or ``default``."""
-        key = _canon(name)[0]
-        lines = self._lines(key)
-        if not lines:
+        try:
+            key = _NAME_CACHE[name][0]
+        except KeyError:
+            key = _canon(name)[0]
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        if key not in index:
             return default
-        value = lines[0]
+        value = index[key][0]
         if key in LIST_HEADERS and ("," in value):
             parts = split_list(value)
             return parts[0] if parts else value
@@ -350,7 +371,18 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, list lines split at their commas."""
-        return self._values_for_key(_canon(name)[0])
+        try:
+            key = _NAME_CACHE[name][0]
+        except KeyError:
+            key = _canon(name)[0]
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        if key not in index:
+            return []
+        if key in LIST_HEADERS:
+            return self._values_for_key(key)
+        return index[key][:]
 
     def _values_for_key(self, key: str) -> list[str]:
         """Every value of the lower-case header ``key``."""
@@ -358,19 +390,28 @@ class Headers:
         if key in LIST_HEADERS:
             out: list[str] = []
             for value in lines:
-                out.extend(split_list(value))
+                if "," in value or '"' in value or "<" in value or not value:
+                    out.extend(split_list(value))
+                else:
+                    out.append(value)
             return out
         return list(lines)
 
     def __contains__(self, name: object) -> bool:
         """True if at least one line of ``name`` exists."""
-        if not isinstance(name, str):
-            return False
-        try:
-            key = _canon(name)[0]
-        except ValueError:
-            return False
-        return bool(self._lines(key))
+        if type(name) is str and name in _NAME_CACHE:
+            key = _NAME_CACHE[name][0]
+        else:
+            if not isinstance(name, str):
+                return False
+            try:
+                key = _canon(name)[0]
+            except ValueError:
+                return False
+        index = self._index
+        if index is None:
+            index = self._build_index()
+        return key in index
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         """Yield ``(name, value)`` per header line, in order."""
@@ -544,7 +585,8 @@ class NameAddr:
     @property
     def tag(self) -> str | None:
         """The ``tag`` parameter (From/To), or None."""
-        return self.params.get("tag")
+        params = self.params
+        return params["tag"] if "tag" in params else None
 
     def with_tag(self, tag: str) -> "NameAddr":
         """A copy with ``tag`` set."""
@@ -665,12 +707,14 @@ class Via:
     @property
     def branch(self) -> str | None:
         """The ``branch`` parameter (transaction id, RFC 3261 §17.1.3), or None."""
-        return self.params.get("branch")
+        params = self.params
+        return params["branch"] if "branch" in params else None
 
     @property
     def received(self) -> str | None:
         """The ``received`` parameter (RFC 3261 §18.2.1), or None."""
-        return self.params.get("received")
+        params = self.params
+        return params["received"] if "received" in params else None
 
     @property
     def rport(self) -> int | None:
@@ -886,16 +930,25 @@ class _Message:
     def _values(self, key: str) -> list[Any]:
         """Parsed values of every ``key`` header, cached until that header changes."""
         h = self.headers
-        cached = h._typed.get(key)
-        if cached is None:
-            lines = h._lines(key)
+        typed = h._typed
+        if key in typed:
+            return typed[key]
+        index = h._index
+        if index is None:
+            index = h._build_index()
+        if key not in index:
+            cached: list[Any] = []
+        else:
+            lines = index[key]
             if len(lines) == 1:
-                cached = _parse_line(key, lines[0])  # shared with the line cache: read-only
+                # Memoised per (key, line): the list is shared with the line cache, read-only.
+                line_key = (key, lines[0])
+                cached = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line(key, lines[0])
             else:
                 cached = []
                 for value in lines:
                     cached.extend(_parse_line(key, value))
-            h._typed[key] = cached
+        typed[key] = cached
         return cached
 
     def _one(self, key: str, name: str) -> Any:
@@ -908,17 +961,22 @@ class _Message:
 
     def _optional(self, key: str, name: str) -> Any:
         """The single value of an optional header, None if absent; SipParseError if repeated."""
-        values = self._values(key)
+        typed = self.headers._typed
+        values = typed[key] if key in typed else self._values(key)
         if not values:
             return None
         if len(values) > 1:
             raise SipParseError(f"{len(values)} values in single-valued {name} header", expected=f"one {name}")
         return values[0]
 
+    # The hot accessors read the typed cache directly (no helper call when the
+    # header was parsed already); ``(value,) = values`` checks "exactly one".
+
     @property
     def vias(self) -> list[Via]:
         """Every Via value, top first; SipParseError if none or malformed."""
-        values = self.headers._typed.get("via") or self._values("via")
+        typed = self.headers._typed
+        values = typed["via"] if "via" in typed else self._values("via")
         if not values:
             raise SipParseError("missing Via header", expected="Via")
         return list(values)
@@ -926,7 +984,8 @@ class _Message:
     @property
     def top_via(self) -> Via:
         """The first Via value; SipParseError if none or malformed."""
-        values = self.headers._typed.get("via") or self._values("via")
+        typed = self.headers._typed
+        values = typed["via"] if "via" in typed else self._values("via")
         if not values:
             raise SipParseError("missing Via header", expected="Via")
         return values[0]
@@ -934,26 +993,50 @@ class _Message:
     @property
     def call_id(self) -> str:
         """The Call-ID; SipParseError if missing, repeated or malformed."""
-        values = self.headers._typed.get("call-id")
-        return values[0] if values is not None and len(values) == 1 else self._one("call-id", "Call-ID")
+        typed = self.headers._typed
+        if "call-id" in typed:
+            try:
+                (value,) = typed["call-id"]
+                return value
+            except ValueError:
+                pass
+        return self._one("call-id", "Call-ID")
 
     @property
     def cseq(self) -> CSeq:
         """The CSeq; SipParseError if missing, repeated or malformed."""
-        values = self.headers._typed.get("cseq")
-        return values[0] if values is not None and len(values) == 1 else self._one("cseq", "CSeq")
+        typed = self.headers._typed
+        if "cseq" in typed:
+            try:
+                (value,) = typed["cseq"]
+                return value
+            except ValueError:
+                pass
+        return self._one("cseq", "CSeq")
 
     @property
     def from_(self) -> NameAddr:
         """The From; SipParseError if missing, repeated or malformed."""
-        values = self.headers._typed.get("from")
-        return values[0] if values is not None and len(values) == 1 else self._one("from", "From")
+        typed = self.headers._typed
+        if "from" in typed:
+            try:
+                (value,) = typed["from"]
+                return value
+            except ValueError:
+                pass
+        return self._one("from", "From")
 
     @property
     def to(self) -> NameAddr:
         """The To; SipParseError if missing, repeated or malformed."""
-        values = self.headers._typed.get("to")
-        return values[0] if values is not None and len(values) == 1 else self._one("to", "To")
+        typed = self.headers._typed
+        if "to" in typed:
+            try:
+                (value,) = typed["to"]
+                return value
+            except ValueError:
+                pass
+        return self._one("to", "To")
 
     @property
     def contacts(self) -> list[NameAddr]:
@@ -988,11 +1071,31 @@ class _Message:
     @property
     def rseq(self) -> int | None:
         """RSeq (RFC 3262 §7.1), or None."""
+        typed = self.headers._typed
+        if "rseq" in typed:
+            values = typed["rseq"]
+            if not values:
+                return None
+            try:
+                (value,) = values
+                return value
+            except ValueError:
+                pass
         return self._optional("rseq", "RSeq")
 
     @property
     def rack(self) -> RAck | None:
         """RAck (RFC 3262 §7.2), or None."""
+        typed = self.headers._typed
+        if "rack" in typed:
+            values = typed["rack"]
+            if not values:
+                return None
+            try:
+                (value,) = values
+                return value
+            except ValueError:
+                pass
         return self._optional("rack", "RAck")
 
     @property
@@ -1182,6 +1285,7 @@ Message = Union[Request, Response]
 
 # RFC 3261 §8.2.6.2: the headers a UAS copies from the request into a response.
 _RESPONSE_COPIED = frozenset(("via", "from", "to", "call-id", "cseq"))
+_RESPONSE_COPIED_100 = _RESPONSE_COPIED | {"timestamp"}  # §8.2.6.1
 
 
 def make_response(request: Request, status: int, reason: str | None = None, to_tag: str | None = None) -> Response:
@@ -1191,23 +1295,48 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
     (§8.2.6.2). A 100 also copies Timestamp (§8.2.6.1).
     """
     src = request.headers
-    copied = _RESPONSE_COPIED | {"timestamp"} if status == 100 else _RESPONSE_COPIED
-    items = []
+    src_typed = src._typed
+    copied = _RESPONSE_COPIED_100 if status == 100 else _RESPONSE_COPIED
+    # The response shares the request's parsed values (they are never changed
+    # in place), so its reader parses nothing the request's reader had parsed.
     typed: dict[str, list[Any]] = {}
-    # Parsing To only to look for a tag is the costly part; a To whose text
-    # has no "tag" at all cannot have one.
-    add_tag = to_tag is not None and ("tag" not in (src.get("To") or "").lower() or request.to.tag is None)
+    for key in ("via", "from", "to", "call-id", "cseq"):
+        if key in src_typed:
+            typed[key] = src_typed[key]
+    add_tag = False
+    if to_tag is not None:
+        to_values = src_typed.get("to")
+        if to_values is not None and len(to_values) == 1:
+            add_tag = to_values[0].tag is None
+        else:
+            # Parsing To only to look for a tag is the costly part; a To whose
+            # text has no "tag" at all cannot have one.
+            add_tag = "tag" not in (src.get("To") or "").lower() or request.to.tag is None
+        if add_tag:
+            to_values = typed.pop("to", None)
+            # A token tag appended to a parsed To reads back as that To with the
+            # tag set (what with_tag builds), so the reader need not parse it again.
+            if to_values is not None and len(to_values) == 1 and abnf.TOKEN_RE.fullmatch(to_tag):
+                lines = 0
+                for item in src._items:
+                    if item[0] == "to":
+                        lines += 1
+                if lines == 1:
+                    typed["to"] = [to_values[0].with_tag(to_tag)]
+    items = []
     for item in src._items:
         key = item[0]
         if key in copied:
             if key == "to" and add_tag:
                 item = (key, item[1], f"{item[2]};tag={to_tag}")
             items.append(item)
-    for key in ("via", "from", "call-id", "cseq") if add_tag else ("via", "from", "to", "call-id", "cseq"):
-        cached = src._typed.get(key)
-        if cached is not None:
-            typed[key] = cached
-    return Response(status, reason, Headers._from_items(items, typed))
+    response = Response.__new__(Response)
+    response.status = status
+    response.reason = reason_phrase(status) if reason is None else reason
+    response.headers = Headers._from_items(items, typed)
+    response.body = b""
+    response.version = "SIP/2.0"
+    return response
 
 
 # ---------------------------------------------------------------- parsing
