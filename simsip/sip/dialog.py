@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING
 
 from simsip.sip.events import StateChange
 
+from simsip.sip.message import Headers, NameAddr, Request
+
 if TYPE_CHECKING:
-    from simsip.sip.message import URI, NameAddr, Request, Response
+    from simsip.sip.message import URI, Response
 
 __all__ = ["DialogState", "DialogEvent", "DIALOG_TRANSITIONS", "Dialog", "new_tag"]
 
@@ -83,6 +85,12 @@ DIALOG_TRANSITIONS: dict[tuple[DialogState, DialogEvent], DialogState] = {
     (DialogState.MORTAL, DialogEvent.ABANDON): DialogState.MORGUE,
 }
 
+# DIALOG_TRANSITIONS keyed by the members' names: a name is a plain attribute with a cached
+# str hash, where hashing an Enum member runs Enum.__hash__ (a Python call) each time.
+_NEXT_STATE: dict[tuple[str, str], DialogState] = {
+    (state._name_, event._name_): new for (state, event), new in DIALOG_TRANSITIONS.items()
+}
+
 # §8.1.1.5: CSeq numbers are below 2^31 when chosen, at most 2^32 - 1 on the wire.
 MAX_CSEQ = 2**32 - 1
 
@@ -125,6 +133,10 @@ class Dialog:
         self.acks: dict[int, list] = {}
         # RFC 3262 §4: the newest in-order reliable 1xx not PRACKed yet (auto_prack=False).
         self.pending_prack: "Response | None" = None
+        # Rendered once, on first use (identifiers and URIs are fixed once the dialog exists):
+        # the StateChange name, and the From and To values of our requests.
+        self._name: str | None = None
+        self._from_to: tuple[str, str] | None = None
 
     @property
     def id(self) -> tuple[str, str, str]:
@@ -158,11 +170,18 @@ class Dialog:
 
     def feed(self, event: DialogEvent) -> list[StateChange]:
         """Take the transition for ``event`` (ignored when the table has none)."""
-        new = DIALOG_TRANSITIONS.get((self.state, event))
-        if new is None or new is self.state:
+        old = self.state
+        key = (old._name_, event._name_)
+        if key not in _NEXT_STATE:
             return []
-        old, self.state = self.state, new
-        return [StateChange(self.name, old.value, new.value, self.call_id)]
+        new = _NEXT_STATE[key]
+        if new is old:
+            return []
+        self.state = new
+        name = self._name
+        if name is None:
+            name = self._name = self.name
+        return [StateChange(name, old._value_, new._value_, self.call_id)]
 
     # ----------------------------------------------------------- creation
 
@@ -246,8 +265,6 @@ class Dialog:
         Route = route set. Strict routing: Request-URI = first route's URI,
         Route = the rest plus the remote target.
         """
-        from simsip.sip.message import NameAddr
-
         if not self.route_set:
             return self.remote_target, []
         first = NameAddr.parse(self.route_set[0])
@@ -258,8 +275,6 @@ class Dialog:
 
     def next_hop(self) -> "URI":
         """The URI whose host the request is sent to (first route, else the remote target)."""
-        from simsip.sip.message import NameAddr
-
         if self.route_set:
             return NameAddr.parse(self.route_set[0]).uri
         return self.remote_target
@@ -276,23 +291,30 @@ class Dialog:
         extra: list[tuple[str, str]] | None = None,
     ) -> "Request":
         """A request inside this dialog (§12.2.1.1); ``cseq`` defaults to the next local CSeq."""
-        from simsip.sip.message import CSeq, Headers, Request
-
-        uri, routes = self.request_uri_and_routes()
+        if self.route_set:
+            uri, routes = self.request_uri_and_routes()
+        else:
+            uri, routes = self.remote_target, ()
         seq = self.next_local_seq() if cseq is None else cseq
+        from_to = self._from_to
+        if from_to is None:
+            from_to = self._from_to = (str(self.local_uri.with_tag(self.local_tag)),
+                                       str(self.remote_uri.with_tag(self.remote_tag)))
         headers = Headers()
-        headers.add("Via", via)
-        headers.add("Max-Forwards", "70")
+        add = headers.add
+        add("Via", via)
+        add("Max-Forwards", "70")
         for route in routes:
-            headers.add("Route", route)
-        headers.add("From", str(self.local_uri.with_tag(self.local_tag)))
-        headers.add("To", str(self.remote_uri.with_tag(self.remote_tag)))
-        headers.add("Call-ID", self.call_id)
-        headers.add("CSeq", str(CSeq(seq, method)))
+            add("Route", route)
+        add("From", from_to[0])
+        add("To", from_to[1])
+        add("Call-ID", self.call_id)
+        add("CSeq", f"{seq} {method}")  # str(CSeq(seq, method))
         if contact is not None:
-            headers.add("Contact", contact)
-        for name, value in extra or []:
-            headers.add(name, value)
+            add("Contact", contact)
+        if extra:
+            for name, value in extra:
+                add(name, value)
         if body:
-            headers.add("Content-Type", content_type or "application/sdp")
+            add("Content-Type", content_type or "application/sdp")
         return Request(method, uri, headers, body)
