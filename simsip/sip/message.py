@@ -203,14 +203,16 @@ class Headers:
         self._items: list[tuple[str, str, str]] = []
         # header key -> parsed values of every line (see Message._values).
         self._typed: dict[str, list[Any]] = {}
-        # header key -> its line values in order, built on the first read (see _lines);
-        # None after any change. Reading a header then costs a dict lookup, not a scan.
-        self._index: dict[str, list[str]] | None = None
+        # header key -> its line values in order (see _lines): kept up to date by
+        # add and set, None after other changes (rebuilt on the next read).
+        # Reading a header then costs a dict lookup, not a scan.
+        self._index: dict[str, list[str]] | None = {}
         if items is None:
             return
         if isinstance(items, Headers):
             self._items = list(items._items)
             self._typed = dict(items._typed)
+            self._index = None
             return
         pairs = items.items() if isinstance(items, Mapping) else items
         for name, value in pairs:
@@ -249,16 +251,35 @@ class Headers:
             value = self._value(value)
         self._items.append((key, canon, value))
         typed = self._typed
-        if key in typed:
-            del typed[key]
-        # Keep the read index up to date instead of rebuilding it: messages are
-        # built by appending, then read.
         index = self._index
-        if index is not None:
-            if key in index:
-                index[key].append(value)
-            else:
-                index[key] = [value]
+        if index is None:
+            if key in typed:
+                del typed[key]
+            return
+        # Keep the read index up to date instead of rebuilding it (messages are
+        # built by appending, then read), and parse a known header now, through
+        # the line memo, so that its reader finds the value ready. A value that
+        # does not parse is left for the reader, who gets the error.
+        if key in index:
+            index[key].append(value)
+            if key in typed:
+                if key in _PARSERS:
+                    line_key = (key, value)
+                    parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
+                    if parsed is not None:
+                        typed[key] = typed[key] + parsed
+                        return
+                del typed[key]
+            return
+        index[key] = [value]
+        if key in _PARSERS:
+            line_key = (key, value)
+            parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
+            if parsed is not None:
+                typed[key] = parsed
+                return
+        if key in typed:
+            del typed[key]  # e.g. [] cached when the header was read while absent
 
     def set(self, name: str, value: "str | object") -> None:
         """Replace every line of ``name`` with one line, where the first one was."""
@@ -277,8 +298,18 @@ class Headers:
         if pos is None:
             kept.append((key, canon, value))
         self._items = kept
-        self._typed.pop(key, None)
-        self._index = None
+        typed = self._typed
+        index = self._index
+        if index is not None:
+            index[key] = [value]  # the index is per name: where the line sits does not matter
+        if key in _PARSERS:
+            line_key = (key, value)
+            parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
+            if parsed is not None:
+                typed[key] = parsed
+                return
+        if key in typed:
+            del typed[key]
 
     def remove(self, name: str) -> None:
         """Remove every line of ``name`` (no error if there is none)."""
@@ -488,6 +519,39 @@ def _delta_seconds(text: str) -> int:
     return _MAX_DELTA if len(stripped) > 10 else min(int(stripped), _MAX_DELTA)
 
 
+_TOKEN_FULLMATCH = abnf.TOKEN_RE.fullmatch
+
+# Parsed text before a trailing ";tag=" / ";branch=" -> its value (None: does not
+# parse on its own, use the whole grammar). Bounded: cleared when full.
+_NAME_ADDR_PREFIXES: "dict[str, NameAddr | None]" = {}
+_VIA_PREFIXES: "dict[str, Via | None]" = {}
+_PREFIXES_MAX = 1024
+
+
+def _name_addr_prefix(prefix: str) -> "NameAddr | None":
+    """Parse and remember the part of a From/To value before its tag (None if it does not parse)."""
+    try:
+        base: NameAddr | None = NameAddr._parse_full(prefix.strip(" \t"), False)
+    except Exception:
+        base = None
+    if len(_NAME_ADDR_PREFIXES) >= _PREFIXES_MAX:
+        _NAME_ADDR_PREFIXES.clear()
+    _NAME_ADDR_PREFIXES[prefix] = base
+    return base
+
+
+def _via_prefix(prefix: str) -> "Via | None":
+    """Parse and remember the part of a Via value before its branch (None if it does not parse)."""
+    try:
+        base: Via | None = Via._parse_full(prefix)
+    except Exception:
+        base = None
+    if len(_VIA_PREFIXES) >= _PREFIXES_MAX:
+        _VIA_PREFIXES.clear()
+    _VIA_PREFIXES[prefix] = base
+    return base
+
+
 class NameAddr:
     """``[display-name] <URI> *(;param)`` or ``URI *(;param)`` (From, To, Contact, Route...).
 
@@ -520,6 +584,24 @@ class NameAddr:
     def parse(cls, text: str, name_addr_only: bool = False) -> "NameAddr":
         """Parse one name-addr or addr-spec with its params; raise SipParseError if malformed."""
         s = text.strip(" \t")
+        # A dialog's From/To differ only in a trailing tag: parse "<prefix>;tag=<token>"
+        # as the (memoised) prefix plus that tag, which is what the full grammar gives
+        # (a token holds no ";", quote, "<", ">" or ":", so it is the last param).
+        i = s.rfind(";tag=")
+        if i > 0 and not name_addr_only:
+            tag = s[i + 5 :]
+            if _TOKEN_FULLMATCH(tag):
+                prefix = s[:i]
+                base = _NAME_ADDR_PREFIXES[prefix] if prefix in _NAME_ADDR_PREFIXES else _name_addr_prefix(prefix)
+                if base is not None:
+                    params = base.params.copy()
+                    params["tag"] = tag
+                    return cls(base.display, base.uri, params)
+        return cls._parse_full(s, name_addr_only)
+
+    @classmethod
+    def _parse_full(cls, s: str, name_addr_only: bool) -> "NameAddr":
+        """Parse a stripped name-addr or addr-spec with the whole grammar."""
         display: str | None = None
         if s.startswith('"'):
             m = abnf.QUOTED_STRING_RE.match(s)
@@ -658,6 +740,24 @@ class Via:
     @classmethod
     def parse(cls, text: str) -> "Via":
         """Parse one via-parm; raise SipParseError if malformed."""
+        # Every new transaction brings a new branch after the same sent-by: parse
+        # "<prefix>;branch=<token>" as the (memoised) prefix plus that branch, which
+        # is what the full grammar gives (a token holds no ";", so it is the last param).
+        i = text.rfind(";branch=")
+        if i > 0:
+            branch = text[i + 8 :]
+            if _TOKEN_FULLMATCH(branch):
+                prefix = text[:i]
+                base = _VIA_PREFIXES[prefix] if prefix in _VIA_PREFIXES else _via_prefix(prefix)
+                if base is not None:
+                    params = base.params.copy()
+                    params["branch"] = branch
+                    return cls(base.transport, base.host, base.port, params, protocol=base.protocol)
+        return cls._parse_full(text)
+
+    @classmethod
+    def _parse_full(cls, text: str) -> "Via":
+        """Parse one via-parm with the whole grammar."""
         m = abnf.VIA_PARM_RE.match(text)
         if m is None:
             raise SipParseError(f"bad Via value {text!r}", expected="sent-protocol LWS sent-by")
@@ -887,6 +987,18 @@ def _parse_line(key: str, value: str) -> list[Any]:
     if hit is not None:
         return hit
     parsed = _parse_line_uncached(key, value)
+    if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
+        _LINE_CACHE.clear()
+    _LINE_CACHE[(key, value)] = parsed
+    return parsed
+
+
+def _parse_line_quiet(key: str, value: str) -> list[Any] | None:
+    """``_parse_line``, but None instead of an error (the reader will raise it)."""
+    try:
+        parsed = _parse_line_uncached(key, value)
+    except Exception:
+        return None
     if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
         _LINE_CACHE.clear()
     _LINE_CACHE[(key, value)] = parsed
@@ -1324,16 +1436,23 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
                 if lines == 1:
                     typed["to"] = [to_values[0].with_tag(to_tag)]
     items = []
+    index: dict[str, list[str]] = {}  # built here so that the UAS's later adds keep it
     for item in src._items:
         key = item[0]
         if key in copied:
             if key == "to" and add_tag:
                 item = (key, item[1], f"{item[2]};tag={to_tag}")
             items.append(item)
+            if key in index:
+                index[key].append(item[2])
+            else:
+                index[key] = [item[2]]
+    headers = Headers._from_items(items, typed)
+    headers._index = index
     response = Response.__new__(Response)
     response.status = status
     response.reason = reason_phrase(status) if reason is None else reason
-    response.headers = Headers._from_items(items, typed)
+    response.headers = headers
     response.body = b""
     response.version = "SIP/2.0"
     return response
