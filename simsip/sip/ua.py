@@ -247,6 +247,10 @@ RELIABLE_1XX_TRANSITIONS: dict[tuple[Rel1xxState, Rel1xxEvent], Rel1xxState] = {
     (Rel1xxState.UNACKNOWLEDGED, Rel1xxEvent.PRACK_WAIT): Rel1xxState.FAILED,
 }
 RELIABLE_1XX_INITIAL = Rel1xxState.PENDING
+# The same table keyed by member names: hashing an Enum member is a Python call, a name's hash is cached.
+_REL1XX_NEXT: dict[tuple[str, str], Rel1xxState] = {
+    (state._name_, event._name_): new for (state, event), new in RELIABLE_1XX_TRANSITIONS.items()
+}
 
 
 @dataclass
@@ -269,12 +273,16 @@ class _Reliable1xx:
 
     def feed(self, event: Rel1xxEvent) -> list[StateChange]:
         """Take the RELIABLE_1XX_TRANSITIONS transition (a StateChange when the state moves)."""
-        new = RELIABLE_1XX_TRANSITIONS.get((self.state, event))
-        if new is None or new is self.state:
+        old = self.state
+        key = (old._name_, event._name_)
+        if key not in _REL1XX_NEXT:
             return []
-        old, self.state = self.state, new
+        new = _REL1XX_NEXT[key]
+        if new is old:
+            return []
+        self.state = new
         name = f"reliable {self.response.status} #{self.serial} {self.call_id}"
-        return [StateChange(name, old.value, new.value, self.call_id)]
+        return [StateChange(name, old._value_, new._value_, self.call_id)]
 
 
 @dataclass
@@ -403,14 +411,9 @@ class UserAgentCore:
         self._config = options
         self._quiet = not options.auto_trying
         self._rel_tags = _100REL if options.supports_100rel else _NO_TAGS
-        display = f'"{options.display_name}" ' if options.display_name else ""
-        self._from_value = f"{display}<{self.aor}>"
+        self._from_value: str | None = None  # rendered on first use: a UA that only answers never needs it
 
     # ================================================================ helpers
-
-    def _tag(self) -> str:
-        """A new From/To tag (32 random bits, §19.3)."""
-        return new_tag(self.rng)
 
     def _via(self, branch: str) -> str:
         """Our Via header value for a new transaction."""
@@ -424,7 +427,11 @@ class UserAgentCore:
 
     def _from_nameaddr(self) -> str:
         """Our From header value without tag."""
-        return self._from_value
+        value = self._from_value
+        if value is None:
+            display = f'"{self._config.display_name}" ' if self._config.display_name else ""
+            value = self._from_value = f"{display}<{self.aor}>"
+        return value
 
     def _resolve(self, uri: "URI") -> Address:
         """The Address to send a request for ``uri`` to (resolver, then the URI itself)."""
@@ -461,7 +468,9 @@ class UserAgentCore:
 
     def _cancel_timer(self, name: str) -> list[Action]:
         """Disarm a core timer if armed."""
-        if self._core_timers.pop(name, None) is not None:
+        core_timers = self._core_timers
+        if name in core_timers:
+            del core_timers[name]
             return [CancelTimer(name)]
         return []
 
@@ -584,7 +593,7 @@ class UserAgentCore:
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
             for value in request.headers.get_all(name):
                 if name == "To" and ";tag=" not in value.replace(" ", ""):
-                    value = f"{value};tag={self._tag()}"
+                    value = f"{value};tag={new_tag(self.rng)}"
                 headers.add(name, value)
         if not request.headers.get_all("Via"):
             return [AppEvent("discarded", call_id, request, {"reason": reason})]
@@ -690,17 +699,17 @@ class UserAgentCore:
         call = self.calls.get(request.call_id)
         if call is not None and not call.ended:
             # §8.2.2.2: the same call is still going on here: a copy that came by another path.
-            response = self._make_response(request, 482, self._tag())
+            response = self._make_response(request, 482, new_tag(self.rng))
             return self._respond_tx(now, tx, response)
         # A new INVITE for an ended Call-ID (e.g. after a 3xx, 401 or failover) starts afresh.
-        call = _Call(request.call_id, owner=False, local_tag=self._tag())
+        call = _Call(request.call_id, owner=False, local_tag=new_tag(self.rng))
         self.calls[call.call_id] = call
         uas = _UasInvite(request, tx, reinvite=False, to_tag=call.local_tag,
                          offer_in_request=bool(request.body))
         call.uas = uas
         call.uas_by_cseq[request.cseq.seq] = uas
-        require = "100rel" in [t.lower() for t in request.require]
-        supports = "100rel" in [t.lower() for t in request.supported]
+        require = _has_100rel(request.require)
+        supports = _has_100rel(request.supported)
         return [AppEvent("request", call.call_id, request, {
             "method": "INVITE", "cseq": request.cseq.seq, "in_dialog": False, "reinvite": False,
             "require_100rel": require, "supports_100rel": supports or require})]
@@ -754,7 +763,7 @@ class UserAgentCore:
             return self._app_error(call_id, f"INVITE already answered {uas.final.status if uas.final else 'withheld'}")
         if not 100 <= code <= 699:
             return self._app_error(call_id, f"bad status code {code}")
-        body = _body(sdp)
+        body = b"" if sdp is None else _body(sdp)
         if code == 100:
             return self._respond_tx(now, uas.tx, self._make_response(uas.request, 100, None, reason))
         if code < 200:
@@ -785,8 +794,8 @@ class UserAgentCore:
                           body: bytes, reason: str | None) -> list[Action]:
         """§13.3.1.1 / RFC 3262 §3: send a 101-199, reliably when asked and allowed (or required)."""
         request = uas.request
-        require = "100rel" in [t.lower() for t in request.require]
-        supports = require or "100rel" in [t.lower() for t in request.supported]
+        require = _has_100rel(request.require)
+        supports = require or _has_100rel(request.supported)
         # RFC 3262 §3: Require -> every non-100 provisional reliable; neither -> never.
         reliable = self._config.supports_100rel and (require or (reliable and supports))
         actions: list[Action] = []
@@ -882,7 +891,7 @@ class UserAgentCore:
         """Actually send a 2xx to INVITE and arm its retransmission."""
         uas.withheld = None
         uas.final = response
-        actions = self._stop_reliable(call, uas)
+        actions = self._stop_reliable(call, uas) if uas.unacked is not None or uas.queue else []
         dialog = self._ensure_uas_dialog(call, uas)
         if not uas.reinvite:
             actions += dialog.feed(DialogEvent.SUCCESS)
@@ -998,7 +1007,8 @@ class UserAgentCore:
         if not dialog.accept_remote_seq(request):
             return self._respond_tx(now, tx, self._make_response(request, 500, None))
         was_confirmed = dialog.confirmed
-        actions = self._send_held_ack(now, call)  # §13.2.2.4: the 2xx is ACKed even so
+        # §13.2.2.4: the 2xx is ACKed even so
+        actions = self._send_held_ack(now, call) if call.held_ack is not None else []
         actions += dialog.feed(DialogEvent.BYE)
         event = AppEvent("request", call.call_id, request, {
             "method": "BYE", "cseq": request.cseq.seq, "in_dialog": True, "reinvite": False})
@@ -1091,7 +1101,7 @@ class UserAgentCore:
 
     def _on_options(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
         """§11.2: answer OPTIONS 200 with Allow, Accept and Supported."""
-        to_tag = None if request.to.tag else self._tag()
+        to_tag = None if request.to.tag else new_tag(self.rng)
         response = self._make_response(request, 200, to_tag)
         response.headers.add("Allow", ", ".join(ALLOWED_METHODS))
         response.headers.add("Accept", SDP)
@@ -1190,7 +1200,7 @@ class UserAgentCore:
         code = response.status
         to_tag = response.to.tag
         actions: list[Action] = []
-        reliable = code > 100 and "100rel" in [t.lower() for t in response.require]
+        reliable = code > 100 and _has_100rel(response.require)
         rseq = response.rseq if reliable else None
         if reliable and rseq is None:
             reliable = False  # Require: 100rel without RSeq cannot be PRACKed
@@ -1266,9 +1276,10 @@ class UserAgentCore:
         if response.body and not uac.sdp:
             body = self._sdp(call)  # the 2xx carried the offer: answer in the ACK
         ack = dialog.build_request("ACK", self._via(self.layer.new_branch()), cseq=seq, body=body)
-        for name in ("Authorization", "Proxy-Authorization"):
-            for value in uac.request.headers.get_all(name):
-                ack.headers.add(name, value)
+        if uac.auth_tries:  # only an INVITE answering a challenge carries credentials (§22.2)
+            for name in ("Authorization", "Proxy-Authorization"):
+                for value in uac.request.headers.get_all(name):
+                    ack.headers.add(name, value)
         if self._config.hold_2xx_ack and not uac.reinvite and not fork and first_final:
             # RFC 3665 §3.5: a B2BUA sends this ACK when its peer leg's ACK arrives (ack()).
             dialog.acks[seq] = [ack, 0]
@@ -1461,33 +1472,36 @@ class UserAgentCore:
     def invite(self, now: float, target: "URI | str", *, call_id: str | None = None,
                require_100rel: bool | None = None, sdp: bytes | str | None = None) -> tuple[str, list[Action]]:
         """Start a call to ``target`` (§8.1.1, §13.2.1); returns (Call-ID, actions)."""
-        from simsip.sip.message import URI, CSeq, Headers, Request
-
-        uri = URI.parse(target) if isinstance(target, str) else target
+        if target.__class__ is str:
+            uri, to_value = _TARGETS[target] if target in _TARGETS else _parse_target(target)
+        else:
+            uri, to_value = target, f"<{target}>"
         call_id = call_id or f"{self.rng.getrandbits(64):016x}@{self.host}"
         if call_id in self.calls:
             return call_id, self._app_error(call_id, "Call-ID already in use")
-        call = _Call(call_id, owner=True, local_tag=self._tag())
+        call = _Call(call_id, owner=True, local_tag=new_tag(self.rng))
         self.calls[call_id] = call
+        config = self._config
         body = self._sdp(call) if sdp is None else _body(sdp)
-        require = self._config.require_100rel if require_100rel is None else require_100rel
+        require = config.require_100rel if require_100rel is None else require_100rel
         headers = Headers()
-        headers.add("Via", self._via(self.layer.new_branch()))
-        headers.add("Max-Forwards", "70")
-        headers.add("From", f"{self._from_nameaddr()};tag={call.local_tag}")
-        headers.add("To", f"<{uri}>")
-        headers.add("Call-ID", call_id)
-        headers.add("CSeq", str(CSeq(1, "INVITE")))
-        headers.add("Contact", self._contact())
-        headers.add("Allow", ", ".join(ALLOWED_METHODS))
-        if self._config.supports_100rel or require:
-            headers.add("Supported", "100rel")  # RFC 3262 §4: SHOULD in every INVITE
+        add = headers.add
+        add("Via", self._via_prefix + self.layer.new_branch())
+        add("Max-Forwards", "70")
+        add("From", f"{self._from_nameaddr()};tag={call.local_tag}")
+        add("To", to_value)
+        add("Call-ID", call_id)
+        add("CSeq", "1 INVITE")
+        add("Contact", self._contact_value)
+        add("Allow", ALLOW)
+        if config.supports_100rel or require:
+            add("Supported", "100rel")  # RFC 3262 §4: SHOULD in every INVITE
         if require:
-            headers.add("Require", "100rel")
+            add("Require", "100rel")
         if body:
-            headers.add("Content-Type", SDP)
+            add("Content-Type", SDP)
         request = Request("INVITE", uri, headers, body)
-        destination = self._out_of_dialog_destination(uri, 0)
+        destination = config.outbound[0] if config.outbound else self._resolve(uri)  # _out_of_dialog_destination
         tx, actions = self._send_request(now, request, destination, None)
         uac = _UacInvite(request, tx, destination, reinvite=False, sdp=body)
         call.uac = uac
@@ -1610,7 +1624,8 @@ class UserAgentCore:
         """§15.1.1: BYE in ``dialog``; it goes Mortal now and Morgue when the BYE ends."""
         if not dialog.alive:
             return []
-        actions = self._send_held_ack(now, call)  # §13.2.2.4: the 2xx is ACKed before the BYE
+        # §13.2.2.4: the 2xx is ACKed before the BYE
+        actions = self._send_held_ack(now, call) if call.held_ack is not None else []
         actions += dialog.feed(DialogEvent.BYE)
         request = dialog.build_request("BYE", self._via(self.layer.new_branch()))
         role = _ClientRole(call.call_id, "BYE", dialog)
@@ -1729,7 +1744,7 @@ class UserAgentCore:
         headers = Headers()
         headers.add("Via", self._via(self.layer.new_branch()))
         headers.add("Max-Forwards", "70")
-        headers.add("From", f"{self._from_nameaddr()};tag={self._tag()}")
+        headers.add("From", f"{self._from_nameaddr()};tag={new_tag(self.rng)}")
         headers.add("To", to)
         headers.add("Call-ID", call_id)
         headers.add("CSeq", str(CSeq(1, method)))
@@ -1794,6 +1809,26 @@ def _copy_record_route(request: "Request", response: "Response") -> None:
         response.headers.add("Record-Route", value)
 
 
+def _has_100rel(tags: list[str]) -> bool:
+    """True when the option tags (Require or Supported) hold ``100rel``, in any case."""
+    return "100rel" in tags or tags != [] and "100rel" in [t.lower() for t in tags]
+
+
+# Call targets given as text -> (parsed URI, To value): a scenario calls the same few
+# targets in every run. URIs are values (never changed in place), so one can be shared.
+_TARGETS: dict[str, tuple[URI, str]] = {}
+_TARGETS_MAX = 1024
+
+
+def _parse_target(target: str) -> tuple[URI, str]:
+    """Parse a call target and remember it (the cache is cleared when full)."""
+    uri = URI.parse(target)
+    if len(_TARGETS) >= _TARGETS_MAX:
+        _TARGETS.clear()
+    hit = _TARGETS[target] = (uri, f"<{uri}>")
+    return hit
+
+
 def _body(sdp: bytes | str | None) -> bytes:
     """Normalise an application body argument."""
     if sdp is None:
@@ -1829,16 +1864,10 @@ def _transaction_problem(request: "Request") -> str | None:
         # port and the method: nothing left that could fail.)
     except Exception as exc:  # any malformed header the key needs
         return f"malformed {type(exc).__name__}"
-    try:
-        # Each typed accessor reads exactly one value or raises: when all three read, each
-        # header is there once (and CSeq already read above).
-        request.call_id
-        request.from_
-        request.to
-    except Exception:
-        for name in ("Call-ID", "CSeq", "From", "To"):
-            if len(request.headers.get_all(name)) != 1:
-                return f"need exactly one {name}"
+    headers = request.headers
+    for name in ("Call-ID", "From", "To"):  # (CSeq was read above: there is exactly one)
+        if len(headers.get_all(name)) != 1:
+            return f"need exactly one {name}"
     try:
         request.content_length  # RFC 4475 §3.3.9 mcl01: conflicting Content-Length values
     except Exception:
