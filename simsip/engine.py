@@ -46,8 +46,9 @@ import simpy
 from simsip.agents.b2bua import B2BUAAgent
 from simsip.agents.base import Agent, Describer, DropRule
 from simsip.agents.proxy import ProxyAgent, RedirectAgent
-from simsip.agents.ua import CompiledHandler, UAAgent
+from simsip.agents.ua import Behaviours, CompiledHandler, UAAgent
 from simsip.metrics import CallTable, NodeCounters, TraceEvent, make_sink, measure_stats, summarize
+from simsip.metrics.measures import RECORD_FIELDS
 from simsip.net.models import (
     BernoulliLoss,
     ConstantDelay,
@@ -300,14 +301,28 @@ class _Compiled:
         self._transports: dict[tuple[str, str], Transport] = {}
         self._ua_options: dict[str, tuple[UAOptions, Transport]] = {}
         self._proxy_options: dict[str, tuple[ProxyOptions, Callable[[str], list[Address]]]] = {}
-        # The topology alone (no clock, no streams) answers routing questions for every run.
+        # The topology alone (no clock, no streams) answers routing questions for every
+        # run, and each run forks it (fresh hops, the run's streams).
         self.topology = Network(simpy.Environment(), routes=self.routes)
-        for link, forward, backward in self.links:
-            self.topology.add_link(link.a, link.b, forward, backward, _IDLE_RNG, _IDLE_RNG,
-                                   name=f"{link.a}-{link.b}")
         for node in scenario.nodes:
             self.topology.add_node(node.name)
+        for (link, forward, backward), (_, _, name) in zip(self.links, self.link_plan):
+            self.topology.add_link(link.a, link.b, forward, backward, _IDLE_RNG, _IDLE_RNG,
+                                   name=name)
         self.topology.routes = self.routes
+        # Per hop, in fork order: its stream name (None: it never draws).
+        self.hop_streams: list[str | None] = [
+            f"link:{hop.src}->{hop.dst}" if _draws(hop.spec) else None
+            for hop in self.topology.hops()
+        ]
+        # Per UA node: its handlers indexed once (shared by every run's agent).
+        self.behaviours: dict[str, Behaviours] = {
+            node.name: Behaviours([CompiledHandler(i, h, waits)
+                                   for i, h, waits in self.handlers.get(node.name, ())])
+            for node in scenario.nodes if isinstance(node, m.UserAgent)
+        }
+        self._core_builders: dict[str, Callable[[random.Random], Any]] = {}
+        self._registrar_uris: dict[str, str | None] = {}
 
     # ------------------------------------------------------------ routing
 
@@ -421,6 +436,54 @@ class _Compiled:
             cached = self._proxy_options[node.name] = (options, self._proxy_resolver(node.name))
         return cached
 
+    def location(self) -> LocationService:
+        """A location service holding the scenario's static entries."""
+        location = LocationService()
+        for aor, contacts in self.locations:
+            for contact in contacts:
+                location.add_static(aor, contact)
+        return location
+
+    def core_builder(self, node: m.SipNode) -> Callable[[random.Random], Any]:
+        """``build(rng)`` -> a fresh core of ``node`` drawing from ``rng`` (made once per scenario)."""
+        build = self._core_builders.get(node.name)
+        if build is not None:
+            return build
+        if isinstance(node, m.UserAgent):
+            options, transport = self.ua_options(node)
+            aor = self.aor(node)
+
+            def build(rng: random.Random, node: m.UserAgent = node) -> Any:
+                return UserAgentCore(node.name, node.host_name, aor=aor, timers=self.timers,
+                                     transport=transport, rng=rng, options=options)
+        elif isinstance(node, m.Proxy):
+            proxy_options, resolver = self.proxy_options(node)
+
+            def build(rng: random.Random, node: m.Proxy = node) -> Any:
+                return ProxyCore(node.name, proxy_options, rng, resolver, self.location())
+        elif isinstance(node, m.RedirectServer):
+            def build(rng: random.Random, node: m.RedirectServer = node) -> Any:
+                return RedirectCore(node.name, node.host_name, node.domains, self.location(),
+                                    rng, self.timers, node.code)
+        elif isinstance(node, m.B2BUA):
+            b2bua_options, b2bua_transport = self.b2bua_options(node)
+
+            def build(rng: random.Random, node: m.B2BUA = node) -> Any:
+                return UserAgentCore(node.name, node.host_name, timers=self.timers,
+                                     transport=b2bua_transport, rng=rng, options=b2bua_options)
+        else:
+            raise ValueError(f"{node.span}: {node.kind.value} nodes are not supported by the engine")
+        self._core_builders[node.name] = build
+        return build
+
+    def ua_registrar_uri(self, ua: m.UserAgent) -> str | None:
+        """:meth:`registrar_uri` of ``ua`` with no registrar named, worked out once."""
+        try:
+            return self._registrar_uris[ua.name]
+        except KeyError:
+            uri = self._registrar_uris[ua.name] = self.registrar_uri(ua)
+            return uri
+
     def aor(self, ua: m.UserAgent) -> Any:
         """The UA's address-of-record as a parsed URI (parsed once per scenario, not per run)."""
         uri = self._aors.get(ua.name)
@@ -463,6 +526,28 @@ class _Compiled:
 # ---------------------------------------------------------------- one run
 
 
+class _Cores:
+    """Makes one node's cores in one run: the first, then one per restart (stream ``core:NODE#k``)."""
+
+    __slots__ = ("build", "seed", "run", "stream", "restarts")
+
+    def __init__(self, build: Callable[[random.Random], Any], seed: int, run: int,
+                 node: str) -> None:
+        """Cores from ``build(rng)`` for ``node`` in run ``run``."""
+        self.build = build
+        self.seed = seed
+        self.run = run
+        self.stream = f"core:{node}"
+        self.restarts = 0
+
+    def __call__(self) -> Any:
+        """The next core (a restart gets a stream of its own)."""
+        k = self.restarts
+        self.restarts = k + 1
+        return self.build(_lazy_stream(self.seed, self.run,
+                                       f"{self.stream}#{k}" if k else self.stream))
+
+
 class _Run:
     """One replication: environment, network, agents, workload, faults."""
 
@@ -476,89 +561,40 @@ class _Run:
         self.sink = make_sink(trace, run)
         self.full = trace == "full"
         self.describe = Describer()
-        self.network = Network(self.env, on_drop=self._on_drop)
+        # The scenario's topology with fresh hops drawing from this run's streams.
+        self.network = compiled.topology.fork(
+            self.env, self._on_drop,
+            [_IDLE_RNG if name is None else _lazy_stream(seed, run, name)
+             for name in compiled.hop_streams])
         self.until = until
         self.call_ids: dict[int, str] = {}  # index of a ``call`` statement -> its Call-ID
-        scenario = compiled.scenario
-        for node in scenario.nodes:
-            self.network.add_node(node.name)
-        for (link, forward, backward), (fwd_rng, back_rng, name) in zip(compiled.links,
-                                                                        compiled.link_plan):
-            self.network.add_link(link.a, link.b, forward, backward,
-                                  self._hop_rng(fwd_rng), self._hop_rng(back_rng), name=name)
-        self.network.routes = compiled.routes
         self.agents: dict[str, Agent] = {}
-        for node in scenario.nodes:
+        for node in compiled.scenario.nodes:
             self.agents[node.name] = self._agent(node)
-
-    def _hop_rng(self, name: str | None) -> random.Random:
-        """The hop's own stream; a hop that never draws (no name) shares one idle generator."""
-        if name is not None:
-            return _lazy_stream(self.seed, self.run, name)
-        return _IDLE_RNG
 
     def _location(self) -> LocationService:
         """A location service holding the scenario's static entries."""
-        location = LocationService()
-        for aor, contacts in self.c.locations:
-            for contact in contacts:
-                location.add_static(aor, contact)
-        return location
+        return self.c.location()
 
     # ------------------------------------------------------------ agents
 
     def _agent(self, node: m.SipNode) -> Agent:
         """The agent for one node, with a core factory that also serves restarts."""
         c = self.c
-        restarts = [0]
-
-        def rng() -> random.Random:
-            name = f"core:{node.name}" + (f"#{restarts[0]}" if restarts[0] else "")
-            restarts[0] += 1
-            return _lazy_stream(self.seed, self.run, name)
-
+        cores = _Cores(c.core_builder(node), self.seed, self.run, node.name)
         if isinstance(node, m.UserAgent):
-            options, transport = c.ua_options(node)
-
-            def ua_core() -> UserAgentCore:
-                return UserAgentCore(node.name, node.host_name, aor=c.aor(node), timers=c.timers,
-                                     transport=transport, rng=rng(), options=options)
-
-            handlers = [CompiledHandler(i, h, waits, self._handler_rng(i, waits))
-                        for i, h, waits in c.handlers.get(node.name, ())]
+            behaviours = c.behaviours[node.name]
+            rngs = {h.index: _lazy_stream(self.seed, self.run, f"handler:{h.index}")
+                    for h in behaviours.handlers if h.draws}
             return UAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
-                           ua_core, handlers, c.registrar_uri(node))
+                           cores, behaviours, rngs, c.ua_registrar_uri(node))
         if isinstance(node, m.Proxy):
-            proxy_options, resolver = c.proxy_options(node)
-
-            def proxy_core() -> ProxyCore:
-                return ProxyCore(node.name, proxy_options, rng(), resolver, self._location())
-
             return ProxyAgent(node.name, node.host_name, self.env, self.network, c.hosts,
-                              self.sink, self.describe, proxy_core)
+                              self.sink, self.describe, cores)
         if isinstance(node, m.RedirectServer):
-            def redirect_core() -> RedirectCore:
-                return RedirectCore(node.name, node.host_name, node.domains, self._location(),
-                                    rng(), c.timers, node.code)
-
             return RedirectAgent(node.name, node.host_name, self.env, self.network, c.hosts,
-                                 self.sink, self.describe, redirect_core)
-        if isinstance(node, m.B2BUA):
-            b2bua_options, b2bua_transport = c.b2bua_options(node)
-
-            def b2bua_core() -> UserAgentCore:
-                return UserAgentCore(node.name, node.host_name, timers=c.timers,
-                                     transport=b2bua_transport, rng=rng(), options=b2bua_options)
-
-            return B2BUAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
-                              b2bua_core)
-        raise ValueError(f"{node.span}: {node.kind.value} nodes are not supported by the engine")
-
-    def _handler_rng(self, index: int, waits: dict[int, Delay]) -> random.Random:
-        """The i-th handler's stream; handlers with only constant waits never draw."""
-        if all(isinstance(w, ConstantDelay) for w in waits.values()):
-            return _IDLE_RNG
-        return _lazy_stream(self.seed, self.run, f"handler:{index}")
+                                 self.sink, self.describe, cores)
+        return B2BUAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe, cores)
 
     # ------------------------------------------------------------ drops
 
@@ -811,17 +847,20 @@ def evaluate_expectations(scenario: m.Scenario, calls: CallTable, summary: Mappi
             wanted = {(run, cid) for (run, index), cid in call_ids.items() if index == e.call - 1}
         checked = failed = 0
         first_failure = None
-        for record in calls:
-            if wanted is not None and (record["run"], record["call_id"]) not in wanted:
+        # Column-wise: one list per field, not one dict per record.
+        runs = calls.column("run")
+        cids = calls.column("call_id")
+        column = calls.column(e.measure) if e.measure in RECORD_FIELDS else [None] * len(runs)
+        right = e.value.value if isinstance(e.value, m.Outcome) else e.value
+        holds = e.comparison.holds
+        for i, value in enumerate(column):
+            if wanted is not None and (runs[i], cids[i]) not in wanted:
                 continue
             checked += 1
-            value = record.get(e.measure)
-            right = e.value.value if isinstance(e.value, m.Outcome) else e.value
-            ok = value is not None and e.comparison.holds(value, right)
-            if not ok:
+            if value is None or not holds(value, right):
                 failed += 1
                 if first_failure is None:
-                    first_failure = (record["run"], record["call_id"], value)
+                    first_failure = (runs[i], cids[i], value)
         if checked == 0:
             results.append({"text": text, "held": False, "detail": "no call to check"})
         elif failed:

@@ -45,25 +45,32 @@ class Describer:
     object again, so one run shares one describer. The cache is keyed by
     identity, checked with ``is`` (ids are reused after garbage collection)
     and cleared when it grows past :attr:`LIMIT` so long runs stay small.
+    The agents' hot paths read :attr:`cache` themselves (``(message, label,
+    call_id, cseq, rseq, rack)`` by ``id``) and call :meth:`fill` on a miss.
     """
 
-    __slots__ = ("_cache",)
+    __slots__ = ("cache",)
     LIMIT = 4096
 
     def __init__(self) -> None:
         """Empty cache."""
-        self._cache: dict[int, tuple[Any, tuple]] = {}
+        self.cache: dict[int, tuple] = {}
 
     def __call__(self, message: Any) -> tuple:
         """``(label, call_id, cseq, rseq, rack)`` of ``message``."""
-        entry = self._cache.get(id(message))
-        if entry is not None and entry[0] is message:
-            return entry[1]
-        desc = describe(message)
-        if len(self._cache) >= self.LIMIT:
-            self._cache.clear()
-        self._cache[id(message)] = (message, desc)
-        return desc
+        entry = self.cache.get(id(message))
+        if entry is None or entry[0] is not message:
+            entry = self.fill(message)
+        return entry[1:]
+
+    def fill(self, message: Any) -> tuple:
+        """Describe ``message`` and cache ``(message, label, call_id, cseq, rseq, rack)``."""
+        entry = (message, *describe(message))
+        cache = self.cache
+        if len(cache) >= self.LIMIT:
+            cache.clear()
+        cache[id(message)] = entry
+        return entry
 
 
 class DropRule:
@@ -124,7 +131,11 @@ class Agent:
         self.hosts = hosts
         self.sink = sink
         self.keep_states = sink.level == "full"
+        # The AppEvent kinds the sink does anything with (None: every kind).
+        self._app_kinds: frozenset[str] | None = getattr(sink, "app_kinds", None)
         self.describe = describer
+        self._described = describer.cache
+        self._fill = describer.fill
         self.drop_rules: list[DropRule] = []
         self.up = True
         self.core: Any = None
@@ -141,10 +152,13 @@ class Agent:
 
     def execute(self, actions: list) -> None:
         """Carry out a core's actions in order."""
+        # Branches in order of frequency (state changes and timers outnumber sends).
         for action in actions:
             kind = type(action)
-            if kind is SendMessage:
-                self.send(action)
+            if kind is StateChange:
+                if self.keep_states:  # no measure uses them: skipped when tracing is off
+                    self.sink.state(self.env._now, self.name, action.call_id, action.machine,
+                                    action.old, action.new)
             elif kind is StartTimer:
                 name = action.name
                 timers = self._timers
@@ -161,19 +175,23 @@ class Agent:
                 if timer is not None:
                     timer.callbacks = DEAD
                     self.clock.dead += 1
-            elif kind is StateChange:
-                if self.keep_states:  # no measure uses them: skipped when tracing is off
-                    self.sink.state(self.env._now, self.name, action.call_id, action.machine,
-                                    action.old, action.new)
             elif kind is AppEvent:
-                message = action.message
-                if message is not None:
-                    label, _, cseq, _, _ = self.describe(message)
-                else:
-                    label = cseq = None
-                self.sink.app(self.env._now, self.name, action.call_id, action.kind, action.detail,
-                              label, cseq, message)
+                app_kinds = self._app_kinds
+                if app_kinds is None or action.kind in app_kinds:
+                    message = action.message
+                    if message is not None:
+                        entry = self._described.get(id(message))
+                        if entry is None or entry[0] is not message:
+                            entry = self._fill(message)
+                        label = entry[1]
+                        cseq = entry[3]
+                    else:
+                        label = cseq = None
+                    self.sink.app(self.env._now, self.name, action.call_id, action.kind,
+                                  action.detail, label, cseq, message)
                 self.on_app_event(action)
+            elif kind is SendMessage:
+                self.send(action)
             else:
                 self.on_other_action(action)
 
@@ -184,7 +202,10 @@ class Agent:
         message = action.message
         now = self.env._now
         transport = destination.transport
-        label, call_id, cseq, rseq, rack = self.describe(message)
+        entry = self._described.get(id(message))
+        if entry is None or entry[0] is not message:
+            entry = self._fill(message)
+        _, label, call_id, cseq, rseq, rack = entry
         self.sink.send(now, self.name, node or destination.host, label, call_id, cseq, rseq, rack,
                        action.retransmission, action.timer, transport._value_, message)
         if node is None:
@@ -216,7 +237,10 @@ class Agent:
         if not self.up:
             return
         now = self.env._now
-        label, call_id, cseq, rseq, rack = self.describe(message)
+        entry = self._described.get(id(message))
+        if entry is None or entry[0] is not message:
+            entry = self._fill(message)
+        _, label, call_id, cseq, rseq, rack = entry
         self.sink.recv(now, self.name, source, label, call_id, cseq, rseq, rack,
                        transport._value_, message)
         address = self._sources.get(source)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from simsip.agents.base import Agent, Describer
+from simsip.net.models import ConstantDelay
 from simsip.net.network import NORMAL
 from simsip.scenario import model as m
 from simsip.sip.events import Address, AppEvent, SendMessage
@@ -48,20 +49,70 @@ if TYPE_CHECKING:
     from simsip.net.models import Delay
     from simsip.net.network import Network
 
+# "Not looked up yet" in the response-handler cache (None there means "no handler").
+_UNKNOWN: Any = object()
+
 
 class CompiledHandler:
-    """A handler ready to run: its actions, wait samplers and random stream."""
+    """A handler ready to run: its actions and wait samplers (the same in every run).
 
-    __slots__ = ("index", "handler", "actions", "waits", "rng")
+    ``draws`` is False when every ``wait`` is constant: such a handler never
+    draws, and runs give it no random stream.
+    """
 
-    def __init__(self, index: int, handler: m.Handler, waits: dict[int, "Delay"],
-                 rng: random.Random) -> None:
+    __slots__ = ("index", "handler", "actions", "waits", "draws")
+
+    def __init__(self, index: int, handler: m.Handler, waits: dict[int, "Delay"]) -> None:
         """``waits`` maps the position of each ``wait`` action to its sampler."""
         self.index = index
         self.handler = handler
         self.actions = handler.actions
         self.waits = waits
-        self.rng = rng
+        self.draws = not all(isinstance(w, ConstantDelay) for w in waits.values())
+
+
+class Behaviours:
+    """One UA node's handlers indexed for dispatch: built once per scenario, shared by every run."""
+
+    __slots__ = ("handlers", "by_key", "responses", "response_cache")
+
+    def __init__(self, handlers: list[CompiledHandler]) -> None:
+        """Index ``handlers`` (in source order: the first match wins)."""
+        self.handlers = handlers
+        self.by_key: dict[tuple[str, ...], CompiledHandler] = {}
+        self.responses: list[CompiledHandler] = []
+        # (method, re-INVITE?, code) -> the first matching response handler, or None.
+        self.response_cache: dict[tuple[str, bool, int], CompiledHandler | None] = {}
+        for handler in handlers:
+            event = handler.handler.event
+            kind = event.kind
+            if kind is m.EventKind.REQUEST:
+                self.by_key.setdefault(("request", event.method or ""), handler)
+            elif kind is m.EventKind.REINVITE:
+                self.by_key.setdefault(("reinvite",), handler)
+            elif kind is m.EventKind.TIMEOUT:
+                self.by_key.setdefault(("timeout",), handler)
+            elif kind is m.EventKind.CALL_ENDED:
+                self.by_key.setdefault(("call-ended",), handler)
+            else:
+                self.responses.append(handler)
+
+    def response(self, method: str, reinvite: bool, code: int) -> CompiledHandler | None:
+        """The first response handler for a ``code`` answering ``method`` (a re-INVITE or not)."""
+        key = (method, reinvite, code)
+        try:
+            return self.response_cache[key]
+        except KeyError:
+            pass
+        found = None
+        for candidate in self.responses:
+            ev = candidate.handler.event
+            if (ev.method or "INVITE") == method and ev.reinvite == reinvite and ev.matches_code(code):
+                found = candidate
+                break
+        if len(self.response_cache) < 1024:  # codes and methods are few
+            self.response_cache[key] = found
+        return found
 
 
 class Script:
@@ -85,8 +136,12 @@ class UAAgent(Agent):
 
     def __init__(self, spec: m.UserAgent, env: simpy.Environment, network: "Network",
                  hosts: dict[str, str], sink: "TraceSink", describer: Describer, core_factory: Any,
-                 handlers: list[CompiledHandler], registrar_uri: str | None) -> None:
-        """``core_factory()`` builds a fresh :class:`UserAgentCore` (also after a restart)."""
+                 behaviours: Behaviours, handler_rngs: dict[int, random.Random],
+                 registrar_uri: str | None) -> None:
+        """``core_factory()`` builds a fresh :class:`UserAgentCore` (also after a restart).
+
+        ``handler_rngs`` maps the index of each handler that draws to its stream for this run.
+        """
         super().__init__(spec.name, spec.host_name, env, network, hosts, sink, describer)
         self.spec = spec
         self.core_factory = core_factory
@@ -94,30 +149,31 @@ class UAAgent(Agent):
         self.registrar_uri = registrar_uri
         self._resume_cb = self._resume
         self._sdp_version = 0
-        # Set when a scenario forges a PRACK at this UA (RFC 3262 §9): remember the
-        # newest provisional with a To tag it sent, i.e. its newest early dialog.
-        self.watch_early = False
+        # Newest provisional with a To tag sent, kept once a scenario forges a PRACK
+        # at this UA (``watch_early``, RFC 3262 §9): its newest early dialog.
         self.last_early: Any = None
         self._forged = 0
-        self._by_key: dict[tuple[str, ...], CompiledHandler] = {}
+        self.behaviours = behaviours
+        self._by_key = behaviours.by_key
+        self._response_cache = behaviours.response_cache
+        self._handler_rngs = handler_rngs
         # Call-ID -> provisionals to the pending INVITE already handled: (re-INVITE?, To tag, code, RSeq).
         # The core reports every copy of an unreliable 1xx (resent for an INVITE retransmission
         # §17.2.1, or duplicated by the network); a handler fires once per response per dialog.
         self._provisionals: dict[str, set[tuple[Any, ...]]] = {}
-        self._response_handlers: list[CompiledHandler] = []
-        for handler in handlers:
-            event = handler.handler.event
-            kind = event.kind
-            if kind is m.EventKind.REQUEST:
-                self._by_key.setdefault(("request", event.method or ""), handler)
-            elif kind is m.EventKind.REINVITE:
-                self._by_key.setdefault(("reinvite",), handler)
-            elif kind is m.EventKind.TIMEOUT:
-                self._by_key.setdefault(("timeout",), handler)
-            elif kind is m.EventKind.CALL_ENDED:
-                self._by_key.setdefault(("call-ended",), handler)
-            else:
-                self._response_handlers.append(handler)
+
+    @property
+    def watch_early(self) -> bool:
+        """True once a scenario forges a PRACK at this UA: sends then keep :attr:`last_early`."""
+        return self.__dict__.get("send") is not None
+
+    @watch_early.setter
+    def watch_early(self, value: bool) -> None:
+        """Turn watching on (sends go through :meth:`_send_watching`) or off."""
+        if value:
+            self.send = self._send_watching  # type: ignore[method-assign]
+        else:
+            self.__dict__.pop("send", None)
 
     def new_core(self) -> UserAgentCore:
         """A fresh core (a restarted node has no transactions, dialogs or calls)."""
@@ -160,14 +216,13 @@ class UAAgent(Agent):
         self.execute(actions)
         return call_id
 
-    def send(self, action: SendMessage) -> None:
-        """Send as every agent does; remember our newest early dialog when asked to."""
-        super().send(action)
-        if self.watch_early:
-            message = action.message
-            status = getattr(message, "status", 0)
-            if 100 < status < 200 and message.to.tag:
-                self.last_early = message
+    def _send_watching(self, action: SendMessage) -> None:
+        """Send as every agent does and remember our newest early dialog (``watch_early``)."""
+        Agent.send(self, action)
+        message = action.message
+        status = getattr(message, "status", 0)
+        if 100 < status < 200 and message.to.tag:
+            self.last_early = message
 
     def forge_prack(self, target: "UAAgent", rack: str, transport: Any) -> None:
         """Send a PRACK forged from ``target``'s newest early dialog with this RAck (RFC 3262 §9).
@@ -223,12 +278,9 @@ class UAAgent(Agent):
                     seen.add(key)
                 else:  # the INVITE is answered: later 1xx copies die in its client transaction
                     self._provisionals.pop(event.call_id, None)
-            for candidate in self._response_handlers:
-                ev = candidate.handler.event
-                if ((ev.method or "INVITE") == method and ev.reinvite == reinvite
-                        and ev.matches_code(code)):
-                    handler = candidate
-                    break
+            handler = self._response_cache.get((method, reinvite, code), _UNKNOWN)
+            if handler is _UNKNOWN:
+                handler = self.behaviours.response(method, reinvite, code)
         elif kind == "timeout":
             handler = self._by_key.get(("timeout",))
         elif kind == "call-ended":
@@ -248,14 +300,16 @@ class UAAgent(Agent):
             now = self.env._now
             core = self.core
             if kind is m.Wait:
-                delay = handler.waits[script.pc - 1].sample(handler.rng)
+                # A handler that never draws has no stream (its samplers ignore the argument).
+                delay = handler.waits[script.pc - 1].sample(self._handler_rngs.get(handler.index))
                 script.callbacks = [self._resume_cb]
                 heappush(self._queue, (now + delay, NORMAL, next(self._eid), script))
                 return
             if kind is m.SendResponse:
+                # Without ``sdp`` the body argument is always None (see _response_sdp).
                 self.execute(core.respond(now, script.call_id, action.code,
                                           reliable=action.reliable,
-                                          sdp=self._response_sdp(action),
+                                          sdp=self._response_sdp(action) if action.sdp else None,
                                           reason=action.reason))
             elif kind is m.Hangup:
                 self.execute(core.hangup(now, script.call_id))

@@ -270,6 +270,8 @@ class CallFolder:
     """
 
     __slots__ = ("run", "calls", "nodes", "_count", "_counts")
+    APP_KINDS = frozenset({"reliability-failure", "timeout", "call-ended"})
+    """The ``app`` event kinds :meth:`app` folds; it ignores every other kind."""
 
     def __init__(self, run: int = 0) -> None:
         """Nothing folded yet for run index ``run``."""

@@ -226,6 +226,10 @@ class TraceSink:
     """
 
     level = "off"
+    app_kinds: frozenset[str] | None = None
+    """The ``app`` event kinds this sink does anything with; None: every kind.
+
+    An emitter may leave out the ``app`` events of any other kind."""
 
     def __init__(self, run: int = 0) -> None:
         """Start an empty sink for run index ``run``."""
@@ -334,6 +338,7 @@ class OffSink(TraceSink):
     """Level ``"off"``: fold events into counters as they arrive, keep nothing."""
 
     level = "off"
+    app_kinds = CallFolder.APP_KINDS
 
     def __init__(self, run: int = 0) -> None:
         """Start an empty sink for run index ``run``."""

@@ -45,7 +45,7 @@ from typing import Any, Callable, Protocol
 import networkx as nx
 import simpy
 
-from simsip.net.models import ConstantDelay, Delay, LossModel, NoLoss
+from simsip.net.models import BernoulliLoss, ConstantDelay, Delay, LossModel, NoLoss
 from simsip.sip.events import Transport
 
 # RFC 6298 §2.4: "Whenever RTO is computed, if it is less than 1 second, then
@@ -70,6 +70,9 @@ class HopSpec:
     reorder_delay: float | None = None  # None: one more mean delay
     bandwidth: float | None = None  # bits per second; None: no serialisation delay
 
+
+# A dict default meaning "not there" (None there means "no route").
+_UNKNOWN: Any = object()
 
 # simpy.events.NORMAL: the priority of every Timeout (URGENT ones go first at equal times).
 NORMAL = 1
@@ -191,6 +194,31 @@ class Hop:
         self.sent = 0
         self.lost = 0
 
+    def fresh(self, rng: random.Random) -> "Hop":
+        """The same hop with fresh state (up, no packets, loss model reset) drawing from ``rng``."""
+        hop = Hop.__new__(Hop)
+        hop.name = self.name
+        hop.src = self.src
+        hop.dst = self.dst
+        hop.spec = self.spec
+        hop.rng = rng
+        loss = self.loss
+        # A Bernoulli loss has no state to reset: one instance serves every run.
+        hop.loss = loss if loss is None or type(loss) is BernoulliLoss else self.spec.loss.fresh()
+        hop.delay = self.delay
+        hop.const_delay = self.const_delay
+        hop.jitter = self.jitter
+        hop.reorder = self.reorder
+        hop.reorder_delay = self.reorder_delay
+        hop.duplicate = self.duplicate
+        hop.bandwidth = self.bandwidth
+        hop.up = True
+        hop.epoch = 0
+        hop.busy_until = 0.0
+        hop.sent = 0
+        hop.lost = 0
+        return hop
+
     @property
     def mean_delay(self) -> float:
         """Mean one-way delay (routing weight)."""
@@ -291,6 +319,29 @@ class Network:
         self._tcp_retry_cb = self._tcp_retry
         self._local_cb = self._local
 
+    def fork(self, env: simpy.Environment, on_drop: DropHook | None,
+             rngs: list[random.Random]) -> "Network":
+        """A network with this one's nodes, links and routes on ``env``, every hop fresh.
+
+        ``rngs[i]`` is the stream of the i-th hop (in the order the links made them).
+        Nothing is attached; runs of one topology fork it instead of rebuilding it.
+        """
+        net = Network(env, on_drop, self.routes)
+        net._node_up = dict.fromkeys(self._node_up, True)
+        hops = net._hops
+        for (key, hop), rng in zip(self._hops.items(), rngs):
+            hops[key] = hop.fresh(rng)
+        net.links = {
+            name: (None if a is None else hops[(a.src, a.dst)],
+                   None if b is None else hops[(b.src, b.dst)])
+            for name, (a, b) in self.links.items()
+        }
+        return net
+
+    def hops(self) -> list[Hop]:
+        """Every hop, in the order the links made them (the order :meth:`fork` takes streams in)."""
+        return list(self._hops.values())
+
     # ------------------------------------------------------------ topology
 
     def add_node(self, name: str) -> None:
@@ -350,19 +401,17 @@ class Network:
     def path(self, src: str, dst: str) -> tuple[Hop, ...] | None:
         """Hops of the lowest mean-delay path from ``src`` to ``dst`` (None: unreachable)."""
         key = (src, dst)
-        try:
-            return self._paths[key]
-        except KeyError:
-            pass
-        if key in self.routes:
-            nodes = self.routes[key]
-        else:
+        hops: tuple[Hop, ...] | None = self._paths.get(key, _UNKNOWN)
+        if hops is not _UNKNOWN:
+            return hops
+        nodes = self.routes.get(key, _UNKNOWN)
+        if nodes is _UNKNOWN:
             try:
                 nodes = nx.shortest_path(self.graph, src, dst, weight="delay")
             except (nx.NetworkXNoPath, nx.NodeNotFound):
                 nodes = None
             self.routes[key] = nodes
-        hops: tuple[Hop, ...] | None = None
+        hops = None
         if nodes is not None:
             hops = tuple(self._hops[(nodes[i], nodes[i + 1])] for i in range(len(nodes) - 1))
         self._paths[key] = hops
