@@ -1011,6 +1011,8 @@ def _parse_line_uncached(key: str, value: str) -> list[Any]:
     if key in LIST_HEADERS:
         if not value and key not in _EMPTY_OK:
             raise SipParseError("empty header value", expected="at least one value")
+        if value and "," not in value:
+            return [parser(value)]  # what split_list gives for a one-element line
         return [parser(v) for v in split_list(value)]
     return [parser(value)]
 
@@ -1153,7 +1155,9 @@ class _Message:
     @property
     def contacts(self) -> list[NameAddr]:
         """Contact values ([] if none; a ``*`` wildcard is reported by ``contact_star``)."""
-        return [v for v in self._values("contact") if v != "*"]
+        typed = self.headers._typed
+        values = typed["contact"] if "contact" in typed else self._values("contact")
+        return [v for v in values if v != "*"]
 
     @property
     def contact_star(self) -> bool:
@@ -1163,27 +1167,64 @@ class _Message:
     @property
     def routes(self) -> list[NameAddr]:
         """Route values, top first ([] if none)."""
+        h = self.headers
+        typed = h._typed
+        if "route" in typed:
+            return typed["route"][:]
+        index = h._index
+        if index is not None and "route" not in index:
+            return []
         return list(self._values("route"))
 
     @property
     def record_routes(self) -> list[NameAddr]:
         """Record-Route values, top first ([] if none)."""
+        h = self.headers
+        typed = h._typed
+        if "record-route" in typed:
+            return typed["record-route"][:]
+        index = h._index
+        if index is not None and "record-route" not in index:
+            return []
         return list(self._values("record-route"))
 
     @property
     def p_asserted_identity(self) -> list[NameAddr]:
         """P-Asserted-Identity values (RFC 3325; [] if none)."""
+        h = self.headers
+        typed = h._typed
+        if "p-asserted-identity" in typed:
+            return typed["p-asserted-identity"][:]
+        index = h._index
+        if index is not None and "p-asserted-identity" not in index:
+            return []
         return list(self._values("p-asserted-identity"))
 
     @property
     def max_forwards(self) -> int | None:
         """Max-Forwards (0-255), or None."""
+        h = self.headers
+        typed = h._typed
+        if "max-forwards" in typed:
+            values = typed["max-forwards"]
+            if not values:
+                return None
+            try:
+                (value,) = values
+                return value
+            except ValueError:
+                pass
+        else:
+            index = h._index
+            if index is not None and "max-forwards" not in index:
+                return None
         return self._optional("max-forwards", "Max-Forwards")
 
     @property
     def rseq(self) -> int | None:
         """RSeq (RFC 3262 §7.1), or None."""
-        typed = self.headers._typed
+        h = self.headers
+        typed = h._typed
         if "rseq" in typed:
             values = typed["rseq"]
             if not values:
@@ -1193,12 +1234,17 @@ class _Message:
                 return value
             except ValueError:
                 pass
+        else:
+            index = h._index
+            if index is not None and "rseq" not in index:
+                return None
         return self._optional("rseq", "RSeq")
 
     @property
     def rack(self) -> RAck | None:
         """RAck (RFC 3262 §7.2), or None."""
-        typed = self.headers._typed
+        h = self.headers
+        typed = h._typed
         if "rack" in typed:
             values = typed["rack"]
             if not values:
@@ -1208,50 +1254,127 @@ class _Message:
                 return value
             except ValueError:
                 pass
+        else:
+            index = h._index
+            if index is not None and "rack" not in index:
+                return None
         return self._optional("rack", "RAck")
 
     @property
     def require(self) -> list[str]:
         """Require option tags ([] if none)."""
+        h = self.headers
+        typed = h._typed
+        if "require" in typed:
+            return typed["require"][:]
+        index = h._index
+        if index is not None and "require" not in index:
+            return []
         return list(self._values("require"))
 
     @property
     def proxy_require(self) -> list[str]:
         """Proxy-Require option tags ([] if none)."""
+        h = self.headers
+        typed = h._typed
+        if "proxy-require" in typed:
+            return typed["proxy-require"][:]
+        index = h._index
+        if index is not None and "proxy-require" not in index:
+            return []
         return list(self._values("proxy-require"))
 
     @property
     def supported(self) -> list[str]:
         """Supported option tags ([] if none)."""
+        h = self.headers
+        typed = h._typed
+        if "supported" in typed:
+            return typed["supported"][:]
+        index = h._index
+        if index is not None and "supported" not in index:
+            return []
         return list(self._values("supported"))
 
     @property
     def unsupported(self) -> list[str]:
         """Unsupported option tags ([] if none)."""
+        h = self.headers
+        typed = h._typed
+        if "unsupported" in typed:
+            return typed["unsupported"][:]
+        index = h._index
+        if index is not None and "unsupported" not in index:
+            return []
         return list(self._values("unsupported"))
 
     @property
     def allow(self) -> list[str]:
         """Allow methods ([] if none)."""
+        h = self.headers
+        typed = h._typed
+        if "allow" in typed:
+            return typed["allow"][:]
+        index = h._index
+        if index is not None and "allow" not in index:
+            return []
         return list(self._values("allow"))
 
     @property
     def expires(self) -> int | None:
         """Expires in seconds (clamped to 2**32-1), or None."""
+        h = self.headers
+        typed = h._typed
+        if "expires" in typed:
+            values = typed["expires"]
+            if not values:
+                return None
+            try:
+                (value,) = values
+                return value
+            except ValueError:
+                pass
+        else:
+            index = h._index
+            if index is not None and "expires" not in index:
+                return None
         return self._optional("expires", "Expires")
 
     @property
     def content_type(self) -> str | None:
         """Content-Type as lower-case ``type/subtype`` (parameters dropped), or None."""
+        h = self.headers
+        typed = h._typed
+        if "content-type" in typed:
+            values = typed["content-type"]
+            if not values:
+                return None
+            try:
+                (value,) = values
+                return value
+            except ValueError:
+                pass
+        else:
+            index = h._index
+            if index is not None and "content-type" not in index:
+                return None
         return self._optional("content-type", "Content-Type")
 
     @property
     def content_length(self) -> int:
         """Content-Length as received, else the body length; SipParseError if values conflict."""
-        values = self._values("content-length")
+        h = self.headers
+        typed = h._typed
+        if "content-length" in typed:
+            values = typed["content-length"]
+        else:
+            index = h._index
+            if index is not None and "content-length" not in index:
+                return len(self.body)
+            values = self._values("content-length")
         if not values:
             return len(self.body)
-        if len(set(values)) > 1:
+        if len(values) > 1 and len(set(values)) > 1:
             raise SipParseError(f"conflicting Content-Length values {values}", expected="one Content-Length")
         return values[0]
 
@@ -1296,8 +1419,13 @@ class Request(_Message):
     ) -> None:
         """Build a request; ``uri`` may be URI text, ``headers`` pairs or a mapping."""
         self.method = method
-        self.uri = URI.parse(uri) if isinstance(uri, str) else uri
-        self._init_common(headers, body, version)
+        self.uri = uri if type(uri) is URI else URI.parse(uri) if isinstance(uri, str) else uri
+        # What _init_common does, inline: a request is built per message.
+        if type(headers) is not Headers:
+            headers = Headers() if headers is None else headers if isinstance(headers, Headers) else Headers(headers)
+        self.headers = headers
+        self.body = body if type(body) is bytes else body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        self.version = version
 
     def _start_line(self) -> str:
         """``Method SP Request-URI SP SIP-Version``."""
@@ -1348,7 +1476,12 @@ class Response(_Message):
         """Build a response; ``reason=None`` takes the RFC reason phrase for ``status``."""
         self.status = status
         self.reason = reason_phrase(status) if reason is None else reason
-        self._init_common(headers, body, version)
+        # What _init_common does, inline: a response is built per message.
+        if type(headers) is not Headers:
+            headers = Headers() if headers is None else headers if isinstance(headers, Headers) else Headers(headers)
+        self.headers = headers
+        self.body = body if type(body) is bytes else body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        self.version = version
 
     def _start_line(self) -> str:
         """``SIP-Version SP Status-Code SP Reason-Phrase``."""
