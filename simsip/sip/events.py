@@ -43,9 +43,13 @@ class Address:
 
 
 # ---------------------------------------------------------------- actions
+# Actions are values: compared and hashed by their fields like frozen
+# dataclasses, and never changed once built. They are not ``frozen=True``
+# only because a frozen dataclass pays an ``object.__setattr__`` per field on
+# every construction, and several are built per simulated message.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SendMessage:
     """Hand ``message`` to the transport for ``destination``.
 
@@ -61,7 +65,7 @@ class SendMessage:
     timer: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class StartTimer:
     """Arm (or re-arm, replacing any pending one) the timer ``name`` to fire after ``delay`` s.
 
@@ -75,14 +79,14 @@ class StartTimer:
     call_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CancelTimer:
     """Disarm the timer ``name`` if it is pending."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class StateChange:
     """A transaction or dialog changed state (for traces, ladders and teaching)."""
 
@@ -92,7 +96,7 @@ class StateChange:
     call_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AppEvent:
     """Something the application (a scenario behaviour) may react to.
 

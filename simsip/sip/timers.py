@@ -22,7 +22,7 @@ writes a timer duration as a literal. Times are seconds (floats).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # RFC 3261 §17.1.1.1 / §17.1.2.2 defaults.
 DEFAULT_T1 = 0.5
@@ -37,6 +37,31 @@ TRYING_DELAY = 0.2
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionTimers:
+    """The first value of every §17 transaction timer over one kind of transport.
+
+    Worked out once per :class:`TimerConfig` (see ``TimerConfig.transaction``)
+    from its methods, so a transaction reads a plain attribute per timer it
+    arms instead of calling a method. None: the timer is not started
+    (A, E, G over a reliable transport).
+    """
+
+    a: float | None
+    b: float
+    d: float
+    m: float
+    e: float | None
+    f: float
+    k: float
+    g: float | None
+    h: float
+    i: float
+    l: float  # noqa: E741 -- the RFC's letter
+    j: float
+    trying: float
+
+
+@dataclass(frozen=True, slots=True)
 class TimerConfig:
     """T1, T2 and T4 of one SIP element, and every timer derived from them."""
 
@@ -44,11 +69,24 @@ class TimerConfig:
     t2: float = DEFAULT_T2
     t4: float = DEFAULT_T4
     timer_c: float = DEFAULT_TIMER_C
+    transaction: tuple[TransactionTimers, TransactionTimers] = field(
+        init=False, repr=False, compare=False, hash=False)
+    """``transaction[reliable]``: the §17 timers over UDP (index False) and a reliable transport (True)."""
 
     def __post_init__(self) -> None:
-        """Reject non-positive base timers (RFC 3261 §17.1.1.1 needs T1 > 0)."""
+        """Reject non-positive base timers (RFC 3261 §17.1.1.1 needs T1 > 0); work out the §17 timers."""
         if self.t1 <= 0 or self.t2 <= 0 or self.t4 <= 0:
             raise ValueError("T1, T2 and T4 must be positive")
+        object.__setattr__(self, "transaction", (self._transaction_timers(False), self._transaction_timers(True)))
+
+    def _transaction_timers(self, reliable: bool) -> TransactionTimers:
+        """The first value of each §17 timer over a reliable or an unreliable transport."""
+        return TransactionTimers(
+            a=self.timer_a(reliable), b=self.timer_b, d=self.timer_d(reliable), m=self.timer_m,
+            e=self.timer_e(reliable), f=self.timer_f, k=self.timer_k(reliable),
+            g=self.timer_g(reliable), h=self.timer_h, i=self.timer_i(reliable), l=self.timer_l,
+            j=self.timer_j(reliable), trying=self.trying_delay,
+        )
 
     # --- INVITE client transaction (RFC 3261 §17.1.1.2, RFC 6026 §8.4) ---
     def timer_a(self, reliable: bool) -> float | None:

@@ -17,7 +17,10 @@ table                          machine                         RFC figure
 
 A ``(state, event)`` pair missing from a table means "ignore the input in
 that state" (e.g. a 1xx arriving in Completed). Self-loops are listed because
-they *do* something (retransmit, absorb, pass up).
+they *do* something (retransmit, absorb, pass up). At import each table is
+compiled into per-state rows keyed by plain strings, each entry naming the
+handler method of its event (:meth:`Transaction._compile`): the tables stay
+the single source of the behaviour, and an input costs one string lookup.
 
 Unreliable (UDP) versus reliable (TCP) transport changes the machines exactly
 as §17 says: Timers A, E and G are never started over a reliable transport,
@@ -47,11 +50,11 @@ from __future__ import annotations
 
 import enum
 import random
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-from simsip.sip.events import Action, Address, CancelTimer, SendMessage, StartTimer, StateChange
-from simsip.sip.timers import TimerConfig
+from simsip.sip.events import Action, Address, CancelTimer, SendMessage, StartTimer, StateChange, Transport
+from simsip.sip.timers import TimerConfig, TransactionTimers
 
 if TYPE_CHECKING:
     from simsip.sip.message import Request, Response
@@ -90,6 +93,7 @@ __all__ = [
 
 # RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this cookie.
 MAGIC_COOKIE = "z9hG4bK"
+_COOKIE_LEN = len(MAGIC_COOKIE)
 
 
 def has_magic_cookie(branch: str | None) -> bool:
@@ -98,13 +102,13 @@ def has_magic_cookie(branch: str | None) -> bool:
     RFC 4475 §3.2.1 (``badbranch.dat``): a branch that is exactly the cookie
     carries no transaction identifier, so RFC 2543 matching is used instead.
     """
-    return bool(branch) and branch.startswith(MAGIC_COOKIE) and len(branch) > len(MAGIC_COOKIE)
+    return bool(branch) and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE
 
 
 # ------------------------------------------------------------------ TU events
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class TUEvent:
     """What a transaction hands up to its transaction user (never to the driver).
 
@@ -322,15 +326,6 @@ MACHINES: dict[str, dict] = {
 # ------------------------------------------------------------ base machinery
 
 
-def _class_of(status: int) -> str:
-    """Bucket a status code as the transaction tables see it."""
-    if status < 200:
-        return "1xx"
-    if status < 300:
-        return "2xx"
-    return "300-699"
-
-
 def build_non2xx_ack(invite: "Request", response: "Response") -> "Request":
     """The ACK an INVITE client transaction sends for a 3xx-6xx (RFC 3261 §17.1.1.3).
 
@@ -357,11 +352,45 @@ def build_from_invite(invite: "Request", method: str, to: str | None) -> "Reques
     return Request(method, invite.uri, headers)
 
 
-class Transaction:
-    """Shared machinery: fire an event through the table, keep timers, count sends."""
+_UDP = Transport.UDP
+# States the handlers compare against, bound once (a module global is the cheapest lookup).
+_IC_CALLING = ICState.CALLING
+_IC_COMPLETED = ICState.COMPLETED
+_IC_ACCEPTED = ICState.ACCEPTED
+_NIC_PROCEEDING = NICState.PROCEEDING
+_NIC_COMPLETED = NICState.COMPLETED
+_IS_PROCEEDING = ISState.PROCEEDING
+_IS_COMPLETED = ISState.COMPLETED
+_IS_ACCEPTED = ISState.ACCEPTED
+_NIS_TRYING = NISState.TRYING
 
-    machine: str = ""
-    transitions: dict = {}
+
+class Transaction:
+    """Shared machinery: fire an input through the compiled table, keep timers, count sends.
+
+    Each class's ``transitions`` table is compiled once, at import
+    (:meth:`_compile`), into one *row* per state: a dict from a plain-string
+    input key to ``(new state, the new state's row, handler, old state value,
+    new state value, new state is Terminated)``. The keys are given by the
+    class's ``_INPUTS`` (event -> keys and handler): a response's status class
+    (``"1xx"``, ``"2xx"``, ``"300-699"``), a timer's letter, ``"INVITE"`` /
+    ``"ACK"`` / ``"request"`` for a received request, ``"transport error"``.
+    Firing an input is then one dict lookup on a string (no Enum hash, no
+    ``.value``) and one call of the handler that does what the transition
+    sends, appending to the caller's action list.
+    """
+
+    __slots__ = ("id", "request", "peer", "timers", "call_id", "reliable", "state", "terminated", "key",
+                 "_row", "_label", "_states", "_pending", "_intervals", "_names", "_t")
+
+    machine: ClassVar[str] = ""
+    transitions: ClassVar[dict] = {}
+    # event -> (input keys, handler method name or None for "nothing to do")
+    _INPUTS: ClassVar[dict] = {}
+    _initial: ClassVar[enum.Enum]
+    _initial_row: ClassVar[dict]
+    _terminated: ClassVar[enum.Enum]
+    _terminated_row: ClassVar[dict]
 
     def __init__(
         self,
@@ -370,27 +399,49 @@ class Transaction:
         peer: Address,
         timers: TimerConfig,
         call_id: str | None,
+        *,
+        states: bool = True,
     ) -> None:
-        """Set up the machine in its initial state (nothing is sent yet)."""
+        """Set up the machine in its initial state (nothing is sent yet); ``states=False``: no StateChange actions."""
         self.id = tid
         self.request = request
         self.peer = peer
         self.timers = timers
         self.call_id = call_id
-        self.reliable = peer.transport.reliable
-        self.state = INITIAL_STATES[self.machine]
-        self._pending: set[str] = set()
+        self.reliable = reliable = peer.transport is not _UDP
+        self.state = self._initial
+        self.terminated = False
+        self._row = self._initial_row
+        self._states = states
+        self._label = f"{self.machine} {tid}" if states else ""
+        self._pending: dict[str, str] = {}  # armed timer name -> letter
         self._intervals: dict[str, float] = {}
+        self._names: dict[str, str] = {}  # letter -> timer name, made on first use
+        self._t: TransactionTimers = timers.transaction[reliable]
+
+    @classmethod
+    def _compile(cls) -> None:
+        """Compile ``transitions`` into the per-state rows described in the class docstring."""
+        states = type(INITIAL_STATES[cls.machine])
+        events = type(next(iter(cls.transitions))[1])
+        if set(cls._INPUTS) != set(events):
+            raise AssertionError(f"{cls.__name__}._INPUTS must give keys and a handler for every {events.__name__}")
+        rows: dict = {state: {} for state in states}
+        for (state, event), new in cls.transitions.items():
+            keys, handler = cls._INPUTS[event]
+            entry = (new, rows[new], None if handler is None else getattr(cls, handler),
+                     state.value, new.value, new.value == "Terminated")
+            for key in keys:
+                rows[state][key] = entry
+        cls._initial = INITIAL_STATES[cls.machine]
+        cls._initial_row = rows[cls._initial]
+        cls._terminated = states("Terminated")
+        cls._terminated_row = rows[cls._terminated]
 
     # -- helpers
     def __repr__(self) -> str:
         """Show machine, id and state."""
         return f"<{type(self).__name__} {self.id} {self.state.value}>"
-
-    @property
-    def terminated(self) -> bool:
-        """True once the machine reached Terminated."""
-        return self.state.value == "Terminated"
 
     @property
     def method(self) -> str:
@@ -401,64 +452,71 @@ class Transaction:
         """The element-unique name of this transaction's timer ``letter``."""
         return f"{self.id}/{letter}"
 
-    def _start(self, letter: str, delay: float) -> StartTimer:
+    def _start(self, letter: str, delay: float, actions: list) -> None:
         """Arm timer ``letter`` (remembering the interval for doubling timers)."""
-        name = self.timer_name(letter)
-        self._pending.add(name)
+        name = self._names.get(letter)
+        if name is None:
+            name = self._names[letter] = f"{self.id}/{letter}"
+        self._pending[name] = letter
         self._intervals[letter] = delay
-        return StartTimer(name, delay, letter, self.call_id)
+        actions.append(StartTimer(name, delay, letter, self.call_id))
 
-    def _cancel(self, letter: str) -> list[Action]:
+    def _cancel(self, letter: str, actions: list) -> None:
         """Disarm timer ``letter`` if it is pending."""
-        name = self.timer_name(letter)
-        if name in self._pending:
-            self._pending.discard(name)
-            return [CancelTimer(name)]
-        return []
+        name = self._names.get(letter)
+        if name is not None and name in self._pending:
+            del self._pending[name]
+            actions.append(CancelTimer(name))
 
-    def _fire(self, now: float, event: enum.Enum, message=None) -> list[Action]:
-        """Take the table's transition for ``event`` and return what it does."""
-        new = self.transitions.get((self.state, event))
-        if new is None:
-            return []  # not in the table: the input is ignored in this state
+    def _fire(self, now: float, key: str, message, actions: list) -> list:
+        """Take the transition for input ``key`` (not in the row: ignored), appending what it does to ``actions``."""
+        entry = self._row.get(key)
+        if entry is None:
+            return actions  # not in the table: the input is ignored in this state
+        new, row, handler, old_value, new_value, terminal = entry
         old = self.state
-        actions: list[Action] = []
         if new is not old:
             self.state = new
-            actions.append(StateChange(f"{self.machine} {self.id}", old.value, new.value, self.call_id))
-        actions.extend(self._on(now, old, event, new, message))
-        if new is not old and new.value == "Terminated":
-            for name in sorted(self._pending):
-                actions.append(CancelTimer(name))
-            self._pending.clear()
-            actions.append(TUEvent("terminated", self))
+            self._row = row
+            if self._states:
+                actions.append(StateChange(self._label, old_value, new_value, self.call_id))
+        if handler is not None:
+            handler(self, now, old, message, actions)
+        if terminal:
+            self._terminate(actions)
         return actions
 
-    def _on(self, now: float, old, event, new, message) -> list[Action]:
-        """The actions of one transition (subclasses)."""
-        raise NotImplementedError
+    def _terminate(self, actions: list) -> None:
+        """Entering Terminated: cancel every pending timer, tell the TU (the layer forgets the transaction)."""
+        pending = self._pending
+        if pending:
+            for name in sorted(pending):
+                actions.append(CancelTimer(name))
+            pending.clear()
+        self.terminated = True
+        actions.append(TUEvent("terminated", self))
 
-    def _timer_or_now(self, now: float, letter: str, delay: float, event: enum.Enum) -> list[Action]:
+    def _timer_or_now(self, now: float, letter: str, delay: float, actions: list) -> None:
         """Start a timer, or take its transition at once when it is zero (reliable transport)."""
         if delay <= 0.0:
-            return self._fire(now, event)
-        return [self._start(letter, delay)]
+            self._fire(now, letter, None, actions)
+        else:
+            self._start(letter, delay, actions)
+
+    def _transport_error(self, now: float, old, message, actions: list) -> None:
+        """A transport error: the TU is told (a 503, RFC 3261 §8.1.3.1)."""
+        actions.append(TUEvent("transport-error", self))
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """The driver says timer ``name`` of this transaction fired."""
-        if name not in self._pending:
+        letter = self._pending.pop(name, None)
+        if letter is None:
             return []  # cancelled or stale
-        self._pending.discard(name)
-        letter = name.rsplit("/", 1)[1]
-        return self._fire(now, self._timer_event(letter), None)
-
-    def _timer_event(self, letter: str) -> enum.Enum:
-        """Map a timer letter to this machine's event."""
-        raise NotImplementedError
+        return self._fire(now, letter, None, [])
 
     def transport_error(self, now: float) -> list[Action]:
         """The transport could not deliver a message of this transaction."""
-        return self._fire(now, self._transport_error_event(), None)
+        return self._fire(now, "transport error", None, [])
 
     def abandon(self, now: float) -> list[Action]:
         """The TU destroys the transaction (RFC 3261 §9.1: no final 64*T1 after CANCEL).
@@ -469,16 +527,13 @@ class Transaction:
         if self.terminated:
             return []
         old = self.state
-        self.state = type(old)("Terminated")
-        actions: list[Action] = [StateChange(f"{self.machine} {self.id}", old.value, "Terminated", self.call_id)]
-        actions += [CancelTimer(name) for name in sorted(self._pending)]
-        self._pending.clear()
-        actions.append(TUEvent("terminated", self))
+        self.state = self._terminated
+        self._row = self._terminated_row
+        actions: list = []
+        if self._states:
+            actions.append(StateChange(self._label, old._value_, "Terminated", self.call_id))
+        self._terminate(actions)
         return actions
-
-    def _transport_error_event(self) -> enum.Enum:
-        """This machine's transport-error event."""
-        raise NotImplementedError
 
 
 # ------------------------------------------------------------------ clients
@@ -487,30 +542,26 @@ class Transaction:
 class ClientTransaction(Transaction):
     """A client transaction: sends ``request`` to ``peer`` and matches its responses."""
 
-    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None) -> None:
+    __slots__ = ("branch", "sends")
+
+    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
+                 *, states: bool = True) -> None:
         """Remember the branch and method used for matching (§17.1.3)."""
-        super().__init__(tid, request, peer, timers, call_id)
-        self.branch = request.top_via.branch
+        super().__init__(tid, request, peer, timers, call_id, states=states)
+        self.branch = request.top_via.params.get("branch")
+        # §17.1.3: a response matches by top-Via branch and CSeq method.
+        self.key: tuple[str | None, str] = (self.branch, request.method)
         self.sends = 0
 
-    @property
-    def key(self) -> tuple[str, str]:
-        """§17.1.3: a response matches by top-Via branch and CSeq method."""
-        return (self.branch, self.request.method)
-
-    def _send_request(self, timer: str | None) -> SendMessage:
+    def _send_request(self, timer: str | None, actions: list) -> None:
         """Hand the request to the transport, counting transmissions."""
-        message = SendMessage(self.request, self.peer, retransmission=self.sends, timer=timer)
+        actions.append(SendMessage(self.request, self.peer, self.sends, timer))
         self.sends += 1
-        return message
 
     def receive_response(self, now: float, response: "Response") -> list[Action]:
         """A response matched this transaction."""
-        return self._fire(now, self._response_event(response.status), response)
-
-    def _response_event(self, status: int) -> enum.Enum:
-        """Map a status code to this machine's event."""
-        raise NotImplementedError
+        status = response.status
+        return self._fire(now, "1xx" if status < 200 else "2xx" if status < 300 else "300-699", response, [])
 
 
 class InviteClientTransaction(ClientTransaction):
@@ -524,72 +575,81 @@ class InviteClientTransaction(ClientTransaction):
     which sends its own ACK; Timer M ends it.
     """
 
+    __slots__ = ("ack", "ack_sends")
     machine = "INVITE client"
     transitions = INVITE_CLIENT_TRANSITIONS
+    _INPUTS = {
+        ICEvent.RECV_1XX: (("1xx",), "_recv_1xx"),
+        ICEvent.RECV_2XX: (("2xx",), "_recv_2xx"),
+        ICEvent.RECV_300_699: (("300-699",), "_recv_final"),
+        ICEvent.TIMER_A: (("A",), "_timer_a"),
+        ICEvent.TIMER_B: (("B",), "_timer_b"),
+        ICEvent.TIMER_D: (("D",), None),
+        ICEvent.TIMER_M: (("M",), None),
+        ICEvent.TRANSPORT_ERROR: (("transport error",), "_transport_error"),
+    }
 
-    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None) -> None:
+    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
+                 *, states: bool = True) -> None:
         """Prepare; call :meth:`start` to send."""
-        super().__init__(tid, request, peer, timers, call_id)
+        super().__init__(tid, request, peer, timers, call_id, states=states)
         self.ack: "Request | None" = None
         self.ack_sends = 0
 
     def start(self, now: float) -> list[Action]:
         """Enter Calling: send the INVITE, start A (UDP) and B."""
-        actions: list[Action] = [self._send_request(None)]
-        timer_a = self.timers.timer_a(self.reliable)
-        if timer_a is not None:
-            actions.append(self._start("A", timer_a))
-        actions.append(self._start("B", self.timers.timer_b))
+        actions: list[Action] = [SendMessage(self.request, self.peer, self.sends, None)]
+        self.sends += 1
+        t = self._t
+        if t.a is not None:
+            self._start("A", t.a, actions)
+        self._start("B", t.b, actions)
         return actions
 
-    def _response_event(self, status: int) -> ICEvent:
-        """Bucket the status code."""
-        return {"1xx": ICEvent.RECV_1XX, "2xx": ICEvent.RECV_2XX, "300-699": ICEvent.RECV_300_699}[
-            _class_of(status)
-        ]
-
-    def _timer_event(self, letter: str) -> ICEvent:
-        """Timer letter -> event."""
-        return {"A": ICEvent.TIMER_A, "B": ICEvent.TIMER_B, "D": ICEvent.TIMER_D, "M": ICEvent.TIMER_M}[letter]
-
-    def _transport_error_event(self) -> ICEvent:
-        """Transport error event."""
-        return ICEvent.TRANSPORT_ERROR
-
-    def _send_ack(self) -> SendMessage:
+    def _send_ack(self, actions: list) -> None:
         """Send (or resend) the ACK of the 3xx-6xx."""
-        message = SendMessage(self.ack, self.peer, retransmission=self.ack_sends, timer=None)
+        actions.append(SendMessage(self.ack, self.peer, self.ack_sends, None))
         self.ack_sends += 1
-        return message
 
-    def _on(self, now, old, event, new, message) -> list[Action]:
-        """Actions of each Figure 5 transition."""
-        actions: list[Action] = []
-        if event is ICEvent.TIMER_A:
-            actions.append(self._send_request("A"))
-            actions.append(self._start("A", self.timers.next_timer_a(self._intervals["A"])))
-        elif event is ICEvent.TIMER_B:
-            actions.append(TUEvent("timeout", self, None, "B"))
-        elif event is ICEvent.TRANSPORT_ERROR:
-            actions.append(TUEvent("transport-error", self))
-        elif old is ICState.CALLING and new is not ICState.CALLING:
-            # Leaving Calling stops retransmission; Timer B has no effect any more.
-            actions += self._cancel("A") + self._cancel("B")
-        if event is ICEvent.RECV_1XX:
-            actions.append(TUEvent("response", self, message))
-        elif event is ICEvent.RECV_2XX:
-            if old is not ICState.ACCEPTED:
-                actions.append(self._start("M", self.timers.timer_m))
-            actions.append(TUEvent("response", self, message))
-        elif event is ICEvent.RECV_300_699:
-            if old is ICState.COMPLETED:
-                actions.append(self._send_ack())  # retransmitted final: ACK again, not up
-            else:
-                self.ack = build_non2xx_ack(self.request, message)
-                actions.append(self._send_ack())
-                actions.append(TUEvent("response", self, message))
-                actions += self._timer_or_now(now, "D", self.timers.timer_d(self.reliable), ICEvent.TIMER_D)
-        return actions
+    def _leave_calling(self, actions: list) -> None:
+        """Leaving Calling stops retransmission; Timer B has no effect any more."""
+        self._cancel("A", actions)
+        self._cancel("B", actions)
+
+    def _timer_a(self, now: float, old, message, actions: list) -> None:
+        """Timer A in Calling: retransmit the INVITE, re-arm A at twice the interval (§17.1.1.2)."""
+        self._send_request("A", actions)
+        self._start("A", self.timers.next_timer_a(self._intervals["A"]), actions)
+
+    def _timer_b(self, now: float, old, message, actions: list) -> None:
+        """Timer B: the INVITE timed out (a 408 to the TU, §17.1.1.2)."""
+        actions.append(TUEvent("timeout", self, None, "B"))
+
+    def _recv_1xx(self, now: float, old, message, actions: list) -> None:
+        """A provisional: leaving Calling stops retransmission and Timer B; the TU sees it."""
+        if old is _IC_CALLING:
+            self._leave_calling(actions)
+        actions.append(TUEvent("response", self, message))
+
+    def _recv_2xx(self, now: float, old, message, actions: list) -> None:
+        """A 2xx: into Accepted, Timer M (RFC 6026 §7.2); every 2xx goes to the TU."""
+        if old is _IC_CALLING:
+            self._leave_calling(actions)
+        if old is not _IC_ACCEPTED:
+            self._start("M", self._t.m, actions)
+        actions.append(TUEvent("response", self, message))
+
+    def _recv_final(self, now: float, old, message, actions: list) -> None:
+        """A 300-699: ACKed here (§17.1.1.3); the first goes to the TU and arms Timer D."""
+        if old is _IC_COMPLETED:
+            self._send_ack(actions)  # retransmitted final: ACK again, not up
+            return
+        if old is _IC_CALLING:
+            self._leave_calling(actions)
+        self.ack = build_non2xx_ack(self.request, message)
+        self._send_ack(actions)
+        actions.append(TUEvent("response", self, message))
+        self._timer_or_now(now, "D", self._t.d, actions)
 
 
 class NonInviteClientTransaction(ClientTransaction):
@@ -601,49 +661,51 @@ class NonInviteClientTransaction(ClientTransaction):
     response retransmissions until Timer K (T4 over UDP, 0 over TCP).
     """
 
+    __slots__ = ()
     machine = "non-INVITE client"
     transitions = NON_INVITE_CLIENT_TRANSITIONS
+    _INPUTS = {
+        NICEvent.RECV_1XX: (("1xx",), "_recv_1xx"),
+        NICEvent.RECV_200_699: (("2xx", "300-699"), "_recv_final"),
+        NICEvent.TIMER_E: (("E",), "_timer_e"),
+        NICEvent.TIMER_F: (("F",), "_timer_f"),
+        NICEvent.TIMER_K: (("K",), None),
+        NICEvent.TRANSPORT_ERROR: (("transport error",), "_transport_error"),
+    }
 
     def start(self, now: float) -> list[Action]:
         """Enter Trying: send the request, start E (UDP) and F."""
-        actions: list[Action] = [self._send_request(None)]
-        timer_e = self.timers.timer_e(self.reliable)
-        if timer_e is not None:
-            actions.append(self._start("E", timer_e))
-        actions.append(self._start("F", self.timers.timer_f))
+        actions: list[Action] = [SendMessage(self.request, self.peer, self.sends, None)]
+        self.sends += 1
+        t = self._t
+        if t.e is not None:
+            self._start("E", t.e, actions)
+        self._start("F", t.f, actions)
         return actions
 
-    def _response_event(self, status: int) -> NICEvent:
-        """Bucket the status code."""
-        return NICEvent.RECV_1XX if status < 200 else NICEvent.RECV_200_699
+    def _timer_e(self, now: float, old, message, actions: list) -> None:
+        """Timer E: retransmit; E doubles capped at T2 in Trying, is T2 in Proceeding (§17.1.2.2)."""
+        self._send_request("E", actions)
+        interval = self.timers.next_timer_e(self._intervals["E"], proceeding=old is _NIC_PROCEEDING)
+        self._start("E", interval, actions)
 
-    def _timer_event(self, letter: str) -> NICEvent:
-        """Timer letter -> event."""
-        return {"E": NICEvent.TIMER_E, "F": NICEvent.TIMER_F, "K": NICEvent.TIMER_K}[letter]
+    def _timer_f(self, now: float, old, message, actions: list) -> None:
+        """Timer F: the request timed out (a 408 to the TU)."""
+        self._cancel("E", actions)
+        actions.append(TUEvent("timeout", self, None, "F"))
 
-    def _transport_error_event(self) -> NICEvent:
-        """Transport error event."""
-        return NICEvent.TRANSPORT_ERROR
+    def _recv_1xx(self, now: float, old, message, actions: list) -> None:
+        """A provisional goes to the TU."""
+        actions.append(TUEvent("response", self, message))
 
-    def _on(self, now, old, event, new, message) -> list[Action]:
-        """Actions of each Figure 6 transition."""
-        actions: list[Action] = []
-        if event is NICEvent.TIMER_E:
-            actions.append(self._send_request("E"))
-            interval = self.timers.next_timer_e(self._intervals["E"], proceeding=old is NICState.PROCEEDING)
-            actions.append(self._start("E", interval))
-        elif event is NICEvent.TIMER_F:
-            actions += self._cancel("E")
-            actions.append(TUEvent("timeout", self, None, "F"))
-        elif event is NICEvent.TRANSPORT_ERROR:
-            actions.append(TUEvent("transport-error", self))
-        elif event is NICEvent.RECV_1XX:
-            actions.append(TUEvent("response", self, message))
-        elif event is NICEvent.RECV_200_699 and old is not NICState.COMPLETED:
-            actions += self._cancel("E") + self._cancel("F")
-            actions.append(TUEvent("response", self, message))
-            actions += self._timer_or_now(now, "K", self.timers.timer_k(self.reliable), NICEvent.TIMER_K)
-        return actions
+    def _recv_final(self, now: float, old, message, actions: list) -> None:
+        """The first 200-699 stops E and F, goes up and arms K; retransmissions are absorbed."""
+        if old is _NIC_COMPLETED:
+            return
+        self._cancel("E", actions)
+        self._cancel("F", actions)
+        actions.append(TUEvent("response", self, message))
+        self._timer_or_now(now, "K", self._t.k, actions)
 
 
 # ------------------------------------------------------------------ servers
@@ -656,38 +718,33 @@ class ServerTransaction(Transaction):
     with ``received``/``rport``: the source of the request).
     """
 
+    __slots__ = ("last_response", "last_sends", "_tu_timer")
+
     def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
-                 key: tuple) -> None:
+                 key: tuple, *, states: bool = True) -> None:
         """Remember the matching key (§17.2.3)."""
-        super().__init__(tid, request, peer, timers, call_id)
+        super().__init__(tid, request, peer, timers, call_id, states=states)
         self.key = key
         self.last_response: "Response | None" = None
         self.last_sends = 0
+        self._tu_timer: str | None = None
 
-    def _send_response(self, response: "Response", timer: str | None) -> SendMessage:
+    def _send_response(self, response: "Response", timer: str | None, actions: list) -> None:
         """Send ``response``; ``retransmission`` counts earlier sends of that same object."""
         if response is not self.last_response:
             self.last_response = response
             self.last_sends = 0
-        message = SendMessage(response, self.peer, retransmission=self.last_sends, timer=timer)
+        actions.append(SendMessage(response, self.peer, self.last_sends, timer))
         self.last_sends += 1
-        return message
 
     def send_response(self, now: float, response: "Response", timer: str | None = None) -> list[Action]:
         """The TU hands down a response (``timer``: the TU timer causing a retransmission)."""
         self._tu_timer = timer
-        return self._fire(now, self._response_event(response.status), response)
+        status = response.status
+        return self._fire(now, "1xx" if status < 200 else "2xx" if status < 300 else "300-699", response, [])
 
     def receive_request(self, now: float, request: "Request") -> list[Action]:
         """A retransmission of the request (or, for INVITE, an ACK) matched this transaction."""
-        return self._fire(now, self._request_event(request), request)
-
-    def _response_event(self, status: int) -> enum.Enum:
-        """Map a status code to this machine's event."""
-        raise NotImplementedError
-
-    def _request_event(self, request: "Request") -> enum.Enum:
-        """Map a received request to this machine's event."""
         raise NotImplementedError
 
 
@@ -703,94 +760,101 @@ class InviteServerTransaction(ServerTransaction):
     retransmissions are sent, ACKs go up to the TU, Timer L ends it.
     """
 
+    __slots__ = ("provisional", "final")
     machine = "INVITE server"
     transitions = INVITE_SERVER_TRANSITIONS
+    _INPUTS = {
+        ISEvent.RECV_INVITE: (("INVITE",), "_recv_invite"),
+        ISEvent.RECV_ACK: (("ACK",), "_recv_ack"),
+        ISEvent.SEND_1XX: (("1xx",), "_send_1xx"),
+        ISEvent.SEND_2XX: (("2xx",), "_send_2xx"),
+        ISEvent.SEND_300_699: (("300-699",), "_send_final"),
+        ISEvent.TIMER_TRYING: (("trying",), "_timer_trying"),
+        ISEvent.TIMER_G: (("G",), "_timer_g"),
+        ISEvent.TIMER_H: (("H",), "_timer_h"),
+        ISEvent.TIMER_I: (("I",), None),
+        ISEvent.TIMER_L: (("L",), None),
+        ISEvent.TRANSPORT_ERROR: (("transport error",), "_transport_error"),
+    }
 
     def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
-                 key: tuple) -> None:
+                 key: tuple, *, states: bool = True) -> None:
         """Prepare; call :meth:`start`."""
-        super().__init__(tid, request, peer, timers, call_id, key)
+        super().__init__(tid, request, peer, timers, call_id, key, states=states)
         self.provisional: "Response | None" = None
         self.final: "Response | None" = None
-        self._tu_timer: str | None = None
 
     def start(self, now: float) -> list[Action]:
         """Enter Proceeding: arm the 200 ms 100-Trying timer (§17.2.1)."""
-        return [self._start("trying", self.timers.trying_delay)]
-
-    def _response_event(self, status: int) -> ISEvent:
-        """Bucket the status code."""
-        return {"1xx": ISEvent.SEND_1XX, "2xx": ISEvent.SEND_2XX, "300-699": ISEvent.SEND_300_699}[
-            _class_of(status)
-        ]
-
-    def _request_event(self, request: "Request") -> ISEvent:
-        """INVITE retransmission or ACK."""
-        return ISEvent.RECV_ACK if request.method == "ACK" else ISEvent.RECV_INVITE
-
-    def _timer_event(self, letter: str) -> ISEvent:
-        """Timer letter -> event."""
-        return {
-            "trying": ISEvent.TIMER_TRYING,
-            "G": ISEvent.TIMER_G,
-            "H": ISEvent.TIMER_H,
-            "I": ISEvent.TIMER_I,
-            "L": ISEvent.TIMER_L,
-        }[letter]
-
-    def _transport_error_event(self) -> ISEvent:
-        """Transport error event."""
-        return ISEvent.TRANSPORT_ERROR
-
-    def _on(self, now, old, event, new, message) -> list[Action]:
-        """Actions of each Figure 7 transition."""
-        from simsip.sip.message import make_response
-
         actions: list[Action] = []
-        timer = self._tu_timer
-        self._tu_timer = None
-        if event in (ISEvent.SEND_1XX, ISEvent.SEND_2XX, ISEvent.SEND_300_699) and old is ISState.PROCEEDING:
-            actions += self._cancel("trying")  # the TU answered within 200 ms
-        if event is ISEvent.TIMER_TRYING:
-            if self.provisional is None:
-                self.provisional = make_response(self.request, 100)
-                actions.append(self._send_response(self.provisional, None))
-        elif event is ISEvent.RECV_INVITE:
-            if old is ISState.PROCEEDING and self.provisional is not None:
-                actions.append(self._send_response(self.provisional, None))
-            elif old is ISState.COMPLETED:
-                actions.append(self._send_response(self.final, None))
-            # Accepted: absorbed silently (RFC 6026 §7.1).
-        elif event is ISEvent.SEND_1XX:
-            self.provisional = message
-            actions.append(self._send_response(message, timer))
-        elif event is ISEvent.SEND_2XX:
-            self.final = message
-            actions.append(self._send_response(message, timer))
-            if old is ISState.PROCEEDING:
-                actions.append(self._start("L", self.timers.timer_l))
-        elif event is ISEvent.SEND_300_699:
-            self.final = message
-            actions.append(self._send_response(message, timer))
-            timer_g = self.timers.timer_g(self.reliable)
-            if timer_g is not None:
-                actions.append(self._start("G", timer_g))
-            actions.append(self._start("H", self.timers.timer_h))
-        elif event is ISEvent.TIMER_G:
-            actions.append(self._send_response(self.final, "G"))
-            actions.append(self._start("G", self.timers.next_timer_g(self._intervals["G"])))
-        elif event is ISEvent.RECV_ACK:
-            if old is ISState.COMPLETED:
-                actions += self._cancel("G") + self._cancel("H")
-                actions += self._timer_or_now(now, "I", self.timers.timer_i(self.reliable), ISEvent.TIMER_I)
-            elif old is ISState.ACCEPTED:
-                actions.append(TUEvent("ack", self, message))
-        elif event is ISEvent.TIMER_H:
-            actions += self._cancel("G")
-            actions.append(TUEvent("timeout", self, None, "H"))
-        elif event is ISEvent.TRANSPORT_ERROR:
-            actions.append(TUEvent("transport-error", self))
+        self._start("trying", self._t.trying, actions)
         return actions
+
+    def receive_request(self, now: float, request: "Request") -> list[Action]:
+        """An INVITE retransmission or an ACK matched this transaction."""
+        return self._fire(now, "ACK" if request.method == "ACK" else "INVITE", request, [])
+
+    def _timer_trying(self, now: float, old, message, actions: list) -> None:
+        """200 ms and the TU is silent: send 100 Trying (§17.2.1)."""
+        if self.provisional is None:
+            from simsip.sip.message import make_response
+
+            self.provisional = make_response(self.request, 100)
+            self._send_response(self.provisional, None, actions)
+
+    def _recv_invite(self, now: float, old, message, actions: list) -> None:
+        """An INVITE retransmission gets the latest provisional (Proceeding) or the final (Completed) again."""
+        if old is _IS_PROCEEDING and self.provisional is not None:
+            self._send_response(self.provisional, None, actions)
+        elif old is _IS_COMPLETED:
+            self._send_response(self.final, None, actions)
+        # Accepted: absorbed silently (RFC 6026 §7.1).
+
+    def _send_1xx(self, now: float, old, message, actions: list) -> None:
+        """A provisional from the TU: the 100-Trying timer is moot; send it and keep it for retransmissions."""
+        if old is _IS_PROCEEDING:
+            self._cancel("trying", actions)  # the TU answered within 200 ms
+        self.provisional = message
+        self._send_response(message, self._tu_timer, actions)
+
+    def _send_2xx(self, now: float, old, message, actions: list) -> None:
+        """A 2xx from the TU: sent; the first moves to Accepted and arms Timer L (RFC 6026 §7.1)."""
+        if old is _IS_PROCEEDING:
+            self._cancel("trying", actions)
+        self.final = message
+        self._send_response(message, self._tu_timer, actions)
+        if old is _IS_PROCEEDING:
+            self._start("L", self._t.l, actions)
+
+    def _send_final(self, now: float, old, message, actions: list) -> None:
+        """A 300-699 from the TU: sent; G (UDP only) resends it, H waits for the ACK (§17.2.1)."""
+        if old is _IS_PROCEEDING:
+            self._cancel("trying", actions)
+        self.final = message
+        self._send_response(message, self._tu_timer, actions)
+        t = self._t
+        if t.g is not None:
+            self._start("G", t.g, actions)
+        self._start("H", t.h, actions)
+
+    def _timer_g(self, now: float, old, message, actions: list) -> None:
+        """Timer G: resend the final, G doubles capped at T2."""
+        self._send_response(self.final, "G", actions)
+        self._start("G", self.timers.next_timer_g(self._intervals["G"]), actions)
+
+    def _recv_ack(self, now: float, old, message, actions: list) -> None:
+        """ACK: in Completed stops G and H and arms I; in Accepted goes to the TU (RFC 6026 §7.1)."""
+        if old is _IS_COMPLETED:
+            self._cancel("G", actions)
+            self._cancel("H", actions)
+            self._timer_or_now(now, "I", self._t.i, actions)
+        elif old is _IS_ACCEPTED:
+            actions.append(TUEvent("ack", self, message))
+
+    def _timer_h(self, now: float, old, message, actions: list) -> None:
+        """Timer H: no ACK came (a failure to the TU)."""
+        self._cancel("G", actions)
+        actions.append(TUEvent("timeout", self, None, "H"))
 
 
 class NonInviteServerTransaction(ServerTransaction):
@@ -802,46 +866,43 @@ class NonInviteServerTransaction(ServerTransaction):
     until Timer J (64*T1 over UDP, 0 over TCP). It never retransmits on a timer.
     """
 
+    __slots__ = ()
     machine = "non-INVITE server"
     transitions = NON_INVITE_SERVER_TRANSITIONS
+    _INPUTS = {
+        NISEvent.RECV_REQUEST: (("request",), "_recv_request"),
+        NISEvent.SEND_1XX: (("1xx",), "_send_1xx"),
+        NISEvent.SEND_200_699: (("2xx", "300-699"), "_send_final"),
+        NISEvent.TIMER_J: (("J",), None),
+        NISEvent.TRANSPORT_ERROR: (("transport error",), "_transport_error"),
+    }
 
     def start(self, now: float) -> list[Action]:
         """Enter Trying (nothing to send or arm)."""
         return []
 
-    def _response_event(self, status: int) -> NISEvent:
-        """Bucket the status code."""
-        return NISEvent.SEND_1XX if status < 200 else NISEvent.SEND_200_699
-
-    def _request_event(self, request: "Request") -> NISEvent:
+    def receive_request(self, now: float, request: "Request") -> list[Action]:
         """Any matching request is a retransmission."""
-        return NISEvent.RECV_REQUEST
+        return self._fire(now, "request", request, [])
 
-    def _timer_event(self, letter: str) -> NISEvent:
-        """Timer letter -> event."""
-        return {"J": NISEvent.TIMER_J}[letter]
+    def _send_1xx(self, now: float, old, message, actions: list) -> None:
+        """A provisional from the TU is sent."""
+        self._send_response(message, None, actions)
 
-    def _transport_error_event(self) -> NISEvent:
-        """Transport error event."""
-        return NISEvent.TRANSPORT_ERROR
+    def _send_final(self, now: float, old, message, actions: list) -> None:
+        """A 200-699 from the TU is sent; Timer J (0 over TCP) ends Completed."""
+        self._send_response(message, None, actions)
+        self._timer_or_now(now, "J", self._t.j, actions)
 
-    def send_response(self, now: float, response: "Response", timer: str | None = None) -> list[Action]:
-        """The TU hands down a response."""
-        return self._fire(now, self._response_event(response.status), response)
+    def _recv_request(self, now: float, old, message, actions: list) -> None:
+        """A retransmission: discarded in Trying, answered with the latest response after."""
+        if old is not _NIS_TRYING:
+            self._send_response(self.last_response, None, actions)
 
-    def _on(self, now, old, event, new, message) -> list[Action]:
-        """Actions of each Figure 8 transition."""
-        actions: list[Action] = []
-        if event is NISEvent.SEND_1XX:
-            actions.append(self._send_response(message, None))
-        elif event is NISEvent.SEND_200_699:
-            actions.append(self._send_response(message, None))
-            actions += self._timer_or_now(now, "J", self.timers.timer_j(self.reliable), NISEvent.TIMER_J)
-        elif event is NISEvent.RECV_REQUEST and old is not NISState.TRYING:
-            actions.append(self._send_response(self.last_response, None))
-        elif event is NISEvent.TRANSPORT_ERROR:
-            actions.append(TUEvent("transport-error", self))
-        return actions
+
+for _cls in (InviteClientTransaction, NonInviteClientTransaction, InviteServerTransaction, NonInviteServerTransaction):
+    _cls._compile()
+del _cls
 
 
 # ------------------------------------------------------------------ the layer
@@ -856,9 +917,13 @@ def server_key(request: "Request") -> tuple:
     is checked separately against the tag the transaction sent).
     """
     via = request.top_via
-    method = "INVITE" if request.method == "ACK" else request.method
-    if has_magic_cookie(via.branch):
-        return ("3261", via.branch, f"{via.host}:{via.port}", method)
+    method = request.method
+    if method == "ACK":
+        method = "INVITE"
+    branch = via.params.get("branch")
+    # has_magic_cookie(branch), spelt out: no call on the path of every request.
+    if branch and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE:
+        return ("3261", branch, f"{via.host}:{via.port}", method)
     return (
         "2543",
         str(request.uri),
@@ -877,13 +942,20 @@ class TransactionLayer:
     :meth:`receive_response`, :meth:`receive_request` and :meth:`timer_fired`;
     each returns actions for the driver mixed with :class:`TUEvent` objects for
     the TU, which the TU must take out (see :func:`split_tu_events`).
+    A transaction that reaches Terminated is forgotten before the call returns.
     """
 
-    def __init__(self, timers: TimerConfig, rng: random.Random, prefix: str = "") -> None:
-        """``prefix`` keeps timer names unique if one element has several layers."""
+    def __init__(self, timers: TimerConfig, rng: random.Random, prefix: str = "", *, states: bool = True) -> None:
+        """``prefix`` keeps timer names unique if one element has several layers.
+
+        ``states=False`` (also settable later as :attr:`states`, for the
+        transactions created after): transactions return no StateChange
+        actions, for a driver that records none (tracing off).
+        """
         self.timers = timers
         self.rng = rng
         self.prefix = prefix
+        self.states = states
         self.clients: dict[tuple, ClientTransaction] = {}
         self.servers: dict[tuple, ServerTransaction] = {}
         self._by_id: dict[str, Transaction] = {}
@@ -893,50 +965,56 @@ class TransactionLayer:
         """A fresh RFC 3261 branch (magic cookie + 64 random bits from the element's rng)."""
         return f"{MAGIC_COOKIE}{self.rng.getrandbits(64):016x}"
 
-    def _new_id(self, kind: str, label: str) -> str:
-        """An element-unique transaction id used in timer names."""
-        self._serial += 1
-        return f"{self.prefix}{kind}{self._serial}:{label}"
-
-    def _after(self, actions: list[Action]) -> list[Action]:
-        """Forget transactions that just terminated."""
-        for action in actions:
-            if isinstance(action, TUEvent) and action.kind == "terminated":
-                tx = action.transaction
-                self._by_id.pop(tx.id, None)
-                table = self.clients if isinstance(tx, ClientTransaction) else self.servers
-                if table.get(tx.key) is tx:
-                    del table[tx.key]
-        return actions
+    def _forget(self, tx: Transaction) -> None:
+        """Drop a transaction that reached Terminated from the tables."""
+        self._by_id.pop(tx.id, None)
+        table = self.clients if isinstance(tx, ClientTransaction) else self.servers
+        if table.get(tx.key) is tx:
+            del table[tx.key]
 
     # -- client side
     def send_request(
         self, now: float, request: "Request", destination: Address
     ) -> tuple[ClientTransaction, list[Action]]:
         """Create and start the client transaction for ``request`` (top Via must carry the branch)."""
-        if request.method == "ACK":
+        method = request.method
+        if method == "ACK":
             raise ValueError("ACK is not sent in a transaction (RFC 3261 §17.1.1.3, §13.2.2.4)")
-        cls = InviteClientTransaction if request.method == "INVITE" else NonInviteClientTransaction
-        tid = self._new_id("ict" if cls is InviteClientTransaction else "nict", request.top_via.branch)
-        tx = cls(tid, request, destination, self.timers, request.call_id)
+        self._serial += 1
+        if method == "INVITE":
+            tx: ClientTransaction = InviteClientTransaction(
+                f"{self.prefix}ict{self._serial}:{request.top_via.branch}", request, destination,
+                self.timers, request.call_id, states=self.states)
+        else:
+            tx = NonInviteClientTransaction(
+                f"{self.prefix}nict{self._serial}:{request.top_via.branch}", request, destination,
+                self.timers, request.call_id, states=self.states)
         self.clients[tx.key] = tx
-        self._by_id[tid] = tx
-        return tx, self._after(tx.start(now))
+        self._by_id[tx.id] = tx
+        return tx, tx.start(now)  # starting never terminates
 
     def receive_response(self, now: float, response: "Response") -> list[Action]:
         """Match a response (§17.1.3) and feed it; unmatched -> a ``stray-response`` TUEvent."""
         via = response.top_via
-        key = (via.branch if via is not None else None, response.cseq.method)
-        tx = self.clients.get(key)
+        tx = self.clients.get((via.params.get("branch") if via is not None else None, response.cseq.method))
         if tx is None:
             return [TUEvent("stray-response", None, response)]
-        return self._after(tx.receive_response(now, response))
+        status = response.status
+        # tx.receive_response(now, response), without the extra call.
+        actions = tx._fire(now, "1xx" if status < 200 else "2xx" if status < 300 else "300-699", response, [])
+        if tx.terminated:
+            self._forget(tx)
+        return actions
 
     # -- server side
     def find_server(self, request: "Request") -> ServerTransaction | None:
         """The server transaction ``request`` matches (§17.2.3), if any."""
-        tx = self.servers.get(server_key(request))
-        if tx is None or request.method != "ACK" or tx.key[0] == "3261":
+        return self._match(request, server_key(request))
+
+    def _match(self, request: "Request", key: tuple) -> ServerTransaction | None:
+        """:meth:`find_server` for a request whose :func:`server_key` is ``key``."""
+        tx = self.servers.get(key)
+        if tx is None or key[0] == "3261" or request.method != "ACK":
             return tx
         # RFC 2543 ACK matching: the To tag must be the one our response carried.
         sent = tx.final or tx.last_response if isinstance(tx, InviteServerTransaction) else None
@@ -956,17 +1034,27 @@ class TransactionLayer:
         request, an ``ack`` TUEvent for an ACK matching no transaction (the
         2xx ACK once the INVITE transaction is gone).
         """
-        tx = self.find_server(request)
-        if tx is not None:
-            return self._after(tx.receive_request(now, request))
-        if request.method == "ACK":
-            return [TUEvent("ack", None, request)]
         key = server_key(request)
-        cls = InviteServerTransaction if request.method == "INVITE" else NonInviteServerTransaction
-        tid = self._new_id("ist" if cls is InviteServerTransaction else "nist", str(request.top_via.branch or "2543"))
-        tx = cls(tid, request, source, self.timers, request.call_id, key)
+        tx = self._match(request, key)
+        if tx is not None:
+            actions = tx.receive_request(now, request)
+            if tx.terminated:
+                self._forget(tx)
+            return actions
+        method = request.method
+        if method == "ACK":
+            return [TUEvent("ack", None, request)]
+        # The id carries the branch ("2543" when there is none); an RFC 3261 key holds it already.
+        label = key[1] if key[0] == "3261" else str(request.top_via.branch or "2543")
+        self._serial += 1
+        if method == "INVITE":
+            tx = InviteServerTransaction(f"{self.prefix}ist{self._serial}:{label}", request, source, self.timers,
+                                         request.call_id, key, states=self.states)
+        else:
+            tx = NonInviteServerTransaction(f"{self.prefix}nist{self._serial}:{label}", request, source,
+                                            self.timers, request.call_id, key, states=self.states)
         self.servers[key] = tx
-        self._by_id[tid] = tx
+        self._by_id[tx.id] = tx
         actions = tx.start(now)
         actions.append(TUEvent("request", tx, request))
         return actions
@@ -975,7 +1063,10 @@ class TransactionLayer:
         self, now: float, transaction: ServerTransaction, response: "Response", timer: str | None = None
     ) -> list[Action]:
         """Send ``response`` through ``transaction``."""
-        return self._after(transaction.send_response(now, response, timer))
+        actions = transaction.send_response(now, response, timer)
+        if transaction.terminated:
+            self._forget(transaction)
+        return actions
 
     # -- timers
     def owns_timer(self, name: str) -> bool:
@@ -987,15 +1078,28 @@ class TransactionLayer:
         tx = self._by_id.get(name.rsplit("/", 1)[0])
         if tx is None:
             return []
-        return self._after(tx.timer_fired(now, name))
+        # tx.timer_fired(now, name), without the extra call.
+        letter = tx._pending.pop(name, None)
+        if letter is None:
+            return []  # cancelled or stale
+        actions = tx._fire(now, letter, None, [])
+        if tx.terminated:
+            self._forget(tx)
+        return actions
 
     def transport_error(self, now: float, transaction: Transaction) -> list[Action]:
         """Tell ``transaction`` its transport failed."""
-        return self._after(transaction.transport_error(now))
+        actions = transaction.transport_error(now)
+        if transaction.terminated:
+            self._forget(transaction)
+        return actions
 
     def abandon(self, now: float, transaction: Transaction) -> list[Action]:
         """Destroy ``transaction`` on its TU's behalf (see :meth:`Transaction.abandon`)."""
-        return self._after(transaction.abandon(now))
+        actions = transaction.abandon(now)
+        if transaction.terminated:
+            self._forget(transaction)
+        return actions
 
 
 def split_tu_events(actions: list[Action | TUEvent]) -> tuple[list[Action], list[TUEvent]]:

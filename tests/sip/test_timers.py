@@ -56,3 +56,24 @@ def test_non_positive_base_timer_rejected() -> None:
     """T1, T2, T4 must be positive."""
     with pytest.raises(ValueError):
         TimerConfig(t1=0)
+
+
+@pytest.mark.parametrize("t1,t2,t4", [(0.5, 4.0, 5.0), (0.1, 4.0, 5.0), (2.0, 8.0, 1.0)])
+@pytest.mark.parametrize("reliable", [False, True])
+def test_transaction_timers_are_the_methods_values_rfc3261_17(t1: float, t2: float, t4: float,
+                                                              reliable: bool) -> None:
+    """RFC 3261 §17 / RFC 6026: ``transaction[reliable]`` holds exactly what the timer methods give."""
+    timers = TimerConfig(t1=t1, t2=t2, t4=t4)
+    t = timers.transaction[reliable]
+    assert (t.a, t.e, t.g) == (timers.timer_a(reliable), timers.timer_e(reliable), timers.timer_g(reliable))
+    assert (t.d, t.i, t.j, t.k) == (timers.timer_d(reliable), timers.timer_i(reliable),
+                                    timers.timer_j(reliable), timers.timer_k(reliable))
+    assert (t.b, t.f, t.h, t.l, t.m) == (timers.timer_b, timers.timer_f, timers.timer_h, timers.timer_l,
+                                         timers.timer_m)
+    assert t.trying == timers.trying_delay
+
+
+def test_transaction_timers_leave_equality_alone() -> None:
+    """The worked-out §17 timers are no field of the configuration: equal T1/T2/T4 give equal, same-hash configs."""
+    assert TimerConfig(t1=0.1) == TimerConfig(t1=0.1) and hash(TimerConfig(t1=0.1)) == hash(TimerConfig(t1=0.1))
+    assert "transaction" not in repr(TimerConfig())

@@ -530,3 +530,36 @@ def test_transport_error_keeps_invite_server_state_rfc6026_8_8() -> None:
     d.feed(d.layer.transport_error(0.5, d.tx))
     assert d.tx.state is ISState.ACCEPTED
     assert d.tu_kinds()[-1] == (0.0, "transport-error")
+
+
+def _run_quiet_and_traced(dest: Address) -> tuple[list, list]:
+    """One INVITE answered 486 then an OPTIONS answered 200, client and server side, with and without StateChanges."""
+    runs = []
+    for states in (True, False):
+        layer = TransactionLayer(TimerConfig(), random.Random(7), states=states)
+        log: list = []
+        invite, options = request(), request("OPTIONS", branch="z9hG4bKopt", seq=2)
+        _, actions = layer.send_request(0.0, invite, dest)
+        log += actions
+        log += layer.receive_response(0.1, response(invite, 486))
+        _, actions = layer.send_request(0.2, options, dest)
+        log += actions
+        log += layer.receive_response(0.3, response(options, 200))
+        server = layer.receive_request(0.4, request(branch="z9hG4bKsrv"), dest)
+        tx = next(a.transaction for a in server if isinstance(a, TUEvent))
+        log += server + layer.send_response(0.5, tx, response(tx.request, 200))
+        log += layer.abandon(0.6, tx)
+        for name in sorted({a.name for a in log if type(a).__name__ == "StartTimer"}):
+            log += layer.timer_fired(40.0, name)
+        runs.append([(type(a).__name__, getattr(a, "kind", None), getattr(a, "name", None),
+                      getattr(a, "new", None)) for a in log])
+        assert not layer.clients and not layer.servers
+    return runs[0], runs[1]
+
+
+@pytest.mark.parametrize("dest", [UDP, TCP], ids=["udp", "tcp"])
+def test_states_false_drops_only_the_state_changes_rfc3261_17(dest: Address) -> None:
+    """RFC 3261 §17: a layer built with ``states=False`` returns the same actions, in order, minus StateChange."""
+    traced, quiet = _run_quiet_and_traced(dest)
+    assert any(kind == "StateChange" for kind, *_ in traced)
+    assert quiet == [a for a in traced if a[0] != "StateChange"]
