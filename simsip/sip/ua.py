@@ -381,7 +381,7 @@ class UserAgentCore:
         """``aor`` defaults to ``sip:<name>@<host>``; ``rng`` draws tags, branches, RSeq, backoffs."""
         self.name = name
         self.host = host
-        self.aor = URI.parse(aor) if isinstance(aor, str) else (aor or URI.parse(f"sip:{name}@{host}"))
+        self.aor = URI.parse(aor) if aor.__class__ is str else (aor or URI.parse(f"sip:{name}@{host}"))
         self.timers = timers or TimerConfig()
         self.transport = transport
         self.rng = rng
@@ -501,8 +501,22 @@ class UserAgentCore:
         for action in actions:
             kind = action.__class__
             if kind is TUEvent:
-                # Dispatch by a table of the handlers, not a chain of string comparisons.
-                out += _TU_HANDLERS[action.kind](self, now, action)
+                if action.kind == "terminated":  # the most frequent event, handled here
+                    # A transaction is gone: forget its role, or its merged-request key (§8.2.2.2;
+                    # only this transaction's own key: scanning all of _merged made calls O(n^2)).
+                    tx = action.transaction
+                    tid = tx.id
+                    if tid in self._roles:
+                        del self._roles[tid]
+                    elif tid in self._merged_keys:
+                        key = self._merged_keys[tid]
+                        del self._merged_keys[tid]
+                        merged = self._merged
+                        if key in merged and merged[key][1] is tx:
+                            del merged[key]
+                else:
+                    # Dispatch by a table of the handlers, not a chain of string comparisons.
+                    out += _TU_HANDLERS[action.kind](self, now, action)
             elif quiet and (kind is StartTimer and action.label == "trying"
                             or kind is CancelTimer and action.name.endswith("/trying")):
                 continue  # ``no-trying``: the §17.2.1 timer never runs, so no 100 Trying of its own
@@ -514,20 +528,6 @@ class UserAgentCore:
         """RFC 6026 §7.2: a response matching no client transaction is dropped."""
         msg = ev.message
         return [AppEvent("discarded", _safe_call_id(msg), msg, {"reason": "no matching client transaction"})]
-
-    def _on_terminated(self, now: float, ev: TUEvent) -> list[Action]:
-        """A transaction is gone: forget its role or its merged-request key (§8.2.2.2)."""
-        tx = ev.transaction
-        tid = tx.id
-        if tid in self._roles:
-            del self._roles[tid]
-        elif tid in self._merged_keys:
-            # Only this transaction's own key: scanning all of _merged made calls O(n^2).
-            key = self._merged_keys.pop(tid)
-            merged = self._merged
-            if key in merged and merged[key][1] is tx:
-                del merged[key]
-        return []
 
     def _send_request(self, now: float, request: "Request", destination: Address,
                       role: _ClientRole | None) -> tuple[ClientTransaction, list[Action]]:
@@ -1358,8 +1358,12 @@ class UserAgentCore:
     def _bye_done(self, call: _Call | None, dialog: Dialog) -> list[Action]:
         """Our BYE transaction ended (answered or timed out): dialog Morgue, call over."""
         actions = dialog.feed(DialogEvent.BYE_DONE)
-        if call is not None and not any(d.alive for d in call.dialogs.values()):
-            actions += self._end_call(call, call.outcome or "answered", call.final_code, "local", "BYE sent")
+        if call is not None:
+            for other in call.dialogs.values():
+                if other.alive:
+                    break
+            else:
+                actions += self._end_call(call, call.outcome or "answered", call.final_code, "local", "BYE sent")
         return actions
 
     def _on_tx_failure(self, now: float, ev: TUEvent) -> list[Action]:
@@ -1789,11 +1793,11 @@ class UserAgentCore:
         return call_id, actions
 
 
-# TUEvent kind -> the UserAgentCore method taking it (``_layer`` dispatches through this table).
+# TUEvent kind -> the UserAgentCore method taking it (``_layer`` dispatches through this table;
+# it handles "terminated" itself).
 _TU_HANDLERS: dict[str, Callable[[UserAgentCore, float, TUEvent], list[Action]]] = {
     "request": UserAgentCore._on_new_request,
     "response": UserAgentCore._on_response,
-    "terminated": UserAgentCore._on_terminated,
     "ack": UserAgentCore._on_ack,
     "stray-response": UserAgentCore._on_stray_response,
     "timeout": UserAgentCore._on_tx_failure,
