@@ -671,10 +671,9 @@ class UserAgentCore:
                     return 420, None, [("Unsupported", ", ".join(unknown))]
         if method == "INVITE":
             # §8.2.3: a body we cannot read -> 415 with Accept (RFC 4475 §3.3.6 invut).
-            if request.body:
-                content_type = request.content_type
-                if content_type is not None and content_type.split(";")[0].strip().lower() != SDP:
-                    return 415, None, [("Accept", SDP)]
+            content_type = request.content_type  # read even without a body: a malformed one raises, as before
+            if request.body and content_type is not None and content_type.split(";")[0].strip().lower() != SDP:
+                return 415, None, [("Accept", SDP)]
             # RFC 4475 §3.3.15 sdp01: Accept without application/sdp -> 406.
             accept = request.headers.get_all("Accept")
             if accept:
