@@ -381,7 +381,7 @@ class Transaction:
     """
 
     __slots__ = ("id", "request", "peer", "timers", "call_id", "reliable", "state", "terminated", "key",
-                 "_row", "_label", "_states", "_pending", "_intervals", "_names", "_t")
+                 "_row", "_label", "_states", "_pending", "_intervals", "_names", "_t", "_layer")
 
     machine: ClassVar[str] = ""
     transitions: ClassVar[dict] = {}
@@ -391,6 +391,7 @@ class Transaction:
     _initial_row: ClassVar[dict]
     _terminated: ClassVar[enum.Enum]
     _terminated_row: ClassVar[dict]
+    _client: ClassVar[bool]
 
     def __init__(
         self,
@@ -400,9 +401,13 @@ class Transaction:
         timers: TimerConfig,
         call_id: str | None,
         *,
-        states: bool = True,
+        layer: "TransactionLayer | None" = None,
     ) -> None:
-        """Set up the machine in its initial state (nothing is sent yet); ``states=False``: no StateChange actions."""
+        """Set up the machine in its initial state (nothing is sent yet), in ``layer`` if given.
+
+        The layer's ``states`` says whether StateChange actions are built; the
+        layer forgets the transaction when it reaches Terminated.
+        """
         self.id = tid
         self.request = request
         self.peer = peer
@@ -412,7 +417,8 @@ class Transaction:
         self.state = self._initial
         self.terminated = False
         self._row = self._initial_row
-        self._states = states
+        self._layer = layer
+        self._states = states = layer is None or layer.states
         self._label = f"{self.machine} {tid}" if states else ""
         self._pending: dict[str, str] = {}  # armed timer name -> letter
         self._intervals: dict[str, float] = {}
@@ -487,7 +493,7 @@ class Transaction:
         return actions
 
     def _terminate(self, actions: list) -> None:
-        """Entering Terminated: cancel every pending timer, tell the TU (the layer forgets the transaction)."""
+        """Entering Terminated: cancel every pending timer, tell the TU, leave the layer's tables."""
         pending = self._pending
         if pending:
             for name in sorted(pending):
@@ -495,6 +501,13 @@ class Transaction:
             pending.clear()
         self.terminated = True
         actions.append(TUEvent("terminated", self))
+        layer = self._layer
+        if layer is not None:
+            # Forgotten at once: termination is the last thing a layer call does with a transaction.
+            layer._by_id.pop(self.id, None)
+            table = layer.clients if self._client else layer.servers
+            if table.get(self.key) is self:
+                del table[self.key]
 
     def _timer_or_now(self, now: float, letter: str, delay: float, actions: list) -> None:
         """Start a timer, or take its transition at once when it is zero (reliable transport)."""
@@ -542,16 +555,20 @@ class Transaction:
 class ClientTransaction(Transaction):
     """A client transaction: sends ``request`` to ``peer`` and matches its responses."""
 
-    __slots__ = ("branch", "sends")
+    __slots__ = ("branch", "sends", "ack", "ack_sends")
+    _client = True
 
     def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
-                 *, states: bool = True) -> None:
+                 *, layer: "TransactionLayer | None" = None) -> None:
         """Remember the branch and method used for matching (§17.1.3)."""
-        super().__init__(tid, request, peer, timers, call_id, states=states)
+        super().__init__(tid, request, peer, timers, call_id, layer=layer)
         self.branch = request.top_via.params.get("branch")
         # §17.1.3: a response matches by top-Via branch and CSeq method.
         self.key: tuple[str | None, str] = (self.branch, request.method)
         self.sends = 0
+        # The INVITE machine's ACK of a 3xx-6xx (set here: one __init__ per side, fewer calls per transaction).
+        self.ack: "Request | None" = None
+        self.ack_sends = 0
 
     def _send_request(self, timer: str | None, actions: list) -> None:
         """Hand the request to the transport, counting transmissions."""
@@ -575,7 +592,7 @@ class InviteClientTransaction(ClientTransaction):
     which sends its own ACK; Timer M ends it.
     """
 
-    __slots__ = ("ack", "ack_sends")
+    __slots__ = ()
     machine = "INVITE client"
     transitions = INVITE_CLIENT_TRANSITIONS
     _INPUTS = {
@@ -588,13 +605,6 @@ class InviteClientTransaction(ClientTransaction):
         ICEvent.TIMER_M: (("M",), None),
         ICEvent.TRANSPORT_ERROR: (("transport error",), "_transport_error"),
     }
-
-    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
-                 *, states: bool = True) -> None:
-        """Prepare; call :meth:`start` to send."""
-        super().__init__(tid, request, peer, timers, call_id, states=states)
-        self.ack: "Request | None" = None
-        self.ack_sends = 0
 
     def start(self, now: float) -> list[Action]:
         """Enter Calling: send the INVITE, start A (UDP) and B."""
@@ -718,16 +728,20 @@ class ServerTransaction(Transaction):
     with ``received``/``rport``: the source of the request).
     """
 
-    __slots__ = ("last_response", "last_sends", "_tu_timer")
+    __slots__ = ("last_response", "last_sends", "_tu_timer", "provisional", "final")
+    _client = False
 
     def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
-                 key: tuple, *, states: bool = True) -> None:
+                 key: tuple, *, layer: "TransactionLayer | None" = None) -> None:
         """Remember the matching key (§17.2.3)."""
-        super().__init__(tid, request, peer, timers, call_id, states=states)
+        super().__init__(tid, request, peer, timers, call_id, layer=layer)
         self.key = key
         self.last_response: "Response | None" = None
         self.last_sends = 0
         self._tu_timer: str | None = None
+        # The INVITE machine's latest provisional and its final (set here: one __init__ per side).
+        self.provisional: "Response | None" = None
+        self.final: "Response | None" = None
 
     def _send_response(self, response: "Response", timer: str | None, actions: list) -> None:
         """Send ``response``; ``retransmission`` counts earlier sends of that same object."""
@@ -760,7 +774,7 @@ class InviteServerTransaction(ServerTransaction):
     retransmissions are sent, ACKs go up to the TU, Timer L ends it.
     """
 
-    __slots__ = ("provisional", "final")
+    __slots__ = ()
     machine = "INVITE server"
     transitions = INVITE_SERVER_TRANSITIONS
     _INPUTS = {
@@ -776,13 +790,6 @@ class InviteServerTransaction(ServerTransaction):
         ISEvent.TIMER_L: (("L",), None),
         ISEvent.TRANSPORT_ERROR: (("transport error",), "_transport_error"),
     }
-
-    def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
-                 key: tuple, *, states: bool = True) -> None:
-        """Prepare; call :meth:`start`."""
-        super().__init__(tid, request, peer, timers, call_id, key, states=states)
-        self.provisional: "Response | None" = None
-        self.final: "Response | None" = None
 
     def start(self, now: float) -> list[Action]:
         """Enter Proceeding: arm the 200 ms 100-Trying timer (§17.2.1)."""
@@ -965,13 +972,6 @@ class TransactionLayer:
         """A fresh RFC 3261 branch (magic cookie + 64 random bits from the element's rng)."""
         return f"{MAGIC_COOKIE}{self.rng.getrandbits(64):016x}"
 
-    def _forget(self, tx: Transaction) -> None:
-        """Drop a transaction that reached Terminated from the tables."""
-        self._by_id.pop(tx.id, None)
-        table = self.clients if isinstance(tx, ClientTransaction) else self.servers
-        if table.get(tx.key) is tx:
-            del table[tx.key]
-
     # -- client side
     def send_request(
         self, now: float, request: "Request", destination: Address
@@ -984,11 +984,11 @@ class TransactionLayer:
         if method == "INVITE":
             tx: ClientTransaction = InviteClientTransaction(
                 f"{self.prefix}ict{self._serial}:{request.top_via.branch}", request, destination,
-                self.timers, request.call_id, states=self.states)
+                self.timers, request.call_id, layer=self)
         else:
             tx = NonInviteClientTransaction(
                 f"{self.prefix}nict{self._serial}:{request.top_via.branch}", request, destination,
-                self.timers, request.call_id, states=self.states)
+                self.timers, request.call_id, layer=self)
         self.clients[tx.key] = tx
         self._by_id[tx.id] = tx
         return tx, tx.start(now)  # starting never terminates
@@ -1001,10 +1001,7 @@ class TransactionLayer:
             return [TUEvent("stray-response", None, response)]
         status = response.status
         # tx.receive_response(now, response), without the extra call.
-        actions = tx._fire(now, "1xx" if status < 200 else "2xx" if status < 300 else "300-699", response, [])
-        if tx.terminated:
-            self._forget(tx)
-        return actions
+        return tx._fire(now, "1xx" if status < 200 else "2xx" if status < 300 else "300-699", response, [])
 
     # -- server side
     def find_server(self, request: "Request") -> ServerTransaction | None:
@@ -1037,10 +1034,7 @@ class TransactionLayer:
         key = server_key(request)
         tx = self._match(request, key)
         if tx is not None:
-            actions = tx.receive_request(now, request)
-            if tx.terminated:
-                self._forget(tx)
-            return actions
+            return tx.receive_request(now, request)
         method = request.method
         if method == "ACK":
             return [TUEvent("ack", None, request)]
@@ -1049,10 +1043,10 @@ class TransactionLayer:
         self._serial += 1
         if method == "INVITE":
             tx = InviteServerTransaction(f"{self.prefix}ist{self._serial}:{label}", request, source, self.timers,
-                                         request.call_id, key, states=self.states)
+                                         request.call_id, key, layer=self)
         else:
             tx = NonInviteServerTransaction(f"{self.prefix}nist{self._serial}:{label}", request, source,
-                                            self.timers, request.call_id, key, states=self.states)
+                                            self.timers, request.call_id, key, layer=self)
         self.servers[key] = tx
         self._by_id[tx.id] = tx
         actions = tx.start(now)
@@ -1063,10 +1057,7 @@ class TransactionLayer:
         self, now: float, transaction: ServerTransaction, response: "Response", timer: str | None = None
     ) -> list[Action]:
         """Send ``response`` through ``transaction``."""
-        actions = transaction.send_response(now, response, timer)
-        if transaction.terminated:
-            self._forget(transaction)
-        return actions
+        return transaction.send_response(now, response, timer)
 
     # -- timers
     def owns_timer(self, name: str) -> bool:
@@ -1082,24 +1073,15 @@ class TransactionLayer:
         letter = tx._pending.pop(name, None)
         if letter is None:
             return []  # cancelled or stale
-        actions = tx._fire(now, letter, None, [])
-        if tx.terminated:
-            self._forget(tx)
-        return actions
+        return tx._fire(now, letter, None, [])
 
     def transport_error(self, now: float, transaction: Transaction) -> list[Action]:
         """Tell ``transaction`` its transport failed."""
-        actions = transaction.transport_error(now)
-        if transaction.terminated:
-            self._forget(transaction)
-        return actions
+        return transaction.transport_error(now)
 
     def abandon(self, now: float, transaction: Transaction) -> list[Action]:
         """Destroy ``transaction`` on its TU's behalf (see :meth:`Transaction.abandon`)."""
-        actions = transaction.abandon(now)
-        if transaction.terminated:
-            self._forget(transaction)
-        return actions
+        return transaction.abandon(now)
 
 
 def split_tu_events(actions: list[Action | TUEvent]) -> tuple[list[Action], list[TUEvent]]:
