@@ -246,7 +246,8 @@ class Headers:
             key, canon = _canon(name)
         # The cores add plain one-line strings: check them inline (the hot path of building a message).
         if type(value) is str and "\n" not in value and "\r" not in value:
-            value = value.strip(" \t")
+            if value and (value[0] in " \t" or value[-1] in " \t"):
+                value = value.strip(" \t")
         else:
             value = self._value(value)
         self._items.append((key, canon, value))
@@ -570,12 +571,13 @@ class NameAddr:
         params: dict[str, str | None] | None = None,
     ) -> None:
         """Build from a display name, URI (or URI text) and params; ``NameAddr(uri)`` also works."""
-        if isinstance(display, URI) and uri is None:
-            display, uri = None, display
-        if isinstance(uri, str):
-            uri = URI.parse(uri)
-        if uri is None:
-            raise TypeError("NameAddr needs a URI")
+        if type(uri) is not URI:  # the parser and with_tag pass a URI: skip the other forms
+            if isinstance(display, URI) and uri is None:
+                display, uri = None, display
+            if isinstance(uri, str):
+                uri = URI.parse(uri)
+            if uri is None:
+                raise TypeError("NameAddr needs a URI")
         self.display: str | None = display  # type: ignore[assignment]
         self.uri: URI = uri
         self.params: dict[str, str | None] = {} if params is None else params

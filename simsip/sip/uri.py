@@ -15,6 +15,7 @@ case. A host is kept as written, IPv6 references with their brackets.
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import quote, unquote
 
 from simsip.sip import abnf
@@ -30,12 +31,20 @@ def _unescape(text: str) -> str:
     return unquote(text, encoding="utf-8", errors="surrogateescape")
 
 
+# safe characters -> a regex finding a character that is neither unreserved nor safe
+# (one C call instead of a Python loop over the characters of every component).
+_UNSAFE_RE: dict[str, re.Pattern[str]] = {}
+
+
 def _escape(text: str, safe: str) -> str:
     """Escape every character of ``text`` that is neither unreserved nor in ``safe``."""
-    for ch in text:
-        if ch not in abnf.UNRESERVED_SET and ch not in safe:
-            return quote(text, safe=safe + "!*'()", encoding="utf-8", errors="surrogateescape")
-    return text
+    unsafe = _UNSAFE_RE.get(safe)
+    if unsafe is None:
+        allowed = "".join(sorted(abnf.UNRESERVED_SET | set(safe)))
+        unsafe = _UNSAFE_RE[safe] = re.compile(f"[^{re.escape(allowed)}]")
+    if unsafe.search(text) is None:
+        return text
+    return quote(text, safe=safe + "!*'()", encoding="utf-8", errors="surrogateescape")
 
 
 def _check_host(host: str) -> str:
@@ -164,25 +173,23 @@ class URI:
         """Render the URI, escaping each component as RFC 3261 §25 requires."""
         scheme = self.scheme
         if scheme == "sip" or scheme == "sips":
-            out = [scheme, ":"]
-            if self.user is not None:
-                out.append(_escape(self.user, abnf.USER_SAFE))
-                if self.password is not None:
-                    out.append(":")
-                    out.append(_escape(self.password, abnf.PASSWORD_SAFE))
-                out.append("@")
-            out.append(self.host or "")
+            user = self.user
+            if user is None:
+                out = f"{scheme}:{self.host or ''}"
+            elif self.password is None:
+                out = f"{scheme}:{_escape(user, abnf.USER_SAFE)}@{self.host or ''}"
+            else:
+                out = (f"{scheme}:{_escape(user, abnf.USER_SAFE)}:{_escape(self.password, abnf.PASSWORD_SAFE)}"
+                       f"@{self.host or ''}")
             if self.port is not None:
-                out.append(f":{self.port}")
-            out.append(_render_params(self.params))
+                out = f"{out}:{self.port}"
+            if self.params:
+                out += _render_params(self.params)
             if self.headers:
-                out.append("?")
-                out.append(
-                    "&".join(
-                        f"{_escape(k, abnf.HNV_SAFE)}={_escape(v, abnf.HNV_SAFE)}" for k, v in self.headers.items()
-                    )
+                out += "?" + "&".join(
+                    f"{_escape(k, abnf.HNV_SAFE)}={_escape(v, abnf.HNV_SAFE)}" for k, v in self.headers.items()
                 )
-            return "".join(out)
+            return out
         if scheme == "tel":
             return f"tel:{self.user}{_render_params(self.params)}"
         return f"{scheme}:{self.opaque}"

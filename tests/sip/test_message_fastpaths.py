@@ -177,3 +177,12 @@ def test_make_response_to_tag_reads_as_its_text(to: str) -> None:
     assert response.cseq is request.cseq and response.top_via is request.top_via
     response.headers.add("Contact", "<sip:b@c>")
     assert [str(c) for c in response.contacts] == ["<sip:b@c>"] and "Contact" in response.headers
+
+
+def test_uri_components_escaped_by_what_they_may_carry() -> None:
+    """RFC 3261 §25: user, password, parameters and headers each escape what their rule does not allow."""
+    uri = URI("sip", "a b;c@é", "p@ss:w", "h.example.com", 5070, {"x y": "v]/é", "lr": None}, {"h?": "v&="})
+    assert str(uri) == "sip:a%20b;c%40%C3%A9:p%40ss%3Aw@h.example.com:5070;x%20y=v]/%C3%A9;lr?h?=v%26%3D"
+    assert URI.parse(str(uri)) == uri
+    assert str(URI("sips", None, None, "[2001:db8::1]")) == "sips:[2001:db8::1]"
+    assert str(URI("sip", "alice", None, "atlanta.com", None, {"transport": "tcp"})) == "sip:alice@atlanta.com;transport=tcp"
