@@ -1031,21 +1031,27 @@ class TransactionLayer:
         request, an ``ack`` TUEvent for an ACK matching no transaction (the
         2xx ACK once the INVITE transaction is gone).
         """
-        key = server_key(request)
-        tx = self._match(request, key)
+        method = request.method
+        via = request.top_via
+        branch = via.params.get("branch")
+        if branch and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE:
+            # server_key(request) for an RFC 3261 branch, without the second read of the top Via.
+            key: tuple = ("3261", branch, f"{via.host}:{via.port}", "INVITE" if method == "ACK" else method)
+            tx = self.servers.get(key)
+        else:
+            key = server_key(request)
+            tx = self._match(request, key)
+            branch = str(branch or "2543")  # the id carries "2543" when there is no branch
         if tx is not None:
             return tx.receive_request(now, request)
-        method = request.method
         if method == "ACK":
             return [TUEvent("ack", None, request)]
-        # The id carries the branch ("2543" when there is none); an RFC 3261 key holds it already.
-        label = key[1] if key[0] == "3261" else str(request.top_via.branch or "2543")
         self._serial += 1
         if method == "INVITE":
-            tx = InviteServerTransaction(f"{self.prefix}ist{self._serial}:{label}", request, source, self.timers,
+            tx = InviteServerTransaction(f"{self.prefix}ist{self._serial}:{branch}", request, source, self.timers,
                                          request.call_id, key, layer=self)
         else:
-            tx = NonInviteServerTransaction(f"{self.prefix}nist{self._serial}:{label}", request, source,
+            tx = NonInviteServerTransaction(f"{self.prefix}nist{self._serial}:{branch}", request, source,
                                             self.timers, request.call_id, key, layer=self)
         self.servers[key] = tx
         self._by_id[tx.id] = tx
