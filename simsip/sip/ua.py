@@ -1867,10 +1867,16 @@ def _transaction_problem(request: "Request") -> str | None:
         # port and the method: nothing left that could fail.)
     except Exception as exc:  # any malformed header the key needs
         return f"malformed {type(exc).__name__}"
-    headers = request.headers
-    for name in ("Call-ID", "From", "To"):  # (CSeq was read above: there is exactly one)
-        if len(headers.get_all(name)) != 1:
-            return f"need exactly one {name}"
+    try:
+        # A typed accessor reads exactly one value or raises (and messages carry their
+        # headers parsed): when all three read, each header is there once. CSeq was read above.
+        request.call_id
+        request.from_
+        request.to
+    except Exception:
+        for name in ("Call-ID", "CSeq", "From", "To"):
+            if len(request.headers.get_all(name)) != 1:
+                return f"need exactly one {name}"
     try:
         request.content_length  # RFC 4475 §3.3.9 mcl01: conflicting Content-Length values
     except Exception:
