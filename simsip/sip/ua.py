@@ -695,22 +695,24 @@ class UserAgentCore:
         """An initial INVITE or a re-INVITE."""
         if request.to.tag:
             return self._on_reinvite(now, tx, request)
-        call = self.calls.get(request.call_id)
+        call_id = request.call_id
+        call = self.calls.get(call_id)
         if call is not None and not call.ended:
             # §8.2.2.2: the same call is still going on here: a copy that came by another path.
             response = self._make_response(request, 482, new_tag(self.rng))
             return self._respond_tx(now, tx, response)
         # A new INVITE for an ended Call-ID (e.g. after a 3xx, 401 or failover) starts afresh.
-        call = _Call(request.call_id, owner=False, local_tag=new_tag(self.rng))
-        self.calls[call.call_id] = call
+        call = _Call(call_id, owner=False, local_tag=new_tag(self.rng))
+        self.calls[call_id] = call
         uas = _UasInvite(request, tx, reinvite=False, to_tag=call.local_tag,
                          offer_in_request=bool(request.body))
         call.uas = uas
-        call.uas_by_cseq[request.cseq.seq] = uas
+        seq = request.cseq.seq
+        call.uas_by_cseq[seq] = uas
         require = _has_100rel(request.require)
         supports = _has_100rel(request.supported)
-        return [AppEvent("request", call.call_id, request, {
-            "method": "INVITE", "cseq": request.cseq.seq, "in_dialog": False, "reinvite": False,
+        return [AppEvent("request", call_id, request, {
+            "method": "INVITE", "cseq": seq, "in_dialog": False, "reinvite": False,
             "require_100rel": require, "supports_100rel": supports or require})]
 
     def _on_reinvite(self, now: float, tx: InviteServerTransaction, request: "Request") -> list[Action]:
@@ -820,7 +822,7 @@ class UserAgentCore:
         rseq = rel.rseq = uas.rseq_next
         uas.rseq_next += 1
         response = rel.response
-        response.headers.set("RSeq", str(rseq))
+        response.headers.add("RSeq", str(rseq))  # built in _send_provisional without one: add == set
         if rel.has_sdp:
             uas.answer_sent = True
         uas.unacked = rel
@@ -1072,9 +1074,8 @@ class UserAgentCore:
             rack = None
         uas = call.uas if call is not None else None
         rel = uas.unacked if uas is not None else None
-        if (dialog is None or rack is None or uas is None or rel is None
-                or rack.rseq != rel.rseq or rack.cseq != uas.request.cseq.seq
-                or rack.method != uas.request.cseq.method):
+        if (dialog is None or rack is None or uas is None or rel is None or rack.rseq != rel.rseq
+                or rack.cseq != (invite_cseq := uas.request.cseq).seq or rack.method != invite_cseq.method):
             return self._respond_tx(now, tx, self._make_response(request, 481, None))
         dialog.accept_remote_seq(request)
         uas.unacked = None
