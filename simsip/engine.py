@@ -33,6 +33,7 @@ the path that names one, else the scenario's.
 
 from __future__ import annotations
 
+import _random
 import hashlib
 import json
 import math
@@ -44,9 +45,9 @@ from typing import Any, Callable, Mapping
 import simpy
 
 from simsip.agents.b2bua import B2BUAAgent
-from simsip.agents.base import Agent, Describer, DropRule
+from simsip.agents.base import Agent, Describer, DropRule, PendingTimer
 from simsip.agents.proxy import ProxyAgent, RedirectAgent
-from simsip.agents.ua import Behaviours, CompiledHandler, UAAgent
+from simsip.agents.ua import Behaviours, CompiledHandler, Script, UAAgent
 from simsip.metrics import CallTable, NodeCounters, TraceEvent, make_sink, measure_stats, summarize
 from simsip.metrics.measures import RECORD_FIELDS
 from simsip.net.models import (
@@ -78,10 +79,20 @@ TRACE_LEVELS = ("off", "full")
 # ---------------------------------------------------------------- randomness
 
 
+_new_random = random.Random.__new__
+_seed_random = _random.Random.seed
+_blake2b = hashlib.blake2b
+
+
 def stream(seed: int, run: int, source: str) -> random.Random:
     """The random stream of one source in one run: seeded from BLAKE2b(seed, run, source)."""
-    digest = hashlib.blake2b(f"{seed}\x1f{run}\x1f{source}".encode(), digest_size=16).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+    digest = _blake2b(f"{seed}\x1f{run}\x1f{source}".encode(), digest_size=16).digest()
+    # random.Random(n) for an int n, minus its two Python-level calls (__init__, seed):
+    # the C seed with the same integer, then the same gauss_next reset.
+    rng = _new_random(random.Random)
+    _seed_random(rng, int.from_bytes(digest, "big"))
+    rng.gauss_next = None
+    return rng
 
 
 class _LazyStream:
@@ -113,9 +124,9 @@ class _LazyStream:
         return {"_key": self._key, "_rng": self._rng}
 
 
-def _lazy_stream(seed: int, run: int, source: str) -> random.Random:
-    """The source's stream, seeded on its first draw (same numbers as :func:`stream`)."""
-    return _LazyStream(seed, run, source)  # type: ignore[return-value]
+# The source's stream, seeded on its first draw (same numbers as :func:`stream`);
+# the class itself, so making one costs no extra call.
+_lazy_stream: Callable[[int, int, str], random.Random] = _LazyStream  # type: ignore[assignment]
 
 
 # ---------------------------------------------------------------- model -> net
@@ -315,6 +326,8 @@ class _Compiled:
             f"link:{hop.src}->{hop.dst}" if _draws(hop.spec) else None
             for hop in self.topology.hops()
         ]
+        # Per hop, in the same order: its key in Result.links.
+        self.hop_keys: list[str] = [f"{hop.src}->{hop.dst}" for hop in self.topology.hops()]
         # Per UA node: its handlers indexed once (shared by every run's agent).
         self.behaviours: dict[str, Behaviours] = {
             node.name: Behaviours([CompiledHandler(i, h, waits)
@@ -349,21 +362,37 @@ class _Compiled:
         return list(self.domains.get(host.lower(), ()))
 
     def _ua_resolver(self, src: str) -> Callable[[str], Address | None]:
-        """The DNS a UA at ``src`` uses."""
+        """The DNS a UA at ``src`` uses (answers are static: each worked out once)."""
+        answers: dict[str, Address | None] = {}
+
         def resolve(host: str) -> Address | None:
+            try:
+                return answers[host]
+            except KeyError:
+                pass
             nodes = self._nodes_for(host)
-            if not nodes:
-                return None
-            return Address(self.host_of[nodes[0]], 5060, self.transport(src, nodes[0]))
+            found = (Address(self.host_of[nodes[0]], 5060, self.transport(src, nodes[0]))
+                     if nodes else None)
+            if len(answers) < 4096:  # host names come from the scenario, bounded anyway
+                answers[host] = found
+            return found
         return resolve
 
     def _proxy_resolver(self, src: str) -> Callable[[str], list[Address]]:
         """The DNS a proxy at ``src`` uses: every serving node, in order (RFC 3263 §4.3)."""
+        answers: dict[str, list[Address]] = {}
+
         def resolve(host: str) -> list[Address]:
-            nodes = [n for n in self._nodes_for(host) if n != src] or self._nodes_for(host)
-            if not nodes:
-                return [Address(host, 5060, self.scenario.transport)]
-            return [Address(self.host_of[n], 5060, self.transport(src, n)) for n in nodes]
+            found = answers.get(host)
+            if found is None:
+                nodes = [n for n in self._nodes_for(host) if n != src] or self._nodes_for(host)
+                if not nodes:
+                    found = [Address(host, 5060, self.scenario.transport)]
+                else:
+                    found = [Address(self.host_of[n], 5060, self.transport(src, n)) for n in nodes]
+                if len(answers) < 4096:
+                    answers[host] = found
+            return list(found)  # the caller may consume its list
         return resolve
 
     def _ua_transport(self, node: m.UserAgent) -> Transport:
@@ -571,6 +600,53 @@ class _Run:
         self.agents: dict[str, Agent] = {}
         for node in compiled.scenario.nodes:
             self.agents[node.name] = self._agent(node)
+        # Long runs with tracing off fold finished calls for good as they go (see
+        # retire_finished); a forged PRACK reaches back into an older call, so not then.
+        self.retiring = not self.full and not any(r.method == "PRACK"
+                                                  for r in compiled.scenario.requests)
+        self.arrivals = 0  # calls placed by the call streams since the last retire_finished
+
+    def retire_finished(self) -> None:
+        """Fold the calls no event can concern any more into records, and forget them.
+
+        A call is live while anything that can still produce one of its events
+        is: a pending timer tagged with its Call-ID, a message of it in flight or
+        held by TCP, a behaviour waiting to go on with it, or (at a B2BUA) its
+        other leg being live. Nothing else makes a core act, so every other call
+        is finished. The folder retires them in call order (the table is the
+        same as without retiring) and the B2BUAs forget their legs.
+        """
+        live: set[str | None] = set()
+        agents = self.agents.values()
+        for agent in agents:
+            for timer in agent._timers.values():
+                live.add(timer.call_id)
+        packets: list[Packet] = self.network.held()
+        for entry in self.env._queue:
+            event = entry[3]
+            kind = type(event)
+            if kind is Packet:
+                packets.append(event)
+            elif kind is Script:
+                live.add(event.call_id)
+            elif kind is not PendingTimer:  # a Timeout: a TCP retry carries its packet
+                value = getattr(event, "_value", None)
+                if type(value) is Packet:
+                    packets.append(value)
+        try:
+            for packet in packets:
+                live.add(self.describe(packet.message)[1])
+        except Exception:  # a message without a Call-ID: nothing can be ruled out
+            return
+        if None in live:  # a timer of no call: nothing can be ruled out
+            return
+        b2buas = [agent for agent in agents if isinstance(agent, B2BUAAgent)]
+        for agent in b2buas:
+            live.update([agent.peer.get(call_id) for call_id in live])
+        live.discard(None)
+        self.sink.folder.retire_finished(live)
+        for agent in b2buas:
+            agent.forget_legs(live)
 
     def _location(self) -> LocationService:
         """A location service holding the scenario's static entries."""
@@ -715,6 +791,10 @@ class _Run:
                 break
 
 
+# Calls placed by the call streams between two sweeps for finished calls (_Run.retire_finished).
+RETIRE_EVERY = 256
+
+
 class _Arrivals:
     """A call stream: Poisson or fixed-interval arrivals, chained timeout callbacks."""
 
@@ -762,9 +842,15 @@ class _Arrivals:
         caller = self._pick(self.spec.callers)
         callee = self._pick(self.spec.callees)
         self.count += 1
-        agent = self.run.agents[caller]
-        agent.call(self.run.c.target_of(callee), self.require, self.spec.sdp)  # type: ignore[attr-defined]
-        self._schedule(self.run.env.now + self._gap())
+        run = self.run
+        agent = run.agents[caller]
+        agent.call(run.c.target_of(callee), self.require, self.spec.sdp)  # type: ignore[attr-defined]
+        self._schedule(run.env.now + self._gap())
+        if run.retiring:
+            run.arrivals += 1
+            if run.arrivals >= RETIRE_EVERY:
+                run.arrivals = 0
+                run.retire_finished()
 
 
 # ---------------------------------------------------------------- expectations
@@ -924,13 +1010,12 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
         events.extend(one.sink.events)
         for call_index, call_id in one.call_ids.items():
             call_ids[(index, call_index)] = call_id
-        for name, (forward, backward) in one.network.links.items():
-            for hop in (forward, backward):
-                if hop is None:
-                    continue
-                entry = links.setdefault(f"{hop.src}->{hop.dst}", {"sent": 0, "lost": 0})
-                entry["sent"] += hop.sent
-                entry["lost"] += hop.lost
+        for key, hop in zip(compiled.hop_keys, one.network.hops()):
+            entry = links.get(key)
+            if entry is None:
+                entry = links[key] = {"sent": 0, "lost": 0}
+            entry["sent"] += hop.sent
+            entry["lost"] += hop.lost
     summary = summarize(table)
     expectations = evaluate_expectations(scenario, table, summary, call_ids)
     return Result(scenario=scenario, seed=seed, runs=runs, calls=table, summary=summary,

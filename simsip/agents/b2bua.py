@@ -66,6 +66,14 @@ class B2BUAAgent(Agent):
         self.bye_wait.clear()
         return self._relaying_core()
 
+    def forget_legs(self, live: set[str]) -> None:
+        """Drop what is kept about legs no event can concern any more (not in ``live``)."""
+        for table in (self.peer, self.bye_wait):
+            for call_id in [k for k in table if k not in live]:
+                del table[call_id]
+        self.incoming &= live
+        self.done &= live
+
     def _relaying_core(self) -> Any:
         """``core_factory()``'s core set to hold the ACK and the BYE's answer for relaying."""
         core = self.core_factory()

@@ -101,17 +101,14 @@ class DropRule:
 
 
 class PendingTimer:
-    """One armed timer of one agent; queued as its own SimPy event until it fires or dies."""
+    """One armed timer of one agent; queued as its own SimPy event until it fires or dies.
+
+    No ``__init__``: :meth:`Agent.execute` fills ``name``, ``label`` (for the
+    trace), ``call_id`` and ``callbacks`` itself, saving a call per timer.
+    """
 
     __slots__ = ("name", "label", "call_id", "callbacks")
     _ok = True
-
-    def __init__(self, name: str, label: str, call_id: str | None, callback: Any) -> None:
-        """Timer ``name`` (``label`` for the trace) of ``call_id``, calling ``callback(self)``."""
-        self.name = name
-        self.label = label
-        self.call_id = call_id
-        self.callbacks = [callback]
 
 
 # ``transport._value_`` below: the plain attribute behind ``Transport.value``, whose
@@ -166,8 +163,11 @@ class Agent:
                 if old is not None:  # re-armed: the queued event of the old one dies
                     old.callbacks = DEAD
                     self.clock.dead += 1
-                timer = timers[name] = PendingTimer(name, action.label, action.call_id,
-                                                    self._timer_cb)
+                timer = timers[name] = PendingTimer()
+                timer.name = name
+                timer.label = action.label
+                timer.call_id = action.call_id
+                timer.callbacks = [self._timer_cb]
                 heappush(self._queue, (self.env._now + action.delay, NORMAL, next(self._eid),
                                        timer))
             elif kind is CancelTimer:

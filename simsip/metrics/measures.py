@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from operator import attrgetter
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 OUTCOMES = ("answered", "rejected", "timeout", "reliability_failure", "cancelled", "incomplete")
@@ -111,6 +112,7 @@ _COLUMN_TYPES = {
 }
 
 _NAN = float("nan")
+_ORDER = attrgetter("order")
 
 
 def _ms(seconds: float) -> float:
@@ -243,10 +245,13 @@ class NodeCounters:
 
     def merge(self, other: "NodeCounters") -> None:
         """Add another run's counts to these."""
+        nodes = self.nodes
         for name, counts in other.nodes.items():
-            mine = self._node(name)
-            for i, value in enumerate(counts):
-                mine[i] += value
+            mine = nodes.get(name)
+            if mine is None:
+                nodes[name] = list(counts)
+            else:
+                mine[:] = [a + b for a, b in zip(mine, counts)]
         for link, drops in other.links.items():
             self.links[link] = self.links.get(link, 0) + drops
 
@@ -269,7 +274,7 @@ class CallFolder:
     response comes before its ``send`` of it).
     """
 
-    __slots__ = ("run", "calls", "nodes", "_count", "_counts")
+    __slots__ = ("run", "calls", "nodes", "_count", "_counts", "retired")
     APP_KINDS = frozenset({"reliability-failure", "timeout", "call-ended"})
     """The ``app`` event kinds :meth:`app` folds; it ignores every other kind."""
 
@@ -280,6 +285,8 @@ class CallFolder:
         self.nodes = NodeCounters()
         self._count = 0
         self._counts = self.nodes.nodes  # node -> counter list, looked up per event
+        # Records of the calls already folded for good (retire_finished), in call order.
+        self.retired: CallTable | None = None
 
     def _call(self, call_id: str) -> _Call:
         """The counters of ``call_id``, created on first sight."""
@@ -353,7 +360,9 @@ class CallFolder:
             return
         if cseq is None or cseq != call.invite_cseq:
             return
-        code = _code(message)
+        code = _CODE_OF_LABEL.get(message)
+        if code is None:
+            code = _code(message)
         if code < 101 or code >= 300:
             return
         key = (node, code, rseq, cseq)
@@ -394,7 +403,9 @@ class CallFolder:
         call = self.calls.get(call_id)
         if call is None or call.uac is None:
             return
-        code = _code(message)
+        code = _CODE_OF_LABEL.get(message)
+        if code is None:
+            code = _code(message)
         if code == 0:
             return
         if cseq == call.invite_cseq:
@@ -446,7 +457,8 @@ class CallFolder:
         msg: Any = None,
     ) -> None:
         """Fold one ``drop`` event (same arguments as ``TraceSink.drop``)."""
-        self.nodes._node(src or node)[3] += 1
+        name = src or node
+        (self._counts.get(name) or self.nodes._node(name))[3] += 1
         if link is not None:
             self.nodes.links[link] = self.nodes.links.get(link, 0) + 1
         if call_id is not None:
@@ -456,7 +468,7 @@ class CallFolder:
         self, t: float, node: str, label: str | None, call_id: str | None, cseq: str | None = None
     ) -> None:
         """Fold one ``timer`` (fired) event (same arguments as ``TraceSink.timer``)."""
-        self.nodes._node(node)[4] += 1
+        (self._counts.get(node) or self.nodes._node(node))[4] += 1
         if call_id is None:
             return
         call = self.calls.get(call_id)
@@ -547,11 +559,43 @@ class CallFolder:
         if call is not None and call.uac is not None:
             table.append_call(self.run, call)
 
+    def retire_finished(self, live: "set[str | None]") -> int:
+        """Fold for good every call no more event can concern; return how many records were made.
+
+        ``live`` holds the Call-IDs something can still happen to (pending timers,
+        packets in flight, waiting behaviours). Calls are retired in call order
+        (first INVITE) up to the first live one, so :meth:`records` gives the
+        same table as without retiring; calls never started (no INVITE) and not
+        live are forgotten, as :meth:`records` would leave them out. For long
+        runs: the per-call counters do not pile up.
+        """
+        calls = self.calls
+        started = []
+        for call_id, call in list(calls.items()):
+            if call.uac is not None:
+                started.append(call)
+            elif call_id not in live:
+                del calls[call_id]
+        started.sort(key=_ORDER)
+        table = self.retired
+        done = 0
+        for call in started:
+            if call.call_id in live:
+                break
+            if table is None:
+                table = self.retired = CallTable()
+            table.append_call(self.run, call)
+            del calls[call.call_id]
+            done += 1
+        return done
+
     def records(self, table: "CallTable | None" = None) -> "CallTable":
         """Append the record of every call (in order of first INVITE) to ``table``."""
         table = CallTable() if table is None else table
+        if self.retired is not None:
+            table.extend(self.retired)
         started = [call for call in self.calls.values() if call.uac is not None]
-        started.sort(key=lambda call: call.order)
+        started.sort(key=_ORDER)
         for call in started:
             table.append_call(self.run, call)
         return table
@@ -653,7 +697,7 @@ class CallTable(Sequence[dict[str, Any]]):
                 cols[name].append(0 if value is None else int(value))
 
     def append_call(self, run: int, call: _Call) -> None:
-        """Add the record of one folded call."""
+        """Add the record of one folded call (times as :func:`_ms` rounds them, inlined)."""
         cols = self._cols
         t0 = call.t0
         uas_rel = uas_ok = 0
@@ -677,8 +721,8 @@ class CallTable(Sequence[dict[str, Any]]):
         cols["call_id"].append(call.call_id)
         cols["outcome"].append(_OUTCOME_CODE[outcome])
         cols["final_code"].append(final_code)
-        cols["final_ms"].append(_NAN if call.final_t is None else _ms(call.final_t - t0))
-        cols["pdd_ms"].append(_NAN if call.pdd_t is None else _ms(call.pdd_t - t0))
+        cols["final_ms"].append(_NAN if call.final_t is None else round((call.final_t - t0) * 1000.0, 6))
+        cols["pdd_ms"].append(_NAN if call.pdd_t is None else round((call.pdd_t - t0) * 1000.0, 6))
         cols["invite_retransmissions"].append(max(call.invite_tx - 1, 0))
         cols["reliable_1xx_retransmissions"].append(uas_rel)
         cols["prack_retransmissions"].append(prack_tx - prack_count)
@@ -687,13 +731,13 @@ class CallTable(Sequence[dict[str, Any]]):
         cols["messages_sent"].append(call.sent)
         cols["messages_lost"].append(call.lost)
         cols["session_request_delay_ms"].append(
-            _NAN if call.srd_t is None else _ms(call.srd_t - t0)
+            _NAN if call.srd_t is None else round((call.srd_t - t0) * 1000.0, 6)
         )
         cols["failed_session_request_delay_ms"].append(
-            _NAN if call.failed_srd_t is None else _ms(call.failed_srd_t - t0)
+            _NAN if call.failed_srd_t is None else round((call.failed_srd_t - t0) * 1000.0, 6)
         )
         cols["session_disconnect_delay_ms"].append(
-            _NAN if call.sdd_t is None else _ms(call.sdd_t - call.bye_t)
+            _NAN if call.sdd_t is None else round((call.sdd_t - call.bye_t) * 1000.0, 6)
         )
         cols["completed"].append(1 if (answered and call.bye_ok) else 0)
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import csv
 import io
+import functools
 import math
 from statistics import NormalDist
 from typing import IO, Any, Iterable, Mapping
@@ -141,8 +142,12 @@ def t_cdf(x: float, df: float) -> float:
     return 1.0 - tail if x >= 0 else tail
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(p: float, df: float) -> float:
-    """Quantile of Student's t (e.g. ``t_quantile(0.975, 9)`` = 2.2621571628)."""
+    """Quantile of Student's t (e.g. ``t_quantile(0.975, 9)`` = 2.2621571628).
+
+    Cached: a summary asks for the same (p, df) once per measure with that many values.
+    """
     if not 0.0 < p < 1.0:
         raise ValueError("p must be in (0, 1)")
     if df <= 0:

@@ -174,8 +174,14 @@ def describe(msg: Any) -> tuple[str, str | None, str | None, int | None, str | N
     """``(message label, call_id, cseq, rseq, rack)`` of a Request/Response for a trace event."""
     cseq = msg.cseq
     rack = getattr(msg, "rack", None)
+    method = getattr(msg, "method", None)
+    if method is not None:  # message_label(msg), inlined: this runs once per message
+        label = str(method)
+    else:
+        reason = getattr(msg, "reason", None)
+        label = f"{msg.status} {reason}" if reason else str(msg.status)
     return (
-        message_label(msg),
+        label,
         msg.call_id,
         None if cseq is None else str(cseq),
         getattr(msg, "rseq", None),

@@ -127,15 +127,17 @@ class Clock:
         """Process events until none is left that can still do something.
 
         The same steps as ``env.run()`` (pop, set the time, call the callbacks
-        in order) inlined, minus the dead events after the last live one.
+        in order) inlined; it stops at the first dead event after which only
+        dead ones are queued (the clock stays at the last live event).
         """
         env = self.env
         queue = self.queue
-        while len(queue) > self.dead:
-            env._now, _, _, event = heappop(queue)
+        while queue:
+            now, _, _, event = heappop(queue)
             callbacks = event.callbacks
             event.callbacks = None
             if callbacks:
+                env._now = now
                 for callback in callbacks:
                     callback(event)
                 if not event._ok and not hasattr(event, "_defused"):
@@ -144,6 +146,8 @@ class Clock:
                     raise exc
             else:
                 self.dead -= 1
+                if len(queue) == self.dead:  # only dead ones left: nothing more can happen
+                    break
 
 
 class Receiver(Protocol):
@@ -338,6 +342,11 @@ class Network:
         }
         return net
 
+    def held(self) -> list[Packet]:
+        """Packets TCP holds for in-order delivery (arrived, not yet handed to SIP)."""
+        return [packet for conn in self._tcp.values() for packet in conn.pending.values()
+                if packet is not None]
+
     def hops(self) -> list[Hop]:
         """Every hop, in the order the links made them (the order :meth:`fork` takes streams in)."""
         return list(self._hops.values())
@@ -479,7 +488,9 @@ class Network:
             return
         rng = hop.rng
         loss = hop.loss
-        if loss is not None and loss.lost(rng):
+        # A Bernoulli loss draws its one uniform here, without the method call.
+        if loss is not None and (rng.random() < loss.p if type(loss) is BernoulliLoss
+                                 else loss.lost(rng)):
             self._lose(packet, hop, "loss")
             return
         delay = hop.const_delay
