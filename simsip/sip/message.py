@@ -504,7 +504,10 @@ def parse_params(text: str, pos: int) -> dict[str, str | None]:
 
 def render_params(params: Mapping[str, str | None]) -> str:
     """Render header parameters as ``;name=value`` (values are written as stored)."""
-    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+    out = ""
+    for k, v in params.items():  # a loop, not a generator: no frame per parameter
+        out += f";{k}" if v is None else f";{k}={v}"
+    return out
 
 
 _DISPLAY_ESCAPE_RE = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"\\]')
@@ -998,7 +1001,10 @@ def _parse_line(key: str, value: str) -> list[Any]:
 def _parse_line_quiet(key: str, value: str) -> list[Any] | None:
     """``_parse_line``, but None instead of an error (the reader will raise it)."""
     try:
-        parsed = _parse_line_uncached(key, value)
+        if value and "," not in value:
+            parsed = [_PARSERS[key](value)]  # what _parse_line_uncached gives for one value
+        else:
+            parsed = _parse_line_uncached(key, value)
     except Exception:
         return None
     if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
@@ -1533,6 +1539,7 @@ Message = Union[Request, Response]
 # RFC 3261 §8.2.6.2: the headers a UAS copies from the request into a response.
 _RESPONSE_COPIED = frozenset(("via", "from", "to", "call-id", "cseq"))
 _RESPONSE_COPIED_100 = _RESPONSE_COPIED | {"timestamp"}  # §8.2.6.1
+_RESPONSE_TYPED = ("via", "from", "to", "call-id", "cseq")
 
 
 def make_response(request: Request, status: int, reason: str | None = None, to_tag: str | None = None) -> Response:
@@ -1547,29 +1554,25 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
     # The response shares the request's parsed values (they are never changed
     # in place), so its reader parses nothing the request's reader had parsed.
     typed: dict[str, list[Any]] = {}
-    for key in ("via", "from", "to", "call-id", "cseq"):
+    for key in _RESPONSE_TYPED:
         if key in src_typed:
             typed[key] = src_typed[key]
     add_tag = False
+    tagged_to = None
     if to_tag is not None:
-        to_values = src_typed.get("to")
+        to_values = typed.get("to")
         if to_values is not None and len(to_values) == 1:
             add_tag = to_values[0].tag is None
         else:
             # Parsing To only to look for a tag is the costly part; a To whose
             # text has no "tag" at all cannot have one.
             add_tag = "tag" not in (src.get("To") or "").lower() or request.to.tag is None
-        if add_tag:
-            to_values = typed.pop("to", None)
+        if add_tag and to_values is not None:
+            del typed["to"]
             # A token tag appended to a parsed To reads back as that To with the
             # tag set (what with_tag builds), so the reader need not parse it again.
-            if to_values is not None and len(to_values) == 1 and abnf.TOKEN_RE.fullmatch(to_tag):
-                lines = 0
-                for item in src._items:
-                    if item[0] == "to":
-                        lines += 1
-                if lines == 1:
-                    typed["to"] = [to_values[0].with_tag(to_tag)]
+            if to_values is not None and len(to_values) == 1 and _TOKEN_FULLMATCH(to_tag):
+                tagged_to = [to_values[0].with_tag(to_tag)]
     items = []
     index: dict[str, list[str]] = {}  # built here so that the UAS's later adds keep it
     for item in src._items:
@@ -1582,6 +1585,8 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
                 index[key].append(item[2])
             else:
                 index[key] = [item[2]]
+    if tagged_to is not None and len(index["to"]) == 1:
+        typed["to"] = tagged_to
     headers = Headers._from_items(items, typed)
     headers._index = index
     response = Response.__new__(Response)

@@ -283,9 +283,10 @@ def _parse_uri_headers(htext: str, text: str) -> dict[str, str]:
 
 def _render_params(params: dict[str, str | None]) -> str:
     """Render URI parameters as ``;name=value`` with escaping."""
-    if not params:
-        return ""
-    return "".join(
-        f";{_escape(k, abnf.PARAM_SAFE)}" if v is None else f";{_escape(k, abnf.PARAM_SAFE)}={_escape(v, abnf.PARAM_SAFE)}"
-        for k, v in params.items()
-    )
+    out = ""
+    for k, v in params.items():  # a loop, not a generator: no frame per parameter
+        if v is None:
+            out += f";{_escape(k, abnf.PARAM_SAFE)}"
+        else:
+            out += f";{_escape(k, abnf.PARAM_SAFE)}={_escape(v, abnf.PARAM_SAFE)}"
+    return out

@@ -165,16 +165,20 @@ def test_index_and_typed_cache_follow_every_change(ops: list) -> None:
     ["Bob <sip:bob@biloxi.com>", "sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp", '"B;tag=x" <sip:b@c>;x=1',
      "<sip:bob@biloxi.com>;tag", "<sip:bob@biloxi.com>;tag=old"],
 )
-def test_make_response_to_tag_reads_as_its_text(to: str) -> None:
+@pytest.mark.parametrize("parsed", [True, False])
+def test_make_response_to_tag_reads_as_its_text(to: str, parsed: bool) -> None:
     """RFC 3261 §8.2.6.2: the To of a response (tag added unless present) reads back as its own text."""
     request = request_with(("Via", "SIP/2.0/UDP a;branch=z9hG4bK1"), ("From", "<sip:a@b>;tag=1"), ("To", to),
                            ("Call-ID", "c1"), ("CSeq", "1 OPTIONS"))
-    request.to  # parsed: make_response hands it on
+    if not parsed:
+        request.headers._typed.clear()  # as if nothing had been parsed yet
     response = make_response(request, 200, to_tag="a6c85cf")
     text = response.headers.get("To")
     assert text == (to if to.endswith("=old") else f"{to};tag=a6c85cf")
     assert outcome(lambda _: response.to, text) == outcome(lambda t: NameAddr._parse_full(t, False), text)
-    assert response.cseq is request.cseq and response.top_via is request.top_via
+    assert response.cseq == request.cseq and response.top_via == request.top_via
+    if parsed:
+        assert response.cseq is request.cseq and response.top_via is request.top_via
     response.headers.add("Contact", "<sip:b@c>")
     assert [str(c) for c in response.contacts] == ["<sip:b@c>"] and "Contact" in response.headers
 
@@ -186,3 +190,12 @@ def test_uri_components_escaped_by_what_they_may_carry() -> None:
     assert URI.parse(str(uri)) == uri
     assert str(URI("sips", None, None, "[2001:db8::1]")) == "sips:[2001:db8::1]"
     assert str(URI("sip", "alice", None, "atlanta.com", None, {"transport": "tcp"})) == "sip:alice@atlanta.com;transport=tcp"
+
+
+def test_make_response_tags_every_to_line() -> None:
+    """Two To lines (RFC 4475 §3.3.8 style): each gets the tag; the reader reports the repetition."""
+    request = request_with(("Via", "SIP/2.0/UDP a;branch=z9hG4bK1"), ("To", "<sip:b@c>"), ("To", "<sip:d@e>"))
+    response = make_response(request, 400, to_tag="t1")
+    assert response.headers.get_all("To") == ["<sip:b@c>;tag=t1", "<sip:d@e>;tag=t1"]
+    with pytest.raises(SipParseError, match="2 values in single-valued To"):
+        response.to
