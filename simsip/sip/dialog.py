@@ -133,9 +133,9 @@ class Dialog:
         self.acks: dict[int, list] = {}
         # RFC 3262 §4: the newest in-order reliable 1xx not PRACKed yet (auto_prack=False).
         self.pending_prack: "Response | None" = None
-        # Rendered once, on first use (identifiers and URIs are fixed once the dialog exists):
-        # the StateChange name, and the From and To values of our requests.
-        self._name: str | None = None
+        # Rendered once (identifiers and URIs are fixed once the dialog exists): the StateChange
+        # name, and (on first use) the From and To values of our requests.
+        self._name = f"dialog {call_id};{local_tag};{remote_tag}"
         self._from_to: tuple[str, str] | None = None
 
     @property
@@ -145,8 +145,8 @@ class Dialog:
 
     @property
     def name(self) -> str:
-        """Name used in StateChange actions."""
-        return f"dialog {self.call_id};{self.local_tag};{self.remote_tag}"
+        """Name used in StateChange actions: ``dialog <Call-ID>;<local tag>;<remote tag>``."""
+        return self._name
 
     def __repr__(self) -> str:
         """Show id and state."""
@@ -178,10 +178,7 @@ class Dialog:
         if new is old:
             return []
         self.state = new
-        name = self._name
-        if name is None:
-            name = self._name = self.name
-        return [StateChange(name, old._value_, new._value_, self.call_id)]
+        return [StateChange(self._name, old._value_, new._value_, self.call_id)]
 
     # ----------------------------------------------------------- creation
 
