@@ -9,11 +9,22 @@ Sans-IO and standard library only. The pieces:
   To, Contact, Route, Record-Route, P-Asserted-Identity), :class:`Via`,
   :class:`CSeq`, :class:`RAck`, and :class:`~simsip.sip.uri.URI`.
 * :class:`Request` and :class:`Response`, whose read accessors (``.vias``,
-  ``.cseq``, ``.to`` ...) parse the header text lazily and cache the result in
-  the :class:`Headers` object; any change to a header drops its cached view,
-  so an accessor never returns stale data. The views are shared values: read
-  them, do not mutate them (``NameAddr.with_tag`` and ``headers.set`` make
-  changes).
+  ``.cseq``, ``.to`` ...) return the parsed values cached in the
+  :class:`Headers` object; any change to a header re-parses or drops its
+  cached view, so an accessor never returns stale data. The views are shared
+  values: read them, do not mutate them (``NameAddr.with_tag`` and
+  ``headers.set`` make changes).
+
+Cost per simulated message. The network hands the receiver the very object
+the sender built, so the text is parsed once, not once per reader: a known
+header is parsed when it is added or set (a value that does not parse is left
+for the reader, who gets the error), through a memo of (header, line) ->
+values, so the constant lines of a core (``Max-Forwards: 70``, its Contact,
+a dialog's From/To) are parsed once per run; a Via or From/To that differs
+only in a trailing ``;branch=``/``;tag=`` token is parsed as a memoised prefix
+plus that token. :func:`make_response` and ``copy()`` share the parsed values
+of the request. ``Headers`` keeps a per-name index of its lines up to date on
+``add``/``set``, so ``get``/``get_all``/``in`` are dict lookups.
 * :func:`parse` (bytes of one datagram -> message) and ``bytes(message)``.
 
 Error policy. :func:`parse` raises :class:`SipParseError` (never anything
@@ -189,7 +200,8 @@ class Headers:
     """Ordered, case-insensitive multimap of SIP header lines.
 
     Values are text; ``add``/``set``/``prepend``/``set_first`` also take a
-    typed value (Via, NameAddr, CSeq, RAck, URI, int) and store ``str()`` of it.
+    typed value (Via, NameAddr, CSeq, RAck, URI, int) and store ``str()`` of it
+    (the reader gets the parse of that text, exactly as from the wire).
     Iteration yields ``(name, value)`` per header line, in order. ``get`` and
     ``get_all`` see individual values: a ``Via: a, b`` line holds two values.
     ``==`` compares, per header name, the sequence of values (the relative
@@ -1385,6 +1397,50 @@ class _Message:
         if len(values) > 1 and len(set(values)) > 1:
             raise SipParseError(f"conflicting Content-Length values {values}", expected="one Content-Length")
         return values[0]
+
+    def trace_fields(self) -> tuple[str, str, int | None, str | None]:
+        """``(call_id, str(cseq), rseq, str(rack) or None)`` in one call, for a trace event.
+
+        Reads, and raises, as ``.cseq``, ``.rack``, ``.call_id``, ``.rseq`` in
+        that order would (what simsip.metrics.trace.describe reads per message).
+        """
+        h = self.headers
+        typed = h._typed
+        index = h._index
+        if "cseq" in typed and "call-id" in typed:
+            cseq_values = typed["cseq"]
+            call_id_values = typed["call-id"]
+            if "rack" in typed:
+                rack_values = typed["rack"]
+            else:
+                rack_values = _NO_LINES if index is not None and "rack" not in index else None
+            if "rseq" in typed:
+                rseq_values = typed["rseq"]
+            else:
+                rseq_values = _NO_LINES if index is not None and "rseq" not in index else None
+            if rack_values is not None and rseq_values is not None:
+                try:
+                    (cseq,) = cseq_values
+                    (call_id,) = call_id_values
+                    rack = None
+                    if rack_values:
+                        (rack,) = rack_values
+                    rseq = None
+                    if rseq_values:
+                        (rseq,) = rseq_values
+                except ValueError:
+                    pass  # a missing or repeated value: the accessors below raise
+                else:
+                    return (
+                        call_id,
+                        f"{cseq.seq} {cseq.method}",
+                        rseq,
+                        None if rack is None else f"{rack.rseq} {rack.cseq} {rack.method}",
+                    )
+        cseq = self.cseq
+        rack = self.rack
+        call_id = self.call_id
+        return (call_id, str(cseq), self.rseq, None if rack is None else str(rack))
 
     # ------------------------------------------------------------ wire form
 

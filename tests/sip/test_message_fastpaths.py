@@ -16,8 +16,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_message_properties import PROPERTY_SETTINGS, name_addrs, tokens, vias
+from test_message_properties import PROPERTY_SETTINGS, name_addrs, requests, tokens, vias
 
+from simsip.metrics.trace import describe
 from simsip.sip import URI, CSeq, Headers, NameAddr, Request, SipParseError, Via, make_response
 from simsip.sip.message import _NAME_ADDR_PREFIXES, _VIA_PREFIXES
 
@@ -199,3 +200,51 @@ def test_make_response_tags_every_to_line() -> None:
     assert response.headers.get_all("To") == ["<sip:b@c>;tag=t1", "<sip:d@e>;tag=t1"]
     with pytest.raises(SipParseError, match="2 values in single-valued To"):
         response.to
+
+
+def trace_outcome(read, message) -> tuple:
+    """What ``read(message)`` gives, or the error it raises."""
+    try:
+        return ("ok", read(message))
+    except SipParseError as exc:
+        return ("error", str(exc))
+
+
+@PROPERTY_SETTINGS
+@given(requests(), st.lists(st.tuples(st.sampled_from(["CSeq", "Call-ID", "RSeq", "RAck", "X-A"]),
+                                      st.sampled_from(["1 INVITE", "x", "7", "1 2 INVITE", "a@b", ""])), max_size=3),
+       st.booleans())
+def test_trace_fields_read_as_the_accessors(request: Request, extra: list, lazy: bool) -> None:
+    """trace_fields() is what the trace's describe() reads after the label, errors included."""
+    for name, value in extra:
+        request.headers.add(name, value)
+    if lazy:
+        request.headers._typed.clear()
+        request.headers._index = None
+
+    copy = request.copy()
+    assert trace_outcome(Request.trace_fields, request) == trace_outcome(lambda m: describe(m)[1:], copy)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [("RAck", "1 2 INVITE"), ("RAck", "3 4 INVITE")],
+        [("RSeq", "1"), ("RSeq", "2")],
+        [("RAck", "1 2 INVITE"), ("RSeq", "5")],
+        [("RAck", "one")],
+        [("Call-ID", "second")],
+        [("CSeq", "2 OPTIONS")],
+        [("RSeq", "x"), ("RAck", "y")],
+    ],
+)
+@pytest.mark.parametrize("lazy", [True, False])
+def test_trace_fields_repeated_and_malformed(lines: list, lazy: bool) -> None:
+    """RFC 3262 §7.1/§7.2 RSeq/RAck and the mandatory headers: repeated or malformed -> the accessor's error."""
+    request = request_with(("Via", "SIP/2.0/UDP a;branch=z9hG4bK1"), ("Call-ID", "c1"), ("CSeq", "1 OPTIONS"),
+                           *lines)
+    if lazy:
+        request.headers._typed.clear()
+        request.headers._index = None
+    copy = request.copy()
+    assert trace_outcome(Request.trace_fields, request) == trace_outcome(lambda m: describe(m)[1:], copy)
