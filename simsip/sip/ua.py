@@ -396,7 +396,7 @@ class UserAgentCore:
         self._roles: dict[str, _ClientRole] = {}
         # Registrar URI -> [Call-ID, highest CSeq used, last 401/407] (§10.2, §22.3).
         self._registrations: dict[str, list] = {}
-        self._core_timers: dict[str, Callable[[float], list[Action]]] = {}
+        self._core_timers: dict[str, tuple[Callable[..., list[Action]], tuple]] = {}  # name -> (callback, args)
         self._merged: dict[tuple, tuple] = {}
         self._merged_keys: dict[Any, list[tuple]] = {}  # server tx id -> its keys in _merged
 
@@ -461,9 +461,9 @@ class UserAgentCore:
         return [AppEvent("app-error", call_id, None, {"reason": reason})]
 
     def _start_timer(self, name: str, delay: float, label: str, call_id: str,
-                     callback: Callable[[float], list[Action]]) -> StartTimer:
-        """Arm a core timer whose firing runs ``callback(now)``."""
-        self._core_timers[name] = callback
+                     callback: Callable[..., list[Action]], *args: Any) -> StartTimer:
+        """Arm a core timer whose firing runs ``callback(now, *args)`` (no closure per timer)."""
+        self._core_timers[name] = (callback, args)
         return StartTimer(name, delay, label, call_id)
 
     def _cancel_timer(self, name: str) -> list[Action]:
@@ -577,9 +577,9 @@ class UserAgentCore:
         """Feed the firing of timer ``name`` (stale or cancelled names give [])."""
         core_timers = self._core_timers
         if name in core_timers:
-            callback = core_timers[name]
+            callback, args = core_timers[name]
             del core_timers[name]
-            return callback(now)
+            return callback(now, *args)
         return self._layer(now, self.layer.timer_fired(now, name))
 
     # ---------------------------------------------------------- requests in
@@ -832,9 +832,9 @@ class UserAgentCore:
         actions += self._respond_tx(now, uas.tx, response)
         cid = call.call_id
         actions.append(self._start_timer(f"{cid}/1xx-rel/{rseq}", rel.interval, "1xx-rel", cid,
-                                         lambda t, c=call, u=uas, r=rel: self._retransmit_reliable(t, c, u, r)))
+                                         self._retransmit_reliable, call, uas, rel))
         actions.append(self._start_timer(f"{cid}/prack-wait/{rseq}", self.timers.prack_wait, "prack-wait", cid,
-                                         lambda t, c=call, u=uas, r=rel: self._prack_timeout(t, c, u, r)))
+                                         self._prack_timeout, call, uas, rel))
         return actions
 
     def _retransmit_reliable(self, now: float, call: _Call, uas: _UasInvite, rel: _Reliable1xx) -> list[Action]:
@@ -847,7 +847,7 @@ class UserAgentCore:
         rel.interval = self.timers.next_reliable_1xx_retransmit(rel.interval)
         cid = call.call_id
         actions.append(self._start_timer(f"{cid}/1xx-rel/{rel.rseq}", rel.interval, "1xx-rel", cid,
-                                         lambda t: self._retransmit_reliable(t, call, uas, rel)))
+                                         self._retransmit_reliable, call, uas, rel))
         return actions
 
     def _prack_timeout(self, now: float, call: _Call, uas: _UasInvite, rel: _Reliable1xx) -> list[Action]:
@@ -903,9 +903,9 @@ class UserAgentCore:
         actions += self._respond_tx(now, uas.tx, response)
         cid, seq = call.call_id, uas.request.cseq.seq
         actions.append(self._start_timer(f"{cid}/2xx/{seq}", uas.ok_interval, "2xx", cid,
-                                         lambda t: self._retransmit_2xx(t, call, uas)))
+                                         self._retransmit_2xx, call, uas))
         actions.append(self._start_timer(f"{cid}/ack-wait/{seq}", self.timers.ack_wait_2xx, "ack-wait", cid,
-                                         lambda t: self._ack_timeout(t, call, uas)))
+                                         self._ack_timeout, call, uas))
         return actions
 
     def _retransmit_2xx(self, now: float, call: _Call, uas: _UasInvite) -> list[Action]:
@@ -921,7 +921,7 @@ class UserAgentCore:
         uas.ok_interval = self.timers.next_2xx_retransmit(uas.ok_interval)
         cid, seq = call.call_id, uas.request.cseq.seq
         actions.append(self._start_timer(f"{cid}/2xx/{seq}", uas.ok_interval, "2xx", cid,
-                                         lambda t: self._retransmit_2xx(t, call, uas)))
+                                         self._retransmit_2xx, call, uas))
         return actions
 
     def _ack_timeout(self, now: float, call: _Call, uas: _UasInvite) -> list[Action]:
@@ -1041,7 +1041,7 @@ class UserAgentCore:
                 # The INVITE may never get its final now: give it 64*T1, then destroy it (as §9.1).
                 cid = call.call_id
                 actions.append(self._start_timer(f"{cid}/cancel-wait", self.timers.cancel_wait, "cancel-wait",
-                                                 cid, lambda t: self._abandon_invite(t, uac)))
+                                                 cid, self._abandon_invite, uac))
         return actions + self._end_call(call, outcome, call.final_code, "remote", "BYE received")
 
     def answer_bye(self, now: float, call_id: str) -> list[Action]:
@@ -1270,7 +1270,7 @@ class UserAgentCore:
                 uac.first_2xx_tag = to_tag
                 actions += self._cancel_timer(f"{cid}/cancel-wait")
                 actions.append(self._start_timer(f"{cid}/invite-complete", self.timers.timer_m, "invite-complete",
-                                                 cid, lambda t: self._invite_complete(t, call)))
+                                                 cid, self._invite_complete, call))
         # Build and send the ACK (§13.2.2.4): new branch, CSeq number of the INVITE.
         body = b""
         if response.body and not uac.sdp:
@@ -1285,7 +1285,7 @@ class UserAgentCore:
             dialog.acks[seq] = [ack, 0]
             call.held_ack = (dialog, seq)
             actions.append(self._start_timer(f"{cid}/ack-hold", self.timers.ack_relay_wait, "ack-hold", cid,
-                                             lambda t: self._send_held_ack(t, call)))
+                                             self._send_held_ack, call))
         else:
             dialog.acks[seq] = [ack, 1]
             actions.append(SendMessage(ack, self._dialog_destination(dialog)))
@@ -1599,7 +1599,7 @@ class UserAgentCore:
         _, actions = self._send_request(now, request, uac.destination, role)
         cid = call.call_id
         actions.append(self._start_timer(f"{cid}/cancel-wait", self.timers.cancel_wait, "cancel-wait", cid,
-                                         lambda t: self._cancel_expired(t, call, uac)))
+                                         self._cancel_expired, call, uac))
         return actions
 
     def _cancel_expired(self, now: float, call: _Call, uac: _UacInvite) -> list[Action]:
