@@ -544,7 +544,7 @@ class Transaction:
         self._row = self._terminated_row
         actions: list = []
         if self._states:
-            actions.append(StateChange(self._label, old._value_, "Terminated", self.call_id))
+            actions.append(StateChange(self._label, old.value, "Terminated", self.call_id))
         self._terminate(actions)
         return actions
 
