@@ -119,7 +119,7 @@ from typing import Any, Callable
 
 from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState, new_tag
 from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, StateChange, Transport
-from simsip.sip.message import URI, Headers, RAck, Request, Response, make_response
+from simsip.sip.message import URI, CSeq, Headers, Request, Response, make_response
 from simsip.sip.timers import TimerConfig
 from simsip.sip.transaction import (
     ClientTransaction,
@@ -385,7 +385,8 @@ class UserAgentCore:
         self.timers = timers or TimerConfig()
         self.transport = transport
         self.rng = rng
-        # Header values that are the same in every message of this core, rendered once.
+        # Header values that are the same in every message of this core, rendered once
+        # (our Via for a new transaction is _via_prefix + branch).
         self._via_prefix = f"SIP/2.0/{transport._value_} {host};branch="
         params = ";transport=tcp" if transport is Transport.TCP else ""
         user = f"{self.aor.user}@" if self.aor.user else ""
@@ -414,10 +415,6 @@ class UserAgentCore:
         self._from_value: str | None = None  # rendered on first use: a UA that only answers never needs it
 
     # ================================================================ helpers
-
-    def _via(self, branch: str) -> str:
-        """Our Via header value for a new transaction."""
-        return self._via_prefix + branch
 
     def _contact(self, call: "_Call | None" = None) -> str:
         """Our Contact header value (the call's own after ``reinvite(contact=...)``)."""
@@ -1103,7 +1100,7 @@ class UserAgentCore:
         """§11.2: answer OPTIONS 200 with Allow, Accept and Supported."""
         to_tag = None if request.to.tag else new_tag(self.rng)
         response = self._make_response(request, 200, to_tag)
-        response.headers.add("Allow", ", ".join(ALLOWED_METHODS))
+        response.headers.add("Allow", ALLOW)
         response.headers.add("Accept", SDP)
         if self._config.supports_100rel:
             response.headers.add("Supported", "100rel")
@@ -1275,7 +1272,7 @@ class UserAgentCore:
         body = b""
         if response.body and not uac.sdp:
             body = self._sdp(call)  # the 2xx carried the offer: answer in the ACK
-        ack = dialog.build_request("ACK", self._via(self.layer.new_branch()), cseq=seq, body=body)
+        ack = dialog.build_request("ACK", self._via_prefix + self.layer.new_branch(), cseq=seq, body=body)
         if uac.auth_tries:  # only an INVITE answering a challenge carries credentials (§22.2)
             for name in ("Authorization", "Proxy-Authorization"):
                 for value in uac.request.headers.get_all(name):
@@ -1456,11 +1453,9 @@ class UserAgentCore:
     def _resend_with_auth(self, now: float, tx: ClientTransaction, role: _ClientRole,
                           response: "Response") -> list[Action]:
         """Re-send a non-INVITE request with credentials (new branch, CSeq + 1)."""
-        from simsip.sip.message import CSeq
-
         old = tx.request
         request = old.copy()
-        request.headers.set("Via", self._via(self.layer.new_branch()))
+        request.headers.set("Via", self._via_prefix + self.layer.new_branch())
         new_seq = old.cseq.seq + 1
         if role.dialog is not None:
             new_seq = role.dialog.next_local_seq()
@@ -1515,11 +1510,9 @@ class UserAgentCore:
     def _resend_invite(self, now: float, call: _Call, uac: _UacInvite, *, response: "Response | None" = None,
                        next_outbound: bool = False, target: "URI | None" = None) -> list[Action]:
         """A new INVITE transaction for the same call: after a challenge, to the next outbound proxy or a 3xx contact."""
-        from simsip.sip.message import CSeq
-
         old = uac.request
         request = old.copy()
-        request.headers.set("Via", self._via(self.layer.new_branch()))
+        request.headers.set("Via", self._via_prefix + self.layer.new_branch())
         seq = old.cseq.seq + 1
         request.headers.set("CSeq", str(CSeq(seq, "INVITE")))
         index = uac.outbound_index + (1 if next_outbound else 0)
@@ -1542,18 +1535,16 @@ class UserAgentCore:
 
     def _send_prack(self, now: float, call: _Call, dialog: Dialog, response: "Response") -> list[Action]:
         """RFC 3262 §7.2: PRACK in the dialog of the 1xx with RAck: <RSeq> <CSeq num> <method>."""
-        from simsip.sip.message import RAck
-
         uac = call.uac
         cseq = response.cseq
-        rack = RAck(response.rseq, cseq.seq, cseq.method)
+        rseq = response.rseq
         body = b""
         if response.body and uac is not None and not uac.sdp:
             body = self._sdp(call)  # RFC 3262 §5: the 1xx carried the offer, answer in the PRACK
-        request = dialog.build_request("PRACK", self._via(self.layer.new_branch()), body=body,
-                                       extra=[("RAck", str(rack))])
+        request = dialog.build_request("PRACK", self._via_prefix + self.layer.new_branch(), body=body,
+                                       extra=[("RAck", f"{rseq} {cseq.seq} {cseq.method}")])  # str(RAck(...))
         dialog.pending_prack = None
-        role = _ClientRole(call.call_id, "PRACK", dialog, rack=(response.rseq, cseq.seq))
+        role = _ClientRole(call.call_id, "PRACK", dialog, rack=(rseq, cseq.seq))
         _, actions = self._send_request(now, request, self._dialog_destination(dialog), role)
         return actions
 
@@ -1631,7 +1622,7 @@ class UserAgentCore:
         # §13.2.2.4: the 2xx is ACKed before the BYE
         actions = self._send_held_ack(now, call) if call.held_ack is not None else []
         actions += dialog.feed(DialogEvent.BYE)
-        request = dialog.build_request("BYE", self._via(self.layer.new_branch()))
+        request = dialog.build_request("BYE", self._via_prefix + self.layer.new_branch())
         role = _ClientRole(call.call_id, "BYE", dialog)
         _, sent = self._send_request(now, request, self._dialog_destination(dialog), role)
         return actions + sent
@@ -1709,11 +1700,11 @@ class UserAgentCore:
 
     def _send_reinvite(self, now: float, call: _Call, dialog: Dialog, body: bytes) -> list[Action]:
         """Build and send the re-INVITE."""
-        extra = [("Allow", ", ".join(ALLOWED_METHODS))]
+        extra = [("Allow", ALLOW)]
         if self._config.supports_100rel:
             extra.append(("Supported", "100rel"))
-        request = dialog.build_request("INVITE", self._via(self.layer.new_branch()), contact=self._contact(call),
-                                       body=body, extra=extra)
+        request = dialog.build_request("INVITE", self._via_prefix + self.layer.new_branch(),
+                                       contact=self._contact(call), body=body, extra=extra)
         destination = self._dialog_destination(dialog)
         tx, actions = self._send_request(now, request, destination, None)
         uac = _UacInvite(request, tx, destination, reinvite=True, sdp=body)
@@ -1743,10 +1734,8 @@ class UserAgentCore:
     def _out_of_dialog_request(self, method: str, uri: "URI", to: str, call_id: str,
                                extra: list[tuple[str, str]]) -> "Request":
         """§8.1.1: a request outside any dialog."""
-        from simsip.sip.message import CSeq, Headers, Request
-
         headers = Headers()
-        headers.add("Via", self._via(self.layer.new_branch()))
+        headers.add("Via", self._via_prefix + self.layer.new_branch())
         headers.add("Max-Forwards", "70")
         headers.add("From", f"{self._from_nameaddr()};tag={new_tag(self.rng)}")
         headers.add("To", to)
@@ -1758,8 +1747,6 @@ class UserAgentCore:
 
     def options(self, now: float, target: "URI | str") -> tuple[str, list[Action]]:
         """§11.1: OPTIONS to ``target``; returns (Call-ID, actions)."""
-        from simsip.sip.message import URI
-
         uri = URI.parse(target) if isinstance(target, str) else target
         call_id = f"{self.rng.getrandbits(64):016x}@{self.host}"
         request = self._out_of_dialog_request("OPTIONS", uri, f"<{uri}>", call_id,
@@ -1771,8 +1758,6 @@ class UserAgentCore:
     def register(self, now: float, registrar: "URI | str", expires: int = 3600,
                  contacts: list[str] | None = None) -> tuple[str, list[Action]]:
         """§10.2: REGISTER our AOR at ``registrar`` (``contacts`` default: our Contact)."""
-        from simsip.sip.message import URI
-
         uri = URI.parse(registrar) if isinstance(registrar, str) else registrar
         # §10.2: REGISTERs to one registrar share the Call-ID, CSeq one higher each time;
         # §22.3: the last challenge's credentials go along at once (RFC 3665 §2.2-2.4).
@@ -1782,8 +1767,6 @@ class UserAgentCore:
         extra.append(("Expires", str(expires)))
         request = self._out_of_dialog_request("REGISTER", uri, f"<{self.aor}>", call_id, extra)
         if state:
-            from simsip.sip.message import CSeq
-
             request.headers.set("CSeq", str(CSeq(state[1] + 1, "REGISTER")))
             if state[2] is not None and self._config.credentials is not None:
                 for name, value in self._auth_headers(request, state[2]):
