@@ -34,11 +34,13 @@ the path that names one, else the scenario's.
 from __future__ import annotations
 
 import _random
+import functools
 import hashlib
 import json
 import math
 import random
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -129,6 +131,24 @@ class _LazyStream:
 _lazy_stream: Callable[[int, int, str], random.Random] = _LazyStream  # type: ignore[assignment]
 
 
+class _Environment(simpy.Environment):
+    """A SimPy environment made without binding its event factories to the instance.
+
+    ``simpy.Environment()`` binds ``process``, ``timeout``, ``event``, ``all_of``
+    and ``any_of`` to each new instance (about 15 calls); a run makes one
+    environment and hardly uses them (deliveries and timers go straight onto
+    the queue, see :class:`~simsip.net.network.Clock`), so they stay plain
+    descriptors here. The state is SimPy's own.
+    """
+
+    def __init__(self) -> None:
+        """Time 0, nothing queued (the attributes ``simpy.Environment.__init__`` sets)."""
+        self._now = 0
+        self._queue = []
+        self._eid = count()
+        self._active_proc = None
+
+
 # ---------------------------------------------------------------- model -> net
 
 
@@ -171,6 +191,8 @@ def _draws(spec: HopSpec) -> bool:
 
 # Never drawn from (see _draws); one instance instead of a seeded stream per idle hop.
 _IDLE_RNG = random.Random(0)
+# The handler streams of a UA none of whose handlers draws (never written to).
+_NO_RNGS: dict[int, random.Random] = {}
 
 
 # ---------------------------------------------------------------- the result
@@ -334,7 +356,9 @@ class _Compiled:
                                    for i, h, waits in self.handlers.get(node.name, ())])
             for node in scenario.nodes if isinstance(node, m.UserAgent)
         }
-        self._core_builders: dict[str, Callable[[random.Random], Any]] = {}
+        self._core_builders: dict[str, Callable[..., Any]] = {}
+        # Per node: source node -> the Address its core is told a message came from.
+        self.sources: dict[str, dict[str, Address]] = {node.name: {} for node in scenario.nodes}
         self._registrar_uris: dict[str, str | None] = {}
 
     # ------------------------------------------------------------ routing
@@ -473,33 +497,32 @@ class _Compiled:
                 location.add_static(aor, contact)
         return location
 
-    def core_builder(self, node: m.SipNode) -> Callable[[random.Random], Any]:
-        """``build(rng)`` -> a fresh core of ``node`` drawing from ``rng`` (made once per scenario)."""
+    def core_builder(self, node: m.SipNode) -> Callable[..., Any]:
+        """``build(rng=rng)`` -> a fresh core of ``node`` drawing from ``rng`` (made once per scenario)."""
         build = self._core_builders.get(node.name)
         if build is not None:
             return build
         if isinstance(node, m.UserAgent):
             options, transport = self.ua_options(node)
-            aor = self.aor(node)
-
-            def build(rng: random.Random, node: m.UserAgent = node) -> Any:
-                return UserAgentCore(node.name, node.host_name, aor=aor, timers=self.timers,
-                                     transport=transport, rng=rng, options=options)
+            # A partial, not a closure: building a core costs no extra Python call.
+            build = functools.partial(UserAgentCore, node.name, node.host_name,
+                                      aor=self.aor(node), timers=self.timers,
+                                      transport=transport, options=options)
         elif isinstance(node, m.Proxy):
             proxy_options, resolver = self.proxy_options(node)
 
-            def build(rng: random.Random, node: m.Proxy = node) -> Any:
+            def build(rng: random.Random, node: m.Proxy = node) -> Any:  # type: ignore[misc]
                 return ProxyCore(node.name, proxy_options, rng, resolver, self.location())
         elif isinstance(node, m.RedirectServer):
-            def build(rng: random.Random, node: m.RedirectServer = node) -> Any:
+            def build(rng: random.Random,  # type: ignore[misc]
+                      node: m.RedirectServer = node) -> Any:
                 return RedirectCore(node.name, node.host_name, node.domains, self.location(),
                                     rng, self.timers, node.code)
         elif isinstance(node, m.B2BUA):
             b2bua_options, b2bua_transport = self.b2bua_options(node)
-
-            def build(rng: random.Random, node: m.B2BUA = node) -> Any:
-                return UserAgentCore(node.name, node.host_name, timers=self.timers,
-                                     transport=b2bua_transport, rng=rng, options=b2bua_options)
+            build = functools.partial(UserAgentCore, node.name, node.host_name,
+                                      timers=self.timers, transport=b2bua_transport,
+                                      options=b2bua_options)
         else:
             raise ValueError(f"{node.span}: {node.kind.value} nodes are not supported by the engine")
         self._core_builders[node.name] = build
@@ -560,9 +583,8 @@ class _Cores:
 
     __slots__ = ("build", "seed", "run", "stream", "restarts")
 
-    def __init__(self, build: Callable[[random.Random], Any], seed: int, run: int,
-                 node: str) -> None:
-        """Cores from ``build(rng)`` for ``node`` in run ``run``."""
+    def __init__(self, build: Callable[..., Any], seed: int, run: int, node: str) -> None:
+        """Cores from ``build(rng=...)`` for ``node`` in run ``run``."""
         self.build = build
         self.seed = seed
         self.run = run
@@ -573,8 +595,8 @@ class _Cores:
         """The next core (a restart gets a stream of its own)."""
         k = self.restarts
         self.restarts = k + 1
-        return self.build(_lazy_stream(self.seed, self.run,
-                                       f"{self.stream}#{k}" if k else self.stream))
+        return self.build(rng=_lazy_stream(self.seed, self.run,
+                                           f"{self.stream}#{k}" if k else self.stream))
 
 
 class _Run:
@@ -586,7 +608,7 @@ class _Run:
         self.c = compiled
         self.seed = seed
         self.run = run
-        self.env = simpy.Environment()
+        self.env = _Environment()
         self.sink = make_sink(trace, run)
         self.full = trace == "full"
         self.describe = Describer()
@@ -658,19 +680,25 @@ class _Run:
         """The agent for one node, with a core factory that also serves restarts."""
         c = self.c
         cores = _Cores(c.core_builder(node), self.seed, self.run, node.name)
+        agent: Agent
         if isinstance(node, m.UserAgent):
             behaviours = c.behaviours[node.name]
-            rngs = {h.index: _lazy_stream(self.seed, self.run, f"handler:{h.index}")
-                    for h in behaviours.handlers if h.draws}
-            return UAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
-                           cores, behaviours, rngs, c.ua_registrar_uri(node))
-        if isinstance(node, m.Proxy):
-            return ProxyAgent(node.name, node.host_name, self.env, self.network, c.hosts,
-                              self.sink, self.describe, cores)
-        if isinstance(node, m.RedirectServer):
-            return RedirectAgent(node.name, node.host_name, self.env, self.network, c.hosts,
-                                 self.sink, self.describe, cores)
-        return B2BUAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe, cores)
+            rngs = {i: _lazy_stream(self.seed, self.run, f"handler:{i}")
+                    for i in behaviours.drawing} if behaviours.drawing else _NO_RNGS
+            agent = UAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
+                            cores, behaviours, rngs, c.ua_registrar_uri(node))
+        elif isinstance(node, m.Proxy):
+            agent = ProxyAgent(node.name, node.host_name, self.env, self.network, c.hosts,
+                               self.sink, self.describe, cores)
+        elif isinstance(node, m.RedirectServer):
+            agent = RedirectAgent(node.name, node.host_name, self.env, self.network, c.hosts,
+                                  self.sink, self.describe, cores)
+        else:
+            agent = B2BUAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
+                               cores)
+        # The source addresses the agent hands its core are the same in every run.
+        agent._sources = c.sources[node.name]
+        return agent
 
     # ------------------------------------------------------------ drops
 
@@ -695,8 +723,8 @@ class _Run:
     # ------------------------------------------------------------ workload and faults
 
     def _at(self, t: float, fn: Callable[[], Any]) -> None:
-        """Run ``fn`` at simulated time ``t`` (a timeout callback)."""
-        self.env.timeout(max(0.0, t - self.env.now)).callbacks.append(lambda _e: fn())
+        """Run ``fn`` at simulated time ``t`` (a queued callback, ordered as a timeout)."""
+        self.network.clock.call_in(max(0.0, t - self.env._now), lambda _e: fn())
 
     def _schedule(self) -> None:
         """Put the workload and the faults on the clock."""
@@ -828,7 +856,8 @@ class _Arrivals:
         """Next arrival at ``t`` unless the stream is over."""
         if t >= self.end or (self.spec.count is not None and self.count >= self.spec.count):
             return
-        self.run.env.timeout(t - self.run.env.now).callbacks.append(self._next_cb)
+        run = self.run
+        run.network.clock.call_in(t - run.env._now, self._next_cb)
 
     def _pick(self, pool: m.Pool) -> str:
         """A member of ``pool`` for this call."""
@@ -837,7 +866,7 @@ class _Arrivals:
             return members[self.pick_rng.randrange(len(members))]
         return members[self.count % len(members)]
 
-    def _arrive(self, _event: simpy.Event) -> None:
+    def _arrive(self, _event: Any) -> None:
         """One arrival: place the call, schedule the next."""
         caller = self._pick(self.spec.callers)
         callee = self._pick(self.spec.callees)
@@ -845,7 +874,7 @@ class _Arrivals:
         run = self.run
         agent = run.agents[caller]
         agent.call(run.c.target_of(callee), self.require, self.spec.sdp)  # type: ignore[attr-defined]
-        self._schedule(run.env.now + self._gap())
+        self._schedule(run.env._now + self._gap())
         if run.retiring:
             run.arrivals += 1
             if run.arrivals >= RETIRE_EVERY:

@@ -130,6 +130,8 @@ class Agent:
         self.keep_states = sink.level == "full"
         # The AppEvent kinds the sink does anything with (None: every kind).
         self._app_kinds: frozenset[str] | None = getattr(sink, "app_kinds", None)
+        # The AppEvent kinds on_app_event can act on (None: every kind); subclasses narrow it.
+        self._app_interest: frozenset[str] | None = None
         self.describe = describer
         self._described = describer.cache
         self._fill = describer.fill
@@ -189,7 +191,9 @@ class Agent:
                         label = cseq = None
                     self.sink.app(self.env._now, self.name, action.call_id, action.kind,
                                   action.detail, label, cseq, message)
-                self.on_app_event(action)
+                interest = self._app_interest
+                if interest is None or action.kind in interest:
+                    self.on_app_event(action)
             elif kind is SendMessage:
                 self.send(action)
             else:

@@ -28,6 +28,7 @@ class CoreAgent(Agent):
         super().__init__(name, host, env, network, hosts, sink, describer)
         self.core_factory = core_factory
         self.core = core_factory()
+        self._app_interest = frozenset()  # no application: on_app_event does nothing
 
     def new_core(self) -> Any:
         """A fresh core with empty transaction state."""

@@ -74,11 +74,13 @@ class CompiledHandler:
 class Behaviours:
     """One UA node's handlers indexed for dispatch: built once per scenario, shared by every run."""
 
-    __slots__ = ("handlers", "by_key", "responses", "response_cache")
+    __slots__ = ("handlers", "by_key", "responses", "response_cache", "interest", "drawing")
 
     def __init__(self, handlers: list[CompiledHandler]) -> None:
         """Index ``handlers`` (in source order: the first match wins)."""
         self.handlers = handlers
+        # Indexes of the handlers that draw (each gets a stream per run).
+        self.drawing = tuple(h.index for h in handlers if h.draws)
         self.by_key: dict[tuple[str, ...], CompiledHandler] = {}
         self.responses: list[CompiledHandler] = []
         # (method, re-INVITE?, code) -> the first matching response handler, or None.
@@ -96,6 +98,17 @@ class Behaviours:
                 self.by_key.setdefault(("call-ended",), handler)
             else:
                 self.responses.append(handler)
+        # The AppEvent kinds UAAgent.on_app_event can act on with these handlers: requests
+        # always (the default application answers INVITEs); responses, and call ends
+        # (which forget the provisionals seen), only with response handlers.
+        interest = {"request"}
+        if self.responses:
+            interest.update(("response", "call-ended"))
+        if ("timeout",) in self.by_key:
+            interest.add("timeout")
+        if ("call-ended",) in self.by_key:
+            interest.add("call-ended")
+        self.interest = frozenset(interest)
 
     def response(self, method: str, reinvite: bool, code: int) -> CompiledHandler | None:
         """The first response handler for a ``code`` answering ``method`` (a re-INVITE or not)."""
@@ -123,12 +136,7 @@ class Script:
 
     __slots__ = ("handler", "call_id", "pc", "callbacks")
     _ok = True
-
-    def __init__(self, handler: CompiledHandler, call_id: str) -> None:
-        """Start at the first action."""
-        self.handler = handler
-        self.call_id = call_id
-        self.pc = 0
+    # No __init__: on_app_event sets handler, call_id and pc = 0 itself (a call saved per run).
 
 
 class UAAgent(Agent):
@@ -154,6 +162,7 @@ class UAAgent(Agent):
         self.last_early: Any = None
         self._forged = 0
         self.behaviours = behaviours
+        self._app_interest = behaviours.interest
         self._by_key = behaviours.by_key
         self._response_cache = behaviours.response_cache
         self._handler_rngs = handler_rngs
@@ -287,7 +296,11 @@ class UAAgent(Agent):
             self._provisionals.pop(event.call_id, None)
             handler = self._by_key.get(("call-ended",))
         if handler is not None:
-            self._run(Script(handler, event.call_id))
+            script = Script()
+            script.handler = handler
+            script.call_id = event.call_id
+            script.pc = 0
+            self._run(script)
 
     def _run(self, script: Script) -> None:
         """Run a script's actions from its program counter until a wait or the end."""

@@ -422,7 +422,8 @@ class Network:
             self.routes[key] = nodes
         hops = None
         if nodes is not None:
-            hops = tuple(self._hops[(nodes[i], nodes[i + 1])] for i in range(len(nodes) - 1))
+            links = self._hops
+            hops = tuple([links[pair] for pair in zip(nodes, nodes[1:])])
         self._paths[key] = hops
         return hops
 

@@ -46,3 +46,17 @@ def test_network_graph_is_built_on_demand_with_every_hop() -> None:
     assert not net.graph.has_edge("c", "b")
     assert [h.dst for h in net.path("a", "c")] == ["b", "c"]
     assert net.path("c", "a") is None
+
+
+def test_run_environment_has_every_attribute_simpy_sets() -> None:
+    """The engine's cheap environment holds the same state as simpy.Environment() (time 0, empty queue)."""
+    from simsip.engine import _Environment
+
+    plain, cheap = simpy.Environment(), _Environment()
+    bound = {"process", "timeout", "event", "all_of", "any_of"}
+    assert set(vars(plain)) - bound == set(vars(cheap))
+    assert (cheap.now, cheap.peek(), cheap.active_process) == (0, simpy.core.Infinity, None)
+    fired = []
+    cheap.timeout(1.5).callbacks.append(lambda e: fired.append(cheap.now))
+    cheap.run()
+    assert fired == [1.5]
