@@ -1029,6 +1029,9 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
     counters = NodeCounters()
     events: list[TraceEvent] = []
     call_ids: dict[tuple[int, int], str] = {}
+    # Only ``expect call N`` needs the Call-ID of each run's N-th call: not kept otherwise
+    # (a sweep of a million one-call runs would hold a million of them).
+    keep_call_ids = any(e.call is not None for e in scenario.expectations)
     links: dict[str, dict[str, int]] = {}
     # Sweeps run batches of run indices on many workers (simsip.experiment).
     for index in range(first_run, first_run + runs):
@@ -1037,8 +1040,9 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
         one.sink.records(table)
         counters.merge(one.sink.nodes)
         events.extend(one.sink.events)
-        for call_index, call_id in one.call_ids.items():
-            call_ids[(index, call_index)] = call_id
+        if keep_call_ids:
+            for call_index, call_id in one.call_ids.items():
+                call_ids[(index, call_index)] = call_id
         for key, hop in zip(compiled.hop_keys, one.network.hops()):
             entry = links.get(key)
             if entry is None:
