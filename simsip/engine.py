@@ -42,7 +42,7 @@ import random
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import simpy
 
@@ -1002,6 +1002,27 @@ def load(path_or_text: str | Path, params: Mapping[str, str] | None = None) -> m
     return loader(path_or_text, params=dict(params) if params else None)
 
 
+def _runs(compiled: _Compiled, seed: int, first_run: int, runs: int, trace: str,
+          until: float | None) -> Iterator[tuple[int, _Run]]:
+    """Execute run indices first_run..first_run+runs-1 one after another, yielding each when done."""
+    for index in range(first_run, first_run + runs):
+        one = _Run(compiled, seed, index, trace, until)
+        one.execute()
+        yield index, one
+
+
+def run_calls(scenario: m.Scenario, runs: int, seed: int = 0, first_run: int = 0) -> CallTable:
+    """The per-call measures of runs first_run..first_run+runs-1, tracing off (what a sweep batch needs).
+
+    The same runs as :func:`run`, without the summary, expectations, node and
+    link counters it adds: a sweep folds those once over all its batches.
+    """
+    table = CallTable()
+    for _, one in _runs(_Compiled(scenario), seed, first_run, runs, "off", None):
+        one.sink.records(table)
+    return table
+
+
 def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
         params: Mapping[str, str] | None = None, trace: str = "off",
         until: float | None = None, first_run: int = 0) -> Result:
@@ -1033,10 +1054,7 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
     # (a sweep of a million one-call runs would hold a million of them).
     keep_call_ids = any(e.call is not None for e in scenario.expectations)
     links: dict[str, dict[str, int]] = {}
-    # Sweeps run batches of run indices on many workers (simsip.experiment).
-    for index in range(first_run, first_run + runs):
-        one = _Run(compiled, seed, index, trace, until)
-        one.execute()
+    for index, one in _runs(compiled, seed, first_run, runs, trace, until):
         one.sink.records(table)
         counters.merge(one.sink.nodes)
         events.extend(one.sink.events)

@@ -1032,4 +1032,4 @@ def _engine_run_chunk(payload: Any, seed: int, start: int, stop: int) -> CallTab
     """Runs [start, stop) of a loaded scenario on the engine, as call records."""
     from simsip import engine
 
-    return engine.run(payload, runs=stop - start, seed=seed, first_run=start).calls
+    return engine.run_calls(payload, runs=stop - start, seed=seed, first_run=start)

@@ -117,6 +117,15 @@ def test_batches_by_first_run_equal_one_serial_batch() -> None:
     assert list(serial.calls) == list(parts[0].calls) + list(parts[1].calls)
 
 
+
+def test_run_calls_gives_the_call_table_of_run() -> None:
+    """A sweep batch's ``run_calls`` holds exactly ``run``'s per-call measures for those run indices."""
+    scenario = direct(loss=0.3)
+    batch = engine.run_calls(scenario, runs=6, seed=4, first_run=6)
+    assert len(batch) == 6
+    assert list(batch) == list(engine.run(scenario, runs=6, seed=4, first_run=6).calls)
+    assert list(batch) != list(engine.run_calls(scenario, runs=6, seed=4, first_run=0))
+
 def test_identical_seed_identical_json() -> None:
     scenario = direct(loss=0.3)
     a = engine.run(scenario, runs=30, seed=5).to_json()
