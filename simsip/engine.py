@@ -669,6 +669,12 @@ class _Run:
         self.sink.folder.retire_finished(live)
         for agent in b2buas:
             agent.forget_legs(live)
+        # The UA cores forget them too: their dialogs and messages are what a long run accumulates.
+        for agent in agents:
+            calls = getattr(agent.core, "calls", None)
+            if calls:
+                for call_id in [call_id for call_id in calls if call_id not in live]:
+                    del calls[call_id]
 
     def _location(self) -> LocationService:
         """A location service holding the scenario's static entries."""

@@ -101,15 +101,17 @@ def test_retiring_finished_calls_changes_no_record(text: str, monkeypatch: pytes
 
 
 def test_finished_calls_do_not_pile_up_in_the_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With tracing off the folder holds only the calls still going on, not every call so far."""
+    """With tracing off the folder and the UA cores hold only the calls still going on, not every call so far."""
     scenario = simsip.load(DIRECT.replace("poisson 5/s count 300", "every 50ms count 1500"))
     one = engine._Run(engine._Compiled(scenario), 0, 0, "off", None)
     held: list[int] = []
+    in_cores: list[int] = []
     sweep = engine._Run.retire_finished
 
     def counting(self: engine._Run) -> None:
         sweep(self)
         held.append(len(self.sink.folder.calls))
+        in_cores.append(max(len(agent.core.calls) for agent in self.agents.values()))
 
     monkeypatch.setattr(engine._Run, "retire_finished", counting)
     one.execute()
@@ -117,6 +119,7 @@ def test_finished_calls_do_not_pile_up_in_the_folder(monkeypatch: pytest.MonkeyP
     # the talk time): about 700 at any time, however long the run.
     assert len(held) == 1500 // engine.RETIRE_EVERY
     assert max(held) < 1000
+    assert max(in_cores) < 1000
     assert len(one.sink.records()) == 1500
 
 
