@@ -172,21 +172,24 @@ def message_label(msg: Any) -> str:
 
 def describe(msg: Any) -> tuple[str, str | None, str | None, int | None, str | None]:
     """``(message label, call_id, cseq, rseq, rack)`` of a Request/Response for a trace event."""
-    cseq = msg.cseq
-    rack = getattr(msg, "rack", None)
+    trace_fields = getattr(msg, "trace_fields", None)
+    if trace_fields is not None:
+        # One call that reads (and raises) as the accessors below, in the same order.
+        call_id, cseq, rseq, rack = trace_fields()
+    else:
+        cseq_value = msg.cseq
+        rack_value = getattr(msg, "rack", None)
+        call_id = msg.call_id
+        rseq = getattr(msg, "rseq", None)
+        cseq = None if cseq_value is None else str(cseq_value)
+        rack = None if rack_value is None else str(rack_value)
     method = getattr(msg, "method", None)
     if method is not None:  # message_label(msg), inlined: this runs once per message
         label = str(method)
     else:
         reason = getattr(msg, "reason", None)
         label = f"{msg.status} {reason}" if reason else str(msg.status)
-    return (
-        label,
-        msg.call_id,
-        None if cseq is None else str(cseq),
-        getattr(msg, "rseq", None),
-        None if rack is None else str(rack),
-    )
+    return label, call_id, cseq, rseq, rack
 
 
 def app_detail(kind: str, detail: Mapping[str, Any] | None = None) -> str:
