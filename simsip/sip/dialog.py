@@ -34,7 +34,7 @@ from simsip.sip.events import StateChange
 from simsip.sip.message import Headers, NameAddr, Request
 
 if TYPE_CHECKING:
-    from simsip.sip.message import URI, Response
+    from simsip.sip.message import URI, Response, Via
 
 __all__ = ["DialogState", "DialogEvent", "DIALOG_TRANSITIONS", "Dialog", "new_tag"]
 
@@ -286,8 +286,12 @@ class Dialog:
         body: bytes = b"",
         content_type: str | None = None,
         extra: list[tuple[str, str]] | None = None,
+        via_parsed: "list[Via] | None" = None,
     ) -> "Request":
-        """A request inside this dialog (§12.2.1.1); ``cseq`` defaults to the next local CSeq."""
+        """A request inside this dialog (§12.2.1.1); ``cseq`` defaults to the next local CSeq.
+
+        ``via_parsed``, when given, is ``[Via.parse(via)]`` (built by the caller from parsed parts).
+        """
         if self.route_set:
             uri, routes = self.request_uri_and_routes()
         else:
@@ -297,21 +301,21 @@ class Dialog:
         if from_to is None:
             from_to = self._from_to = (str(self.local_uri.with_tag(self.local_tag)),
                                        str(self.remote_uri.with_tag(self.remote_tag)))
-        headers = Headers()
-        add = headers.add
-        add("Via", via)
-        add("Max-Forwards", "70")
+        # The header list in one go (what one add per line builds); the caller's
+        # Via with its fresh branch comes parsed (via_parsed), not through the memo.
+        lines = [("via", "Via", via), ("max-forwards", "Max-Forwards", "70")]
         for route in routes:
-            add("Route", route)
-        add("From", from_to[0])
-        add("To", from_to[1])
-        add("Call-ID", self.call_id)
-        add("CSeq", f"{seq} {method}")  # str(CSeq(seq, method))
+            lines.append(("route", "Route", route))
+        lines.append(("from", "From", from_to[0]))
+        lines.append(("to", "To", from_to[1]))
+        lines.append(("call-id", "Call-ID", self.call_id))
+        lines.append(("cseq", "CSeq", f"{seq} {method}"))  # str(CSeq(seq, method))
         if contact is not None:
-            add("Contact", contact)
+            lines.append(("contact", "Contact", contact))
+        headers = Headers._known(lines, None if via_parsed is None else {"via": via_parsed})
         if extra:
             for name, value in extra:
-                add(name, value)
+                headers.add(name, value)
         if body:
-            add("Content-Type", content_type or "application/sdp")
+            headers.add("Content-Type", content_type or "application/sdp")
         return Request(method, uri, headers, body)

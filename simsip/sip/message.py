@@ -239,6 +239,51 @@ class Headers:
         h._index = None
         return h
 
+    @classmethod
+    def _known(cls, lines: list[tuple[str, str, str]], given: dict[str, list[Any]] | None = None) -> "Headers":
+        """What ``add`` of each line in turn builds, in one call (the cores' message building).
+
+        ``lines`` are ``(key, canonical name, value)`` triples of known names
+        (``("via", "Via", text)``), the list is kept. ``given`` maps the key of a
+        header that has exactly one line to the parsed values of that line
+        (what ``_parse_line`` gives), for a fresh value the caller built from
+        parsed parts (its Via with a new branch, its From with a new tag): that
+        line is neither parsed nor entered in the line memo, where a value seen
+        once would only evict reusable lines.
+        """
+        typed: dict[str, list[Any]] = {}
+        index: dict[str, list[str]] = {}
+        for i, (key, canon, value) in enumerate(lines):
+            # the checks and trimming of add
+            if "\n" in value or "\r" in value:
+                raise ValueError(f"header value contains CR or LF: {value!r}")
+            if value and (value[0] in " \t" or value[-1] in " \t"):
+                value = value.strip(" \t")
+                lines[i] = (key, canon, value)
+            if key in index:
+                index[key].append(value)
+                if key in typed:
+                    line_key = (key, value)
+                    parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
+                    if parsed is None:
+                        del typed[key]
+                    else:
+                        typed[key] = typed[key] + parsed
+                continue
+            index[key] = [value]
+            if given is not None and key in given:
+                typed[key] = given[key]
+            elif key in _PARSERS:
+                line_key = (key, value)
+                parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
+                if parsed is not None:
+                    typed[key] = parsed
+        h = cls.__new__(cls)
+        h._items = lines
+        h._typed = typed
+        h._index = index
+        return h
+
     @staticmethod
     def _value(value: "str | object") -> str:
         """Check a header value can be written on one line and trim it (non-strings go through ``str``)."""

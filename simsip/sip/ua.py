@@ -119,7 +119,7 @@ from typing import Any, Callable
 
 from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState, new_tag
 from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, StateChange, Transport
-from simsip.sip.message import URI, CSeq, Headers, Request, Response, make_response
+from simsip.sip.message import URI, CSeq, Headers, NameAddr, Request, Response, Via, make_response
 from simsip.sip.timers import TimerConfig
 from simsip.sip.transaction import (
     ClientTransaction,
@@ -387,7 +387,9 @@ class UserAgentCore:
         self.rng = rng
         # Header values that are the same in every message of this core, rendered once
         # (our Via for a new transaction is _via_prefix + branch).
-        self._via_prefix = f"SIP/2.0/{transport._value_} {host};branch="
+        self._via_prefix = via_prefix = f"SIP/2.0/{transport._value_} {host};branch="
+        # ... and its parse, which a fresh branch completes (_new_via): no parse per message.
+        self._via_base = _VIA_BASES[via_prefix] if via_prefix in _VIA_BASES else _via_base(via_prefix)
         params = ";transport=tcp" if transport is Transport.TCP else ""
         user = f"{self.aor.user}@" if self.aor.user else ""
         self._contact_value = f"<sip:{user}{host}{params}>"
@@ -421,6 +423,16 @@ class UserAgentCore:
         if call is not None and call.local_contact is not None:
             return call.local_contact
         return self._contact_value
+
+    def _new_via(self) -> tuple[str, list[Via]]:
+        """Our Via for a new transaction: its text and ``[Via.parse(text)]``, built from the parsed prefix."""
+        branch = self.layer.new_branch()
+        base = self._via_base
+        if base is None:  # the prefix does not parse on its own: leave the parse to Headers
+            return self._via_prefix + branch, None  # type: ignore[return-value]
+        params = base.params.copy()
+        params["branch"] = branch
+        return self._via_prefix + branch, [Via(base.transport, base.host, base.port, params, protocol=base.protocol)]
 
     def _from_nameaddr(self) -> str:
         """Our From header value without tag."""
@@ -1272,7 +1284,8 @@ class UserAgentCore:
         body = b""
         if response.body and not uac.sdp:
             body = self._sdp(call)  # the 2xx carried the offer: answer in the ACK
-        ack = dialog.build_request("ACK", self._via_prefix + self.layer.new_branch(), cseq=seq, body=body)
+        via, via_parsed = self._new_via()
+        ack = dialog.build_request("ACK", via, cseq=seq, body=body, via_parsed=via_parsed)
         if uac.auth_tries:  # only an INVITE answering a challenge carries credentials (§22.2)
             for name in ("Authorization", "Proxy-Authorization"):
                 for value in uac.request.headers.get_all(name):
@@ -1483,23 +1496,36 @@ class UserAgentCore:
         config = self._config
         body = self._sdp(call) if sdp is None else _body(sdp)
         require = config.require_100rel if require_100rel is None else require_100rel
-        headers = Headers()
-        add = headers.add
-        add("Via", self._via_prefix + self.layer.new_branch())
-        add("Max-Forwards", "70")
-        add("From", f"{self._from_nameaddr()};tag={call.local_tag}")
-        add("To", to_value)
-        add("Call-ID", call_id)
-        add("CSeq", "1 INVITE")
-        add("Contact", self._contact_value)
-        add("Allow", ALLOW)
+        # The header list in one go (what one add per line builds); the fresh Via and
+        # From come parsed from their parsed prefixes, not through the line memo.
+        via, via_parsed = self._new_via()
+        from_prefix = self._from_nameaddr()
+        tag = call.local_tag
+        lines = [
+            ("via", "Via", via),
+            ("max-forwards", "Max-Forwards", "70"),
+            ("from", "From", f"{from_prefix};tag={tag}"),
+            ("to", "To", to_value),
+            ("call-id", "Call-ID", call_id),
+            ("cseq", "CSeq", "1 INVITE"),
+            ("contact", "Contact", self._contact_value),
+            ("allow", "Allow", ALLOW),
+        ]
         if config.supports_100rel or require:
-            add("Supported", "100rel")  # RFC 3262 §4: SHOULD in every INVITE
+            lines.append(("supported", "Supported", "100rel"))  # RFC 3262 §4: SHOULD in every INVITE
         if require:
-            add("Require", "100rel")
+            lines.append(("require", "Require", "100rel"))
         if body:
-            add("Content-Type", SDP)
-        request = Request("INVITE", uri, headers, body)
+            lines.append(("content-type", "Content-Type", SDP))
+        given = {}
+        if via_parsed is not None:
+            given["via"] = via_parsed
+        base = _FROM_BASES[from_prefix] if from_prefix in _FROM_BASES else _from_base(from_prefix)
+        if base is not None:
+            params = base.params.copy()
+            params["tag"] = tag
+            given["from"] = [NameAddr(base.display, base.uri, params)]
+        request = Request("INVITE", uri, Headers._known(lines, given), body)
         destination = config.outbound[0] if config.outbound else self._resolve(uri)  # _out_of_dialog_destination
         tx, actions = self._send_request(now, request, destination, None)
         uac = _UacInvite(request, tx, destination, reinvite=False, sdp=body)
@@ -1541,7 +1567,8 @@ class UserAgentCore:
         body = b""
         if response.body and uac is not None and not uac.sdp:
             body = self._sdp(call)  # RFC 3262 §5: the 1xx carried the offer, answer in the PRACK
-        request = dialog.build_request("PRACK", self._via_prefix + self.layer.new_branch(), body=body,
+        via, via_parsed = self._new_via()
+        request = dialog.build_request("PRACK", via, body=body, via_parsed=via_parsed,
                                        extra=[("RAck", f"{rseq} {cseq.seq} {cseq.method}")])  # str(RAck(...))
         dialog.pending_prack = None
         role = _ClientRole(call.call_id, "PRACK", dialog, rack=(rseq, cseq.seq))
@@ -1622,7 +1649,8 @@ class UserAgentCore:
         # §13.2.2.4: the 2xx is ACKed before the BYE
         actions = self._send_held_ack(now, call) if call.held_ack is not None else []
         actions += dialog.feed(DialogEvent.BYE)
-        request = dialog.build_request("BYE", self._via_prefix + self.layer.new_branch())
+        via, via_parsed = self._new_via()
+        request = dialog.build_request("BYE", via, via_parsed=via_parsed)
         role = _ClientRole(call.call_id, "BYE", dialog)
         _, sent = self._send_request(now, request, self._dialog_destination(dialog), role)
         return actions + sent
@@ -1703,7 +1731,8 @@ class UserAgentCore:
         extra = [("Allow", ALLOW)]
         if self._config.supports_100rel:
             extra.append(("Supported", "100rel"))
-        request = dialog.build_request("INVITE", self._via_prefix + self.layer.new_branch(),
+        via, via_parsed = self._new_via()
+        request = dialog.build_request("INVITE", via, via_parsed=via_parsed,
                                        contact=self._contact(call), body=body, extra=extra)
         destination = self._dialog_destination(dialog)
         tx, actions = self._send_request(now, request, destination, None)
@@ -1805,6 +1834,39 @@ def _has_100rel(tags: list[str]) -> bool:
 # targets in every run. URIs are values (never changed in place), so one can be shared.
 _TARGETS: dict[str, tuple[URI, str]] = {}
 _TARGETS_MAX = 1024
+
+
+# A core's Via text before the branch -> its parse with a branch (None: does not
+# parse), and our From text before the tag -> its parse with a tag: the parsed
+# prefixes that _new_via / invite complete with a fresh branch or tag, exactly as
+# Via.parse / NameAddr.parse complete a memoised prefix. Values, shared read-only.
+_VIA_BASES: "dict[str, Via | None]" = {}
+_FROM_BASES: "dict[str, NameAddr | None]" = {}
+_BASES_MAX = 1024
+
+
+def _via_base(prefix: str) -> "Via | None":
+    """Parse and remember ``prefix`` completed with a branch (None if that does not parse)."""
+    try:
+        base: Via | None = Via.parse(prefix + "z9hG4bK0")
+    except Exception:
+        base = None
+    if len(_VIA_BASES) >= _BASES_MAX:
+        _VIA_BASES.clear()
+    _VIA_BASES[prefix] = base
+    return base
+
+
+def _from_base(prefix: str) -> "NameAddr | None":
+    """Parse and remember the From text ``prefix`` completed with a tag (None if that does not parse)."""
+    try:
+        base: NameAddr | None = NameAddr.parse(prefix + ";tag=0")
+    except Exception:
+        base = None
+    if len(_FROM_BASES) >= _BASES_MAX:
+        _FROM_BASES.clear()
+    _FROM_BASES[prefix] = base
+    return base
 
 
 def _parse_target(target: str) -> tuple[URI, str]:

@@ -20,7 +20,7 @@ from test_message_properties import PROPERTY_SETTINGS, name_addrs, requests, tok
 
 from simsip.metrics.trace import describe
 from simsip.sip import URI, CSeq, Headers, NameAddr, Request, SipParseError, Via, make_response
-from simsip.sip.message import _NAME_ADDR_PREFIXES, _VIA_PREFIXES
+from simsip.sip.message import _LINE_CACHE, _NAME_ADDR_PREFIXES, _VIA_PREFIXES
 
 
 def uri_fields(uri: URI) -> tuple:
@@ -248,3 +248,52 @@ def test_trace_fields_repeated_and_malformed(lines: list, lazy: bool) -> None:
         request.headers._index = None
     copy = request.copy()
     assert trace_outcome(Request.trace_fields, request) == trace_outcome(lambda m: describe(m)[1:], copy)
+
+
+def fields(value: object) -> object:
+    """Every field of a parsed header value (params in order), to compare exactly."""
+    if isinstance(value, Via):
+        return ("via", value.protocol, value.transport, value.host, value.port, list(value.params.items()))
+    if isinstance(value, NameAddr):
+        return ("name-addr", value.display, uri_fields(value.uri), list(value.params.items()))
+    return value
+
+
+def built_state(h: Headers) -> tuple:
+    """The lines, read index and parsed values a Headers holds (what its readers see)."""
+    return (list(h._items), h._index, {key: [fields(v) for v in values] for key, values in h._typed.items()})
+
+
+KNOWN_LINES = st.lists(
+    st.tuples(
+        st.sampled_from([("via", "Via"), ("to", "To"), ("cseq", "CSeq"), ("supported", "Supported"),
+                         ("route", "Route"), ("max-forwards", "Max-Forwards"), ("x-extra", "X-Extra")]),
+        st.sampled_from(["SIP/2.0/UDP a;branch=z9hG4bK1", " <sip:p;lr>, <sip:q;lr>", "1 INVITE", "<sip:b@c>;tag=9 ",
+                         "100rel, timer", "x", "70", ""]),
+    ),
+    max_size=10,
+)
+
+
+@PROPERTY_SETTINGS
+@given(KNOWN_LINES)
+def test_headers_known_builds_what_add_builds(lines: list) -> None:
+    """Headers._known (the cores' one-go building) holds what one add per line holds, errors left for readers."""
+    added = Headers()
+    for (_, canon), value in lines:
+        added.add(canon, value)
+    known = Headers._known([(key, canon, value) for (key, canon), value in lines])
+    assert built_state(known) == built_state(added)
+    assert list(known) == list(added)
+
+
+def test_headers_known_given_values_and_bad_lines() -> None:
+    """A given parse is taken as is (not entered in the line memo); CR/LF is refused as add refuses it."""
+    via = "SIP/2.0/UDP a;branch=z9hG4bKgiven1"
+    parsed = [Via.parse(via)]
+    known = Headers._known([("via", "Via", via), ("cseq", "CSeq", "1 INVITE")], {"via": parsed})
+    assert known._typed["via"] is parsed
+    assert ("via", via) not in _LINE_CACHE
+    assert Request("INVITE", "sip:b@c", known).top_via.branch == "z9hG4bKgiven1"
+    with pytest.raises(ValueError, match="CR or LF"):
+        Headers._known([("call-id", "Call-ID", "a\r\nb")])

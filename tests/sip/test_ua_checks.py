@@ -135,3 +135,27 @@ def test_dialog_requests_and_state_changes_rfc3261_12_2_1_1() -> None:
     assert bye.headers.get("To") == '"Alice" <sip:alice@atlanta.example.com>;tag=1928301774'
     assert [bye.headers.get("CSeq"), again.headers.get("CSeq")] == ["1 BYE", "2 BYE"]
     assert str(bye.uri) == "sip:alice@pc33.atlanta.example.com"
+
+
+def test_built_requests_carry_the_parse_of_their_lines_rfc3261_8_1_1() -> None:
+    """INVITE, PRACK, ACK, BYE and re-INVITE come with parsed Via/From (fresh branch and tag) equal to their text's parse."""
+    from corehelp import dial
+    from test_message_fastpaths import built_state
+
+    from simsip.sip.message import Headers
+
+    net, alice, bob = pair()
+    call_id = dial(net, alice, bob, [(0.0, 180, {"reliable": True}), (0.5, 200, {})])
+    net.run(until=2.0)
+    net.do("alice", lambda now: alice.reinvite(now, call_id))
+    net.run(until=4.0)
+    net.do("alice", lambda now: alice.hangup(now, call_id))
+    net.run(until=8.0)
+    sent = [s.message for s in net.sends("alice")]
+    labels = [getattr(m, "method", None) for m in sent]
+    assert [x for x in ("INVITE", "PRACK", "ACK", "BYE") if x not in labels] == [] and labels.count("INVITE") == 2
+    for message in sent:
+        reparsed = Headers()
+        for name, value in message.headers:
+            reparsed.add(name, value)
+        assert built_state(message.headers) == built_state(reparsed), message
