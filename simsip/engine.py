@@ -360,6 +360,13 @@ class _Compiled:
         # Per node: source node -> the Address its core is told a message came from.
         self.sources: dict[str, dict[str, Address]] = {node.name: {} for node in scenario.nodes}
         self._registrar_uris: dict[str, str | None] = {}
+        # Per node, what every run's agent is made of: its core builder and (UAs) the
+        # Request-URI of its REGISTERs.
+        self.plans: dict[str, tuple[Callable[..., Any], str | None]] = {
+            node.name: (self.core_builder(node),
+                        self.ua_registrar_uri(node) if isinstance(node, m.UserAgent) else None)
+            for node in scenario.nodes
+        }
 
     # ------------------------------------------------------------ routing
 
@@ -685,14 +692,15 @@ class _Run:
     def _agent(self, node: m.SipNode) -> Agent:
         """The agent for one node, with a core factory that also serves restarts."""
         c = self.c
-        cores = _Cores(c.core_builder(node), self.seed, self.run, node.name)
+        build, registrar_uri = c.plans[node.name]
+        cores = _Cores(build, self.seed, self.run, node.name)
         agent: Agent
         if isinstance(node, m.UserAgent):
             behaviours = c.behaviours[node.name]
             rngs = {i: _lazy_stream(self.seed, self.run, f"handler:{i}")
                     for i in behaviours.drawing} if behaviours.drawing else _NO_RNGS
             agent = UAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
-                            cores, behaviours, rngs, c.ua_registrar_uri(node))
+                            cores, behaviours, rngs, registrar_uri)
         elif isinstance(node, m.Proxy):
             agent = ProxyAgent(node.name, node.host_name, self.env, self.network, c.hosts,
                                self.sink, self.describe, cores)
