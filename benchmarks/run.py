@@ -13,7 +13,9 @@
     points (0..9 %) with 10k, 100k and 1M calls in all (``--quick``: 2k, 20k),
     each in a fresh subprocess on the process executor with every core, which
     reads its own and its workers' ``ru_maxrss``; the 1M point is also the
-    "1,000,000 calls in under 90 s on 2 cores" figure;
+    "1,000,000 calls in under 90 s on 2 cores" figure; and one long run of
+    10k and 100k calls (``--quick``: 2k, 20k) in one simulation, whose peak RSS
+    grows only with the stored per-call measures (finished calls are released);
 (d) a sweep's calls/s on 1 process and on all cores (``simsip.sweep``, the
     function behind ``simsip sweep``).
 
@@ -101,6 +103,44 @@ def sweep_once(calls: int, jobs: int | None) -> dict[str, Any]:
             "worker_peak_rss_bytes": workers}
 
 
+# One long run: direct_call's agents and link with a fixed-rate call stream (item 3 of
+# issue 9: finished calls are released, so memory grows only by the stored measures).
+STREAM = """
+scenario "benchmark: one long run of direct calls"
+ua alice
+ua bob
+link alice <-> bob delay 50ms loss 10%
+on bob INVITE:
+    send 200
+on alice 200:
+    wait 1s
+    hangup
+calls alice -> bob every 50ms count {calls}
+"""
+
+
+def stream_once(calls: int) -> dict[str, Any]:
+    """One run of ``calls`` direct calls at 10 % loss, tracing off, in this process."""
+    import simsip
+
+    scenario = simsip.load(STREAM.format(calls=calls))
+    cpu0 = _cpu()
+    result = simsip.run(scenario, runs=1, seed=0, trace="off")
+    cpu = _cpu() - cpu0
+    assert len(result.calls) == calls, "every call must be recorded"
+    return {"calls": calls, "cpu_s": round(cpu, 3), "calls_per_s": calls / cpu,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def stream_in_subprocess(calls: int) -> dict[str, Any]:
+    """:func:`stream_once` in a fresh interpreter, so its peak RSS is its own."""
+    cmd = [sys.executable, "-m", "benchmarks.run", "--child-stream", str(calls)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"long run of {calls} calls failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def sweep_in_subprocess(calls: int, jobs: int | None) -> dict[str, Any]:
     """:func:`sweep_once` in a fresh interpreter, so its peak RSS is its own."""
     cmd = [sys.executable, "-m", "benchmarks.run", "--child-sweep", str(calls),
@@ -146,8 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-rss", action="store_true", help="leave out (c), the RSS growth sweeps")
     parser.add_argument("--child-sweep", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child-jobs", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--child-stream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    if args.child_stream is not None:
+        print(json.dumps(stream_once(args.child_stream)))
+        return 0
     if args.child_sweep is not None:
         print(json.dumps(sweep_once(args.child_sweep, args.child_jobs or None)))
         return 0
@@ -205,6 +249,18 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss_under_1_gib": top["parent_peak_rss_bytes"] < GIB
             and top["worker_peak_rss_bytes"] < GIB,
         } if top["calls"] >= 1_000_000 else None
+        lengths = (2_000, 20_000) if quick else (10_000, 100_000)
+        print("    one long run (a call every 50 ms, 10 % loss, tracing off), each in a fresh process:")
+        results["rss_long_run"] = []
+        for calls in lengths:
+            r = stream_in_subprocess(calls)
+            results["rss_long_run"].append(r)
+            print(f"    {r['calls']:>9,} calls: peak {_mib(r['peak_rss_bytes'])}, "
+                  f"{r['calls_per_s']:8,.0f} calls/s (CPU)")
+        short, long = results["rss_long_run"]
+        per_call = (long["peak_rss_bytes"] - short["peak_rss_bytes"]) / (long["calls"] - short["calls"])
+        long["bytes_per_extra_call"] = per_call
+        print(f"    {short['calls']:,} -> {long['calls']:,} calls: grows {per_call:,.0f} bytes per call")
 
     sweep_calls = 2_000 if quick else 20_000
     print(f"(d) sweep calls/s, direct_call, {sweep_calls:,} calls over {SWEEP_POINTS} loss points:")
