@@ -1222,7 +1222,11 @@ class _Message:
         """Contact values ([] if none; a ``*`` wildcard is reported by ``contact_star``)."""
         typed = self.headers._typed
         values = typed["contact"] if "contact" in typed else self._values("contact")
-        return [v for v in values if v != "*"]
+        # A parsed Contact is a NameAddr or the str "*" (no NameAddr.__eq__ call per value to tell).
+        for v in values:
+            if v.__class__ is str:
+                return [v for v in values if v.__class__ is not str]
+        return values[:]
 
     @property
     def contact_star(self) -> bool:

@@ -126,6 +126,7 @@ from simsip.sip.transaction import (
     InviteServerTransaction,
     ServerTransaction,
     TransactionLayer,
+    MAGIC_COOKIE,
     TUEvent,
     build_from_invite,
     has_magic_cookie,
@@ -1893,6 +1894,9 @@ def _safe_call_id(message) -> str:
         return ""
 
 
+_COOKIE_LEN = len(MAGIC_COOKIE)
+
+
 def _transaction_problem(request: "Request") -> str | None:
     """Why ``request`` cannot get a server transaction (None when it can).
 
@@ -1900,6 +1904,35 @@ def _transaction_problem(request: "Request") -> str | None:
     Call-ID and From; RFC 4475 §3.3.1 (insuf) and §3.3.8 (multi01) are
     answered 400 without one.
     """
+    # The common case read from the parsed values at once (what the accessors below
+    # find, without a call each): a top Via with an RFC 3261 branch, exactly one
+    # CSeq/Call-ID/From/To (typed only when they parsed) and at most one
+    # Content-Length. Anything else goes the whole way below.
+    h = request.headers
+    typed = h._typed
+    try:
+        params = typed["via"][0].params
+        (_,) = typed["cseq"]
+        (_,) = typed["call-id"]
+        (_,) = typed["from"]
+        (_,) = typed["to"]
+    except (KeyError, IndexError, ValueError):
+        pass
+    else:
+        branch = params["branch"] if "branch" in params else None
+        if branch and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE:  # has_magic_cookie
+            if "content-length" in typed:
+                if not typed["content-length"][1:]:
+                    return None
+            else:
+                index = h._index
+                if index is not None and "content-length" not in index:
+                    return None
+    return _transaction_problem_full(request)
+
+
+def _transaction_problem_full(request: "Request") -> str | None:
+    """``_transaction_problem`` read through the typed accessors, one check after the other."""
     try:
         via = request.top_via
         if via is None:

@@ -159,3 +159,39 @@ def test_built_requests_carry_the_parse_of_their_lines_rfc3261_8_1_1() -> None:
         for name, value in message.headers:
             reparsed.add(name, value)
         assert built_state(message.headers) == built_state(reparsed), message
+
+
+def _problem_inputs() -> list[bytes]:
+    """RFC 4475 torture requests and variants of one INVITE that each break one §8.1.1 / §17.2.3 need."""
+    from conftest import RFC4475
+
+    texts = [path.read_bytes() for path in sorted(RFC4475.glob("*.dat"))]
+    return texts + [
+        invite_text(), invite_text(to=TO * 2), invite_text(from_=FROM * 2), invite_text(call_id=""),
+        invite_text(cseq=CSEQ * 2), invite_text(via=""), invite_text(via=VIA * 2),
+        invite_text(via=VIA.replace("z9hG4bK776asdhds", "z9hG4bK")),
+        invite_text(via=VIA.replace("z9hG4bK776asdhds", "776asdhds")),
+        invite_text(extra="Content-Length: 0\r\n"), invite_text(extra="Content-Length: 5\r\n"),
+    ]
+
+
+def test_transaction_problem_shortcut_answers_as_the_full_checks_rfc3261_8_1_1() -> None:
+    """§8.1.1 / §17.2.3 / RFC 4475: the shortcut over parsed values gives the full checks' verdict for every request."""
+    from simsip.sip.message import Headers, Request
+    from simsip.sip.ua import _transaction_problem, _transaction_problem_full
+
+    seen = set()
+    for text in _problem_inputs():
+        try:
+            message = parse(text)
+        except Exception:
+            continue
+        if not isinstance(message, Request):
+            continue
+        rebuilt = Request(message.method, message.uri, Headers(list(message.headers)), message.body)
+        copied = message.copy()  # a copy's read index is rebuilt on demand
+        for m in (message, rebuilt, copied):
+            verdict = _transaction_problem_full(m)
+            assert _transaction_problem(m) == verdict, text[:60]
+            seen.add(verdict)
+    assert {None, "need exactly one To", "conflicting Content-Length"} <= seen
