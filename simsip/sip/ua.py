@@ -649,12 +649,19 @@ class UserAgentCore:
         # §8.2.1: unknown method -> 501, known but not ours -> 405 (both with Allow).
         if method not in _ALLOWED:
             return (501 if method not in KNOWN_METHODS else 405), None, [("Allow", ALLOW)]
+        typed = request.headers._typed
         try:
-            cseq = request.cseq
-            to, from_ = request.to, request.from_
-            uri = request.uri
-        except Exception:
-            return 400, "Bad Request (unparseable header)", []
+            # What .cseq/.to/.from_ return when parsed and single (as _transaction_problem found them).
+            (cseq,) = typed["cseq"]
+            (to,) = typed["to"]
+            (from_,) = typed["from"]
+        except (KeyError, ValueError):
+            try:
+                cseq = request.cseq
+                to, from_ = request.to, request.from_
+            except Exception:
+                return 400, "Bad Request (unparseable header)", []
+        uri = request.uri
         if cseq.method != method:
             return 400, "Bad Request (CSeq method does not match)", []
         if not 0 <= cseq.seq <= MAX_CSEQ:
@@ -664,7 +671,8 @@ class UserAgentCore:
         if scheme != "sip" and scheme != "sips" and scheme.lower() not in ("sip", "sips"):
             return 416, None, []
         # §8.2.2.2: merged request (same From tag, Call-ID, CSeq, different branch) -> 482.
-        if not to.tag:
+        to_params = to.params
+        if "tag" not in to_params or not to_params["tag"]:  # not to.tag
             key = (from_.tag, request.call_id, cseq.seq, method)
             seen = self._merged.get(key)
             if seen is not None and seen[0] != tx.key:
