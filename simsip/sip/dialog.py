@@ -133,6 +133,9 @@ class Dialog:
         self.acks: dict[int, list] = {}
         # RFC 3262 §4: the newest in-order reliable 1xx not PRACKed yet (auto_prack=False).
         self.pending_prack: "Response | None" = None
+        # [call_id] when it was read from a parsed message (what parsing it gives): the
+        # requests of the dialog carry it parsed (build_request), no parse or memo entry.
+        self._call_id_parsed: list[str] | None = None
         # Rendered once (identifiers and URIs are fixed once the dialog exists): the StateChange
         # name, and (on first use) the From and To values of our requests.
         self._name = f"dialog {call_id};{local_tag};{remote_tag}"
@@ -187,7 +190,7 @@ class Dialog:
         """§12.1.2: the UAC side, from our request and a 1xx/2xx carrying a To tag."""
         route_set = list(reversed(response.headers.get_all("Record-Route")))
         contacts = response.contacts
-        return cls(
+        dialog = cls(
             call_id=request.call_id,
             local_tag=request.from_.tag,
             remote_tag=response.to.tag,
@@ -200,12 +203,14 @@ class Dialog:
             is_uac=True,
             secure=request.uri.scheme == "sips",
         )
+        dialog._call_id_parsed = [dialog.call_id]  # read by .call_id: a valid Call-ID
+        return dialog
 
     @classmethod
     def from_uas(cls, request: "Request", local_tag: str) -> "Dialog":
         """§12.1.1: the UAS side, from the request and the To tag we chose."""
         contacts = request.contacts
-        return cls(
+        dialog = cls(
             call_id=request.call_id,
             local_tag=local_tag,
             remote_tag=request.from_.tag or "",
@@ -218,6 +223,8 @@ class Dialog:
             is_uac=False,
             secure=request.uri.scheme == "sips",
         )
+        dialog._call_id_parsed = [dialog.call_id]  # read by .call_id: a valid Call-ID
+        return dialog
 
     def refresh_from_2xx(self, response: "Response") -> None:
         """§13.2.2.4: a 2xx recomputes the UAC's route set and remote target."""
@@ -312,7 +319,14 @@ class Dialog:
         lines.append(("cseq", "CSeq", f"{seq} {method}"))  # str(CSeq(seq, method))
         if contact is not None:
             lines.append(("contact", "Contact", contact))
-        headers = Headers._known(lines, None if via_parsed is None else {"via": via_parsed})
+        call_id_parsed = self._call_id_parsed
+        if via_parsed is not None:
+            given: dict | None = {"via": via_parsed}
+            if call_id_parsed is not None:
+                given["call-id"] = call_id_parsed  # type: ignore[index]
+        else:
+            given = None if call_id_parsed is None else {"call-id": call_id_parsed}
+        headers = Headers._known(lines, given)
         if extra:
             for name, value in extra:
                 headers.add(name, value)

@@ -117,6 +117,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from simsip.sip.abnf import CALLID_RE
 from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState, new_tag
 from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, StateChange, Transport
 from simsip.sip.message import URI, CSeq, Headers, NameAddr, Request, Response, Via, make_response
@@ -1529,6 +1530,8 @@ class UserAgentCore:
         given = {}
         if via_parsed is not None:
             given["via"] = via_parsed
+        if _CALLID_FULLMATCH(call_id):
+            given["call-id"] = [call_id]  # what _parse_call_id gives: the text, checked
         base = _FROM_BASES[from_prefix] if from_prefix in _FROM_BASES else _from_base(from_prefix)
         if base is not None:
             params = base.params.copy()
@@ -1903,6 +1906,7 @@ def _safe_call_id(message) -> str:
 
 
 _COOKIE_LEN = len(MAGIC_COOKIE)
+_CALLID_FULLMATCH = CALLID_RE.fullmatch
 
 
 def _transaction_problem(request: "Request") -> str | None:

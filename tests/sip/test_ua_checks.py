@@ -195,3 +195,24 @@ def test_transaction_problem_shortcut_answers_as_the_full_checks_rfc3261_8_1_1()
             assert _transaction_problem(m) == verdict, text[:60]
             seen.add(verdict)
     assert {None, "need exactly one To", "conflicting Content-Length"} <= seen
+
+
+@pytest.mark.parametrize("call_id", ["abc@host", "a b", "x@y@z", " padded@host"])
+def test_invite_with_given_call_id_reads_as_its_text_rfc3261_8_1_1_4(call_id: str) -> None:
+    """§8.1.1.4: an INVITE with the application's Call-ID carries it as its text parses; a bad one raises."""
+    from test_message_fastpaths import built_state
+
+    from simsip.sip.message import Headers, SipParseError
+
+    net, alice, _ = pair()
+    if call_id in ("a b", "x@y@z"):
+        with pytest.raises(SipParseError, match="bad Call-ID"):  # the transaction reads it, as before
+            net.do("alice", lambda now: alice.invite(now, "sip:bob@bob", call_id=call_id))
+        return
+    net.do("alice", lambda now: alice.invite(now, "sip:bob@bob", call_id=call_id))
+    invite = net.sends("alice", "INVITE")[0].message
+    reparsed = Headers()
+    for name, value in invite.headers:
+        reparsed.add(name, value)
+    assert built_state(invite.headers) == built_state(reparsed)
+    assert invite.call_id == call_id.strip()
