@@ -140,6 +140,7 @@ class Dialog:
         # name, and (on first use) the From and To values of our requests.
         self._name = f"dialog {call_id};{local_tag};{remote_tag}"
         self._from_to: tuple[str, str] | None = None
+        self._given: dict[str, list] = {}  # header key -> parsed values given to Headers._known (set with _from_to)
 
     @property
     def id(self) -> tuple[str, str, str]:
@@ -308,6 +309,14 @@ class Dialog:
         if from_to is None:
             from_to = self._from_to = (str(self.local_uri.with_tag(self.local_tag)),
                                        str(self.remote_uri.with_tag(self.remote_tag)))
+            # The parsed values every request of the dialog carries, parsed once here
+            # (what Headers' line memo would give; one that does not parse is left for the reader).
+            self._given = {} if self._call_id_parsed is None else {"call-id": self._call_id_parsed}
+            for key, text in (("from", from_to[0]), ("to", from_to[1])):
+                try:
+                    self._given[key] = [NameAddr.parse(text)]  # a From/To line holds one value
+                except Exception:
+                    pass
         # The header list in one go (what one add per line builds); the caller's
         # Via with its fresh branch comes parsed (via_parsed), not through the memo.
         lines = [("via", "Via", via), ("max-forwards", "Max-Forwards", "70")]
@@ -319,13 +328,7 @@ class Dialog:
         lines.append(("cseq", "CSeq", f"{seq} {method}"))  # str(CSeq(seq, method))
         if contact is not None:
             lines.append(("contact", "Contact", contact))
-        call_id_parsed = self._call_id_parsed
-        if via_parsed is not None:
-            given: dict | None = {"via": via_parsed}
-            if call_id_parsed is not None:
-                given["call-id"] = call_id_parsed  # type: ignore[index]
-        else:
-            given = None if call_id_parsed is None else {"call-id": call_id_parsed}
+        given = self._given if via_parsed is None else {**self._given, "via": via_parsed}
         headers = Headers._known(lines, given)
         if extra:
             for name, value in extra:

@@ -216,3 +216,19 @@ def test_invite_with_given_call_id_reads_as_its_text_rfc3261_8_1_1_4(call_id: st
         reparsed.add(name, value)
     assert built_state(invite.headers) == built_state(reparsed)
     assert invite.call_id == call_id.strip()
+
+
+def test_dialog_requests_carry_the_parse_of_their_lines_rfc3261_12_2_1_1() -> None:
+    """§12.2.1.1: From/To/Call-ID a dialog gives parsed (display names, tags) read as their text parses."""
+    from test_message_fastpaths import built_state
+
+    from simsip.sip.message import Headers, Via
+
+    dialog = Dialog.from_uas(parse(invite_text()), "bobtag")
+    for n, via_parsed in ((1, None), (2, [Via.parse("SIP/2.0/UDP biloxi.example.com;branch=z9hG4bK2")])):
+        bye = dialog.build_request("BYE", f"SIP/2.0/UDP biloxi.example.com;branch=z9hG4bK{n}", via_parsed=via_parsed)
+        reparsed = Headers()
+        for name, value in bye.headers:
+            reparsed.add(name, value)
+        assert built_state(bye.headers) == built_state(reparsed)
+        assert set(bye.headers._typed) >= {"from", "to", "call-id", "via"}
