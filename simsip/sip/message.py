@@ -1085,6 +1085,67 @@ def _parse_line_uncached(key: str, value: str) -> list[Any]:
 # ---------------------------------------------------------------- messages
 
 
+# ---------------------------------------------------------------- accessor factories
+# One getter per header kind, each a single Python call when the header was parsed
+# already (a property calling a shared helper would cost two).
+
+
+def _single_header(key: str, name: str, doc: str) -> property:
+    """The accessor of mandatory single-valued header ``key``: its value; SipParseError if missing or repeated."""
+
+    def read(self: "_Message") -> Any:
+        typed = self.headers._typed
+        if key in typed:
+            try:
+                (value,) = typed[key]  # exactly one
+                return value
+            except ValueError:
+                pass
+        return self._one(key, name)
+
+    return property(read, doc=doc)
+
+
+def _optional_header(key: str, name: str, doc: str) -> property:
+    """The accessor of optional single-valued header ``key``: its value or None; SipParseError if repeated."""
+
+    def read(self: "_Message") -> Any:
+        h = self.headers
+        typed = h._typed
+        if key in typed:
+            values = typed[key]
+            if not values:
+                return None
+            try:
+                (value,) = values
+                return value
+            except ValueError:
+                pass
+        else:
+            index = h._index
+            if index is not None and key not in index:  # absent: no parse, no cache entry
+                return None
+        return self._optional(key, name)
+
+    return property(read, doc=doc)
+
+
+def _list_header(key: str, doc: str) -> property:
+    """The accessor of list header ``key``: a new list of its values, top first ([] if none)."""
+
+    def read(self: "_Message") -> list[Any]:
+        h = self.headers
+        typed = h._typed
+        if key in typed:
+            return typed[key][:]
+        index = h._index
+        if index is not None and key not in index:  # absent: no parse, no cache entry
+            return []
+        return list(self._values(key))
+
+    return property(read, doc=doc)
+
+
 class _Message:
     """What requests and responses share: headers, body, version and typed accessors."""
 
@@ -1149,7 +1210,8 @@ class _Message:
         return values[0]
 
     # The hot accessors read the typed cache directly (no helper call when the
-    # header was parsed already); ``(value,) = values`` checks "exactly one".
+    # header was parsed already); the per-header ones come from _single_header,
+    # _optional_header and _list_header (above the class).
 
     @property
     def vias(self) -> list[Via]:
@@ -1169,53 +1231,13 @@ class _Message:
             raise SipParseError("missing Via header", expected="Via")
         return values[0]
 
-    @property
-    def call_id(self) -> str:
-        """The Call-ID; SipParseError if missing, repeated or malformed."""
-        typed = self.headers._typed
-        if "call-id" in typed:
-            try:
-                (value,) = typed["call-id"]
-                return value
-            except ValueError:
-                pass
-        return self._one("call-id", "Call-ID")
+    call_id = _single_header("call-id", "Call-ID", "The Call-ID; SipParseError if missing, repeated or malformed.")
 
-    @property
-    def cseq(self) -> CSeq:
-        """The CSeq; SipParseError if missing, repeated or malformed."""
-        typed = self.headers._typed
-        if "cseq" in typed:
-            try:
-                (value,) = typed["cseq"]
-                return value
-            except ValueError:
-                pass
-        return self._one("cseq", "CSeq")
+    cseq = _single_header("cseq", "CSeq", "The CSeq; SipParseError if missing, repeated or malformed.")
 
-    @property
-    def from_(self) -> NameAddr:
-        """The From; SipParseError if missing, repeated or malformed."""
-        typed = self.headers._typed
-        if "from" in typed:
-            try:
-                (value,) = typed["from"]
-                return value
-            except ValueError:
-                pass
-        return self._one("from", "From")
+    from_ = _single_header("from", "From", "The From; SipParseError if missing, repeated or malformed.")
 
-    @property
-    def to(self) -> NameAddr:
-        """The To; SipParseError if missing, repeated or malformed."""
-        typed = self.headers._typed
-        if "to" in typed:
-            try:
-                (value,) = typed["to"]
-                return value
-            except ValueError:
-                pass
-        return self._one("to", "To")
+    to = _single_header("to", "To", "The To; SipParseError if missing, repeated or malformed.")
 
     @property
     def contacts(self) -> list[NameAddr]:
@@ -1233,201 +1255,32 @@ class _Message:
         """True for ``Contact: *`` (REGISTER removing all bindings, RFC 3261 §10.2.2)."""
         return "*" in self._values("contact")
 
-    @property
-    def routes(self) -> list[NameAddr]:
-        """Route values, top first ([] if none)."""
-        h = self.headers
-        typed = h._typed
-        if "route" in typed:
-            return typed["route"][:]
-        index = h._index
-        if index is not None and "route" not in index:
-            return []
-        return list(self._values("route"))
+    routes = _list_header("route", "Route values, top first ([] if none).")
 
-    @property
-    def record_routes(self) -> list[NameAddr]:
-        """Record-Route values, top first ([] if none)."""
-        h = self.headers
-        typed = h._typed
-        if "record-route" in typed:
-            return typed["record-route"][:]
-        index = h._index
-        if index is not None and "record-route" not in index:
-            return []
-        return list(self._values("record-route"))
+    record_routes = _list_header("record-route", "Record-Route values, top first ([] if none).")
 
-    @property
-    def p_asserted_identity(self) -> list[NameAddr]:
-        """P-Asserted-Identity values (RFC 3325; [] if none)."""
-        h = self.headers
-        typed = h._typed
-        if "p-asserted-identity" in typed:
-            return typed["p-asserted-identity"][:]
-        index = h._index
-        if index is not None and "p-asserted-identity" not in index:
-            return []
-        return list(self._values("p-asserted-identity"))
+    p_asserted_identity = _list_header("p-asserted-identity", "P-Asserted-Identity values (RFC 3325; [] if none).")
 
-    @property
-    def max_forwards(self) -> int | None:
-        """Max-Forwards (0-255), or None."""
-        h = self.headers
-        typed = h._typed
-        if "max-forwards" in typed:
-            values = typed["max-forwards"]
-            if not values:
-                return None
-            try:
-                (value,) = values
-                return value
-            except ValueError:
-                pass
-        else:
-            index = h._index
-            if index is not None and "max-forwards" not in index:
-                return None
-        return self._optional("max-forwards", "Max-Forwards")
+    max_forwards = _optional_header("max-forwards", "Max-Forwards", "Max-Forwards (0-255), or None.")
 
-    @property
-    def rseq(self) -> int | None:
-        """RSeq (RFC 3262 §7.1), or None."""
-        h = self.headers
-        typed = h._typed
-        if "rseq" in typed:
-            values = typed["rseq"]
-            if not values:
-                return None
-            try:
-                (value,) = values
-                return value
-            except ValueError:
-                pass
-        else:
-            index = h._index
-            if index is not None and "rseq" not in index:
-                return None
-        return self._optional("rseq", "RSeq")
+    rseq = _optional_header("rseq", "RSeq", "RSeq (RFC 3262 §7.1), or None.")
 
-    @property
-    def rack(self) -> RAck | None:
-        """RAck (RFC 3262 §7.2), or None."""
-        h = self.headers
-        typed = h._typed
-        if "rack" in typed:
-            values = typed["rack"]
-            if not values:
-                return None
-            try:
-                (value,) = values
-                return value
-            except ValueError:
-                pass
-        else:
-            index = h._index
-            if index is not None and "rack" not in index:
-                return None
-        return self._optional("rack", "RAck")
+    rack = _optional_header("rack", "RAck", "RAck (RFC 3262 §7.2), or None.")
 
-    @property
-    def require(self) -> list[str]:
-        """Require option tags ([] if none)."""
-        h = self.headers
-        typed = h._typed
-        if "require" in typed:
-            return typed["require"][:]
-        index = h._index
-        if index is not None and "require" not in index:
-            return []
-        return list(self._values("require"))
+    require = _list_header("require", "Require option tags ([] if none).")
 
-    @property
-    def proxy_require(self) -> list[str]:
-        """Proxy-Require option tags ([] if none)."""
-        h = self.headers
-        typed = h._typed
-        if "proxy-require" in typed:
-            return typed["proxy-require"][:]
-        index = h._index
-        if index is not None and "proxy-require" not in index:
-            return []
-        return list(self._values("proxy-require"))
+    proxy_require = _list_header("proxy-require", "Proxy-Require option tags ([] if none).")
 
-    @property
-    def supported(self) -> list[str]:
-        """Supported option tags ([] if none)."""
-        h = self.headers
-        typed = h._typed
-        if "supported" in typed:
-            return typed["supported"][:]
-        index = h._index
-        if index is not None and "supported" not in index:
-            return []
-        return list(self._values("supported"))
+    supported = _list_header("supported", "Supported option tags ([] if none).")
 
-    @property
-    def unsupported(self) -> list[str]:
-        """Unsupported option tags ([] if none)."""
-        h = self.headers
-        typed = h._typed
-        if "unsupported" in typed:
-            return typed["unsupported"][:]
-        index = h._index
-        if index is not None and "unsupported" not in index:
-            return []
-        return list(self._values("unsupported"))
+    unsupported = _list_header("unsupported", "Unsupported option tags ([] if none).")
 
-    @property
-    def allow(self) -> list[str]:
-        """Allow methods ([] if none)."""
-        h = self.headers
-        typed = h._typed
-        if "allow" in typed:
-            return typed["allow"][:]
-        index = h._index
-        if index is not None and "allow" not in index:
-            return []
-        return list(self._values("allow"))
+    allow = _list_header("allow", "Allow methods ([] if none).")
 
-    @property
-    def expires(self) -> int | None:
-        """Expires in seconds (clamped to 2**32-1), or None."""
-        h = self.headers
-        typed = h._typed
-        if "expires" in typed:
-            values = typed["expires"]
-            if not values:
-                return None
-            try:
-                (value,) = values
-                return value
-            except ValueError:
-                pass
-        else:
-            index = h._index
-            if index is not None and "expires" not in index:
-                return None
-        return self._optional("expires", "Expires")
+    expires = _optional_header("expires", "Expires", "Expires in seconds (clamped to 2**32-1), or None.")
 
-    @property
-    def content_type(self) -> str | None:
-        """Content-Type as lower-case ``type/subtype`` (parameters dropped), or None."""
-        h = self.headers
-        typed = h._typed
-        if "content-type" in typed:
-            values = typed["content-type"]
-            if not values:
-                return None
-            try:
-                (value,) = values
-                return value
-            except ValueError:
-                pass
-        else:
-            index = h._index
-            if index is not None and "content-type" not in index:
-                return None
-        return self._optional("content-type", "Content-Type")
+    content_type = _optional_header("content-type", "Content-Type",
+                                    "Content-Type as lower-case ``type/subtype`` (parameters dropped), or None.")
 
     @property
     def content_length(self) -> int:
