@@ -588,22 +588,26 @@ class _Compiled:
 class _Cores:
     """Makes one node's cores in one run: the first, then one per restart (stream ``core:NODE#k``)."""
 
-    __slots__ = ("build", "seed", "run", "stream", "restarts")
+    __slots__ = ("build", "seed", "run", "stream", "restarts", "states")
 
-    def __init__(self, build: Callable[..., Any], seed: int, run: int, node: str) -> None:
-        """Cores from ``build(rng=...)`` for ``node`` in run ``run``."""
+    def __init__(self, build: Callable[..., Any], seed: int, run: int, node: str, states: bool) -> None:
+        """Cores from ``build(rng=...)`` for ``node`` in run ``run``; ``states``: trace state changes."""
         self.build = build
         self.seed = seed
         self.run = run
         self.stream = f"core:{node}"
         self.restarts = 0
+        self.states = states
 
     def __call__(self) -> Any:
         """The next core (a restart gets a stream of its own)."""
         k = self.restarts
         self.restarts = k + 1
-        return self.build(rng=_lazy_stream(self.seed, self.run,
+        core = self.build(rng=_lazy_stream(self.seed, self.run,
                                            f"{self.stream}#{k}" if k else self.stream))
+        # Only a full trace shows transaction state changes: otherwise they are not even built.
+        core.layer.states = self.states
+        return core
 
 
 class _Run:
@@ -693,7 +697,7 @@ class _Run:
         """The agent for one node, with a core factory that also serves restarts."""
         c = self.c
         build, registrar_uri = c.plans[node.name]
-        cores = _Cores(build, self.seed, self.run, node.name)
+        cores = _Cores(build, self.seed, self.run, node.name, self.full)
         agent: Agent
         if isinstance(node, m.UserAgent):
             behaviours = c.behaviours[node.name]
