@@ -260,3 +260,17 @@ def test_streams_differ_by_name_run_and_seed() -> None:
              for s in (0, 1) for r in (0, 1) for n in ("link:a->b", "link:b->a")}
     assert len(set(draws.values())) == 8
     assert engine.stream(3, 4, "x").random() == engine.stream(3, 4, "x").random()
+
+
+@pytest.mark.parametrize("trace", ["off", "full"])
+def test_cores_build_state_changes_only_for_a_full_trace(trace: str) -> None:
+    """Transaction state changes are only shown in a full trace: with tracing off the layers skip them."""
+    one = engine._Run(engine._Compiled(direct()), 0, 0, trace, None)
+    agent = one.agents["alice"]
+    assert agent.core.layer.states is (trace == "full")
+    agent.crash()
+    agent.restart()  # a restarted node's fresh core follows the same rule
+    assert agent.core.layer.states is (trace == "full")
+    one.execute()
+    states = [e for e in one.sink.events if e.event == "state"]
+    assert (len(states) > 0) is (trace == "full")
