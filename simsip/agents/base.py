@@ -15,7 +15,7 @@ started per timer or per message.
 from __future__ import annotations
 
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import simpy
 
@@ -145,6 +145,8 @@ class Agent:
         self._sources: dict[str, Address] = {}
         self._node_hosts: dict[str, str] = {}
         self._timer_cb = self._timer_fired
+        # Called with each message about to be sent, before it is (None: nothing watches).
+        self._watch: Callable[[Any], None] | None = None
         network.attach(name, self.deliver)
 
     # ------------------------------------------------------------ actions
@@ -195,33 +197,42 @@ class Agent:
                 if interest is None or action.kind in interest:
                     self.on_app_event(action)
             elif kind is SendMessage:
-                self.send(action)
+                # Agent.send inlined (one Python call fewer per message); the same steps.
+                if self._watch is not None:
+                    self._watch(action.message)
+                destination = action.destination
+                node = self.hosts.get(destination.host)
+                message = action.message
+                now = self.env._now
+                transport = destination.transport
+                entry = self._described.get(id(message))
+                if entry is None or entry[0] is not message:
+                    entry = self._fill(message)
+                _, label, call_id, cseq, rseq, rack = entry
+                self.sink.send(now, self.name, node or destination.host, label, call_id, cseq,
+                               rseq, rack, action.retransmission, action.timer, transport._value_,
+                               message)
+                if node is None:
+                    self._drop(destination.host, message, action.retransmission, transport,
+                               f"unknown host {destination.host}")
+                    continue
+                if self.drop_rules:
+                    for rule in self.drop_rules:
+                        if rule.take(now, node, message):
+                            self._drop(node, message, action.retransmission, transport,
+                                       "drop fault")
+                            break
+                    else:
+                        self.network.send(self.name, node, message, transport,
+                                          action.retransmission)
+                    continue
+                self.network.send(self.name, node, message, transport, action.retransmission)
             else:
                 self.on_other_action(action)
 
     def send(self, action: SendMessage) -> None:
         """Hand one message to the network toward the node owning the destination host."""
-        destination = action.destination
-        node = self.hosts.get(destination.host)
-        message = action.message
-        now = self.env._now
-        transport = destination.transport
-        entry = self._described.get(id(message))
-        if entry is None or entry[0] is not message:
-            entry = self._fill(message)
-        _, label, call_id, cseq, rseq, rack = entry
-        self.sink.send(now, self.name, node or destination.host, label, call_id, cseq, rseq, rack,
-                       action.retransmission, action.timer, transport._value_, message)
-        if node is None:
-            self._drop(destination.host, message, action.retransmission, transport,
-                       f"unknown host {destination.host}")
-            return
-        if self.drop_rules:
-            for rule in self.drop_rules:
-                if rule.take(now, node, message):
-                    self._drop(node, message, action.retransmission, transport, "drop fault")
-                    return
-        self.network.send(self.name, node, message, transport, action.retransmission)
+        self.execute((action,))
 
     def _drop(self, dst: str, message: Any, retransmission: int, transport: Transport,
               reason: str) -> None:

@@ -174,15 +174,12 @@ class UAAgent(Agent):
     @property
     def watch_early(self) -> bool:
         """True once a scenario forges a PRACK at this UA: sends then keep :attr:`last_early`."""
-        return self.__dict__.get("send") is not None
+        return self._watch is not None
 
     @watch_early.setter
     def watch_early(self, value: bool) -> None:
-        """Turn watching on (sends go through :meth:`_send_watching`) or off."""
-        if value:
-            self.send = self._send_watching  # type: ignore[method-assign]
-        else:
-            self.__dict__.pop("send", None)
+        """Turn watching on (every send passes through :meth:`_watch_sent`) or off."""
+        self._watch = self._watch_sent if value else None
 
     def new_core(self) -> UserAgentCore:
         """A fresh core (a restarted node has no transactions, dialogs or calls)."""
@@ -225,10 +222,8 @@ class UAAgent(Agent):
         self.execute(actions)
         return call_id
 
-    def _send_watching(self, action: SendMessage) -> None:
-        """Send as every agent does and remember our newest early dialog (``watch_early``)."""
-        Agent.send(self, action)
-        message = action.message
+    def _watch_sent(self, message: Any) -> None:
+        """Remember our newest early dialog (``watch_early``) from a message being sent."""
         status = getattr(message, "status", 0)
         if 100 < status < 200 and message.to.tag:
             self.last_early = message
