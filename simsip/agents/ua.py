@@ -155,7 +155,8 @@ class UAAgent(Agent):
         self.core_factory = core_factory
         self.core: UserAgentCore = core_factory()
         self.registrar_uri = registrar_uri
-        self._resume_cb = self._resume
+        # A ``wait`` ends by running the script on (the script is the event).
+        self._resume_cb = self._run
         self._sdp_version = 0
         # Newest provisional with a To tag sent, kept once a scenario forges a PRACK
         # at this UA (``watch_early``, RFC 3262 §9): its newest early dialog.
@@ -335,10 +336,6 @@ class UAAgent(Agent):
                 return
             else:  # a model action this engine does not know: fail loudly
                 raise TypeError(f"unknown handler action {action!r}")
-
-    def _resume(self, script: Script) -> None:
-        """A ``wait`` ended: go on with the script (the script is the event)."""
-        self._run(script)
 
     def _response_sdp(self, action: m.SendResponse) -> bytes | str | None:
         """The body argument for ``respond``: generated SDP on request, else the core's default."""
