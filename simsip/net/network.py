@@ -467,44 +467,7 @@ class Network:
             return
         packet = Packet(message, src, dst, transport, path, meta)
         if transport is Transport.UDP:
-            # _enter's steps for a fresh UDP packet on its first hop, inlined (one Python
-            # call fewer per message; same draws in the same order).
-            hop = path[0]
-            hop.sent += 1
-            if not hop.up:
-                self._lose(packet, hop, "link down")
-                return
-            rng = hop.rng
-            loss = hop.loss
-            if loss is not None and (rng.random() < loss.p if type(loss) is BernoulliLoss
-                                     else loss.lost(rng)):
-                self._lose(packet, hop, "loss")
-                return
-            delay = hop.const_delay
-            if delay is None:
-                delay = hop.delay.sample(rng)
-            if hop.jitter:
-                delay += hop.jitter * (2.0 * rng.random() - 1.0)
-                if delay < 0.0:
-                    delay = 0.0
-            if hop.bandwidth is not None:
-                packet.size = self._size(message)
-                now = self.env._now
-                start = hop.busy_until if hop.busy_until > now else now
-                hop.busy_until = start + packet.size * 8.0 / hop.bandwidth
-                delay += hop.busy_until - now
-            if hop.reorder and rng.random() < hop.reorder:
-                delay += hop.reorder_delay
-            if hop.duplicate and rng.random() < hop.duplicate:
-                twin = packet.copy()
-                twin.epoch = hop.epoch
-                extra = hop.const_delay if hop.const_delay is not None else hop.delay.sample(rng)
-                twin.callbacks = [self._arrive_cb]
-                heappush(self._queue, (self.env._now + (extra if extra > delay else delay),
-                                       NORMAL, next(self._eid), twin))
-            packet.epoch = hop.epoch
-            packet.callbacks = [self._arrive_cb]
-            heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), packet))
+            self._enter(packet)
             return
         conn = self._tcp.get((src, dst))
         if conn is None:
@@ -519,7 +482,6 @@ class Network:
 
     def _enter(self, packet: Packet) -> None:
         """Put ``packet`` on hop number ``packet.hop`` of its path."""
-        # send() inlines these steps for a UDP packet's first hop: change both together.
         hop = packet.path[packet.hop]
         hop.sent += 1
         if not hop.up:
