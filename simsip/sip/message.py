@@ -443,16 +443,11 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """First value of ``name`` (the first element of a list line), or ``default``."""
-        try:
-            key = _NAME_CACHE[name][0]
-        except KeyError:
-            key = _canon(name)[0]
-        index = self._index
-        if index is None:
-            index = self._build_index()
-        if key not in index:
+        key = _canon(name)[0]
+        lines = self._lines(key)
+        if not lines:
             return default
-        value = index[key][0]
+        value = lines[0]
         if key in LIST_HEADERS and ("," in value):
             parts = split_list(value)
             return parts[0] if parts else value
@@ -460,22 +455,13 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, list lines split at their commas."""
-        try:
-            key = _NAME_CACHE[name][0]
-        except KeyError:
-            key = _canon(name)[0]
+        key = _canon(name)[0]
         index = self._index
         if index is None:
             index = self._build_index()
-        if key not in index:
+        if key not in index:  # the common case for the optional headers the cores look for
             return []
-        if key in LIST_HEADERS:
-            return self._values_for_key(key)
-        return index[key][:]
-
-    def _values_for_key(self, key: str) -> list[str]:
-        """Every value of the lower-case header ``key``."""
-        lines = self._lines(key)
+        lines = index[key]
         if key in LIST_HEADERS:
             out: list[str] = []
             for value in lines:
@@ -488,15 +474,12 @@ class Headers:
 
     def __contains__(self, name: object) -> bool:
         """True if at least one line of ``name`` exists."""
-        if type(name) is str and name in _NAME_CACHE:
-            key = _NAME_CACHE[name][0]
-        else:
-            if not isinstance(name, str):
-                return False
-            try:
-                key = _canon(name)[0]
-            except ValueError:
-                return False
+        if not isinstance(name, str):
+            return False
+        try:
+            key = _canon(name)[0]
+        except ValueError:
+            return False
         index = self._index
         if index is None:
             index = self._build_index()
@@ -613,6 +596,26 @@ def _via_prefix(prefix: str) -> "Via | None":
     return base
 
 
+def name_addr_with_tag(prefix: str, tag: str) -> "NameAddr | None":
+    """``NameAddr.parse(f"{prefix};tag={tag}")`` for a token ``tag``, from the memoised parse of ``prefix`` (None: parse in full)."""
+    base = _NAME_ADDR_PREFIXES[prefix] if prefix in _NAME_ADDR_PREFIXES else _name_addr_prefix(prefix)
+    if base is None:
+        return None
+    params = base.params.copy()
+    params["tag"] = tag
+    return NameAddr(base.display, base.uri, params)
+
+
+def via_with_branch(prefix: str, branch: str) -> "Via | None":
+    """``Via.parse(f"{prefix};branch={branch}")`` for a token ``branch``, from the memoised parse of ``prefix`` (None: parse in full)."""
+    base = _VIA_PREFIXES[prefix] if prefix in _VIA_PREFIXES else _via_prefix(prefix)
+    if base is None:
+        return None
+    params = base.params.copy()
+    params["branch"] = branch
+    return Via(base.transport, base.host, base.port, params, protocol=base.protocol)
+
+
 class NameAddr:
     """``[display-name] <URI> *(;param)`` or ``URI *(;param)`` (From, To, Contact, Route...).
 
@@ -653,12 +656,9 @@ class NameAddr:
         if i > 0 and not name_addr_only:
             tag = s[i + 5 :]
             if _TOKEN_FULLMATCH(tag):
-                prefix = s[:i]
-                base = _NAME_ADDR_PREFIXES[prefix] if prefix in _NAME_ADDR_PREFIXES else _name_addr_prefix(prefix)
-                if base is not None:
-                    params = base.params.copy()
-                    params["tag"] = tag
-                    return cls(base.display, base.uri, params)
+                value = name_addr_with_tag(s[:i], tag)
+                if value is not None:
+                    return value
         return cls._parse_full(s, name_addr_only)
 
     @classmethod
@@ -809,12 +809,9 @@ class Via:
         if i > 0:
             branch = text[i + 8 :]
             if _TOKEN_FULLMATCH(branch):
-                prefix = text[:i]
-                base = _VIA_PREFIXES[prefix] if prefix in _VIA_PREFIXES else _via_prefix(prefix)
-                if base is not None:
-                    params = base.params.copy()
-                    params["branch"] = branch
-                    return cls(base.transport, base.host, base.port, params, protocol=base.protocol)
+                via = via_with_branch(text[:i], branch)
+                if via is not None:
+                    return via
         return cls._parse_full(text)
 
     @classmethod

@@ -120,7 +120,18 @@ from typing import Any, Callable
 from simsip.sip.abnf import CALLID_RE
 from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState, new_tag
 from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, StateChange, Transport
-from simsip.sip.message import URI, CSeq, Headers, NameAddr, Request, Response, Via, make_response
+from simsip.sip.message import (
+    URI,
+    CSeq,
+    Headers,
+    NameAddr,
+    Request,
+    Response,
+    Via,
+    make_response,
+    name_addr_with_tag,
+    via_with_branch,
+)
 from simsip.sip.timers import TimerConfig
 from simsip.sip.transaction import (
     ClientTransaction,
@@ -388,10 +399,9 @@ class UserAgentCore:
         self.transport = transport
         self.rng = rng
         # Header values that are the same in every message of this core, rendered once
-        # (our Via for a new transaction is _via_prefix + branch).
-        self._via_prefix = via_prefix = f"SIP/2.0/{transport._value_} {host};branch="
-        # ... and its parse, which a fresh branch completes (_new_via): no parse per message.
-        self._via_base = _VIA_BASES[via_prefix] if via_prefix in _VIA_BASES else _via_base(via_prefix)
+        # (our Via for a new transaction is _via_sent_by + ";branch=" + branch).
+        self._via_sent_by = f"SIP/2.0/{transport._value_} {host}"
+        self._via_prefix = f"{self._via_sent_by};branch="
         params = ";transport=tcp" if transport is Transport.TCP else ""
         user = f"{self.aor.user}@" if self.aor.user else ""
         self._contact_value = f"<sip:{user}{host}{params}>"
@@ -429,12 +439,9 @@ class UserAgentCore:
     def _new_via(self) -> tuple[str, list[Via]]:
         """Our Via for a new transaction: its text and ``[Via.parse(text)]``, built from the parsed prefix."""
         branch = self.layer.new_branch()
-        base = self._via_base
-        if base is None:  # the prefix does not parse on its own: leave the parse to Headers
-            return self._via_prefix + branch, None  # type: ignore[return-value]
-        params = base.params.copy()
-        params["branch"] = branch
-        return self._via_prefix + branch, [Via(base.transport, base.host, base.port, params, protocol=base.protocol)]
+        via = via_with_branch(self._via_sent_by, branch)
+        # None: the sent-by does not parse on its own, so Headers parses the text.
+        return self._via_prefix + branch, None if via is None else [via]  # type: ignore[return-value]
 
     def _from_nameaddr(self) -> str:
         """Our From header value without tag."""
@@ -1532,11 +1539,9 @@ class UserAgentCore:
             given["via"] = via_parsed
         if _CALLID_FULLMATCH(call_id):
             given["call-id"] = [call_id]  # what _parse_call_id gives: the text, checked
-        base = _FROM_BASES[from_prefix] if from_prefix in _FROM_BASES else _from_base(from_prefix)
-        if base is not None:
-            params = base.params.copy()
-            params["tag"] = tag
-            given["from"] = [NameAddr(base.display, base.uri, params)]
+        from_ = name_addr_with_tag(from_prefix, tag)
+        if from_ is not None:
+            given["from"] = [from_]
         request = Request("INVITE", uri, Headers._known(lines, given), body)
         destination = config.outbound[0] if config.outbound else self._resolve(uri)  # _out_of_dialog_destination
         tx, actions = self._send_request(now, request, destination, None)
@@ -1846,39 +1851,6 @@ def _has_100rel(tags: list[str]) -> bool:
 # targets in every run. URIs are values (never changed in place), so one can be shared.
 _TARGETS: dict[str, tuple[URI, str]] = {}
 _TARGETS_MAX = 1024
-
-
-# A core's Via text before the branch -> its parse with a branch (None: does not
-# parse), and our From text before the tag -> its parse with a tag: the parsed
-# prefixes that _new_via / invite complete with a fresh branch or tag, exactly as
-# Via.parse / NameAddr.parse complete a memoised prefix. Values, shared read-only.
-_VIA_BASES: "dict[str, Via | None]" = {}
-_FROM_BASES: "dict[str, NameAddr | None]" = {}
-_BASES_MAX = 1024
-
-
-def _via_base(prefix: str) -> "Via | None":
-    """Parse and remember ``prefix`` completed with a branch (None if that does not parse)."""
-    try:
-        base: Via | None = Via.parse(prefix + "z9hG4bK0")
-    except Exception:
-        base = None
-    if len(_VIA_BASES) >= _BASES_MAX:
-        _VIA_BASES.clear()
-    _VIA_BASES[prefix] = base
-    return base
-
-
-def _from_base(prefix: str) -> "NameAddr | None":
-    """Parse and remember the From text ``prefix`` completed with a tag (None if that does not parse)."""
-    try:
-        base: NameAddr | None = NameAddr.parse(prefix + ";tag=0")
-    except Exception:
-        base = None
-    if len(_FROM_BASES) >= _BASES_MAX:
-        _FROM_BASES.clear()
-    _FROM_BASES[prefix] = base
-    return base
 
 
 def _parse_target(target: str) -> tuple[URI, str]:

@@ -20,7 +20,7 @@ from test_message_properties import PROPERTY_SETTINGS, name_addrs, requests, tok
 
 from simsip.metrics.trace import describe
 from simsip.sip import URI, CSeq, Headers, NameAddr, Request, SipParseError, Via, make_response
-from simsip.sip.message import _LINE_CACHE, _NAME_ADDR_PREFIXES, _VIA_PREFIXES
+from simsip.sip.message import _LINE_CACHE, _NAME_ADDR_PREFIXES, _VIA_PREFIXES, name_addr_with_tag, via_with_branch
 
 
 def uri_fields(uri: URI) -> tuple:
@@ -219,6 +219,16 @@ def trace_outcome(read, message) -> tuple:
         return ("error", str(exc))
 
 
+def assert_trace_fields_read_as_the_accessors(request: Request, lazy: bool) -> None:
+    """trace_fields() and describe() give what the accessors give (errors included); ``lazy``: nothing parsed yet."""
+    if lazy:
+        request.headers._typed.clear()
+        request.headers._index = None
+    copy = request.copy()
+    assert trace_outcome(Request.trace_fields, request) == trace_outcome(read_by_accessors, copy)
+    assert trace_outcome(lambda m: describe(m)[1:], request.copy()) == trace_outcome(read_by_accessors, request.copy())
+
+
 @PROPERTY_SETTINGS
 @given(requests(), st.lists(st.tuples(st.sampled_from(["CSeq", "Call-ID", "RSeq", "RAck", "X-A"]),
                                       st.sampled_from(["1 INVITE", "x", "7", "1 2 INVITE", "a@b", ""])), max_size=3),
@@ -227,13 +237,7 @@ def test_trace_fields_read_as_the_accessors(request: Request, extra: list, lazy:
     """trace_fields() reads, and raises, as the four accessors in describe()'s order; describe() agrees."""
     for name, value in extra:
         request.headers.add(name, value)
-    if lazy:
-        request.headers._typed.clear()
-        request.headers._index = None
-
-    copy = request.copy()
-    assert trace_outcome(Request.trace_fields, request) == trace_outcome(read_by_accessors, copy)
-    assert trace_outcome(lambda m: describe(m)[1:], request.copy()) == trace_outcome(read_by_accessors, request.copy())
+    assert_trace_fields_read_as_the_accessors(request, lazy)
 
 
 @pytest.mark.parametrize(
@@ -253,12 +257,7 @@ def test_trace_fields_repeated_and_malformed(lines: list, lazy: bool) -> None:
     """RFC 3262 §7.1/§7.2 RSeq/RAck and the mandatory headers: repeated or malformed -> the accessor's error."""
     request = request_with(("Via", "SIP/2.0/UDP a;branch=z9hG4bK1"), ("Call-ID", "c1"), ("CSeq", "1 OPTIONS"),
                            *lines)
-    if lazy:
-        request.headers._typed.clear()
-        request.headers._index = None
-    copy = request.copy()
-    assert trace_outcome(Request.trace_fields, request) == trace_outcome(read_by_accessors, copy)
-    assert trace_outcome(lambda m: describe(m)[1:], request.copy()) == trace_outcome(read_by_accessors, request.copy())
+    assert_trace_fields_read_as_the_accessors(request, lazy)
 
 
 def fields(value: object) -> object:
@@ -308,3 +307,22 @@ def test_headers_known_given_values_and_bad_lines() -> None:
     assert Request("INVITE", "sip:b@c", known).top_via.branch == "z9hG4bKgiven1"
     with pytest.raises(ValueError, match="CR or LF"):
         Headers._known([("call-id", "Call-ID", "a\r\nb")])
+
+
+@pytest.mark.parametrize("prefix", ["SIP/2.0/UDP pc33.atlanta.example.com", "SIP/2.0/TCP 192.0.2.4:5061;received=x",
+                                    "SIP/2.0/UDP [2001:db8::1];rport"])
+def test_via_with_branch_is_the_full_parse(prefix: str) -> None:
+    """RFC 3261 §8.1.1.7: a core's Via completed with a fresh branch reads as the whole grammar reads its text."""
+    assert fields(via_with_branch(prefix, "z9hG4bK77")) == fields(Via._parse_full(f"{prefix};branch=z9hG4bK77"))
+
+
+@pytest.mark.parametrize("prefix", ['"Alice" <sip:alice@atlanta.example.com>', "sip:bob@biloxi.example.com;x=1"])
+def test_name_addr_with_tag_is_the_full_parse(prefix: str) -> None:
+    """RFC 3261 §19.3: a From completed with a fresh tag reads as the whole grammar reads its text."""
+    assert fields(name_addr_with_tag(prefix, "a6c85cf")) == fields(NameAddr._parse_full(f"{prefix};tag=a6c85cf", False))
+
+
+def test_prefixes_that_do_not_parse_alone_are_left_to_the_full_parse() -> None:
+    """A prefix that does not parse by itself gives None: the caller parses the whole text instead."""
+    assert via_with_branch("SIP/2.0/UDP", "z9hG4bK1") is None
+    assert name_addr_with_tag("<sip:alice@atlanta.example.com", "1") is None
