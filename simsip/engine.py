@@ -298,15 +298,15 @@ class _Compiled:
         self.links: list[tuple[m.Link, HopSpec | None, HopSpec | None]] = []
         seen: dict[frozenset[str], int] = {}
         for link in scenario.links:
-            key = frozenset((link.a, link.b))
+            pair = frozenset((link.a, link.b))  # not ``key`` (a domain str above): one type per name
             spec = hop_spec(link)
-            if key in seen and not link.bidirectional and self.links[seen[key]][2] is None \
-                    and self.links[seen[key]][0].a == link.b:
+            if pair in seen and not link.bidirectional and self.links[seen[pair]][2] is None \
+                    and self.links[seen[pair]][0].a == link.b:
                 # ``link b -> a`` after ``link a -> b``: the missing direction.
-                prev_link, fwd, back = self.links[seen[key]]
-                self.links[seen[key]] = (prev_link, fwd, spec)
+                prev_link, fwd, back = self.links[seen[pair]]
+                self.links[seen[pair]] = (prev_link, fwd, spec)
                 continue
-            seen[key] = len(self.links)
+            seen[pair] = len(self.links)
             self.links.append((link, spec, spec if link.bidirectional else None))
         # Per link, once: the stream names of its hops (None: the hop never draws) and its name.
         self.link_plan: list[tuple[str | None, str | None, str]] = [

@@ -108,6 +108,10 @@ class PendingTimer:
     """
 
     __slots__ = ("name", "label", "call_id", "callbacks")
+    name: str
+    label: str
+    call_id: str | None
+    callbacks: list[Callable[..., Any]] | tuple[()] | None  # DEAD once cancelled, None once processed
     _ok = True
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import random
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import simpy
 
@@ -135,6 +135,10 @@ class Script:
     """
 
     __slots__ = ("handler", "call_id", "pc", "callbacks")
+    handler: Any  # a CompiledHandler (Any: _run dispatches on type(action), which mypy does not narrow)
+    call_id: str
+    pc: int
+    callbacks: list[Callable[..., Any]] | tuple[()] | None  # None once processed
     _ok = True
     # No __init__: on_app_event sets handler, call_id and pc = 0 itself (a call saved per run).
 

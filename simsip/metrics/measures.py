@@ -62,7 +62,7 @@ from __future__ import annotations
 import math
 from array import array
 from operator import attrgetter
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 OUTCOMES = ("answered", "rejected", "timeout", "reliability_failure", "cancelled", "incomplete")
 """Every outcome a call record can have, in report order."""
@@ -275,7 +275,7 @@ class CallFolder:
     """
 
     __slots__ = ("run", "calls", "nodes", "_count", "_counts", "retired")
-    APP_KINDS = frozenset({"reliability-failure", "timeout", "call-ended"})
+    APP_KINDS: ClassVar[frozenset[str]] = frozenset({"reliability-failure", "timeout", "call-ended"})
     """The ``app`` event kinds :meth:`app` folds; it ignores every other kind."""
 
     def __init__(self, run: int = 0) -> None:
@@ -365,14 +365,14 @@ class CallFolder:
             code = _code(message)
         if code < 101 or code >= 300:
             return
-        key = (node, code, rseq, cseq)
-        if call.relayed is not None and key in call.relayed:
+        tx_key = (node, code, rseq, cseq)  # not ``key`` (a PRACK key above): one type per name
+        if call.relayed is not None and tx_key in call.relayed:
             return  # a proxy forwarding a response it received
         if rseq is None and code < 200:
             return  # unreliable provisionals are not measured at the UAS
         if call.uas_tx is None:
             call.uas_tx = {}
-        call.uas_tx[key] = call.uas_tx.get(key, 0) + 1
+        call.uas_tx[tx_key] = call.uas_tx.get(tx_key, 0) + 1
 
     @staticmethod
     def _bye(call: _Call, t: float, node: str, cseq: str | None) -> None:

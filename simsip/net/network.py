@@ -89,6 +89,8 @@ class Wakeup:
     """
 
     __slots__ = ("callbacks", "_value")
+    callbacks: list[Callable[..., Any]] | tuple[()] | None  # DEAD once cancelled, None once processed
+    _value: Any
     _ok = True
 
 
@@ -246,6 +248,11 @@ class Packet:
         "message", "src", "dst", "transport", "path", "hop", "epoch", "size",
         "conn", "seq", "attempt", "attempt_start", "meta", "callbacks",
     )
+    # Not set by __init__: seq, attempt and attempt_start by a TCP send, callbacks when queued.
+    seq: int
+    attempt: int
+    attempt_start: float
+    callbacks: list[Callable[..., Any]] | tuple[()] | None  # DEAD once cancelled, None once processed
     _ok = True
 
     def __init__(self, message: Any, src: str, dst: str, transport: Transport,
@@ -432,7 +439,8 @@ class Network:
         there, back = self.path(src, dst), self.path(dst, src)
         if there is None or back is None:
             return float("inf")
-        return sum(h.mean_delay for h in there) + sum(h.mean_delay for h in back)
+        # 0.0 start: a float (not int 0) for an empty path too; the same value otherwise.
+        return sum((h.mean_delay for h in there), 0.0) + sum((h.mean_delay for h in back), 0.0)
 
     # ------------------------------------------------------------ faults
 

@@ -263,7 +263,7 @@ class Dialog:
             self.remote_seq = seq
         return True
 
-    def request_uri_and_routes(self) -> tuple["URI", list[str]]:
+    def request_uri_and_routes(self) -> tuple["URI | None", list[str]]:
         """§12.2.1.1: the Request-URI and Route values for a request in this dialog.
 
         Loose routing (first route has ``lr``): Request-URI = remote target,
@@ -278,7 +278,7 @@ class Dialog:
         uri = first.uri
         return uri, list(self.route_set[1:]) + [f"<{self.remote_target}>"]
 
-    def next_hop(self) -> "URI":
+    def next_hop(self) -> "URI | None":
         """The URI whose host the request is sent to (first route, else the remote target)."""
         if self.route_set:
             return NameAddr.parse(self.route_set[0]).uri
@@ -300,6 +300,7 @@ class Dialog:
 
         ``via_parsed``, when given, is ``[Via.parse(via)]`` (built by the caller from parsed parts).
         """
+        routes: "list[str] | tuple[()]"
         if self.route_set:
             uri, routes = self.request_uri_and_routes()
         else:

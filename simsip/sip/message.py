@@ -345,7 +345,7 @@ class Headers:
         value = self._value(value)
         items = self._items
         pos = None
-        kept = []
+        kept: list[tuple[str, str, str]] = []
         for item in items:
             if item[0] == key:
                 if pos is None:
@@ -1306,6 +1306,8 @@ class _Message:
         h = self.headers
         typed = h._typed
         index = h._index
+        rack_values: list[Any] | None
+        rseq_values: list[Any] | None
         if "cseq" in typed and "call-id" in typed:
             cseq_values = typed["cseq"]
             call_id_values = typed["call-id"]

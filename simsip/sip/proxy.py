@@ -308,7 +308,7 @@ class Branch:
     timer_limit: str | None = None
 
     @property
-    def branch_id(self) -> str:
+    def branch_id(self) -> str | None:
         """The Via branch of our copy of the request."""
         return self.request.top_via.branch
 

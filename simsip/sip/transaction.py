@@ -383,6 +383,7 @@ class Transaction:
     __slots__ = ("id", "request", "peer", "timers", "call_id", "reliable", "state", "terminated", "key",
                  "_row", "_label", "_states", "_pending", "_intervals", "_names", "_t", "_layer")
 
+    key: tuple  # set by each side's __init__ (the layer's table key)
     machine: ClassVar[str] = ""
     transitions: ClassVar[dict] = {}
     # event -> (input keys, handler method name or None for "nothing to do")

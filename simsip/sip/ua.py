@@ -413,7 +413,7 @@ class UserAgentCore:
         self._registrations: dict[str, list] = {}
         self._core_timers: dict[str, tuple[Callable[..., list[Action]], tuple]] = {}  # name -> (callback, args)
         self._merged: dict[tuple, tuple] = {}
-        self._merged_keys: dict[Any, list[tuple]] = {}  # server tx id -> its keys in _merged
+        self._merged_keys: dict[Any, tuple] = {}  # server tx id -> its key in _merged
 
     @property
     def config(self) -> UAOptions:
@@ -1534,7 +1534,7 @@ class UserAgentCore:
             lines.append(("require", "Require", "100rel"))
         if body:
             lines.append(("content-type", "Content-Type", SDP))
-        given = {}
+        given: dict[str, list[Any]] = {}
         if via_parsed is not None:
             given["via"] = via_parsed
         if _CALLID_FULLMATCH(call_id):
