@@ -330,6 +330,11 @@ class Headers:
                 del typed[key]
             return
         index[key] = [value]
+        self._retype(key, value)
+
+    def _retype(self, key: str, value: str) -> None:
+        """Parse ``key``'s only line ``value`` for its reader, or forget a stale parse (e.g. [] read while absent)."""
+        typed = self._typed
         if key in _PARSERS:
             line_key = (key, value)
             parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
@@ -337,7 +342,7 @@ class Headers:
                 typed[key] = parsed
                 return
         if key in typed:
-            del typed[key]  # e.g. [] cached when the header was read while absent
+            del typed[key]
 
     def set(self, name: str, value: "str | object") -> None:
         """Replace every line of ``name`` with one line, where the first one was."""
@@ -356,18 +361,10 @@ class Headers:
         if pos is None:
             kept.append((key, canon, value))
         self._items = kept
-        typed = self._typed
         index = self._index
         if index is not None:
             index[key] = [value]  # the index is per name: where the line sits does not matter
-        if key in _PARSERS:
-            line_key = (key, value)
-            parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
-            if parsed is not None:
-                typed[key] = parsed
-                return
-        if key in typed:
-            del typed[key]
+        self._retype(key, value)
 
     def remove(self, name: str) -> None:
         """Remove every line of ``name`` (no error if there is none)."""
