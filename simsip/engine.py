@@ -638,6 +638,7 @@ class _Run:
         self.retiring = not self.full and not any(r.method == "PRACK"
                                                   for r in compiled.scenario.requests)
         self.arrivals = 0  # calls placed by the call streams since the last retire_finished
+        self.call_streams: list[_Arrivals] = []
 
     def retire_finished(self) -> None:
         """Fold the calls no event can concern any more into records, and forget them.
@@ -686,6 +687,29 @@ class _Run:
             if calls:
                 for call_id in [call_id for call_id in calls if call_id not in live]:
                     del calls[call_id]
+
+    def release(self) -> None:
+        """Break this finished run's reference cycles, so that reference counting frees it at once.
+
+        Agents, their cores and transaction layers, the network and the run point
+        at one another (the network's receivers and the clock's callbacks are the
+        agents' bound methods, the arrivals point back at the run). Left to
+        Python's cyclic collector, every run of a sweep leaves a few hundred
+        objects behind and the collector takes a fifth of the sweep's time. Only
+        :func:`_runs` calls this, once its consumer has taken what it keeps (call
+        records, counters and trace events, which point at none of these).
+        """
+        owners: list[Any] = [self, self.env, self.network, self.sink, *self.call_streams]
+        for agent in self.agents.values():
+            owners.append(agent)
+            core = agent.core
+            if core is not None:
+                owners.append(core)
+                owners.append(getattr(core, "layer", None))
+        for owner in owners:
+            state = getattr(owner, "__dict__", None)
+            if state is not None:
+                state.clear()
 
     def _location(self) -> LocationService:
         """A location service holding the scenario's static entries."""
@@ -751,7 +775,9 @@ class _Run:
         for index, call in enumerate(s.calls):
             self._at(call.at, lambda call=call, index=index: self._start_call(index, call))
         for index, stream_spec in enumerate(s.streams):
-            _Arrivals(self, index, stream_spec).start()
+            stream = _Arrivals(self, index, stream_spec)
+            self.call_streams.append(stream)
+            stream.start()
         for reg in s.registrations:
             agent = self.agents[reg.ua]
             uri = c.registrar_uri(c.nodes[reg.ua], reg.registrar)  # type: ignore[arg-type]
@@ -1027,6 +1053,7 @@ def _runs(compiled: _Compiled, seed: int, first_run: int, runs: int, trace: str,
         one = _Run(compiled, seed, index, trace, until)
         one.execute()
         yield index, one
+        one.release()
 
 
 def run_calls(scenario: m.Scenario, runs: int, seed: int = 0, first_run: int = 0) -> CallTable:
