@@ -285,7 +285,9 @@ class Agent:
         del self._timers[name]
         now = self.env._now
         self.sink.timer(now, self.name, timer.label, timer.call_id)
-        self.execute(self.core.timer_fired(now, name))
+        actions = self.core.timer_fired(now, name)
+        if actions:  # most firings (Timers K, J, L, M, D, I) only end a transaction: nothing to do here
+            self.execute(actions)
 
     def pending_timers(self) -> dict[str, str]:
         """Names and labels of the timers now armed (for tests and ladders)."""
