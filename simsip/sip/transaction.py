@@ -377,11 +377,13 @@ class Transaction:
     ``"ACK"`` / ``"request"`` for a received request, ``"transport error"``.
     Firing an input is then one dict lookup on a string (no Enum hash, no
     ``.value``) and one call of the handler that does what the transition
-    sends, appending to the caller's action list.
+    sends, appending to the caller's action list. The handler's ``message``
+    is the message received or sent, or for a timer the :class:`StartTimer`
+    that fired (a doubling timer doubles its ``delay``).
     """
 
     __slots__ = ("id", "request", "peer", "timers", "call_id", "reliable", "state", "terminated", "key",
-                 "_row", "_label", "_states", "_pending", "_intervals", "_names", "_t", "_layer")
+                 "_row", "_label", "_states", "_pending", "_t", "_layer")
 
     key: tuple  # set by each side's __init__ (the layer's table key)
     machine: ClassVar[str] = ""
@@ -421,9 +423,8 @@ class Transaction:
         self._layer = layer
         self._states = states = layer is None or layer.states
         self._label = f"{self.machine} {tid}" if states else ""
-        self._pending: dict[str, str] = {}  # armed timer name -> letter
-        self._intervals: dict[str, float] = {}
-        self._names: dict[str, str] = {}  # letter -> timer name, made on first use
+        # Armed timer name -> its StartTimer, whose delay is the interval a doubling timer doubles.
+        self._pending: dict[str, StartTimer] = {}
         self._t: TransactionTimers = timers.transaction[reliable]
 
     @classmethod
@@ -460,20 +461,16 @@ class Transaction:
         return f"{self.id}/{letter}"
 
     def _start(self, letter: str, delay: float, actions: list) -> None:
-        """Arm timer ``letter`` (remembering the interval for doubling timers)."""
-        name = self._names.get(letter)
-        if name is None:
-            name = self._names[letter] = f"{self.id}/{letter}"
-        self._pending[name] = letter
-        self._intervals[letter] = delay
-        actions.append(StartTimer(name, delay, letter, self.call_id))
+        """Arm timer ``letter`` (its name is :meth:`timer_name`, spelt out: no call per timer)."""
+        name = f"{self.id}/{letter}"
+        timer = self._pending[name] = StartTimer(name, delay, letter, self.call_id)
+        actions.append(timer)
 
     def _cancel(self, letter: str, actions: list) -> None:
         """Disarm timer ``letter`` if it is pending."""
-        name = self._names.get(letter)
-        if name is not None and name in self._pending:
-            del self._pending[name]
-            actions.append(CancelTimer(name))
+        timer = self._pending.pop(f"{self.id}/{letter}", None)
+        if timer is not None:
+            actions.append(CancelTimer(timer.name))
 
     def _fire(self, now: float, key: str, message, actions: list) -> list:
         """Take the transition for input ``key`` (not in the row: ignored), appending what it does to ``actions``."""
@@ -523,10 +520,10 @@ class Transaction:
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """The driver says timer ``name`` of this transaction fired."""
-        letter = self._pending.pop(name, None)
-        if letter is None:
+        timer = self._pending.pop(name, None)
+        if timer is None:
             return []  # cancelled or stale
-        return self._fire(now, letter, None, [])
+        return self._fire(now, timer.label, timer, [])
 
     def transport_error(self, now: float) -> list[Action]:
         """The transport could not deliver a message of this transaction."""
@@ -630,7 +627,7 @@ class InviteClientTransaction(ClientTransaction):
     def _timer_a(self, now: float, old, message, actions: list) -> None:
         """Timer A in Calling: retransmit the INVITE, re-arm A at twice the interval (§17.1.1.2)."""
         self._send_request("A", actions)
-        self._start("A", self.timers.next_timer_a(self._intervals["A"]), actions)
+        self._start("A", self.timers.next_timer_a(message.delay), actions)
 
     def _timer_b(self, now: float, old, message, actions: list) -> None:
         """Timer B: the INVITE timed out (a 408 to the TU, §17.1.1.2)."""
@@ -697,7 +694,7 @@ class NonInviteClientTransaction(ClientTransaction):
     def _timer_e(self, now: float, old, message, actions: list) -> None:
         """Timer E: retransmit; E doubles capped at T2 in Trying, is T2 in Proceeding (§17.1.2.2)."""
         self._send_request("E", actions)
-        interval = self.timers.next_timer_e(self._intervals["E"], proceeding=old is _NIC_PROCEEDING)
+        interval = self.timers.next_timer_e(message.delay, proceeding=old is _NIC_PROCEEDING)
         self._start("E", interval, actions)
 
     def _timer_f(self, now: float, old, message, actions: list) -> None:
@@ -848,7 +845,7 @@ class InviteServerTransaction(ServerTransaction):
     def _timer_g(self, now: float, old, message, actions: list) -> None:
         """Timer G: resend the final, G doubles capped at T2."""
         self._send_response(self.final, "G", actions)
-        self._start("G", self.timers.next_timer_g(self._intervals["G"]), actions)
+        self._start("G", self.timers.next_timer_g(message.delay), actions)
 
     def _recv_ack(self, now: float, old, message, actions: list) -> None:
         """ACK: in Completed stops G and H and arms I; in Accepted goes to the TU (RFC 6026 §7.1)."""
@@ -1077,10 +1074,10 @@ class TransactionLayer:
         if tx is None:
             return []
         # tx.timer_fired(now, name), without the extra call.
-        letter = tx._pending.pop(name, None)
-        if letter is None:
+        timer = tx._pending.pop(name, None)
+        if timer is None:
             return []  # cancelled or stale
-        return tx._fire(now, letter, None, [])
+        return tx._fire(now, timer.label, timer, [])
 
     def transport_error(self, now: float, transaction: Transaction) -> list[Action]:
         """Tell ``transaction`` its transport failed."""
