@@ -374,7 +374,8 @@ class Transaction:
     new state value, new state is Terminated)``. The keys are given by the
     class's ``_INPUTS`` (event -> keys and handler): a response's status class
     (``"1xx"``, ``"2xx"``, ``"300-699"``), a timer's letter, ``"INVITE"`` /
-    ``"ACK"`` / ``"request"`` for a received request, ``"transport error"``.
+    ``"ACK"`` / ``"request"`` for a received request, ``"transport error"``,
+    and ``"abandon"`` (:meth:`abandon`) in every state but Terminated.
     Firing an input is then one dict lookup on a string (no Enum hash, no
     ``.value``) and one call of the handler that does what the transition
     sends, appending to the caller's action list. The handler's ``message``
@@ -392,8 +393,6 @@ class Transaction:
     _INPUTS: ClassVar[dict] = {}
     _initial: ClassVar[enum.Enum]
     _initial_row: ClassVar[dict]
-    _terminated: ClassVar[enum.Enum]
-    _terminated_row: ClassVar[dict]
     _client: ClassVar[bool]
 
     def __init__(
@@ -441,10 +440,13 @@ class Transaction:
                      state.value, new.value, new.value == "Terminated")
             for key in keys:
                 rows[state][key] = entry
+        # Abandon (RFC 3261 §9.1) is no arrow of the figures, but takes any live state to Terminated.
+        terminated = states("Terminated")
+        for state, row in rows.items():
+            if state is not terminated:
+                row["abandon"] = (terminated, rows[terminated], None, state.value, terminated.value, True)
         cls._initial = INITIAL_STATES[cls.machine]
         cls._initial_row = rows[cls._initial]
-        cls._terminated = states("Terminated")
-        cls._terminated_row = rows[cls._terminated]
 
     # -- helpers
     def __repr__(self) -> str:
@@ -486,12 +488,10 @@ class Transaction:
                 actions.append(StateChange(self._label, old_value, new_value, self.call_id))
         if handler is not None:
             handler(self, now, old, message, actions)
-        if terminal:
-            self._terminate(actions)
-        return actions
-
-    def _terminate(self, actions: list) -> None:
-        """Entering Terminated: cancel every pending timer, tell the TU, leave the layer's tables."""
+        if not terminal:
+            return actions
+        # Entering Terminated (here, not in a method of its own: a call fewer per transaction):
+        # cancel every pending timer, tell the TU, leave the layer's tables.
         pending = self._pending
         if pending:
             for name in sorted(pending):
@@ -506,6 +506,7 @@ class Transaction:
             table = layer.clients if self._client else layer.servers
             if table.get(self.key) is self:
                 del table[self.key]
+        return actions
 
     def _timer_or_now(self, now: float, letter: str, delay: float, actions: list) -> None:
         """Start a timer, or take its transition at once when it is zero (reliable transport)."""
@@ -535,16 +536,7 @@ class Transaction:
         Not a transition of the table (the figures have no such arrow): the
         machine goes to Terminated, its timers are cancelled and the layer forgets it.
         """
-        if self.terminated:
-            return []
-        old = self.state
-        self.state = self._terminated
-        self._row = self._terminated_row
-        actions: list = []
-        if self._states:
-            actions.append(StateChange(self._label, old.value, "Terminated", self.call_id))
-        self._terminate(actions)
-        return actions
+        return self._fire(now, "abandon", None, [])  # ignored once Terminated
 
 
 # ------------------------------------------------------------------ clients
