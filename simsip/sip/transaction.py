@@ -549,12 +549,11 @@ class ClientTransaction(Transaction):
     _client = True
 
     def __init__(self, tid: str, request: "Request", peer: Address, timers: TimerConfig, call_id: str | None,
-                 *, layer: "TransactionLayer | None" = None) -> None:
-        """Remember the branch and method used for matching (§17.1.3)."""
+                 key: tuple[str | None, str], *, layer: "TransactionLayer | None" = None) -> None:
+        """Remember the matching key (§17.1.3: a response matches by top-Via branch and CSeq method)."""
         super().__init__(tid, request, peer, timers, call_id, layer=layer)
-        self.branch = request.top_via.params.get("branch")
-        # §17.1.3: a response matches by top-Via branch and CSeq method.
-        self.key: tuple[str | None, str] = (self.branch, request.method)
+        self.key = key
+        self.branch = key[0]
         self.sends = 0
         # The INVITE machine's ACK of a 3xx-6xx (set here: one __init__ per side, fewer calls per transaction).
         self.ack: "Request | None" = None
@@ -971,14 +970,15 @@ class TransactionLayer:
         if method == "ACK":
             raise ValueError("ACK is not sent in a transaction (RFC 3261 §17.1.1.3, §13.2.2.4)")
         self._serial += 1
+        branch = request.top_via.params.get("branch")
         if method == "INVITE":
             tx: ClientTransaction = InviteClientTransaction(
-                f"{self.prefix}ict{self._serial}:{request.top_via.branch}", request, destination,
-                self.timers, request.call_id, layer=self)
+                f"{self.prefix}ict{self._serial}:{branch}", request, destination, self.timers, request.call_id,
+                (branch, method), layer=self)
         else:
             tx = NonInviteClientTransaction(
-                f"{self.prefix}nict{self._serial}:{request.top_via.branch}", request, destination,
-                self.timers, request.call_id, layer=self)
+                f"{self.prefix}nict{self._serial}:{branch}", request, destination, self.timers, request.call_id,
+                (branch, method), layer=self)
         self.clients[tx.key] = tx
         self._by_id[tx.id] = tx
         return tx, tx.start(now)  # starting never terminates
