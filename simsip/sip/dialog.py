@@ -111,8 +111,9 @@ class Dialog:
         remote_seq: int | None,
         is_uac: bool,
         secure: bool = False,
+        states: bool = True,
     ) -> None:
-        """Create the dialog in Preparative; feed it events to move it."""
+        """Create the dialog in Preparative; feed it events to move it (``states=False``: no StateChange)."""
         self.call_id = call_id
         self.local_tag = local_tag
         self.remote_tag = remote_tag
@@ -125,6 +126,8 @@ class Dialog:
         self.is_uac = is_uac
         self.secure = secure
         self.state = DialogState.PREPARATIVE
+        # False for a driver that records no state changes (tracing off): feed builds none.
+        self.states = states
         # RFC 3262 §4: the UAC's last in-order RSeq, per INVITE transaction.
         self.last_rseq: int | None = None
         self.last_rseq_cseq: int | None = None
@@ -182,47 +185,53 @@ class Dialog:
         if new is old:
             return []
         self.state = new
-        return [StateChange(self._name, old._value_, new._value_, self.call_id)]
+        if self.states:
+            return [StateChange(self._name, old._value_, new._value_, self.call_id)]
+        return []
 
     # ----------------------------------------------------------- creation
 
     @classmethod
-    def from_uac(cls, request: "Request", response: "Response") -> "Dialog":
+    def from_uac(cls, request: "Request", response: "Response", *, states: bool = True) -> "Dialog":
         """§12.1.2: the UAC side, from our request and a 1xx/2xx carrying a To tag."""
         route_set = list(reversed(response.headers.get_all("Record-Route")))
         contacts = response.contacts
+        from_, to = request.from_, response.to
         dialog = cls(
             call_id=request.call_id,
-            local_tag=request.from_.tag,
-            remote_tag=response.to.tag,
-            local_uri=request.from_,
-            remote_uri=response.to,
+            local_tag=from_.tag,
+            remote_tag=to.tag,
+            local_uri=from_,
+            remote_uri=to,
             remote_target=contacts[0].uri if contacts else None,
             route_set=route_set,
             local_seq=request.cseq.seq,
             remote_seq=None,
             is_uac=True,
             secure=request.uri.scheme == "sips",
+            states=states,
         )
         dialog._call_id_parsed = [dialog.call_id]  # read by .call_id: a valid Call-ID
         return dialog
 
     @classmethod
-    def from_uas(cls, request: "Request", local_tag: str) -> "Dialog":
+    def from_uas(cls, request: "Request", local_tag: str, *, states: bool = True) -> "Dialog":
         """§12.1.1: the UAS side, from the request and the To tag we chose."""
         contacts = request.contacts
+        from_ = request.from_
         dialog = cls(
             call_id=request.call_id,
             local_tag=local_tag,
-            remote_tag=request.from_.tag or "",
+            remote_tag=from_.tag or "",
             local_uri=request.to,
-            remote_uri=request.from_,
+            remote_uri=from_,
             remote_target=contacts[0].uri if contacts else None,
             route_set=list(request.headers.get_all("Record-Route")),
             local_seq=None,
             remote_seq=request.cseq.seq,
             is_uac=False,
             secure=request.uri.scheme == "sips",
+            states=states,
         )
         dialog._call_id_parsed = [dialog.call_id]  # read by .call_id: a valid Call-ID
         return dialog

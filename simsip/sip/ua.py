@@ -18,7 +18,8 @@ Driving it (the engine, or a test)::
 
 Every call returns ``list[Action]`` (:mod:`simsip.sip.events`): SendMessage,
 StartTimer / CancelTimer (names unique in this core), StateChange (every
-transaction and dialog state change) and AppEvent.
+transaction, dialog and reliable-1xx state change; none at all while
+``layer.states`` is False, for a driver that records none) and AppEvent.
 
 Application calls (``now`` first; ``call_id`` is the Call-ID):
 
@@ -274,6 +275,7 @@ class _Reliable1xx:
     call_id: str
     serial: int
     has_sdp: bool
+    states: bool = True  # False: feed builds no StateChange (see UserAgentCore: the layer's states)
     rseq: int | None = None
     interval: float = 0.0
     sends: int = 0
@@ -294,6 +296,8 @@ class _Reliable1xx:
         if new is old:
             return []
         self.state = new
+        if not self.states:
+            return []
         name = f"reliable {self.response.status} #{self.serial} {self.call_id}"
         return [StateChange(name, old._value_, new._value_, self.call_id)]
 
@@ -562,9 +566,9 @@ class UserAgentCore:
 
     def _make_response(self, request: "Request", code: int, to_tag: str | None,
                        reason: str | None = None) -> "Response":
-        """§8.2.6: a response to ``request`` (a To tag on everything but 100)."""
-        tag = None if to_tag is None or code == 100 or request.to.tag else to_tag
-        return make_response(request, code, reason, to_tag=tag)
+        """§8.2.6: a response to ``request`` (a To tag on everything but 100, unless the To has one)."""
+        # make_response leaves a To that has a tag as it is.
+        return make_response(request, code, reason, to_tag=None if code == 100 else to_tag)
 
     # ================================================================ receive
 
@@ -802,7 +806,7 @@ class UserAgentCore:
     def _ensure_uas_dialog(self, call: _Call, uas: _UasInvite) -> Dialog:
         """The UAS dialog of the initial INVITE, created on the first 1xx/2xx with a To tag (§12.1.1)."""
         if uas.dialog is None:
-            dialog = Dialog.from_uas(uas.request, uas.to_tag)
+            dialog = Dialog.from_uas(uas.request, uas.to_tag, states=self.layer.states)
             call.dialogs[dialog.remote_tag] = dialog
             uas.dialog = dialog
         return uas.dialog
@@ -834,7 +838,8 @@ class UserAgentCore:
             return actions + self._respond_tx(now, uas.tx, response)
         response.headers.add("Require", "100rel")
         uas.reliable_count += 1
-        rel = _Reliable1xx(response, call.call_id, uas.reliable_count, has_sdp=bool(response.body))
+        rel = _Reliable1xx(response, call.call_id, uas.reliable_count, has_sdp=bool(response.body),
+                           states=self.layer.states)
         if uas.unacked is not None:
             # RFC 3262 §3: no second reliable 1xx before the first is PRACKed; queue it.
             uas.queue.append(rel)
@@ -1156,25 +1161,28 @@ class UserAgentCore:
         tx = ev.transaction
         response = ev.message
         if tx.request.method == "INVITE":
+            # §13.2.2: 1xx, 2xx and 3xx-6xx to our INVITE (initial or re-INVITE).
             found = self._uac_of(tx)
             if found is None:
                 return []
-            return self._on_invite_response(now, *found, response)
+            call, uac = found
+            code = response.status
+            to_tag = response.to.tag
+            if code < 200:
+                return self._on_invite_provisional(now, call, uac, response, to_tag)
+            if code < 300:
+                return self._on_invite_2xx(now, call, uac, response, to_tag)
+            return self._on_invite_failure(now, call, uac, response, to_tag)
         role = self._roles.get(tx.id)
         if role is None:
             return []
         return self._on_non_invite_response(now, tx, role, response)
 
-    def _on_invite_response(self, now: float, call: _Call, uac: _UacInvite, response: "Response") -> list[Action]:
-        """§13.2.2: 1xx, 2xx and 3xx-6xx to our INVITE (initial or re-INVITE)."""
+    def _on_invite_failure(self, now: float, call: _Call, uac: _UacInvite, response: "Response",
+                           to_tag: str | None) -> list[Action]:
+        """§13.2.2.3: a 3xx-6xx to our INVITE (the transaction ACKs it); ``to_tag`` is its To tag."""
         code = response.status
         cid = call.call_id
-        to_tag = response.to.tag
-        if code < 200:
-            return self._on_invite_provisional(now, call, uac, response)
-        if code < 300:
-            return self._on_invite_2xx(now, call, uac, response)
-        # 3xx-6xx (the transaction ACKs it).
         actions: list[Action] = []
         first_final = uac.final_code is None
         uac.final_code = code
@@ -1220,11 +1228,11 @@ class UserAgentCore:
         call.outcome, call.final_code = outcome, code
         return actions + self._end_call(call, outcome, code, "remote", f"{code} received")
 
-    def _on_invite_provisional(self, now: float, call: _Call, uac: _UacInvite, response: "Response") -> list[Action]:
-        """§13.2.2.1 and RFC 3262 §4: early dialogs, PRACK, deferred CANCEL."""
+    def _on_invite_provisional(self, now: float, call: _Call, uac: _UacInvite, response: "Response",
+                               to_tag: str | None) -> list[Action]:
+        """§13.2.2.1 and RFC 3262 §4: early dialogs, PRACK, deferred CANCEL (``to_tag``: the 1xx's To tag)."""
         cid = call.call_id
         code = response.status
-        to_tag = response.to.tag
         actions: list[Action] = []
         reliable = code > 100 and _has_100rel(response.require)
         rseq = response.rseq if reliable else None
@@ -1234,7 +1242,7 @@ class UserAgentCore:
         if to_tag and code > 100:
             dialog = call.dialogs.get(to_tag)
             if dialog is None and uac.final_code is None and not uac.reinvite:
-                dialog = Dialog.from_uac(uac.request, response)
+                dialog = Dialog.from_uac(uac.request, response, states=self.layer.states)
                 call.dialogs[to_tag] = dialog
                 actions += dialog.feed(DialogEvent.PROVISIONAL)
         if reliable and dialog is not None and self._config.supports_100rel:
@@ -1261,10 +1269,14 @@ class UserAgentCore:
             actions += self._send_cancel(now, call, uac)
         return actions
 
-    def _on_invite_2xx(self, now: float, call: _Call, uac: _UacInvite, response: "Response") -> list[Action]:
-        """§13.2.2.4: ACK every 2xx (again for each retransmission); extra fork branches get BYE."""
+    def _on_invite_2xx(self, now: float, call: _Call, uac: _UacInvite, response: "Response",
+                       to_tag: str | None) -> list[Action]:
+        """§13.2.2.4: ACK every 2xx (again for each retransmission); extra fork branches get BYE.
+
+        ``to_tag`` is the 2xx's To tag.
+        """
         cid = call.call_id
-        to_tag = response.to.tag or ""
+        to_tag = to_tag or ""
         dialog = call.dialogs.get(to_tag)
         seq = uac.request.cseq.seq
         if dialog is not None and seq in dialog.acks:
@@ -1286,7 +1298,7 @@ class UserAgentCore:
             dialog.refresh_target(response)
         else:
             if dialog is None:
-                dialog = Dialog.from_uac(uac.request, response)
+                dialog = Dialog.from_uac(uac.request, response, states=self.layer.states)
                 call.dialogs[to_tag] = dialog
             else:
                 dialog.refresh_from_2xx(response)
