@@ -582,17 +582,9 @@ class UserAgentCore:
                 return self._stateless_error(message, source, problem)
             return self._layer(now, self.layer.receive_request(now, message, source))
         # A response: check it (§8.1.3.3) and match it to a client transaction.
-        try:
-            vias = message.vias
-            message.cseq
-            status = message.status
-        except Exception:
-            return [AppEvent("discarded", _safe_call_id(message), message, {"reason": "unparseable response"})]
-        if len(vias) != 1:
-            # §8.1.3.3: more than one Via in a response at a UAC -> discard (RFC 4475 bcast).
-            return [AppEvent("discarded", _safe_call_id(message), message, {"reason": "more than one Via"})]
-        if not 100 <= status <= 699:
-            return [AppEvent("discarded", _safe_call_id(message), message, {"reason": "bad status code"})]
+        problem = _response_problem(message)
+        if problem is not None:
+            return [AppEvent("discarded", _safe_call_id(message), message, {"reason": problem})]
         return self._layer(now, self.layer.receive_response(now, message))
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
@@ -1891,6 +1883,27 @@ def _safe_call_id(message) -> str:
 
 _COOKIE_LEN = len(MAGIC_COOKIE)
 _CALLID_FULLMATCH = CALLID_RE.fullmatch
+
+
+def _response_problem(response: "Response") -> str | None:
+    """Why a response is discarded before it is matched to a client transaction (None: it is not)."""
+    # The common case read from the parsed values at once (what .vias and .cseq find):
+    # one Via and one CSeq, parsed. Anything else is read through the accessors.
+    typed = response.headers._typed
+    try:
+        (_,) = typed["via"]
+        (_,) = typed["cseq"]
+    except (KeyError, ValueError):
+        try:
+            vias = response.vias
+            response.cseq
+        except Exception:
+            return "unparseable response"
+        if len(vias) != 1:
+            return "more than one Via"  # §8.1.3.3: a UAC discards it (RFC 4475 bcast)
+    if not 100 <= response.status <= 699:
+        return "bad status code"
+    return None
 
 
 def _transaction_problem(request: "Request") -> str | None:
