@@ -693,8 +693,10 @@ class UserAgentCore:
                     return 420, None, [("Unsupported", ", ".join(unknown))]
         if method == "INVITE":
             # §8.2.3: a body we cannot read -> 415 with Accept (RFC 4475 §3.3.6 invut).
-            content_type = request.content_type  # read even without a body: a malformed one raises, as before
-            if request.body and content_type is not None and content_type.split(";")[0].strip().lower() != SDP:
+            # Read even without a body: a malformed one raises, as before. It reads as lower-case
+            # type/subtype without parameters.
+            content_type = request.content_type
+            if request.body and content_type is not None and content_type != SDP:
                 return 415, None, [("Accept", SDP)]
             # RFC 4475 §3.3.15 sdp01: Accept without application/sdp -> 406.
             accept = request.headers.get_all("Accept")
