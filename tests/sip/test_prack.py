@@ -245,6 +245,20 @@ def test_reliable_1xx_machine_stopped_failed_discarded_rfc3262_3() -> None:
     assert _rel_states(net2) == {"180#1": [("Pending", "Unacknowledged"), ("Unacknowledged", "Failed")]}
 
 
+@pytest.mark.parametrize("states", [True, False])
+def test_layer_without_states_gives_no_state_change_at_all_rfc3262_3(states: bool) -> None:
+    """A core whose layer builds no StateChange (a driver tracing none) gets none from dialogs or reliable 1xx."""
+    net, alice, bob = pair()
+    alice.layer.states = bob.layer.states = states
+    call_id = dial(net, alice, bob, [(0.0, 180, {"reliable": True}), (0.3, 200, {})])
+    net.run(until=1.0)
+    net.do("alice", lambda now: alice.hangup(now, call_id))
+    net.run(until=40.0)
+    machines = {change.machine.split(" ")[0] for _, _, change in net.states}
+    assert machines == ({"dialog", "reliable", "INVITE", "non-INVITE"} if states else set())
+    assert [s.label for s in net.sent] == ["INVITE", "180", "PRACK", "200", "200", "ACK", "BYE", "200"]
+
+
 def test_reliable_1xx_table_is_published_for_statecharts() -> None:
     """The UA core publishes its RFC 3262 machine like the transaction tables (h11 style)."""
     from simsip.sip.ua import RELIABLE_1XX_INITIAL, RELIABLE_1XX_TRANSITIONS, Rel1xxState
