@@ -65,7 +65,7 @@ from simsip.net.models import (
     NormalDelay,
     UniformDelay,
 )
-from simsip.net.network import Hop, HopSpec, Network, Packet
+from simsip.net.network import Hop, HopSpec, Network, Packet, Wakeup
 from simsip.scenario import model as m
 from simsip.sip.events import Address, Transport
 from simsip.sip.proxy import ForkMode, ProxyCore, ProxyOptions
@@ -329,6 +329,15 @@ class _Compiled:
                           for loc in scenario.locations]
         self.registrars = [n for n in scenario.nodes
                            if isinstance(n, m.Proxy) and n.registrar]
+        self._targets: dict[str, str] = {}
+        # Per ``call`` statement, what placing it takes: (index, caller, target, require, sdp).
+        self.call_plan: list[tuple[int, str, str, bool | None, bool]] = [
+            (index, call.caller, self.target_of(call.callee),
+             True if "100rel" in call.require else None, call.sdp)
+            for index, call in enumerate(scenario.calls)
+        ]
+        # A forged PRACK reaches back into an older call: runs then never retire calls.
+        self.forges_prack = any(r.method == "PRACK" for r in scenario.requests)
         # Shortest paths are the same in every run: computed once, shared.
         self.routes: dict[tuple[str, str], list[str] | None] = {}
         self._aors: dict[str, Any] = {}
@@ -574,13 +583,19 @@ class _Compiled:
         return None
 
     def target_of(self, callee: str) -> str:
-        """What a ``call`` dials: a UA node's address-of-record, or the URI as written."""
-        node = self.nodes.get(callee)
-        if isinstance(node, m.UserAgent):
-            return node.aor
-        if node is not None:
-            return f"sip:{node.host_name}"
-        return callee
+        """What a ``call`` dials: a UA node's address-of-record, or the URI as written (worked out once)."""
+        target = self._targets.get(callee)
+        if target is None:
+            node = self.nodes.get(callee)
+            if isinstance(node, m.UserAgent):
+                target = node.aor
+            elif node is not None:
+                target = f"sip:{node.host_name}"
+            else:
+                target = callee
+            if len(self._targets) < 4096:  # callees are node names or a scenario's URIs
+                self._targets[callee] = target
+        return target
 
 
 # ---------------------------------------------------------------- one run
@@ -635,9 +650,8 @@ class _Run:
         for node in compiled.scenario.nodes:
             self.agents[node.name] = self._agent(node)
         # Long runs with tracing off fold finished calls for good as they go (see
-        # retire_finished); a forged PRACK reaches back into an older call, so not then.
-        self.retiring = not self.full and not any(r.method == "PRACK"
-                                                  for r in compiled.scenario.requests)
+        # retire_finished).
+        self.retiring = not self.full and not compiled.forges_prack
         self.arrivals = 0  # calls placed by the call streams since the last retire_finished
         self.call_streams: list[_Arrivals] = []
 
@@ -773,8 +787,9 @@ class _Run:
         """Put the workload and the faults on the clock."""
         c = self.c
         s = c.scenario
-        for index, call in enumerate(s.calls):
-            self._at(call.at, lambda call=call, index=index: self._start_call(index, call))
+        clock = self.network.clock
+        for plan, call in zip(c.call_plan, s.calls):
+            clock.call_in(max(0.0, call.at - self.env._now), self._start_call, plan)
         for index, stream_spec in enumerate(s.streams):
             stream = _Arrivals(self, index, stream_spec)
             self.call_streams.append(stream)
@@ -803,11 +818,10 @@ class _Run:
         for fault in s.faults:
             self._fault(fault)
 
-    def _start_call(self, index: int, call: m.Call) -> None:
-        """Place the ``index``-th ``call`` statement's call."""
-        agent = self.agents[call.caller]
-        require = True if "100rel" in call.require else None
-        call_id = agent.call(self.c.target_of(call.callee), require, call.sdp)
+    def _start_call(self, wakeup: Wakeup) -> None:
+        """Place the call of a ``call`` statement (``wakeup`` carries its :attr:`_Compiled.call_plan` entry)."""
+        index, caller, target, require, sdp = wakeup._value
+        call_id = self.agents[caller].call(target, require, sdp)  # type: ignore[attr-defined]
         if call_id is not None:
             self.call_ids[index] = call_id
 
