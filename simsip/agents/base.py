@@ -122,6 +122,13 @@ class PendingTimer:
 class Agent:
     """Drives one core at one node: timers, sends, receives, faults."""
 
+    # Defaults an instance overrides only when they change (crash/restart, watch_early):
+    # fewer attributes per instance keep its __dict__ within CPython's shared-key limit
+    # (30 keys; past it every instance gets its own dict and attribute reads slow down).
+    up = True
+    # Called with each message about to be sent, before it is (None: nothing watches).
+    _watch: Callable[[Any], None] | None = None
+
     def __init__(self, name: str, host: str, env: simpy.Environment, network: "Network",
                  hosts: dict[str, str], sink: "TraceSink", describer: Describer) -> None:
         """Agent ``name`` (its node) known on the wire as ``host``; ``hosts`` maps host -> node."""
@@ -140,17 +147,13 @@ class Agent:
         self._described = describer.cache
         self._fill = describer.fill
         self.drop_rules: list[DropRule] = []
-        self.up = True
         self.core: Any = None
         self._timers: dict[str, PendingTimer] = {}
         self.clock = network.clock
         self._queue = self.clock.queue
         self._eid = self.clock.eid
         self._sources: dict[str, Address] = {}
-        self._node_hosts: dict[str, str] = {}
         self._timer_cb = self._timer_fired
-        # Called with each message about to be sent, before it is (None: nothing watches).
-        self._watch: Callable[[Any], None] | None = None
         network.attach(name, self.deliver)
 
     # ------------------------------------------------------------ actions
@@ -268,16 +271,14 @@ class Agent:
         self.execute(self.core.receive(now, message, address))
 
     def network_host(self, node: str) -> str:
-        """The host name of ``node`` (inverse of ``hosts``; the node name by default)."""
-        host = self._node_hosts.get(node)
-        if host is None:
-            host = node
-            for h, n in self.hosts.items():
-                if n == node:
-                    host = h
-                    break
-            self._node_hosts[node] = host
-        return host
+        """The host name of ``node`` (inverse of ``hosts``; the node name by default).
+
+        Not cached: it is asked once per source node, whose Address ``_sources`` keeps.
+        """
+        for host, owner in self.hosts.items():
+            if owner == node:
+                return host
+        return node
 
     def _timer_fired(self, timer: PendingTimer) -> None:
         """One of our timers fired (cancelled and re-armed ones are dead and never get here)."""

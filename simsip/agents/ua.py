@@ -146,6 +146,13 @@ class Script:
 class UAAgent(Agent):
     """A user agent node: the UA core plus the scenario's behaviours for it."""
 
+    # Class-level until first changed (see Agent: per-instance attributes are kept few).
+    _sdp_version = 0
+    # Newest provisional with a To tag sent, kept once a scenario forges a PRACK
+    # at this UA (``watch_early``, RFC 3262 §9): its newest early dialog.
+    last_early: Any = None
+    _forged = 0
+
     def __init__(self, spec: m.UserAgent, env: simpy.Environment, network: "Network",
                  hosts: dict[str, str], sink: "TraceSink", describer: Describer, core_factory: Any,
                  behaviours: Behaviours, handler_rngs: dict[int, random.Random],
@@ -161,15 +168,9 @@ class UAAgent(Agent):
         self.registrar_uri = registrar_uri
         # A ``wait`` ends by running the script on (the script is the event).
         self._resume_cb = self._run
-        self._sdp_version = 0
-        # Newest provisional with a To tag sent, kept once a scenario forges a PRACK
-        # at this UA (``watch_early``, RFC 3262 §9): its newest early dialog.
-        self.last_early: Any = None
-        self._forged = 0
         self.behaviours = behaviours
         self._app_interest = behaviours.interest
         self._by_key = behaviours.by_key
-        self._response_cache = behaviours.response_cache
         self._handler_rngs = handler_rngs
         # Call-ID -> provisionals to the pending INVITE already handled: (re-INVITE?, To tag, code, RSeq).
         # The core reports every copy of an unreliable 1xx (resent for an INVITE retransmission
@@ -287,7 +288,7 @@ class UAAgent(Agent):
                     seen.add(key)
                 else:  # the INVITE is answered: later 1xx copies die in its client transaction
                     self._provisionals.pop(event.call_id, None)
-            handler = self._response_cache.get((method, reinvite, code), _UNKNOWN)
+            handler = self.behaviours.response_cache.get((method, reinvite, code), _UNKNOWN)
             if handler is _UNKNOWN:
                 handler = self.behaviours.response(method, reinvite, code)
         elif kind == "timeout":
