@@ -265,6 +265,24 @@ def _finite(value: Any) -> Any:
 # ---------------------------------------------------------------- compile
 
 
+class _Answers(dict[str, Any]):
+    """Answers of one node's DNS by host name, each worked out by ``lookup`` on first asking."""
+
+    __slots__ = ("lookup",)
+
+    def __init__(self, lookup: Callable[[str], Any]) -> None:
+        """No answer yet."""
+        super().__init__()
+        self.lookup = lookup
+
+    def __missing__(self, host: str) -> Any:
+        """Work out the answer for ``host`` (kept: host names come from the scenario, bounded anyway)."""
+        found = self.lookup(host)
+        if len(self) < 4096:
+            self[host] = found
+        return found
+
+
 class _Compiled:
     """Everything about a scenario that does not change between runs."""
 
@@ -403,21 +421,15 @@ class _Compiled:
         return list(self.domains.get(host.lower(), ()))
 
     def _ua_resolver(self, src: str) -> Callable[[str], Address | None]:
-        """The DNS a UA at ``src`` uses (answers are static: each worked out once)."""
-        answers: dict[str, Address | None] = {}
+        """The DNS a UA at ``src`` uses (answers are static: each worked out once).
 
+        The lookup of a known host is the answers' own ``__getitem__`` (no Python call).
+        """
         def resolve(host: str) -> Address | None:
-            try:
-                return answers[host]
-            except KeyError:
-                pass
             nodes = self._nodes_for(host)
-            found = (Address(self.host_of[nodes[0]], 5060, self.transport(src, nodes[0]))
-                     if nodes else None)
-            if len(answers) < 4096:  # host names come from the scenario, bounded anyway
-                answers[host] = found
-            return found
-        return resolve
+            return (Address(self.host_of[nodes[0]], 5060, self.transport(src, nodes[0]))
+                    if nodes else None)
+        return _Answers(resolve).__getitem__
 
     def _proxy_resolver(self, src: str) -> Callable[[str], list[Address]]:
         """The DNS a proxy at ``src`` uses: every serving node, in order (RFC 3263 §4.3)."""
