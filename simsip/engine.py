@@ -265,8 +265,12 @@ def _finite(value: Any) -> Any:
 # ---------------------------------------------------------------- compile
 
 
-class _Answers(dict[str, Any]):
-    """Answers of one node's DNS by host name, each worked out by ``lookup`` on first asking."""
+class _Memo(dict[str, Any]):
+    """Answers of a lookup that never changes within a scenario, each worked out on first asking.
+
+    A known key is the dict's own ``__getitem__`` (no Python call). Keys are host
+    names and callees of the scenario; the bound only guards against a runaway.
+    """
 
     __slots__ = ("lookup",)
 
@@ -275,11 +279,11 @@ class _Answers(dict[str, Any]):
         super().__init__()
         self.lookup = lookup
 
-    def __missing__(self, host: str) -> Any:
-        """Work out the answer for ``host`` (kept: host names come from the scenario, bounded anyway)."""
-        found = self.lookup(host)
+    def __missing__(self, key: str) -> Any:
+        """Work out the answer for ``key`` and keep it."""
+        found = self.lookup(key)
         if len(self) < 4096:
-            self[host] = found
+            self[key] = found
         return found
 
 
@@ -347,7 +351,7 @@ class _Compiled:
                           for loc in scenario.locations]
         self.registrars = [n for n in scenario.nodes
                            if isinstance(n, m.Proxy) and n.registrar]
-        self._targets: dict[str, str] = {}
+        self._targets = _Memo(self._dialled)
         # Per ``call`` statement, what placing it takes: (index, caller, target, require, sdp).
         self.call_plan: list[tuple[int, str, str, bool | None, bool]] = [
             (index, call.caller, self.target_of(call.callee),
@@ -421,31 +425,24 @@ class _Compiled:
         return list(self.domains.get(host.lower(), ()))
 
     def _ua_resolver(self, src: str) -> Callable[[str], Address | None]:
-        """The DNS a UA at ``src`` uses (answers are static: each worked out once).
-
-        The lookup of a known host is the answers' own ``__getitem__`` (no Python call).
-        """
+        """The DNS a UA at ``src`` uses (answers are static: each worked out once)."""
         def resolve(host: str) -> Address | None:
             nodes = self._nodes_for(host)
             return (Address(self.host_of[nodes[0]], 5060, self.transport(src, nodes[0]))
                     if nodes else None)
-        return _Answers(resolve).__getitem__
+        return _Memo(resolve).__getitem__
 
     def _proxy_resolver(self, src: str) -> Callable[[str], list[Address]]:
         """The DNS a proxy at ``src`` uses: every serving node, in order (RFC 3263 §4.3)."""
-        answers: dict[str, list[Address]] = {}
+        def lookup(host: str) -> list[Address]:
+            nodes = [n for n in self._nodes_for(host) if n != src] or self._nodes_for(host)
+            if not nodes:
+                return [Address(host, 5060, self.scenario.transport)]
+            return [Address(self.host_of[n], 5060, self.transport(src, n)) for n in nodes]
+        answers = _Memo(lookup)
 
         def resolve(host: str) -> list[Address]:
-            found = answers.get(host)
-            if found is None:
-                nodes = [n for n in self._nodes_for(host) if n != src] or self._nodes_for(host)
-                if not nodes:
-                    found = [Address(host, 5060, self.scenario.transport)]
-                else:
-                    found = [Address(self.host_of[n], 5060, self.transport(src, n)) for n in nodes]
-                if len(answers) < 4096:
-                    answers[host] = found
-            return list(found)  # the caller may consume its list
+            return list(answers[host])  # the caller may consume its list
         return resolve
 
     def _ua_transport(self, node: m.UserAgent) -> Transport:
@@ -596,18 +593,16 @@ class _Compiled:
 
     def target_of(self, callee: str) -> str:
         """What a ``call`` dials: a UA node's address-of-record, or the URI as written (worked out once)."""
-        target = self._targets.get(callee)
-        if target is None:
-            node = self.nodes.get(callee)
-            if isinstance(node, m.UserAgent):
-                target = node.aor
-            elif node is not None:
-                target = f"sip:{node.host_name}"
-            else:
-                target = callee
-            if len(self._targets) < 4096:  # callees are node names or a scenario's URIs
-                self._targets[callee] = target
-        return target
+        return self._targets[callee]
+
+    def _dialled(self, callee: str) -> str:
+        """:meth:`target_of` worked out."""
+        node = self.nodes.get(callee)
+        if isinstance(node, m.UserAgent):
+            return node.aor
+        if node is not None:
+            return f"sip:{node.host_name}"
+        return callee
 
 
 # ---------------------------------------------------------------- one run

@@ -463,14 +463,14 @@ class Transaction:
         return f"{self.id}/{letter}"
 
     def _start(self, letter: str, delay: float, actions: list) -> None:
-        """Arm timer ``letter`` (its name is :meth:`timer_name`, spelt out: no call per timer)."""
-        name = f"{self.id}/{letter}"
+        """Arm timer ``letter``."""
+        name = self.timer_name(letter)
         timer = self._pending[name] = StartTimer(name, delay, letter, self.call_id)
         actions.append(timer)
 
     def _cancel(self, letter: str, actions: list) -> None:
         """Disarm timer ``letter`` if it is pending."""
-        timer = self._pending.pop(f"{self.id}/{letter}", None)
+        timer = self._pending.pop(self.timer_name(letter), None)
         if timer is not None:
             actions.append(CancelTimer(timer.name))
 
