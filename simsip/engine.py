@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import simpy
+from mypy_extensions import mypyc_attr
 
 from simsip.agents.b2bua import B2BUAAgent
 from simsip.agents.base import Agent, Describer, DropRule, PendingTimer
@@ -98,6 +99,7 @@ def stream(seed: int, run: int, source: str) -> random.Random:
     return rng
 
 
+@mypyc_attr(native_class=False)  # caches bound methods in its instance __dict__
 class _LazyStream:
     """``stream(seed, run, source)`` made on first use: a source that never draws in a run costs no seeding.
 
@@ -148,6 +150,10 @@ class _Environment(simpy.Environment):
         self._queue = []
         self._eid = count()
         self._active_proc = None
+
+    def release(self) -> None:
+        """Drop the queued events of a finished run (their callbacks point at its agents)."""
+        self._queue = []
 
 
 # ---------------------------------------------------------------- model -> net
@@ -633,6 +639,12 @@ class _Cores:
         return core
 
 
+def _call_value(wakeup: Wakeup) -> None:
+    """Call the function a wakeup carries as its value (what :meth:`_Run._at` queues)."""
+    wakeup._value()
+
+
+@mypyc_attr(native_class=False)  # tests wrap execute (a compiled class's methods are bound at build)
 class _Run:
     """One replication: environment, network, agents, workload, faults."""
 
@@ -721,17 +733,12 @@ class _Run:
         :func:`_runs` calls this, once its consumer has taken what it keeps (call
         records, counters and trace events, which point at none of these).
         """
-        owners: list[Any] = [self, self.env, self.network, self.sink, *self.call_streams]
         for agent in self.agents.values():
-            owners.append(agent)
-            core = agent.core
-            if core is not None:
-                owners.append(core)
-                owners.append(getattr(core, "layer", None))
-        for owner in owners:
-            state = getattr(owner, "__dict__", None)
-            if state is not None:
-                state.clear()
+            agent.release()
+        for stream in self.call_streams:
+            stream.release()
+        self.network.release()
+        self.env.release()
 
     def _location(self) -> LocationService:
         """A location service holding the scenario's static entries."""
@@ -788,7 +795,7 @@ class _Run:
 
     def _at(self, t: float, fn: Callable[[], Any]) -> None:
         """Run ``fn`` at simulated time ``t`` (a queued callback, ordered as a timeout)."""
-        self.network.clock.call_in(max(0.0, t - self.env._now), lambda _e: fn())
+        self.network.clock.call_in(max(0.0, t - self.env._now), _call_value, fn)
 
     def _schedule(self) -> None:
         """Put the workload and the faults on the clock."""
@@ -804,20 +811,18 @@ class _Run:
         for reg in s.registrations:
             agent = self.agents[reg.ua]
             uri = c.registrar_uri(c.nodes[reg.ua], reg.registrar)  # type: ignore[arg-type]
-            self._at(reg.at, lambda a=agent, r=reg, u=uri: a.register(r.mode, r.contacts,
-                                                                        r.expires, u))
+            self._at(reg.at, functools.partial(agent.register, reg.mode, reg.contacts, reg.expires, uri))
         for req in s.requests:
             agent = self.agents[req.source]
             if req.method == "OPTIONS":
                 target = c.target_of(req.target)
-                self._at(req.at, lambda a=agent, t=target: a.options(t))
+                self._at(req.at, functools.partial(agent.options, target))
             elif req.method == "PRACK" and req.rack is not None \
                     and isinstance(self.agents.get(req.target), UAAgent):
                 victim = self.agents[req.target]
                 victim.watch_early = True  # type: ignore[attr-defined]
                 transport = c.transport(req.source, req.target)
-                self._at(req.at, lambda a=agent, v=victim, r=req.rack, t=transport:
-                         a.forge_prack(v, r, t))
+                self._at(req.at, functools.partial(agent.forge_prack, victim, req.rack, transport))
             else:
                 raise ValueError(f"{req.span}: standalone {req.method} requests are not "
                                  "supported by the engine (OPTIONS, and PRACK with rack "
@@ -845,9 +850,9 @@ class _Run:
         if isinstance(fault, (m.LinkDown, m.LinkUp)):
             name = self._link_name(fault.a, fault.b)
             up = isinstance(fault, m.LinkUp)
-            self._at(fault.at, lambda: net.set_link_up(name, up))
+            self._at(fault.at, functools.partial(net.set_link_up, name, up))
             if isinstance(fault, m.LinkDown) and fault.duration is not None:
-                self._at(fault.at + fault.duration, lambda: net.set_link_up(name, True))
+                self._at(fault.at + fault.duration, functools.partial(net.set_link_up, name, True))
         elif isinstance(fault, m.NodeCrash):
             agent = self.agents[fault.node]
             self._at(fault.at, agent.crash)
@@ -906,6 +911,13 @@ class _Arrivals:
                              "(or a run limit)")
         self.require = True if "100rel" in spec.require else None
         self._next_cb = self._arrive
+
+    # What release drops (mypyc lets a compiled class delete only the attributes listed here).
+    __deletable__ = ("run", "_next_cb")
+
+    def release(self) -> None:
+        """Drop the run and the own bound method (the clock's callbacks point back here)."""
+        del self.run, self._next_cb
 
     def _gap(self) -> float:
         """Time to the next arrival."""

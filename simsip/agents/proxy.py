@@ -34,6 +34,13 @@ class CoreAgent(Agent):
         """A fresh core with empty transaction state."""
         return self.core_factory()
 
+    __deletable__ = ("core_factory",)
+
+    def release(self) -> None:
+        """Drop this finished run's references, the core factory too."""
+        super().release()
+        del self.core_factory
+
 
 class ProxyAgent(CoreAgent):
     """A proxy (stateless or stateful, optionally registrar) at one node."""

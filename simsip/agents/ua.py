@@ -49,9 +49,6 @@ if TYPE_CHECKING:
     from simsip.net.models import Delay
     from simsip.net.network import Network
 
-# "Not looked up yet" in the response-handler cache (None there means "no handler").
-_UNKNOWN: Any = object()
-
 
 class CompiledHandler:
     """A handler ready to run: its actions and wait samplers (the same in every run).
@@ -164,7 +161,7 @@ class UAAgent(Agent):
         super().__init__(spec.name, spec.host_name, env, network, hosts, sink, describer)
         self.spec = spec
         self.core_factory = core_factory
-        self.core: UserAgentCore = core_factory()
+        self.core = core_factory()
         self.registrar_uri = registrar_uri
         # A ``wait`` ends by running the script on (the script is the event).
         self._resume_cb = self._run
@@ -190,6 +187,13 @@ class UAAgent(Agent):
     def new_core(self) -> UserAgentCore:
         """A fresh core (a restarted node has no transactions, dialogs or calls)."""
         return self.core_factory()
+
+    __deletable__ = ("core_factory", "_resume_cb", "_handler_rngs")
+
+    def release(self) -> None:
+        """Drop this finished run's references, the behaviours' streams and own bound methods too."""
+        super().release()
+        del self.core_factory, self._resume_cb, self._handler_rngs
 
     # ------------------------------------------------------------ application calls
 
@@ -288,9 +292,9 @@ class UAAgent(Agent):
                     seen.add(key)
                 else:  # the INVITE is answered: later 1xx copies die in its client transaction
                     self._provisionals.pop(event.call_id, None)
-            handler = self.behaviours.response_cache.get((method, reinvite, code), _UNKNOWN)
-            if handler is _UNKNOWN:
-                handler = self.behaviours.response(method, reinvite, code)
+            cache = self.behaviours.response_cache
+            looked_up = (method, reinvite, code)
+            handler = cache[looked_up] if looked_up in cache else self.behaviours.response(method, reinvite, code)
         elif kind == "timeout":
             handler = self._by_key.get(("timeout",))
         elif kind == "call-ended":

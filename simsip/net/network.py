@@ -71,9 +71,6 @@ class HopSpec:
     bandwidth: float | None = None  # bits per second; None: no serialisation delay
 
 
-# A dict default meaning "not there" (None there means "no route").
-_UNKNOWN: Any = object()
-
 # simpy.events.NORMAL: the priority of every Timeout (URGENT ones go first at equal times).
 NORMAL = 1
 # The callbacks of a cancelled event: it stays queued, and processing it does nothing.
@@ -202,28 +199,7 @@ class Hop:
 
     def fresh(self, rng: random.Random) -> "Hop":
         """The same hop with fresh state (up, no packets, loss model reset) drawing from ``rng``."""
-        hop = Hop.__new__(Hop)
-        hop.name = self.name
-        hop.src = self.src
-        hop.dst = self.dst
-        hop.spec = self.spec
-        hop.rng = rng
-        loss = self.loss
-        # A Bernoulli loss has no state to reset: one instance serves every run.
-        hop.loss = loss if loss is None or type(loss) is BernoulliLoss else self.spec.loss.fresh()
-        hop.delay = self.delay
-        hop.const_delay = self.const_delay
-        hop.jitter = self.jitter
-        hop.reorder = self.reorder
-        hop.reorder_delay = self.reorder_delay
-        hop.duplicate = self.duplicate
-        hop.bandwidth = self.bandwidth
-        hop.up = True
-        hop.epoch = 0
-        hop.busy_until = 0.0
-        hop.sent = 0
-        hop.lost = 0
-        return hop
+        return Hop(self.name, self.src, self.dst, self.spec, rng)
 
     @property
     def mean_delay(self) -> float:
@@ -330,6 +306,17 @@ class Network:
         self._tcp_retry_cb = self._tcp_retry
         self._local_cb = self._local
 
+    # What release drops (mypyc lets a compiled class delete only the attributes listed here).
+    __deletable__ = ("env", "clock", "_queue", "_eid", "_arrive_cb", "_tcp_retry_cb", "_local_cb")
+
+    def release(self) -> None:
+        """Drop this finished run's references (clock, receivers, own bound methods): see ``_Run.release``."""
+        self.on_drop = None
+        self._receivers = {}
+        self._tcp = {}
+        self._sizes = {}
+        del self.env, self.clock, self._queue, self._eid, self._arrive_cb, self._tcp_retry_cb, self._local_cb
+
     def fork(self, env: simpy.Environment, on_drop: DropHook | None,
              rngs: list[random.Random]) -> "Network":
         """A network with this one's nodes, links and routes on ``env``, every hop fresh.
@@ -417,17 +404,17 @@ class Network:
     def path(self, src: str, dst: str) -> tuple[Hop, ...] | None:
         """Hops of the lowest mean-delay path from ``src`` to ``dst`` (None: unreachable)."""
         key = (src, dst)
-        hops: tuple[Hop, ...] | None = self._paths.get(key, _UNKNOWN)
-        if hops is not _UNKNOWN:
-            return hops
-        nodes = self.routes.get(key, _UNKNOWN)
-        if nodes is _UNKNOWN:
+        if key in self._paths:
+            return self._paths[key]
+        if key in self.routes:
+            nodes = self.routes[key]
+        else:
             try:
                 nodes = nx.shortest_path(self.graph, src, dst, weight="delay")
             except (nx.NetworkXNoPath, nx.NodeNotFound):
                 nodes = None
             self.routes[key] = nodes
-        hops = None
+        hops: tuple[Hop, ...] | None = None
         if nodes is not None:
             links = self._hops
             hops = tuple([links[pair] for pair in zip(nodes, nodes[1:])])

@@ -233,7 +233,7 @@ class Headers:
     @classmethod
     def _from_items(cls, items: list[tuple[str, str, str]], typed: dict[str, list[Any]] | None = None) -> "Headers":
         """Wrap already-validated ``(key, name, value)`` triples without copying."""
-        h = cls.__new__(cls)
+        h = cls()
         h._items = items
         h._typed = {} if typed is None else typed
         h._index = None
@@ -278,7 +278,7 @@ class Headers:
                 parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
                 if parsed is not None:
                     typed[key] = parsed
-        h = cls.__new__(cls)
+        h = cls()
         h._items = lines
         h._typed = typed
         h._index = index
@@ -632,8 +632,9 @@ class NameAddr:
     ) -> None:
         """Build from a display name, URI (or URI text) and params; ``NameAddr(uri)`` also works."""
         if type(uri) is not URI:  # the parser and with_tag pass a URI: skip the other forms
-            if isinstance(display, URI) and uri is None:
-                display, uri = None, display
+            if isinstance(display, URI) and uri is None:  # NameAddr(uri): one statement each (mypyc)
+                uri = display
+                display = None
             if isinstance(uri, str):
                 uri = URI.parse(uri)
             if uri is None:
@@ -1079,67 +1080,6 @@ def _parse_line_uncached(key: str, value: str) -> list[Any]:
 # ---------------------------------------------------------------- messages
 
 
-# ---------------------------------------------------------------- accessor factories
-# One getter per header kind, each a single Python call when the header was parsed
-# already (a property calling a shared helper would cost two).
-
-
-def _single_header(key: str, name: str, doc: str) -> property:
-    """The accessor of mandatory single-valued header ``key``: its value; SipParseError if missing or repeated."""
-
-    def read(self: "_Message") -> Any:
-        typed = self.headers._typed
-        if key in typed:
-            try:
-                (value,) = typed[key]  # exactly one
-                return value
-            except ValueError:
-                pass
-        return self._one(key, name)
-
-    return property(read, doc=doc)
-
-
-def _optional_header(key: str, name: str, doc: str) -> property:
-    """The accessor of optional single-valued header ``key``: its value or None; SipParseError if repeated."""
-
-    def read(self: "_Message") -> Any:
-        h = self.headers
-        typed = h._typed
-        if key in typed:
-            values = typed[key]
-            if not values:
-                return None
-            try:
-                (value,) = values
-                return value
-            except ValueError:
-                pass
-        else:
-            index = h._index
-            if index is not None and key not in index:  # absent: no parse, no cache entry
-                return None
-        return self._optional(key, name)
-
-    return property(read, doc=doc)
-
-
-def _list_header(key: str, doc: str) -> property:
-    """The accessor of list header ``key``: a new list of its values, top first ([] if none)."""
-
-    def read(self: "_Message") -> list[Any]:
-        h = self.headers
-        typed = h._typed
-        if key in typed:
-            return typed[key][:]
-        index = h._index
-        if index is not None and key not in index:  # absent: no parse, no cache entry
-            return []
-        return list(self._values(key))
-
-    return property(read, doc=doc)
-
-
 class _Message:
     """What requests and responses share: headers, body, version and typed accessors."""
 
@@ -1158,6 +1098,49 @@ class _Message:
         self.headers = headers
         self.body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         self.version = version
+
+    # One reader per header kind, shared by the typed accessors below.
+
+    def _single_header(self, key: str, name: str) -> Any:
+        """Mandatory single-valued header ``key``: its value; SipParseError if missing or repeated."""
+        typed = self.headers._typed
+        if key in typed:
+            try:
+                (value,) = typed[key]  # exactly one
+                return value
+            except ValueError:
+                pass
+        return self._one(key, name)
+
+    def _optional_header(self, key: str, name: str) -> Any:
+        """Optional single-valued header ``key``: its value or None; SipParseError if repeated."""
+        h = self.headers
+        typed = h._typed
+        if key in typed:
+            values = typed[key]
+            if not values:
+                return None
+            try:
+                (value,) = values
+                return value
+            except ValueError:
+                pass
+        else:
+            index = h._index
+            if index is not None and key not in index:  # absent: no parse, no cache entry
+                return None
+        return self._optional(key, name)
+
+    def _list_header(self, key: str) -> list[Any]:
+        """List header ``key``: a new list of its values, top first ([] if none)."""
+        h = self.headers
+        typed = h._typed
+        if key in typed:
+            return typed[key][:]
+        index = h._index
+        if index is not None and key not in index:  # absent: no parse, no cache entry
+            return []
+        return list(self._values(key))
 
     # ------------------------------------------------------------ typed access
 
@@ -1225,13 +1208,25 @@ class _Message:
             raise SipParseError("missing Via header", expected="Via")
         return values[0]
 
-    call_id = _single_header("call-id", "Call-ID", "The Call-ID; SipParseError if missing, repeated or malformed.")
+    @property
+    def call_id(self) -> str:
+        """The Call-ID; SipParseError if missing, repeated or malformed."""
+        return self._single_header("call-id", "Call-ID")
 
-    cseq = _single_header("cseq", "CSeq", "The CSeq; SipParseError if missing, repeated or malformed.")
+    @property
+    def cseq(self) -> CSeq:
+        """The CSeq; SipParseError if missing, repeated or malformed."""
+        return self._single_header("cseq", "CSeq")
 
-    from_ = _single_header("from", "From", "The From; SipParseError if missing, repeated or malformed.")
+    @property
+    def from_(self) -> NameAddr:
+        """The From; SipParseError if missing, repeated or malformed."""
+        return self._single_header("from", "From")
 
-    to = _single_header("to", "To", "The To; SipParseError if missing, repeated or malformed.")
+    @property
+    def to(self) -> NameAddr:
+        """The To; SipParseError if missing, repeated or malformed."""
+        return self._single_header("to", "To")
 
     @property
     def contacts(self) -> list[NameAddr]:
@@ -1249,32 +1244,70 @@ class _Message:
         """True for ``Contact: *`` (REGISTER removing all bindings, RFC 3261 §10.2.2)."""
         return "*" in self._values("contact")
 
-    routes = _list_header("route", "Route values, top first ([] if none).")
+    @property
+    def routes(self) -> list[NameAddr]:
+        """Route values, top first ([] if none)."""
+        return self._list_header("route")
 
-    record_routes = _list_header("record-route", "Record-Route values, top first ([] if none).")
+    @property
+    def record_routes(self) -> list[NameAddr]:
+        """Record-Route values, top first ([] if none)."""
+        return self._list_header("record-route")
 
-    p_asserted_identity = _list_header("p-asserted-identity", "P-Asserted-Identity values (RFC 3325; [] if none).")
+    @property
+    def p_asserted_identity(self) -> list[NameAddr]:
+        """P-Asserted-Identity values (RFC 3325; [] if none)."""
+        return self._list_header("p-asserted-identity")
 
-    max_forwards = _optional_header("max-forwards", "Max-Forwards", "Max-Forwards (0-255), or None.")
+    @property
+    def max_forwards(self) -> int | None:
+        """Max-Forwards (0-255), or None."""
+        return self._optional_header("max-forwards", "Max-Forwards")
 
-    rseq = _optional_header("rseq", "RSeq", "RSeq (RFC 3262 §7.1), or None.")
+    @property
+    def rseq(self) -> int | None:
+        """RSeq (RFC 3262 §7.1), or None."""
+        return self._optional_header("rseq", "RSeq")
 
-    rack = _optional_header("rack", "RAck", "RAck (RFC 3262 §7.2), or None.")
+    @property
+    def rack(self) -> RAck | None:
+        """RAck (RFC 3262 §7.2), or None."""
+        return self._optional_header("rack", "RAck")
 
-    require = _list_header("require", "Require option tags ([] if none).")
+    @property
+    def require(self) -> list[str]:
+        """Require option tags ([] if none)."""
+        return self._list_header("require")
 
-    proxy_require = _list_header("proxy-require", "Proxy-Require option tags ([] if none).")
+    @property
+    def proxy_require(self) -> list[str]:
+        """Proxy-Require option tags ([] if none)."""
+        return self._list_header("proxy-require")
 
-    supported = _list_header("supported", "Supported option tags ([] if none).")
+    @property
+    def supported(self) -> list[str]:
+        """Supported option tags ([] if none)."""
+        return self._list_header("supported")
 
-    unsupported = _list_header("unsupported", "Unsupported option tags ([] if none).")
+    @property
+    def unsupported(self) -> list[str]:
+        """Unsupported option tags ([] if none)."""
+        return self._list_header("unsupported")
 
-    allow = _list_header("allow", "Allow methods ([] if none).")
+    @property
+    def allow(self) -> list[str]:
+        """Allow methods ([] if none)."""
+        return self._list_header("allow")
 
-    expires = _optional_header("expires", "Expires", "Expires in seconds (clamped to 2**32-1), or None.")
+    @property
+    def expires(self) -> int | None:
+        """Expires in seconds (clamped to 2**32-1), or None."""
+        return self._optional_header("expires", "Expires")
 
-    content_type = _optional_header("content-type", "Content-Type",
-                                    "Content-Type as lower-case ``type/subtype`` (parameters dropped), or None.")
+    @property
+    def content_type(self) -> str | None:
+        """Content-Type as lower-case ``type/subtype`` (parameters dropped), or None."""
+        return self._optional_header("content-type", "Content-Type")
 
     @property
     def content_length(self) -> int:
@@ -1395,13 +1428,7 @@ class Request(_Message):
 
     def copy(self) -> "Request":
         """An independent copy (headers and URI can be changed without touching this one)."""
-        new = Request.__new__(Request)
-        new.method = self.method
-        new.uri = self.uri.copy()
-        new.headers = self.headers.copy()
-        new.body = self.body
-        new.version = self.version
-        return new
+        return Request(self.method, self.uri.copy(), self.headers.copy(), self.body, self.version)
 
     def __eq__(self, other: object) -> bool:
         """Same start line, headers (Content-Length aside: it is framing) and body."""
@@ -1461,13 +1488,7 @@ class Response(_Message):
 
     def copy(self) -> "Response":
         """An independent copy (headers can be changed without touching this one)."""
-        new = Response.__new__(Response)
-        new.status = self.status
-        new.reason = self.reason
-        new.headers = self.headers.copy()
-        new.body = self.body
-        new.version = self.version
-        return new
+        return Response(self.status, self.reason, self.headers.copy(), self.body, self.version)
 
     def __eq__(self, other: object) -> bool:
         """Same status line, headers (Content-Length aside: it is framing) and body."""
@@ -1543,13 +1564,7 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
         typed["to"] = tagged_to
     headers = Headers._from_items(items, typed)
     headers._index = index
-    response = Response.__new__(Response)
-    response.status = status
-    response.reason = reason_phrase(status) if reason is None else reason
-    response.headers = headers
-    response.body = b""
-    response.version = "SIP/2.0"
-    return response
+    return Response(status, reason, headers)
 
 
 # ---------------------------------------------------------------- parsing
@@ -1672,11 +1687,7 @@ def _parse_start_line(line: str, number: int) -> Request | Response:
             raise SipParseError(f"bad Status-Code {code!r}", number, "Status-Code 100-699")
         if not abnf.REASON_PHRASE_RE.fullmatch(reason):
             raise SipParseError(f"bad Reason-Phrase {reason!r}", number, "Reason-Phrase")
-        response = Response.__new__(Response)
-        response.status = int(code)
-        response.reason = reason
-        response.version = version
-        return response
+        return Response(int(code), reason, None, b"", version)
     # Request-Line = Method SP Request-URI SP SIP-Version (exactly one SP each, RFC 4475 §3.1.2.9/10)
     fields = line.split(" ")
     if len(fields) != 3:
@@ -1693,8 +1704,4 @@ def _parse_start_line(line: str, number: int) -> Request | Response:
     if uri.headers:
         # RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
         raise SipParseError(f"headers in Request-URI {uri_text!r}", number, "Request-URI without headers")
-    request = Request.__new__(Request)
-    request.method = method
-    request.uri = uri
-    request.version = version
-    return request
+    return Request(method, uri, None, b"", version)

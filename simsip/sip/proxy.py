@@ -382,6 +382,11 @@ class ProxyCore:
         self.forwarded = 0
         self.stray = 0
 
+    def release(self) -> None:
+        """Forget this finished run's transactions and everything else held (they point back at the core)."""
+        self.layer.release()
+        self.__dict__.clear()
+
     # ----------------------------------------------------------- entry points
 
     @property

@@ -54,6 +54,10 @@ class RedirectServer:
         self.code = code
         self.layer = TransactionLayer(timers or TimerConfig(), rng, prefix=f"{name}:")
 
+    def release(self) -> None:
+        """Forget this finished run's transactions (each points back at the layer)."""
+        self.layer.release()
+
     def receive(self, now: float, message: "Request | Response", source: Address) -> list[Action]:
         """A message arrived from ``source``."""
         from simsip.sip.message import Request

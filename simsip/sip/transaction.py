@@ -957,6 +957,12 @@ class TransactionLayer:
         self._by_id: dict[str, Transaction] = {}
         self._serial = 0
 
+    def release(self) -> None:
+        """Forget every transaction (each points back at this layer), so refcounting frees them."""
+        self.clients = {}
+        self.servers = {}
+        self._by_id = {}
+
     def new_branch(self) -> str:
         """A fresh RFC 3261 branch (magic cookie + 64 random bits from the element's rng)."""
         return f"{MAGIC_COOKIE}{self.rng.getrandbits(64):016x}"

@@ -419,6 +419,14 @@ class UserAgentCore:
         self._merged: dict[tuple, tuple] = {}
         self._merged_keys: dict[Any, tuple] = {}  # server tx id -> its key in _merged
 
+    def release(self) -> None:
+        """Forget this finished run's calls, core timers and transactions (they point back at the core)."""
+        self.layer.release()
+        self.calls = {}
+        self._core_timers = {}
+        self._merged = {}
+        self._merged_keys = {}
+
     @property
     def config(self) -> UAOptions:
         """The UA's options (assigning new ones re-derives what the core keeps from them)."""
@@ -1897,8 +1905,7 @@ def _response_problem(response: "Response") -> str | None:
         (_,) = typed["cseq"]
     except (KeyError, ValueError):
         try:
-            vias = response.vias
-            response.cseq
+            vias, _ = response.vias, response.cseq  # reading the CSeq is the check
         except Exception:
             return "unparseable response"
         if len(vias) != 1:
@@ -1948,10 +1955,9 @@ def _transaction_problem_full(request: "Request") -> str | None:
         via = request.top_via
         if via is None:
             return "no Via"
-        request.cseq
+        _ = request.cseq  # reading each header is the check
         if not has_magic_cookie(via.branch):
-            request.call_id
-            request.from_
+            _ = request.call_id, request.from_
             server_key(request)
         # (With an RFC 3261 branch the §17.2.3 key is the parsed top Via's branch, host and
         # port and the method: nothing left that could fail.)
@@ -1960,15 +1966,16 @@ def _transaction_problem_full(request: "Request") -> str | None:
     try:
         # A typed accessor reads exactly one value or raises (and messages carry their
         # headers parsed): when all three read, each header is there once. CSeq was read above.
-        request.call_id
-        request.from_
-        request.to
+        _ = request.call_id, request.from_, request.to
+        counted = True
     except Exception:
+        counted = False
+    if not counted:  # (outside the handler: a loop that returns inside one crashes mypyc)
         for name in ("Call-ID", "CSeq", "From", "To"):
             if len(request.headers.get_all(name)) != 1:
                 return f"need exactly one {name}"
     try:
-        request.content_length  # RFC 4475 §3.3.9 mcl01: conflicting Content-Length values
+        _ = request.content_length  # RFC 4475 §3.3.9 mcl01: conflicting Content-Length values
     except Exception:
         return "conflicting Content-Length"
     return None
