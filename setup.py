@@ -3,12 +3,17 @@
 ``SIMSIP_MYPYC=1 pip install -e .`` (or ``SIMSIP_MYPYC=1 python setup.py build_ext --inplace``)
 compiles the modules below as one mypyc group when mypy and a C compiler are there. Any failure
 falls back to the pure-Python package: the build never fails the install because of mypyc.
+Next to the extensions it writes ``simsip/_mypyc_sources.json`` (a hash of each compiled
+source), which ``import simsip`` checks so that edited sources never run stale compiled code.
 """
 
+import hashlib
+import json
 import os
 import sys
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 # The per-message hot path: protocol cores, their SimPy drivers, the link model, the engine and
 # the per-call folding. Compiled together: calls between them stay native.
@@ -27,6 +32,7 @@ COMPILED = [
     "simsip/metrics/measures.py",
     "simsip/engine.py",
 ]
+MANIFEST = "_mypyc_sources.json"
 
 
 def _ext_modules() -> list:
@@ -42,4 +48,27 @@ def _ext_modules() -> list:
         return []
 
 
-setup(ext_modules=_ext_modules())
+class OptionalBuildExt(build_ext):
+    """build_ext that falls back to pure Python when compiling fails, and records what it compiled."""
+
+    def run(self) -> None:
+        """Build the extensions; on failure remove any that were built and carry on without them."""
+        package = "simsip" if self.inplace else os.path.join(self.build_lib, "simsip")
+        manifest = os.path.join(package, MANIFEST)
+        if os.path.exists(manifest):
+            os.remove(manifest)
+        if not self.extensions:
+            return
+        try:
+            super().run()
+        except Exception as exc:  # a C compiler error, no compiler: ship pure Python
+            print(f"simsip: mypyc build failed ({type(exc).__name__}: {exc}); pure Python", file=sys.stderr)
+            for path in self.get_outputs():
+                if os.path.exists(path):
+                    os.remove(path)
+            return
+        with open(manifest, "w") as out:
+            json.dump({path: hashlib.sha256(open(path, "rb").read()).hexdigest() for path in COMPILED}, out, indent=1)
+
+
+setup(ext_modules=_ext_modules(), cmdclass={"build_ext": OptionalBuildExt})

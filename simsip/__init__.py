@@ -41,4 +41,26 @@ def run(scenario: "Scenario | str | Path", runs: int = 1, seed: int = 0,
     return _run(scenario, runs=runs, seed=seed, params=params, trace=trace, until=until,
                 first_run=first_run)
 
+
+def _refuse_stale_compiled_modules() -> None:
+    """Raise ImportError when a mypyc-compiled module is older than its edited source (setup.py writes the manifest)."""
+    import hashlib
+    import json
+
+    package = Path(__file__).parent
+    manifest = package / "_mypyc_sources.json"
+    if not manifest.exists():
+        return
+    for module, digest in json.loads(manifest.read_text()).items():
+        source = package.parent / module
+        compiled = list(source.parent.glob(source.stem + ".*.so")) + list(source.parent.glob(source.stem + ".*.pyd"))
+        if compiled and source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() != digest:
+            raise ImportError(
+                f"simsip: {module} changed after it was compiled with mypyc; rebuild with "
+                f"'SIMSIP_MYPYC=1 python setup.py build_ext --inplace' or run pure Python with "
+                f"'find {package} -name \"*.so\" -delete'")
+
+
+_refuse_stale_compiled_modules()
+
 from simsip.experiment import sweep  # noqa: E402,F401  (issue 7: simsip.sweep for notebooks)

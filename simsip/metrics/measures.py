@@ -60,6 +60,7 @@ counts from the first transmission.
 from __future__ import annotations
 
 import math
+from abc import _abc_init  # type: ignore[attr-defined]  # see after CallTable
 from array import array
 from operator import attrgetter
 from typing import Any, ClassVar, Iterable, Iterator, Mapping, Sequence
@@ -782,6 +783,11 @@ class CallTable(Sequence[dict[str, Any]]):
             else:
                 data[name] = pd.array(self._cols[name], dtype="int64")
         return pd.DataFrame(data, columns=list(RECORD_FIELDS))
+
+
+# mypyc compiles CallTable without ABCMeta's set-up: it would share Sequence's registry, where
+# list is registered, and every list would pass isinstance(x, CallTable). Its own registry:
+_abc_init(CallTable)
 
 
 def is_missing(value: Any) -> bool:
