@@ -1037,7 +1037,7 @@ def evaluate_expectations(scenario: m.Scenario, calls: CallTable, summary: Mappi
         cids = calls.column("call_id")
         column = calls.column(e.measure) if e.measure in RECORD_FIELDS else [None] * len(runs)
         right = e.value.value if isinstance(e.value, m.Outcome) else e.value
-        holds = e.comparison.holds
+        holds = e.comparison.function  # checked once per call: the operator itself, not a method
         for i, value in enumerate(column):
             if wanted is not None and (runs[i], cids[i]) not in wanted:
                 continue
