@@ -279,11 +279,12 @@ class CallFolder:
     APP_KINDS: ClassVar[frozenset[str]] = frozenset({"reliability-failure", "timeout", "call-ended"})
     """The ``app`` event kinds :meth:`app` folds; it ignores every other kind."""
 
-    def __init__(self, run: int = 0) -> None:
-        """Nothing folded yet for run index ``run``."""
+    def __init__(self, run: int = 0, nodes: NodeCounters | None = None) -> None:
+        """Nothing folded yet for run index ``run``; node counts go to ``nodes`` (new ones if None)."""
         self.run = run
         self.calls: dict[str, _Call] = {}
-        self.nodes = NodeCounters()
+        # A batch of runs may share one NodeCounters: each run's counts add up there as they happen.
+        self.nodes = NodeCounters() if nodes is None else nodes
         self._count = 0
         self._counts = self.nodes.nodes  # node -> counter list, looked up per event
         # Records of the calls already folded for good (retire_finished), in call order.

@@ -240,10 +240,10 @@ class TraceSink:
 
     An emitter may leave out the ``app`` events of any other kind."""
 
-    def __init__(self, run: int = 0) -> None:
-        """Start an empty sink for run index ``run``."""
+    def __init__(self, run: int = 0, nodes: NodeCounters | None = None) -> None:
+        """Start an empty sink for run index ``run``; node counts go to ``nodes`` (new ones if None)."""
         self.run = run
-        self.folder = CallFolder(run)
+        self.folder = CallFolder(run, nodes)
 
     @property
     def events(self) -> list[TraceEvent]:
@@ -349,9 +349,9 @@ class OffSink(TraceSink):
     level = "off"
     app_kinds = CallFolder.APP_KINDS
 
-    def __init__(self, run: int = 0) -> None:
-        """Start an empty sink for run index ``run``."""
-        super().__init__(run)
+    def __init__(self, run: int = 0, nodes: NodeCounters | None = None) -> None:
+        """Start an empty sink for run index ``run``; node counts go to ``nodes`` (new ones if None)."""
+        super().__init__(run, nodes)
         # Hot path: the engine's calls go straight to the folder (same signatures).
         folder = self.folder
         self.send = folder.send  # type: ignore[method-assign]
@@ -368,9 +368,9 @@ class FullSink(TraceSink):
 
     level = "full"
 
-    def __init__(self, run: int = 0) -> None:
-        """Start an empty sink for run index ``run``."""
-        super().__init__(run)
+    def __init__(self, run: int = 0, nodes: NodeCounters | None = None) -> None:
+        """Start an empty sink for run index ``run``; node counts go to ``nodes`` (new ones if None)."""
+        super().__init__(run, nodes)
         self._events: list[TraceEvent] = []
 
     @property
@@ -486,12 +486,12 @@ class FullSink(TraceSink):
         self.folder.feed(event)
 
 
-def make_sink(level: str = "off", run: int = 0) -> TraceSink:
-    """The sink for trace level ``"off"`` or ``"full"``."""
+def make_sink(level: str = "off", run: int = 0, nodes: NodeCounters | None = None) -> TraceSink:
+    """The sink for trace level ``"off"`` or ``"full"``; node counts go to ``nodes`` (new ones if None)."""
     if level == "off":
-        return OffSink(run)
+        return OffSink(run, nodes)
     if level == "full":
-        return FullSink(run)
+        return FullSink(run, nodes)
     raise ValueError(f"unknown trace level {level!r} (expected one of {', '.join(TRACE_LEVELS)})")
 
 

@@ -925,6 +925,11 @@ class Comparison(enum.Enum):
         """Apply the operator: ``left OP right``."""
         return _OPERATORS[self](left, right)
 
+    @property
+    def function(self) -> Callable[[Any, Any], bool]:
+        """The operator as a function of ``(left, right)`` (``operator.lt`` ...): no Python call per use."""
+        return _OPERATORS[self]
+
 
 _OPERATORS: dict[Comparison, Callable[[Any, Any], bool]] = {
     Comparison.LT: operator.lt,
