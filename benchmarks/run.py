@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import simsip
 from benchmarks.engine import bare_simpy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,6 @@ def baseline(messages: int, repeat: int) -> float:
 
 def scenario_rate(path: Path, loss: str, runs: int, repeat: int) -> dict[str, Any]:
     """(b) simsip messages/s and calls/s of ``runs`` one-call runs of ``path`` at ``loss``, tracing off."""
-    import simsip
 
     scenario = simsip.load(path, {"loss": loss})
     best: dict[str, Any] = {}
@@ -84,7 +84,6 @@ def scenario_rate(path: Path, loss: str, runs: int, repeat: int) -> dict[str, An
 
 def sweep_once(calls: int, jobs: int | None) -> dict[str, Any]:
     """One sweep of direct_call over SWEEP_POINTS loss points with ``calls`` calls in all, in this process."""
-    import simsip
     from simsip.experiment import ProcessExecutor
 
     runs = max(1, calls // SWEEP_POINTS)
@@ -121,7 +120,6 @@ calls alice -> bob every 50ms count {calls}
 
 def stream_once(calls: int) -> dict[str, Any]:
     """One run of ``calls`` direct calls at 10 % loss, tracing off, in this process."""
-    import simsip
 
     scenario = simsip.load(STREAM.format(calls=calls))
     cpu0 = _cpu()
@@ -155,7 +153,6 @@ def _stored_bytes_per_call() -> float:
     """Bytes a CallTable holds per call (its columns and Call-ID strings), for the RSS slope."""
     from array import array
 
-    import simsip
 
     table = simsip.run(simsip.load(DIRECT), runs=100, seed=0).calls
     size = 0
@@ -206,9 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count() or 1
     results: dict[str, Any] = {
         "quick": quick, "python": platform.python_version(), "cores": cores,
+        "build": "mypyc" if simsip.compiled() else "pure Python",
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
+    print(f"simsip {simsip.__version__}, hot path {results['build']}, Python {results['python']}, "
+          f"{cores} cores")
     base = baseline(200_000 if quick else 500_000, repeat + 1)
     results["baseline"] = {"what": "bare SimPy, one timeout callback per message", "messages_per_s": base}
     print(f"(a) bare SimPy timeout callbacks: {base:12,.0f} messages/s (CPU time)")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from simsip.engine import Result
     from simsip.scenario.model import Scenario
 
-__all__ = ["__version__", "load", "run"]
+__all__ = ["__version__", "compiled", "load", "run"]
 
 
 def load(path_or_text: "str | Path", params: Mapping[str, str] | None = None) -> "Scenario":
@@ -42,12 +42,18 @@ def run(scenario: "Scenario | str | Path", runs: int = 1, seed: int = 0,
                 first_run=first_run)
 
 
-def _refuse_stale_compiled_modules() -> None:
-    """Raise ImportError when a mypyc-compiled module is older than its edited source (setup.py writes the manifest)."""
+def compiled() -> bool:
+    """True when the hot path runs as mypyc-compiled code (``SIMSIP_MYPYC=1`` build, README "Performance")."""
+    import simsip.engine
+
+    return not simsip.engine.__file__.endswith(".py")
+
+
+def _refuse_stale_compiled_modules(package: Path = Path(__file__).parent) -> None:
+    """Raise ImportError when a mypyc-compiled module's source changed after its build (setup.py writes the manifest)."""
     import hashlib
     import json
 
-    package = Path(__file__).parent
     manifest = package / "_mypyc_sources.json"
     if not manifest.exists():
         return
@@ -57,7 +63,7 @@ def _refuse_stale_compiled_modules() -> None:
         if compiled and source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() != digest:
             raise ImportError(
                 f"simsip: {module} changed after it was compiled with mypyc; rebuild with "
-                f"'SIMSIP_MYPYC=1 python setup.py build_ext --inplace' or run pure Python with "
+                f"'SIMSIP_MYPYC=1 pip install -e .' or run pure Python with "
                 f"'find {package} -name \"*.so\" -delete'")
 
 
