@@ -24,6 +24,7 @@ from simsip.sip.events import (
     AppEvent,
     CancelTimer,
     SendMessage,
+    SipCore,
     StartTimer,
     StateChange,
     Transport,
@@ -126,6 +127,8 @@ class Agent:
     # fewer attributes per instance keep its __dict__ within CPython's shared-key limit
     # (30 keys; past it every instance gets its own dict and attribute reads slow down).
     up = True
+    # Set by each subclass (or a test) once built: a core needs the agent's streams first.
+    core: SipCore
     # Called with each message about to be sent, before it is (None: nothing watches).
     _watch: Callable[[Any], None] | None = None
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
@@ -150,7 +153,6 @@ class Agent:
         self._described = describer.cache
         self._fill = describer.fill
         self.drop_rules: list[DropRule] = []
-        self.core: Any = None
         self._timers: dict[str, PendingTimer] = {}
         self.clock = network.clock
         self._queue = self.clock.queue
@@ -192,9 +194,9 @@ class Agent:
                 heappush(self._queue, (self.env._now + action.delay, NORMAL, next(self._eid),
                                        timer))
             elif kind is CancelTimer:
-                timer = self._timers.pop(action.name, None)
-                if timer is not None:
-                    timer.callbacks = DEAD
+                cancelled = self._timers.pop(action.name, None)
+                if cancelled is not None:
+                    cancelled.callbacks = DEAD
                     self.clock.dead += 1
             elif kind is AppEvent:
                 app_kinds = self._app_kinds
@@ -249,7 +251,7 @@ class Agent:
 
     def send(self, action: SendMessage) -> None:
         """Hand one message to the network toward the node owning the destination host."""
-        self.execute((action,))
+        self.execute([action])
 
     def _drop(self, dst: str, message: Any, retransmission: int, transport: Transport,
               reason: str) -> None:
@@ -329,6 +331,6 @@ class Agent:
         self.network.set_node_up(self.name, True)
         self.core = self.new_core()
 
-    def new_core(self) -> Any:
+    def new_core(self) -> SipCore:
         """Build this agent's core from scratch (subclasses)."""
         raise NotImplementedError

@@ -105,7 +105,8 @@ class Clock:
     def __init__(self, env: simpy.Environment) -> None:
         """Share ``env``'s queue and event-id counter (SimPy 4's ``_queue`` and ``_eid``)."""
         self.env = env
-        self.queue: list[tuple[float, int, int, Any]] = env._queue
+        # simpy annotates its queue as holding Events; ours hold event-like objects too (PendingTimer, Packet).
+        self.queue: list[tuple[float, int, int, Any]] = env._queue  # type: ignore[assignment]
         self.eid = env._eid
         self.dead = 0
 
@@ -157,7 +158,7 @@ class Receiver(Protocol):
         ...
 
 
-DropHook = Callable[["Packet", "Hop", str], None]
+DropHook = Callable[["Packet", "Hop | None", str], None]
 """Called as ``hook(packet, hop, reason)`` for every packet a hop loses."""
 
 

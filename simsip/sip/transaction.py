@@ -51,7 +51,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from simsip.sip.events import Action, Address, CancelTimer, SendMessage, StartTimer, StateChange, Transport
 from simsip.sip.timers import TimerConfig, TransactionTimers
@@ -92,8 +92,8 @@ __all__ = [
 ]
 
 # RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this cookie.
-MAGIC_COOKIE = "z9hG4bK"
-_COOKIE_LEN = len(MAGIC_COOKIE)
+MAGIC_COOKIE: Final = "z9hG4bK"
+_COOKIE_LEN: Final = len(MAGIC_COOKIE)
 
 
 def has_magic_cookie(branch: str | None) -> bool:
@@ -102,7 +102,7 @@ def has_magic_cookie(branch: str | None) -> bool:
     RFC 4475 §3.2.1 (``badbranch.dat``): a branch that is exactly the cookie
     carries no transaction identifier, so RFC 2543 matching is used instead.
     """
-    return bool(branch) and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE
+    return branch is not None and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE
 
 
 # ------------------------------------------------------------------ TU events
@@ -430,7 +430,7 @@ class Transaction:
     def _compile(cls) -> None:
         """Compile ``transitions`` into the per-state rows described in the class docstring."""
         states = type(INITIAL_STATES[cls.machine])
-        events = type(next(iter(cls.transitions))[1])
+        events: type[enum.Enum] = type(next(iter(cls.transitions))[1])
         if set(cls._INPUTS) != set(events):
             raise AssertionError(f"{cls.__name__}._INPUTS must give keys and a handler for every {events.__name__}")
         rows: dict = {state: {} for state in states}
@@ -518,6 +518,10 @@ class Transaction:
     def _transport_error(self, now: float, old, message, actions: list) -> None:
         """A transport error: the TU is told (a 503, RFC 3261 §8.1.3.1)."""
         actions.append(TUEvent("transport-error", self))
+
+    def start(self, now: float) -> list[Action]:
+        """Enter the initial state: the first send and timers (each machine its own)."""
+        raise NotImplementedError
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """The driver says timer ``name`` of this transaction fired."""
@@ -607,7 +611,9 @@ class InviteClientTransaction(ClientTransaction):
 
     def _send_ack(self, actions: list) -> None:
         """Send (or resend) the ACK of the 3xx-6xx."""
-        actions.append(SendMessage(self.ack, self.peer, self.ack_sends, None))
+        ack = self.ack
+        assert ack is not None  # built on the 3xx-6xx, before any send
+        actions.append(SendMessage(ack, self.peer, self.ack_sends, None))
         self.ack_sends += 1
 
     def _leave_calling(self, actions: list) -> None:
@@ -802,7 +808,7 @@ class InviteServerTransaction(ServerTransaction):
         """An INVITE retransmission gets the latest provisional (Proceeding) or the final (Completed) again."""
         if old is _IS_PROCEEDING and self.provisional is not None:
             self._send_response(self.provisional, None, actions)
-        elif old is _IS_COMPLETED:
+        elif old is _IS_COMPLETED and self.final is not None:
             self._send_response(self.final, None, actions)
         # Accepted: absorbed silently (RFC 6026 §7.1).
 
@@ -835,7 +841,9 @@ class InviteServerTransaction(ServerTransaction):
 
     def _timer_g(self, now: float, old, message, actions: list) -> None:
         """Timer G: resend the final, G doubles capped at T2."""
-        self._send_response(self.final, "G", actions)
+        final = self.final
+        assert final is not None  # Timer G is armed only when a final is sent
+        self._send_response(final, "G", actions)
         self._start("G", self.timers.next_timer_g(message.delay), actions)
 
     def _recv_ack(self, now: float, old, message, actions: list) -> None:
@@ -892,7 +900,7 @@ class NonInviteServerTransaction(ServerTransaction):
 
     def _recv_request(self, now: float, old, message, actions: list) -> None:
         """A retransmission: discarded in Trying, answered with the latest response after."""
-        if old is not _NIS_TRYING:
+        if old is not _NIS_TRYING and self.last_response is not None:
             self._send_response(self.last_response, None, actions)
 
 
