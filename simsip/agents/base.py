@@ -180,7 +180,9 @@ class Agent:
                     self.sink.state(self.env._now, self.name, action.call_id, action.machine,
                                     action.old, action.new)
             elif kind is StartTimer:
-                name = action.name
+                # A typed local per kind: compiled, its fields are read natively.
+                start: StartTimer = action
+                name = start.name
                 timers = self._timers
                 old = timers.get(name)
                 if old is not None:  # re-armed: the queued event of the old one dies
@@ -188,20 +190,22 @@ class Agent:
                     self.clock.dead += 1
                 timer = timers[name] = PendingTimer()
                 timer.name = name
-                timer.label = action.label
-                timer.call_id = action.call_id
+                timer.label = start.label
+                timer.call_id = start.call_id
                 timer.callbacks = [self._timer_cb]
-                heappush(self._queue, (self.env._now + action.delay, NORMAL, next(self._eid),
+                heappush(self._queue, (self.env._now + start.delay, NORMAL, next(self._eid),
                                        timer))
             elif kind is CancelTimer:
-                cancelled = self._timers.pop(action.name, None)
+                cancel: CancelTimer = action
+                cancelled = self._timers.pop(cancel.name, None)
                 if cancelled is not None:
                     cancelled.callbacks = DEAD
                     self.clock.dead += 1
             elif kind is AppEvent:
+                event: AppEvent = action
                 app_kinds = self._app_kinds
-                if app_kinds is None or action.kind in app_kinds:
-                    message = action.message
+                if app_kinds is None or event.kind in app_kinds:
+                    message = event.message
                     if message is not None:
                         entry = self._described.get(id(message))
                         if entry is None or entry[0] is not message:
@@ -210,18 +214,19 @@ class Agent:
                         cseq = entry[3]
                     else:
                         label = cseq = None
-                    self.sink.app(self.env._now, self.name, action.call_id, action.kind,
-                                  action.detail, label, cseq, message)
+                    self.sink.app(self.env._now, self.name, event.call_id, event.kind,
+                                  event.detail, label, cseq, message)
                 interest = self._app_interest
-                if interest is None or action.kind in interest:
-                    self.on_app_event(action)
+                if interest is None or event.kind in interest:
+                    self.on_app_event(event)
             elif kind is SendMessage:
+                send: SendMessage = action
                 # Agent.send inlined (one Python call fewer per message); the same steps.
                 if self._watch is not None:
-                    self._watch(action.message)
-                destination = action.destination
+                    self._watch(send.message)
+                destination = send.destination
                 node = self.hosts.get(destination.host)
-                message = action.message
+                message = send.message
                 now = self.env._now
                 transport = destination.transport
                 entry = self._described.get(id(message))
@@ -229,23 +234,23 @@ class Agent:
                     entry = self._fill(message)
                 _, label, call_id, cseq, rseq, rack = entry
                 self.sink.send(now, self.name, node or destination.host, label, call_id, cseq,
-                               rseq, rack, action.retransmission, action.timer, transport._value_,
+                               rseq, rack, send.retransmission, send.timer, transport._value_,
                                message)
                 if node is None:
-                    self._drop(destination.host, message, action.retransmission, transport,
+                    self._drop(destination.host, message, send.retransmission, transport,
                                f"unknown host {destination.host}")
                     continue
                 if self.drop_rules:
                     for rule in self.drop_rules:
                         if rule.take(now, node, message):
-                            self._drop(node, message, action.retransmission, transport,
+                            self._drop(node, message, send.retransmission, transport,
                                        "drop fault")
                             break
                     else:
                         self.network.send(self.name, node, message, transport,
-                                          action.retransmission)
+                                          send.retransmission)
                     continue
-                self.network.send(self.name, node, message, transport, action.retransmission)
+                self.network.send(self.name, node, message, transport, send.retransmission)
             else:
                 self.on_other_action(action)
 

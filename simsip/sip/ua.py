@@ -531,10 +531,12 @@ class UserAgentCore:
         for action in actions:
             kind = action.__class__
             if kind is TUEvent:
-                if action.kind == "terminated":  # the most frequent event, handled here
+                event: TUEvent = action  # typed: compiled, its fields are read natively
+                if event.kind == "terminated":  # the most frequent event, handled here
                     # A transaction is gone: forget its role, or its merged-request key (§8.2.2.2;
                     # only this transaction's own key: scanning all of _merged made calls O(n^2)).
-                    tx = action.transaction
+                    tx = event.transaction
+                    assert tx is not None  # "terminated" comes from the transaction itself
                     tid = tx.id
                     if tid in self._roles:
                         del self._roles[tid]
@@ -546,7 +548,7 @@ class UserAgentCore:
                             del merged[key]
                 else:
                     # Dispatch by a table of the handlers, not a chain of string comparisons.
-                    out += _TU_HANDLERS[action.kind](self, now, action)
+                    out += _TU_HANDLERS[event.kind](self, now, event)
             elif quiet and (kind is StartTimer and action.label == "trying"
                             or kind is CancelTimer and action.name.endswith("/trying")):
                 continue  # ``no-trying``: the §17.2.1 timer never runs, so no 100 Trying of its own
