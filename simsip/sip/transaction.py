@@ -352,17 +352,17 @@ def build_from_invite(invite: "Request", method: str, to: str | None) -> "Reques
     return Request(method, invite.uri, headers)
 
 
-_UDP = Transport.UDP
+_UDP: Final = Transport.UDP
 # States the handlers compare against, bound once (a module global is the cheapest lookup).
-_IC_CALLING = ICState.CALLING
-_IC_COMPLETED = ICState.COMPLETED
-_IC_ACCEPTED = ICState.ACCEPTED
-_NIC_PROCEEDING = NICState.PROCEEDING
-_NIC_COMPLETED = NICState.COMPLETED
-_IS_PROCEEDING = ISState.PROCEEDING
-_IS_COMPLETED = ISState.COMPLETED
-_IS_ACCEPTED = ISState.ACCEPTED
-_NIS_TRYING = NISState.TRYING
+_IC_CALLING: Final = ICState.CALLING
+_IC_COMPLETED: Final = ICState.COMPLETED
+_IC_ACCEPTED: Final = ICState.ACCEPTED
+_NIC_PROCEEDING: Final = NICState.PROCEEDING
+_NIC_COMPLETED: Final = NICState.COMPLETED
+_IS_PROCEEDING: Final = ISState.PROCEEDING
+_IS_COMPLETED: Final = ISState.COMPLETED
+_IS_ACCEPTED: Final = ISState.ACCEPTED
+_NIS_TRYING: Final = NISState.TRYING
 
 
 class Transaction:

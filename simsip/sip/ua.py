@@ -116,7 +116,7 @@ import enum
 import random
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from simsip.sip.abnf import CALLID_RE
 from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState, new_tag
@@ -163,18 +163,18 @@ ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "PRACK", "OPTIONS")
 KNOWN_METHODS = frozenset(
     ALLOWED_METHODS + ("REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "INFO", "UPDATE", "MESSAGE", "PUBLISH")
 )
-ALLOW = ", ".join(ALLOWED_METHODS)  # the Allow header value
-_ALLOWED = frozenset(ALLOWED_METHODS)
-_NO_TAGS: frozenset[str] = frozenset()
+ALLOW: Final = ", ".join(ALLOWED_METHODS)  # the Allow header value
+_ALLOWED: Final = frozenset(ALLOWED_METHODS)
+_NO_TAGS: Final[frozenset[str]] = frozenset()
 _100REL = frozenset(("100rel",))
 RELIABILITY_FAILURE_REASON = "Reliable Provisional Unacknowledged"
-SDP = "application/sdp"
+SDP: Final = "application/sdp"
 # RFC 3261 §8.2.3 / RFC 4475 §3.3.15: Accept values that admit our SDP.
-_SDP_ACCEPTED = frozenset((SDP, "application/*", "*/*"))
+_SDP_ACCEPTED: Final = frozenset((SDP, "application/*", "*/*"))
 # RFC 3262 §3: the first RSeq is in 1 .. 2^31 - 1.
-RSEQ_MAX_START = 2**31 - 1
-MAX_REDIRECTS = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
-MAX_AUTH_TRIES = 4  # one answer per challenging realm along the path (RFC 3665 §3.3: two)
+RSEQ_MAX_START: Final = 2**31 - 1
+MAX_REDIRECTS: Final = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
+MAX_AUTH_TRIES: Final = 4  # one answer per challenging realm along the path (RFC 3665 §3.3: two)
 
 
 def simple_sdp(user: str, host: str, session_id: int, version: int = 1) -> bytes:
@@ -262,7 +262,7 @@ RELIABLE_1XX_TRANSITIONS: dict[tuple[Rel1xxState, Rel1xxEvent], Rel1xxState] = {
 }
 RELIABLE_1XX_INITIAL = Rel1xxState.PENDING
 # The same table keyed by member names: hashing an Enum member is a Python call, a name's hash is cached.
-_REL1XX_NEXT: dict[tuple[str, str], Rel1xxState] = {
+_REL1XX_NEXT: Final[dict[tuple[str, str], Rel1xxState]] = {
     (state._name_, event._name_): new for (state, event), new in RELIABLE_1XX_TRANSITIONS.items()
 }
 
@@ -378,7 +378,7 @@ class _ClientRole:
     rack: tuple[int, int] | None = None
 
 
-_DEFAULT_OPTIONS = UAOptions()
+_DEFAULT_OPTIONS: Final = UAOptions()
 
 
 class UserAgentCore:
@@ -1840,7 +1840,7 @@ class UserAgentCore:
 
 # TUEvent kind -> the UserAgentCore method taking it (``_layer`` dispatches through this table;
 # it handles "terminated" itself).
-_TU_HANDLERS: dict[str, Callable[[UserAgentCore, float, TUEvent], list[Action]]] = {
+_TU_HANDLERS: Final[dict[str, Callable[[UserAgentCore, float, TUEvent], list[Action]]]] = {
     "request": UserAgentCore._on_new_request,
     "response": UserAgentCore._on_response,
     "ack": UserAgentCore._on_ack,
@@ -1865,8 +1865,8 @@ def _has_100rel(tags: list[str]) -> bool:
 
 # Call targets given as text -> (parsed URI, To value): a scenario calls the same few
 # targets in every run. URIs are values (never changed in place), so one can be shared.
-_TARGETS: dict[str, tuple[URI, str]] = {}
-_TARGETS_MAX = 1024
+_TARGETS: Final[dict[str, tuple[URI, str]]] = {}
+_TARGETS_MAX: Final = 1024
 
 
 def _parse_target(target: str) -> tuple[URI, str]:
@@ -1893,7 +1893,7 @@ def _safe_call_id(message) -> str:
         return ""
 
 
-_COOKIE_LEN = len(MAGIC_COOKIE)
+_COOKIE_LEN: Final = len(MAGIC_COOKIE)
 _CALLID_FULLMATCH = CALLID_RE.fullmatch
 
 
