@@ -51,7 +51,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, Callable, ClassVar, Final, Optional
 
 from simsip.sip.events import Action, Address, CancelTimer, SendMessage, StartTimer, StateChange, Transport
 from simsip.sip.timers import TimerConfig, TransactionTimers
@@ -103,6 +103,11 @@ def has_magic_cookie(branch: str | None) -> bool:
     carries no transaction identifier, so RFC 2543 matching is used instead.
     """
     return branch is not None and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE
+
+
+# One entry of a compiled row (see Transaction): new state, its row, handler, old and new state
+# values, and whether the new state is Terminated. Typed: compiled, _fire unpacks it natively.
+_Transition = tuple[enum.Enum, dict, Optional[Callable[..., None]], str, str, bool]
 
 
 # ------------------------------------------------------------------ TU events
@@ -392,7 +397,7 @@ class Transaction:
     # event -> (input keys, handler method name or None for "nothing to do")
     _INPUTS: ClassVar[dict] = {}
     _initial: ClassVar[enum.Enum]
-    _initial_row: ClassVar[dict]
+    _initial_row: ClassVar[dict[str, _Transition]]
     _client: ClassVar[bool]
 
     def __init__(
