@@ -1235,8 +1235,8 @@ class _Message:
         values = typed["contact"] if "contact" in typed else self._values("contact")
         # A parsed Contact is a NameAddr or the str "*" (no NameAddr.__eq__ call per value to tell).
         for v in values:
-            if v.__class__ is str:
-                return [v for v in values if v.__class__ is not str]
+            if type(v) is str:
+                return [v for v in values if type(v) is not str]
         return values[:]
 
     @property

@@ -1104,5 +1104,5 @@ def split_tu_events(actions: list[Action | TUEvent]) -> tuple[list[Action], list
     out: list[Action] = []
     tu: list[TUEvent] = []
     for action in actions:
-        (tu if action.__class__ is TUEvent else out).append(action)  # TUEvent has no subclasses
+        (tu if type(action) is TUEvent else out).append(action)  # TUEvent has no subclasses
     return out, tu

@@ -521,7 +521,7 @@ class UserAgentCore:
         """Consume TUEvents from a layer call, returning only driver actions."""
         quiet = self._quiet
         for action in actions:
-            kind = action.__class__
+            kind = type(action)
             if kind is TUEvent or quiet and (kind is StartTimer or kind is CancelTimer):
                 break
         else:
@@ -529,7 +529,7 @@ class UserAgentCore:
             return actions if actions else []
         out: list[Action] = []
         for action in actions:
-            kind = action.__class__
+            kind = type(action)
             if kind is TUEvent:
                 event: TUEvent = action  # typed: compiled, its fields are read natively
                 if event.kind == "terminated":  # the most frequent event, handled here
@@ -584,7 +584,7 @@ class UserAgentCore:
 
     def receive(self, now: float, message: "Request | Response", source: Address) -> list[Action]:
         """Feed a message that arrived from ``source``."""
-        kind = message.__class__
+        kind = type(message)
         if kind is Request or kind is not Response and isinstance(message, Request):
             # Match a request to a transaction, or answer a request too broken for one.
             problem = _transaction_problem(message)
@@ -681,7 +681,7 @@ class UserAgentCore:
         if not 0 <= cseq.seq <= MAX_CSEQ:
             return 400, "Bad Request (CSeq out of range)", []
         # §8.2.2.1: a scheme we do not understand -> 416.
-        scheme = uri.scheme if uri.__class__ is URI else getattr(uri, "scheme", "")
+        scheme = uri.scheme if type(uri) is URI else getattr(uri, "scheme", "")
         if scheme != "sip" and scheme != "sips" and scheme.lower() not in ("sip", "sips"):
             return 416, None, []
         # §8.2.2.2: merged request (same From tag, Call-ID, CSeq, different branch) -> 482.
@@ -1517,7 +1517,7 @@ class UserAgentCore:
     def invite(self, now: float, target: "URI | str", *, call_id: str | None = None,
                require_100rel: bool | None = None, sdp: bytes | str | None = None) -> tuple[str, list[Action]]:
         """Start a call to ``target`` (§8.1.1, §13.2.1); returns (Call-ID, actions)."""
-        if target.__class__ is str:
+        if type(target) is str:
             uri, to_value = _TARGETS[target] if target in _TARGETS else _parse_target(target)
         else:
             uri, to_value = target, f"<{target}>"
