@@ -95,7 +95,7 @@ def stream(seed: int, run: int, source: str) -> random.Random:
     # the C seed with the same integer, then the same gauss_next reset.
     rng = _new_random(random.Random)
     _seed_random(rng, int.from_bytes(digest, "big"))
-    rng.gauss_next = None
+    rng.gauss_next = None  # type: ignore[attr-defined]  # set by Random.seed; typeshed omits it
     return rng
 
 
@@ -695,13 +695,12 @@ class _Run:
                 live.add(timer.call_id)
         packets: list[Packet] = self.network.held()
         for entry in self.env._queue:
-            event = entry[3]
-            kind = type(event)
-            if kind is Packet:
+            event: object = entry[3]
+            if type(event) is Packet:
                 packets.append(event)
-            elif kind is Script:
+            elif type(event) is Script:
                 live.add(event.call_id)
-            elif kind is not PendingTimer:  # a Timeout: a TCP retry carries its packet
+            elif type(event) is not PendingTimer:  # a Timeout: a TCP retry carries its packet
                 value = getattr(event, "_value", None)
                 if type(value) is Packet:
                     packets.append(value)
@@ -814,6 +813,7 @@ class _Run:
             stream.start()
         for reg in s.registrations:
             agent = self.agents[reg.ua]
+            assert isinstance(agent, UAAgent)  # the scenario checks that `register` names a UA
             uri = c.registrar_uri(c.nodes[reg.ua], reg.registrar)  # type: ignore[arg-type]
             self._at(reg.at, functools.partial(agent.register, reg.mode, reg.contacts, reg.expires, uri))
         for req in s.requests:
@@ -925,9 +925,11 @@ class _Arrivals:
 
     def _gap(self) -> float:
         """Time to the next arrival."""
-        if self.spec.arrival is m.Arrival.POISSON:
-            return self.rng.expovariate(self.spec.rate)
-        return self.spec.interval
+        spec = self.spec
+        if spec.arrival is m.Arrival.POISSON and spec.rate is not None:  # validated: POISSON has a rate
+            return self.rng.expovariate(spec.rate)
+        assert spec.interval is not None  # validated: FIXED has an interval
+        return spec.interval
 
     def start(self) -> None:
         """Schedule the first arrival (at ``start`` for fixed, start + Exp for Poisson)."""

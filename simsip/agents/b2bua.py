@@ -35,6 +35,8 @@ import simpy
 
 from simsip.agents.base import Agent, Describer
 from simsip.sip.events import AppEvent, SendMessage
+from simsip.sip.message import Request
+from simsip.sip.ua import UserAgentCore
 
 if TYPE_CHECKING:
     from simsip.metrics.trace import TraceSink
@@ -100,11 +102,13 @@ class B2BUAAgent(Agent):
         call_id = event.call_id
         now = self.env._now
         core = self.core
+        assert type(core) is UserAgentCore  # core_factory builds only those
         other = self.peer.get(call_id)
         if kind == "request":
             method = detail.get("method")
             if method == "INVITE" and not detail.get("in_dialog") and other is None:
                 message = event.message
+                assert type(message) is Request  # a "request" AppEvent carries its request
                 require = True if detail.get("require_100rel") else None
                 leg_b, actions = core.invite(now, message.uri, require_100rel=require,
                                              sdp=self._body(message))
@@ -120,7 +124,7 @@ class B2BUAAgent(Agent):
                 if other is not None and other not in self.done:
                     self.done.update((call_id, other))
                     actions = core.hangup(now, other)
-                if any(type(a) is SendMessage and getattr(a.message, "method", None) == "BYE" for a in actions):
+                if other is not None and any(type(a) is SendMessage and getattr(a.message, "method", None) == "BYE" for a in actions):
                     self.bye_wait[other] = call_id  # answered when that BYE ends (call-ended)
                     self.execute(actions)
                 else:

@@ -24,6 +24,7 @@ from simsip.sip.events import (
     AppEvent,
     CancelTimer,
     SendMessage,
+    SipCore,
     StartTimer,
     StateChange,
     Transport,
@@ -126,6 +127,8 @@ class Agent:
     # fewer attributes per instance keep its __dict__ within CPython's shared-key limit
     # (30 keys; past it every instance gets its own dict and attribute reads slow down).
     up = True
+    # Set by each subclass (or a test) once built: a core needs the agent's streams first.
+    core: SipCore
     # Called with each message about to be sent, before it is (None: nothing watches).
     _watch: Callable[[Any], None] | None = None
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
@@ -150,7 +153,6 @@ class Agent:
         self._described = describer.cache
         self._fill = describer.fill
         self.drop_rules: list[DropRule] = []
-        self.core: Any = None
         self._timers: dict[str, PendingTimer] = {}
         self.clock = network.clock
         self._queue = self.clock.queue
@@ -178,7 +180,9 @@ class Agent:
                     self.sink.state(self.env._now, self.name, action.call_id, action.machine,
                                     action.old, action.new)
             elif kind is StartTimer:
-                name = action.name
+                # A typed local per kind: compiled, its fields are read natively.
+                start: StartTimer = action
+                name = start.name
                 timers = self._timers
                 old = timers.get(name)
                 if old is not None:  # re-armed: the queued event of the old one dies
@@ -186,20 +190,22 @@ class Agent:
                     self.clock.dead += 1
                 timer = timers[name] = PendingTimer()
                 timer.name = name
-                timer.label = action.label
-                timer.call_id = action.call_id
+                timer.label = start.label
+                timer.call_id = start.call_id
                 timer.callbacks = [self._timer_cb]
-                heappush(self._queue, (self.env._now + action.delay, NORMAL, next(self._eid),
+                heappush(self._queue, (self.env._now + start.delay, NORMAL, next(self._eid),
                                        timer))
             elif kind is CancelTimer:
-                timer = self._timers.pop(action.name, None)
-                if timer is not None:
-                    timer.callbacks = DEAD
+                cancel: CancelTimer = action
+                cancelled = self._timers.pop(cancel.name, None)
+                if cancelled is not None:
+                    cancelled.callbacks = DEAD
                     self.clock.dead += 1
             elif kind is AppEvent:
+                event: AppEvent = action
                 app_kinds = self._app_kinds
-                if app_kinds is None or action.kind in app_kinds:
-                    message = action.message
+                if app_kinds is None or event.kind in app_kinds:
+                    message = event.message
                     if message is not None:
                         entry = self._described.get(id(message))
                         if entry is None or entry[0] is not message:
@@ -208,18 +214,19 @@ class Agent:
                         cseq = entry[3]
                     else:
                         label = cseq = None
-                    self.sink.app(self.env._now, self.name, action.call_id, action.kind,
-                                  action.detail, label, cseq, message)
+                    self.sink.app(self.env._now, self.name, event.call_id, event.kind,
+                                  event.detail, label, cseq, message)
                 interest = self._app_interest
-                if interest is None or action.kind in interest:
-                    self.on_app_event(action)
+                if interest is None or event.kind in interest:
+                    self.on_app_event(event)
             elif kind is SendMessage:
+                send: SendMessage = action
                 # Agent.send inlined (one Python call fewer per message); the same steps.
                 if self._watch is not None:
-                    self._watch(action.message)
-                destination = action.destination
+                    self._watch(send.message)
+                destination = send.destination
                 node = self.hosts.get(destination.host)
-                message = action.message
+                message = send.message
                 now = self.env._now
                 transport = destination.transport
                 entry = self._described.get(id(message))
@@ -227,29 +234,29 @@ class Agent:
                     entry = self._fill(message)
                 _, label, call_id, cseq, rseq, rack = entry
                 self.sink.send(now, self.name, node or destination.host, label, call_id, cseq,
-                               rseq, rack, action.retransmission, action.timer, transport._value_,
+                               rseq, rack, send.retransmission, send.timer, transport._value_,
                                message)
                 if node is None:
-                    self._drop(destination.host, message, action.retransmission, transport,
+                    self._drop(destination.host, message, send.retransmission, transport,
                                f"unknown host {destination.host}")
                     continue
                 if self.drop_rules:
                     for rule in self.drop_rules:
                         if rule.take(now, node, message):
-                            self._drop(node, message, action.retransmission, transport,
+                            self._drop(node, message, send.retransmission, transport,
                                        "drop fault")
                             break
                     else:
                         self.network.send(self.name, node, message, transport,
-                                          action.retransmission)
+                                          send.retransmission)
                     continue
-                self.network.send(self.name, node, message, transport, action.retransmission)
+                self.network.send(self.name, node, message, transport, send.retransmission)
             else:
                 self.on_other_action(action)
 
     def send(self, action: SendMessage) -> None:
         """Hand one message to the network toward the node owning the destination host."""
-        self.execute((action,))
+        self.execute([action])
 
     def _drop(self, dst: str, message: Any, retransmission: int, transport: Transport,
               reason: str) -> None:
@@ -329,6 +336,6 @@ class Agent:
         self.network.set_node_up(self.name, True)
         self.core = self.new_core()
 
-    def new_core(self) -> Any:
+    def new_core(self) -> SipCore:
         """Build this agent's core from scratch (subclasses)."""
         raise NotImplementedError

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from simsip.agents.base import Agent, Describer
+from simsip.sip.events import SipCore
 
 if TYPE_CHECKING:
     from simsip.metrics.trace import TraceSink
@@ -30,7 +31,7 @@ class CoreAgent(Agent):
         self.core = core_factory()
         self._app_interest = frozenset()  # no application: on_app_event does nothing
 
-    def new_core(self) -> Any:
+    def new_core(self) -> SipCore:
         """A fresh core with empty transaction state."""
         return self.core_factory()
 

@@ -201,8 +201,10 @@ class UAAgent(Agent):
         """Place a call to ``target`` now; the Call-ID (None when the node is down)."""
         if not self.up:
             return None
-        call_id, actions = self.core.invite(self.env._now, target, require_100rel=require_100rel,
-                                            sdp=None if sdp else "")
+        core = self.core
+        assert type(core) is UserAgentCore  # new_core builds only those
+        call_id, actions = core.invite(self.env._now, target, require_100rel=require_100rel,
+                                       sdp=None if sdp else "")
         self.execute(actions)
         return call_id
 
@@ -220,7 +222,9 @@ class UAAgent(Agent):
         else:
             contact_list = list(contacts) or None
             seconds = 3600 if expires is None else int(expires)
-        call_id, actions = self.core.register(self.env._now, target, seconds, contact_list)
+        core = self.core
+        assert type(core) is UserAgentCore
+        call_id, actions = core.register(self.env._now, target, seconds, contact_list)
         self.execute(actions)
         return call_id
 
@@ -228,7 +232,9 @@ class UAAgent(Agent):
         """Send an OPTIONS now; the Call-ID."""
         if not self.up:
             return None
-        call_id, actions = self.core.options(self.env._now, target)
+        core = self.core
+        assert type(core) is UserAgentCore
+        call_id, actions = core.options(self.env._now, target)
         self.execute(actions)
         return call_id
 
@@ -277,7 +283,9 @@ class UAAgent(Agent):
                 handler = self._by_key.get(("request", method))
                 if handler is None and method == "INVITE" and not detail.get("auto_answered"):
                     # Default application: accept every call at once.
-                    self.execute(self.core.respond(self.env._now, event.call_id, 200))
+                    core = self.core
+                    assert type(core) is UserAgentCore
+                    self.execute(core.respond(self.env._now, event.call_id, 200))
                     return
         elif kind == "response":
             method = detail.get("method", "INVITE")
@@ -311,12 +319,13 @@ class UAAgent(Agent):
         """Run a script's actions from its program counter until a wait or the end."""
         handler = script.handler
         actions = handler.actions
+        core = self.core  # no action of a script restarts the node
+        assert type(core) is UserAgentCore
         while script.pc < len(actions) and self.up:
             action = actions[script.pc]
             script.pc += 1
             kind = type(action)
             now = self.env._now
-            core = self.core
             if kind is m.Wait:
                 # A handler that never draws has no stream (its samplers ignore the argument).
                 delay = handler.waits[script.pc - 1].sample(self._handler_rngs.get(handler.index))

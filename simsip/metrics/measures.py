@@ -186,7 +186,7 @@ class _Call:
         self.cancel_t: float | None = None
         self.ended_outcome: str | None = None
         # (node, code, rseq, cseq) of INVITE responses a node received (so it only relays them).
-        self.relayed: set[tuple[str, int, int | None, str]] | None = None
+        self.relayed: set[tuple[str, int, int | None, str | None]] | None = None
         # (node, code, rseq, cseq) -> transmissions of INVITE responses a UAS originated.
         self.uas_tx: dict[tuple[str, int, int | None, str], int] | None = None
         # (cseq, rack) -> transmissions of that PRACK by the UAC.

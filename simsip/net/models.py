@@ -18,7 +18,10 @@ from typing import Protocol
 class Delay(Protocol):
     """A one-way delay in seconds, drawn per packet."""
 
-    mean: float
+    @property
+    def mean(self) -> float:
+        """Mean delay (s)."""
+        ...
 
     def sample(self, rng: random.Random) -> float:
         """Draw one delay (seconds, >= 0)."""

@@ -40,7 +40,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Final, Protocol
 
 import networkx as nx
 import simpy
@@ -50,12 +50,12 @@ from simsip.sip.events import Transport
 
 # RFC 6298 §2.4: "Whenever RTO is computed, if it is less than 1 second, then
 # the RTO SHOULD be rounded up to 1 second" (also the initial RTO, §2.1).
-TCP_MIN_RTO = 1.0
+TCP_MIN_RTO: Final = 1.0
 # RFC 6298 §2.3: after the first measurement R, RTO = R + K*(R/2) with K = 4.
-TCP_RTO_RTT_FACTOR = 3.0
+TCP_RTO_RTT_FACTOR: Final = 3.0
 # Losses of one segment before the connection gives the message up
 # (1+2+4+8+16+32 s of back-off: past 64*T1, the longest SIP transaction timer).
-TCP_MAX_RETRANSMISSIONS = 6
+TCP_MAX_RETRANSMISSIONS: Final = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +72,9 @@ class HopSpec:
 
 
 # simpy.events.NORMAL: the priority of every Timeout (URGENT ones go first at equal times).
-NORMAL = 1
+NORMAL: Final = 1
 # The callbacks of a cancelled event: it stays queued, and processing it does nothing.
-DEAD: tuple[()] = ()
+DEAD: Final[tuple[()]] = ()
 
 
 class Wakeup:
@@ -105,7 +105,8 @@ class Clock:
     def __init__(self, env: simpy.Environment) -> None:
         """Share ``env``'s queue and event-id counter (SimPy 4's ``_queue`` and ``_eid``)."""
         self.env = env
-        self.queue: list[tuple[float, int, int, Any]] = env._queue
+        # simpy annotates its queue as holding Events; ours hold event-like objects too (PendingTimer, Packet).
+        self.queue: list[tuple[float, int, int, Any]] = env._queue  # type: ignore[assignment]
         self.eid = env._eid
         self.dead = 0
 
@@ -157,7 +158,7 @@ class Receiver(Protocol):
         ...
 
 
-DropHook = Callable[["Packet", "Hop", str], None]
+DropHook = Callable[["Packet", "Hop | None", str], None]
 """Called as ``hook(packet, hop, reason)`` for every packet a hop loses."""
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from simsip.sip.events import StateChange
 
@@ -87,12 +87,12 @@ DIALOG_TRANSITIONS: dict[tuple[DialogState, DialogEvent], DialogState] = {
 
 # DIALOG_TRANSITIONS keyed by the members' names: a name is a plain attribute with a cached
 # str hash, where hashing an Enum member runs Enum.__hash__ (a Python call) each time.
-_NEXT_STATE: dict[tuple[str, str], DialogState] = {
+_NEXT_STATE: Final[dict[tuple[str, str], DialogState]] = {
     (state._name_, event._name_): new for (state, event), new in DIALOG_TRANSITIONS.items()
 }
 
 # §8.1.1.5: CSeq numbers are below 2^31 when chosen, at most 2^32 - 1 on the wire.
-MAX_CSEQ = 2**32 - 1
+MAX_CSEQ: Final = 2**32 - 1
 
 
 class Dialog:

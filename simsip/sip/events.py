@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 if TYPE_CHECKING:
     from simsip.sip.message import Request, Response
@@ -118,3 +118,19 @@ class AppEvent:
 
 
 Action = Union[SendMessage, StartTimer, CancelTimer, StateChange, AppEvent]
+
+
+class SipCore(Protocol):
+    """A sans-IO core an agent drives (UA, proxy, redirect server): fed inputs, returns actions."""
+
+    def receive(self, now: float, message: "Request | Response", source: Address) -> list[Action]:
+        """A message arrived from ``source``."""
+        ...
+
+    def timer_fired(self, now: float, name: str) -> list[Action]:
+        """Timer ``name`` (from one of our StartTimer actions) fired."""
+        ...
+
+    def release(self) -> None:
+        """Forget a finished run's state (it points back at the core)."""
+        ...

@@ -58,7 +58,7 @@ Record-Route), ``pop_first`` (remove the top Via or Route value, even from a
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Union
+from typing import Any, Callable, Final, Iterable, Iterator, Mapping, NamedTuple, Union
 
 from simsip.sip import abnf
 from simsip.sip.abnf import SipParseError
@@ -82,7 +82,7 @@ __all__ = [
 # ---------------------------------------------------------------- header names
 
 # RFC 3261 §7.3.3 and later RFCs: compact form -> full name.
-COMPACT_FORMS: dict[str, str] = {
+COMPACT_FORMS: Final[dict[str, str]] = {
     "i": "Call-ID",
     "f": "From",
     "t": "To",
@@ -121,13 +121,13 @@ _KNOWN_NAMES = (
     "SIP-ETag", "SIP-If-Match", "Subject", "Subscription-State", "Supported", "Target-Dialog",
     "Timestamp", "To", "Unsupported", "User-Agent", "Via", "Warning", "WWW-Authenticate",
 )  # fmt: skip
-_CANONICAL: dict[str, str] = {n.lower(): n for n in _KNOWN_NAMES}
+_CANONICAL: Final[dict[str, str]] = {n.lower(): n for n in _KNOWN_NAMES}
 _CANONICAL.update((k, v) for k, v in COMPACT_FORMS.items())
 
 # Headers whose grammar is a comma-separated list (RFC 3261 §7.3.1: only
 # those may be split or combined). Authorization, WWW-Authenticate, Date ...
 # contain commas that are not list separators and are not here.
-LIST_HEADERS = frozenset(
+LIST_HEADERS: Final = frozenset(
     (
         "accept", "accept-contact", "accept-encoding", "accept-language", "accept-resource-priority",
         "alert-info", "allow", "allow-events", "call-info", "contact", "content-encoding",
@@ -140,8 +140,8 @@ LIST_HEADERS = frozenset(
 )  # fmt: skip
 
 # name as given -> (lower-case key, canonical name); bounded so odd input cannot grow it.
-_NAME_CACHE: dict[str, tuple[str, str]] = {}
-_NAME_CACHE_MAX = 4096
+_NAME_CACHE: Final[dict[str, tuple[str, str]]] = {}
+_NAME_CACHE_MAX: Final = 4096
 
 
 def _canon(name: str) -> tuple[str, str]:
@@ -193,7 +193,7 @@ def split_list(value: str) -> list[str]:
 
 # ---------------------------------------------------------------- Headers
 
-_NO_LINES: list[str] = []  # what Headers._lines gives for an absent header; never appended to
+_NO_LINES: Final[list[str]] = []  # what Headers._lines gives for an absent header; never appended to
 
 
 class Headers:
@@ -549,7 +549,7 @@ def render_params(params: Mapping[str, str | None]) -> str:
 
 _DISPLAY_ESCAPE_RE = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f"\\]')
 _QVALUE_RE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
-_MAX_DELTA = 2**32 - 1
+_MAX_DELTA: Final = 2**32 - 1
 
 
 def _delta_seconds(text: str) -> int:
@@ -564,9 +564,9 @@ _TOKEN_FULLMATCH = abnf.TOKEN_RE.fullmatch
 
 # Parsed text before a trailing ";tag=" / ";branch=" -> its value (None: does not
 # parse on its own, use the whole grammar). Bounded: cleared when full.
-_NAME_ADDR_PREFIXES: "dict[str, NameAddr | None]" = {}
-_VIA_PREFIXES: "dict[str, Via | None]" = {}
-_PREFIXES_MAX = 1024
+_NAME_ADDR_PREFIXES: Final["dict[str, NameAddr | None]"] = {}
+_VIA_PREFIXES: Final["dict[str, Via | None]"] = {}
+_PREFIXES_MAX: Final = 1024
 
 
 def _name_addr_prefix(prefix: str) -> "NameAddr | None":
@@ -900,7 +900,7 @@ class Via:
         return Via(self.transport, self.host, self.port, dict(self.params), protocol=self.protocol)
 
 
-_MAX_SEQ = 2**32 - 1
+_MAX_SEQ: Final = 2**32 - 1
 
 
 class CSeq(NamedTuple):
@@ -999,7 +999,7 @@ def _parse_route(text: str) -> NameAddr:
 
 # header key -> parser of one value. These headers are checked by parse() and
 # read by the typed accessors.
-_PARSERS: dict[str, Callable[[str], Any]] = {
+_PARSERS: Final[dict[str, Callable[[str], Any]]] = {
     "via": Via.parse,
     "from": NameAddr.parse,
     "to": NameAddr.parse,
@@ -1027,15 +1027,15 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "date": _parse_date,
 }
 # List headers whose grammar allows an empty value (``Allow = "Allow" HCOLON [Method *(COMMA Method)]``).
-_EMPTY_OK = frozenset(("allow", "supported"))
+_EMPTY_OK: Final = frozenset(("allow", "supported"))
 
 
 # (header key, line text) -> its parsed values. Parsed values are never changed
 # in place (they are shared with copies already), so identical lines in
 # different messages (a dialog's From, To, Call-ID; "1 INVITE") share one parse.
 # Bounded: cleared when full, so a long run does not grow it.
-_LINE_CACHE: dict[tuple[str, str], list[Any]] = {}
-_LINE_CACHE_MAX = 4096
+_LINE_CACHE: Final[dict[tuple[str, str], list[Any]]] = {}
+_LINE_CACHE_MAX: Final = 4096
 
 
 def _parse_line(key: str, value: str) -> list[Any]:
@@ -1235,8 +1235,8 @@ class _Message:
         values = typed["contact"] if "contact" in typed else self._values("contact")
         # A parsed Contact is a NameAddr or the str "*" (no NameAddr.__eq__ call per value to tell).
         for v in values:
-            if v.__class__ is str:
-                return [v for v in values if v.__class__ is not str]
+            if type(v) is str:
+                return [v for v in values if type(v) is not str]
         return values[:]
 
     @property
@@ -1512,9 +1512,9 @@ class Response(_Message):
 Message = Union[Request, Response]
 
 # RFC 3261 §8.2.6.2: the headers a UAS copies from the request into a response.
-_RESPONSE_COPIED = frozenset(("via", "from", "to", "call-id", "cseq"))
-_RESPONSE_COPIED_100 = _RESPONSE_COPIED | {"timestamp"}  # §8.2.6.1
-_RESPONSE_TYPED = ("via", "from", "to", "call-id", "cseq")
+_RESPONSE_COPIED: Final = frozenset(("via", "from", "to", "call-id", "cseq"))
+_RESPONSE_COPIED_100: Final = _RESPONSE_COPIED | {"timestamp"}  # §8.2.6.1
+_RESPONSE_TYPED: Final = ("via", "from", "to", "call-id", "cseq")
 
 
 def make_response(request: Request, status: int, reason: str | None = None, to_tag: str | None = None) -> Response:

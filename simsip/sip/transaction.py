@@ -51,7 +51,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar, Final, Optional
 
 from simsip.sip.events import Action, Address, CancelTimer, SendMessage, StartTimer, StateChange, Transport
 from simsip.sip.timers import TimerConfig, TransactionTimers
@@ -92,8 +92,8 @@ __all__ = [
 ]
 
 # RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this cookie.
-MAGIC_COOKIE = "z9hG4bK"
-_COOKIE_LEN = len(MAGIC_COOKIE)
+MAGIC_COOKIE: Final = "z9hG4bK"
+_COOKIE_LEN: Final = len(MAGIC_COOKIE)
 
 
 def has_magic_cookie(branch: str | None) -> bool:
@@ -102,7 +102,12 @@ def has_magic_cookie(branch: str | None) -> bool:
     RFC 4475 §3.2.1 (``badbranch.dat``): a branch that is exactly the cookie
     carries no transaction identifier, so RFC 2543 matching is used instead.
     """
-    return bool(branch) and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE
+    return branch is not None and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE
+
+
+# One entry of a compiled row (see Transaction): new state, its row, handler, old and new state
+# values, and whether the new state is Terminated. Typed: compiled, _fire unpacks it natively.
+_Transition = tuple[enum.Enum, dict, Optional[Callable[..., None]], str, str, bool]
 
 
 # ------------------------------------------------------------------ TU events
@@ -352,17 +357,17 @@ def build_from_invite(invite: "Request", method: str, to: str | None) -> "Reques
     return Request(method, invite.uri, headers)
 
 
-_UDP = Transport.UDP
+_UDP: Final = Transport.UDP
 # States the handlers compare against, bound once (a module global is the cheapest lookup).
-_IC_CALLING = ICState.CALLING
-_IC_COMPLETED = ICState.COMPLETED
-_IC_ACCEPTED = ICState.ACCEPTED
-_NIC_PROCEEDING = NICState.PROCEEDING
-_NIC_COMPLETED = NICState.COMPLETED
-_IS_PROCEEDING = ISState.PROCEEDING
-_IS_COMPLETED = ISState.COMPLETED
-_IS_ACCEPTED = ISState.ACCEPTED
-_NIS_TRYING = NISState.TRYING
+_IC_CALLING: Final = ICState.CALLING
+_IC_COMPLETED: Final = ICState.COMPLETED
+_IC_ACCEPTED: Final = ICState.ACCEPTED
+_NIC_PROCEEDING: Final = NICState.PROCEEDING
+_NIC_COMPLETED: Final = NICState.COMPLETED
+_IS_PROCEEDING: Final = ISState.PROCEEDING
+_IS_COMPLETED: Final = ISState.COMPLETED
+_IS_ACCEPTED: Final = ISState.ACCEPTED
+_NIS_TRYING: Final = NISState.TRYING
 
 
 class Transaction:
@@ -392,7 +397,7 @@ class Transaction:
     # event -> (input keys, handler method name or None for "nothing to do")
     _INPUTS: ClassVar[dict] = {}
     _initial: ClassVar[enum.Enum]
-    _initial_row: ClassVar[dict]
+    _initial_row: ClassVar[dict[str, _Transition]]
     _client: ClassVar[bool]
 
     def __init__(
@@ -430,7 +435,7 @@ class Transaction:
     def _compile(cls) -> None:
         """Compile ``transitions`` into the per-state rows described in the class docstring."""
         states = type(INITIAL_STATES[cls.machine])
-        events = type(next(iter(cls.transitions))[1])
+        events: type[enum.Enum] = type(next(iter(cls.transitions))[1])
         if set(cls._INPUTS) != set(events):
             raise AssertionError(f"{cls.__name__}._INPUTS must give keys and a handler for every {events.__name__}")
         rows: dict = {state: {} for state in states}
@@ -518,6 +523,10 @@ class Transaction:
     def _transport_error(self, now: float, old, message, actions: list) -> None:
         """A transport error: the TU is told (a 503, RFC 3261 §8.1.3.1)."""
         actions.append(TUEvent("transport-error", self))
+
+    def start(self, now: float) -> list[Action]:
+        """Enter the initial state: the first send and timers (each machine its own)."""
+        raise NotImplementedError
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """The driver says timer ``name`` of this transaction fired."""
@@ -607,7 +616,9 @@ class InviteClientTransaction(ClientTransaction):
 
     def _send_ack(self, actions: list) -> None:
         """Send (or resend) the ACK of the 3xx-6xx."""
-        actions.append(SendMessage(self.ack, self.peer, self.ack_sends, None))
+        ack = self.ack
+        assert ack is not None  # built on the 3xx-6xx, before any send
+        actions.append(SendMessage(ack, self.peer, self.ack_sends, None))
         self.ack_sends += 1
 
     def _leave_calling(self, actions: list) -> None:
@@ -802,7 +813,7 @@ class InviteServerTransaction(ServerTransaction):
         """An INVITE retransmission gets the latest provisional (Proceeding) or the final (Completed) again."""
         if old is _IS_PROCEEDING and self.provisional is not None:
             self._send_response(self.provisional, None, actions)
-        elif old is _IS_COMPLETED:
+        elif old is _IS_COMPLETED and self.final is not None:
             self._send_response(self.final, None, actions)
         # Accepted: absorbed silently (RFC 6026 §7.1).
 
@@ -835,7 +846,9 @@ class InviteServerTransaction(ServerTransaction):
 
     def _timer_g(self, now: float, old, message, actions: list) -> None:
         """Timer G: resend the final, G doubles capped at T2."""
-        self._send_response(self.final, "G", actions)
+        final = self.final
+        assert final is not None  # Timer G is armed only when a final is sent
+        self._send_response(final, "G", actions)
         self._start("G", self.timers.next_timer_g(message.delay), actions)
 
     def _recv_ack(self, now: float, old, message, actions: list) -> None:
@@ -892,7 +905,7 @@ class NonInviteServerTransaction(ServerTransaction):
 
     def _recv_request(self, now: float, old, message, actions: list) -> None:
         """A retransmission: discarded in Trying, answered with the latest response after."""
-        if old is not _NIS_TRYING:
+        if old is not _NIS_TRYING and self.last_response is not None:
             self._send_response(self.last_response, None, actions)
 
 
@@ -1091,5 +1104,5 @@ def split_tu_events(actions: list[Action | TUEvent]) -> tuple[list[Action], list
     out: list[Action] = []
     tu: list[TUEvent] = []
     for action in actions:
-        (tu if action.__class__ is TUEvent else out).append(action)  # TUEvent has no subclasses
+        (tu if type(action) is TUEvent else out).append(action)  # TUEvent has no subclasses
     return out, tu

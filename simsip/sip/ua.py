@@ -116,7 +116,7 @@ import enum
 import random
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from simsip.sip.abnf import CALLID_RE
 from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState, new_tag
@@ -163,18 +163,18 @@ ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "PRACK", "OPTIONS")
 KNOWN_METHODS = frozenset(
     ALLOWED_METHODS + ("REGISTER", "SUBSCRIBE", "NOTIFY", "REFER", "INFO", "UPDATE", "MESSAGE", "PUBLISH")
 )
-ALLOW = ", ".join(ALLOWED_METHODS)  # the Allow header value
-_ALLOWED = frozenset(ALLOWED_METHODS)
-_NO_TAGS: frozenset[str] = frozenset()
+ALLOW: Final = ", ".join(ALLOWED_METHODS)  # the Allow header value
+_ALLOWED: Final = frozenset(ALLOWED_METHODS)
+_NO_TAGS: Final[frozenset[str]] = frozenset()
 _100REL = frozenset(("100rel",))
 RELIABILITY_FAILURE_REASON = "Reliable Provisional Unacknowledged"
-SDP = "application/sdp"
+SDP: Final = "application/sdp"
 # RFC 3261 §8.2.3 / RFC 4475 §3.3.15: Accept values that admit our SDP.
-_SDP_ACCEPTED = frozenset((SDP, "application/*", "*/*"))
+_SDP_ACCEPTED: Final = frozenset((SDP, "application/*", "*/*"))
 # RFC 3262 §3: the first RSeq is in 1 .. 2^31 - 1.
-RSEQ_MAX_START = 2**31 - 1
-MAX_REDIRECTS = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
-MAX_AUTH_TRIES = 4  # one answer per challenging realm along the path (RFC 3665 §3.3: two)
+RSEQ_MAX_START: Final = 2**31 - 1
+MAX_REDIRECTS: Final = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
+MAX_AUTH_TRIES: Final = 4  # one answer per challenging realm along the path (RFC 3665 §3.3: two)
 
 
 def simple_sdp(user: str, host: str, session_id: int, version: int = 1) -> bytes:
@@ -262,7 +262,7 @@ RELIABLE_1XX_TRANSITIONS: dict[tuple[Rel1xxState, Rel1xxEvent], Rel1xxState] = {
 }
 RELIABLE_1XX_INITIAL = Rel1xxState.PENDING
 # The same table keyed by member names: hashing an Enum member is a Python call, a name's hash is cached.
-_REL1XX_NEXT: dict[tuple[str, str], Rel1xxState] = {
+_REL1XX_NEXT: Final[dict[tuple[str, str], Rel1xxState]] = {
     (state._name_, event._name_): new for (state, event), new in RELIABLE_1XX_TRANSITIONS.items()
 }
 
@@ -378,7 +378,7 @@ class _ClientRole:
     rack: tuple[int, int] | None = None
 
 
-_DEFAULT_OPTIONS = UAOptions()
+_DEFAULT_OPTIONS: Final = UAOptions()
 
 
 class UserAgentCore:
@@ -521,7 +521,7 @@ class UserAgentCore:
         """Consume TUEvents from a layer call, returning only driver actions."""
         quiet = self._quiet
         for action in actions:
-            kind = action.__class__
+            kind = type(action)
             if kind is TUEvent or quiet and (kind is StartTimer or kind is CancelTimer):
                 break
         else:
@@ -529,12 +529,14 @@ class UserAgentCore:
             return actions if actions else []
         out: list[Action] = []
         for action in actions:
-            kind = action.__class__
+            kind = type(action)
             if kind is TUEvent:
-                if action.kind == "terminated":  # the most frequent event, handled here
+                event: TUEvent = action  # typed: compiled, its fields are read natively
+                if event.kind == "terminated":  # the most frequent event, handled here
                     # A transaction is gone: forget its role, or its merged-request key (§8.2.2.2;
                     # only this transaction's own key: scanning all of _merged made calls O(n^2)).
-                    tx = action.transaction
+                    tx = event.transaction
+                    assert tx is not None  # "terminated" comes from the transaction itself
                     tid = tx.id
                     if tid in self._roles:
                         del self._roles[tid]
@@ -546,7 +548,7 @@ class UserAgentCore:
                             del merged[key]
                 else:
                     # Dispatch by a table of the handlers, not a chain of string comparisons.
-                    out += _TU_HANDLERS[action.kind](self, now, action)
+                    out += _TU_HANDLERS[event.kind](self, now, event)
             elif quiet and (kind is StartTimer and action.label == "trying"
                             or kind is CancelTimer and action.name.endswith("/trying")):
                 continue  # ``no-trying``: the §17.2.1 timer never runs, so no 100 Trying of its own
@@ -582,7 +584,7 @@ class UserAgentCore:
 
     def receive(self, now: float, message: "Request | Response", source: Address) -> list[Action]:
         """Feed a message that arrived from ``source``."""
-        kind = message.__class__
+        kind = type(message)
         if kind is Request or kind is not Response and isinstance(message, Request):
             # Match a request to a transaction, or answer a request too broken for one.
             problem = _transaction_problem(message)
@@ -679,7 +681,7 @@ class UserAgentCore:
         if not 0 <= cseq.seq <= MAX_CSEQ:
             return 400, "Bad Request (CSeq out of range)", []
         # §8.2.2.1: a scheme we do not understand -> 416.
-        scheme = uri.scheme if uri.__class__ is URI else getattr(uri, "scheme", "")
+        scheme = uri.scheme if type(uri) is URI else getattr(uri, "scheme", "")
         if scheme != "sip" and scheme != "sips" and scheme.lower() not in ("sip", "sips"):
             return 416, None, []
         # §8.2.2.2: merged request (same From tag, Call-ID, CSeq, different branch) -> 482.
@@ -1515,7 +1517,7 @@ class UserAgentCore:
     def invite(self, now: float, target: "URI | str", *, call_id: str | None = None,
                require_100rel: bool | None = None, sdp: bytes | str | None = None) -> tuple[str, list[Action]]:
         """Start a call to ``target`` (§8.1.1, §13.2.1); returns (Call-ID, actions)."""
-        if target.__class__ is str:
+        if type(target) is str:
             uri, to_value = _TARGETS[target] if target in _TARGETS else _parse_target(target)
         else:
             uri, to_value = target, f"<{target}>"
@@ -1838,7 +1840,7 @@ class UserAgentCore:
 
 # TUEvent kind -> the UserAgentCore method taking it (``_layer`` dispatches through this table;
 # it handles "terminated" itself).
-_TU_HANDLERS: dict[str, Callable[[UserAgentCore, float, TUEvent], list[Action]]] = {
+_TU_HANDLERS: Final[dict[str, Callable[[UserAgentCore, float, TUEvent], list[Action]]]] = {
     "request": UserAgentCore._on_new_request,
     "response": UserAgentCore._on_response,
     "ack": UserAgentCore._on_ack,
@@ -1863,8 +1865,8 @@ def _has_100rel(tags: list[str]) -> bool:
 
 # Call targets given as text -> (parsed URI, To value): a scenario calls the same few
 # targets in every run. URIs are values (never changed in place), so one can be shared.
-_TARGETS: dict[str, tuple[URI, str]] = {}
-_TARGETS_MAX = 1024
+_TARGETS: Final[dict[str, tuple[URI, str]]] = {}
+_TARGETS_MAX: Final = 1024
 
 
 def _parse_target(target: str) -> tuple[URI, str]:
@@ -1891,7 +1893,7 @@ def _safe_call_id(message) -> str:
         return ""
 
 
-_COOKIE_LEN = len(MAGIC_COOKIE)
+_COOKIE_LEN: Final = len(MAGIC_COOKIE)
 _CALLID_FULLMATCH = CALLID_RE.fullmatch
 
 
