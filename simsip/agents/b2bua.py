@@ -68,13 +68,6 @@ class B2BUAAgent(Agent):
         self.bye_wait.clear()
         return self._relaying_core()
 
-    __deletable__ = ("core_factory",)
-
-    def release(self) -> None:
-        """Drop this finished run's references, the core factory too."""
-        super().release()
-        del self.core_factory
-
     def forget_legs(self, live: set[str]) -> None:
         """Drop what is kept about legs no event can concern any more (not in ``live``)."""
         for table in (self.peer, self.bye_wait):

@@ -129,11 +129,13 @@ class Agent:
     up = True
     # Set by each subclass (or a test) once built: a core needs the agent's streams first.
     core: SipCore
+    # Builds a fresh core: the first one and one per restart (set with ``core``).
+    core_factory: Callable[[], Any]
     # Called with each message about to be sent, before it is (None: nothing watches).
     _watch: Callable[[Any], None] | None = None
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
     __deletable__ = ("env", "network", "sink", "describe", "_described", "_fill", "core", "_timers",
-                     "clock", "_queue", "_eid", "_sources", "_timer_cb")
+                     "clock", "_queue", "_eid", "_sources", "_timer_cb", "core_factory")
 
     def __init__(self, name: str, host: str, env: simpy.Environment, network: "Network",
                  hosts: dict[str, str], sink: "TraceSink", describer: Describer) -> None:
@@ -167,6 +169,7 @@ class Agent:
         self._watch = None
         del self.env, self.network, self.sink, self.describe, self._described, self._fill, self.core
         del self._timers, self.clock, self._queue, self._eid, self._sources, self._timer_cb
+        del self.core_factory
 
     # ------------------------------------------------------------ actions
 
@@ -337,5 +340,5 @@ class Agent:
         self.core = self.new_core()
 
     def new_core(self) -> SipCore:
-        """Build this agent's core from scratch (subclasses)."""
-        raise NotImplementedError
+        """Build this agent's core from scratch (with ``core_factory``)."""
+        return self.core_factory()

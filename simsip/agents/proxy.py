@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from simsip.agents.base import Agent, Describer
-from simsip.sip.events import SipCore
 
 if TYPE_CHECKING:
     from simsip.metrics.trace import TraceSink
@@ -30,17 +29,6 @@ class CoreAgent(Agent):
         self.core_factory = core_factory
         self.core = core_factory()
         self._app_interest = frozenset()  # no application: on_app_event does nothing
-
-    def new_core(self) -> SipCore:
-        """A fresh core with empty transaction state."""
-        return self.core_factory()
-
-    __deletable__ = ("core_factory",)
-
-    def release(self) -> None:
-        """Drop this finished run's references, the core factory too."""
-        super().release()
-        del self.core_factory
 
 
 class ProxyAgent(CoreAgent):

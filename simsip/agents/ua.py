@@ -184,16 +184,12 @@ class UAAgent(Agent):
         """Turn watching on (every send passes through :meth:`_watch_sent`) or off."""
         self._watch = self._watch_sent if value else None
 
-    def new_core(self) -> UserAgentCore:
-        """A fresh core (a restarted node has no transactions, dialogs or calls)."""
-        return self.core_factory()
-
-    __deletable__ = ("core_factory", "_resume_cb", "_handler_rngs")
+    __deletable__ = ("_resume_cb", "_handler_rngs")
 
     def release(self) -> None:
         """Drop this finished run's references, the behaviours' streams and own bound methods too."""
         super().release()
-        del self.core_factory, self._resume_cb, self._handler_rngs
+        del self._resume_cb, self._handler_rngs
 
     # ------------------------------------------------------------ application calls
 

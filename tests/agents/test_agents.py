@@ -58,7 +58,7 @@ def test_rearmed_timer_fires_once_at_new_time() -> None:
 
 def test_crash_forgets_pending_timers() -> None:
     env, agent, core = agent_with_core()
-    agent.new_core = lambda: core  # type: ignore[method-assign]
+    agent.core_factory = lambda: core
     agent.execute([StartTimer("x", 1.0, "B")])
     env.timeout(0.5).callbacks.append(lambda e: agent.crash())
     env.timeout(0.7).callbacks.append(lambda e: agent.restart())
