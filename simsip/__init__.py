@@ -14,7 +14,7 @@ The Python API::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 __version__ = "0.1.0"
 
@@ -49,24 +49,59 @@ def compiled() -> bool:
     return not simsip.engine.__file__.endswith(".py")
 
 
-def _refuse_stale_compiled_modules(package: Path = Path(__file__).parent) -> None:
-    """Raise ImportError when a mypyc-compiled module's source changed after its build (setup.py writes the manifest)."""
+def _stale_compiled_modules(package: Path = Path(__file__).parent) -> list[str]:
+    """The mypyc-compiled modules whose source changed after the build (setup.py writes the manifest)."""
     import hashlib
     import json
 
     manifest = package / "_mypyc_sources.json"
     if not manifest.exists():
-        return
+        return []
+    stale = []
     for module, digest in json.loads(manifest.read_text()).items():
         source = package.parent / module
         compiled = list(source.parent.glob(source.stem + ".*.so")) + list(source.parent.glob(source.stem + ".*.pyd"))
         if compiled and source.exists() and hashlib.sha256(source.read_bytes()).hexdigest() != digest:
-            raise ImportError(
-                f"simsip: {module} changed after it was compiled with mypyc; rebuild with "
-                f"'SIMSIP_MYPYC=1 pip install -e .' or run pure Python with "
-                f"'find {package} -name \"*.so\" -delete'")
+            stale.append(module)
+    return stale
 
 
-_refuse_stale_compiled_modules()
+class _SourceFinder:
+    """Imports the named modules from their ``.py`` sources, ahead of their compiled extensions."""
+
+    def __init__(self, sources: dict[str, Path]) -> None:
+        """``sources`` maps dotted module names to their source files."""
+        self.sources = sources
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> Any:
+        """The source module's spec for a named module, else None (the usual finders go on)."""
+        import importlib.util
+
+        source = self.sources.get(fullname)
+        return None if source is None else importlib.util.spec_from_file_location(fullname, source)
+
+
+def _run_edited_sources_as_python(package: Path = Path(__file__).parent) -> _SourceFinder | None:
+    """After an edit to a compiled module, run every compiled module from source (with a warning), never stale code.
+
+    All of them: compiled and interpreted halves of one group do not mix (a compiled class
+    cannot have interpreted subclasses).
+    """
+    import json
+    import sys
+    import warnings
+
+    stale = _stale_compiled_modules(package)
+    if not stale:
+        return None
+    modules = json.loads((package / "_mypyc_sources.json").read_text())
+    finder = _SourceFinder({module[:-3].replace("/", "."): package.parent / module for module in modules})
+    sys.meta_path.insert(0, finder)  # type: ignore[arg-type]
+    warnings.warn(f"simsip: {', '.join(stale)} changed after the mypyc build, so the hot path runs as "
+                  f"pure Python; rebuild with 'SIMSIP_MYPYC=1 pip install -e .'", RuntimeWarning, stacklevel=2)
+    return finder
+
+
+_run_edited_sources_as_python()
 
 from simsip.experiment import sweep  # noqa: E402,F401  (issue 7: simsip.sweep for notebooks)

@@ -1,16 +1,17 @@
-"""The optional mypyc build: which build runs, and stale compiled code is refused (setup.py, README "Performance")."""
+"""The optional mypyc build: which build runs, and stale compiled code never runs (setup.py, README "Performance")."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 import simsip
 import simsip.engine
-from simsip import _refuse_stale_compiled_modules
+from simsip import _run_edited_sources_as_python, _stale_compiled_modules
 
 
 def _built_package(root: Path, source_text: str, built_from: str, with_extension: bool = True) -> Path:
@@ -29,23 +30,44 @@ def test_compiled_says_which_build_runs() -> None:
     assert simsip.compiled() is (not simsip.engine.__file__.endswith(".py"))
 
 
-def test_unchanged_sources_import(tmp_path: Path) -> None:
-    _refuse_stale_compiled_modules(_built_package(tmp_path, "T1 = 0.5\n", "T1 = 0.5\n"))
+def test_unchanged_sources_are_not_stale(tmp_path: Path) -> None:
+    assert _stale_compiled_modules(_built_package(tmp_path, "T1 = 0.5\n", "T1 = 0.5\n")) == []
 
 
-def test_source_edited_after_the_build_is_refused(tmp_path: Path) -> None:
+def test_source_edited_after_the_build_is_stale(tmp_path: Path) -> None:
     package = _built_package(tmp_path, "T1 = 0.25\n", "T1 = 0.5\n")
-    with pytest.raises(ImportError, match=r"simsip/sip/timers\.py changed after it was compiled with mypyc; "
-                                          r"rebuild with 'SIMSIP_MYPYC=1 pip install -e \.'"):
-        _refuse_stale_compiled_modules(package)
+    assert _stale_compiled_modules(package) == ["simsip/sip/timers.py"]
 
 
-def test_edited_source_without_its_extension_runs_as_python(tmp_path: Path) -> None:
-    """Deleting the .so files is the documented way back to pure Python."""
-    _refuse_stale_compiled_modules(_built_package(tmp_path, "T1 = 0.25\n", "T1 = 0.5\n", with_extension=False))
+def test_edited_source_without_its_extension_is_not_stale(tmp_path: Path) -> None:
+    """Deleting the .so files is a way back to pure Python."""
+    package = _built_package(tmp_path, "T1 = 0.25\n", "T1 = 0.5\n", with_extension=False)
+    assert _stale_compiled_modules(package) == []
 
 
 def test_no_manifest_no_check(tmp_path: Path) -> None:
     package = _built_package(tmp_path, "T1 = 0.25\n", "T1 = 0.5\n")
     (package / "_mypyc_sources.json").unlink()
-    _refuse_stale_compiled_modules(package)
+    assert _stale_compiled_modules(package) == []
+
+
+def test_after_an_edit_every_compiled_module_runs_from_source(tmp_path: Path) -> None:
+    """One stale module sends the whole compiled group back to its sources, with a warning."""
+    package = _built_package(tmp_path, "T1 = 0.25\n", "T1 = 0.5\n")
+    with pytest.warns(RuntimeWarning, match=r"simsip/sip/timers\.py changed after the mypyc build, so the "
+                                             r"hot path runs as pure Python; rebuild with 'SIMSIP_MYPYC=1"):
+        finder = _run_edited_sources_as_python(package)
+    assert finder is not None
+    try:
+        assert finder.sources == {"simsip.sip.timers": package / "sip" / "timers.py"}
+        spec = finder.find_spec("simsip.sip.timers")
+        assert spec.origin == str(package / "sip" / "timers.py")
+        assert finder.find_spec("simsip.sip.ua") is None
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def test_nothing_stale_leaves_the_import_system_alone(tmp_path: Path) -> None:
+    before = list(sys.meta_path)
+    assert _run_edited_sources_as_python(_built_package(tmp_path, "T1 = 0.5\n", "T1 = 0.5\n")) is None
+    assert sys.meta_path == before
