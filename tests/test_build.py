@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import pytest
 import simsip
 import simsip.engine
 from simsip import _run_edited_sources_as_python, _stale_compiled_modules
+from simsip.metrics.summary import summarize
+from simsip.sip.transaction import has_magic_cookie
 
 
 def _built_package(root: Path, source_text: str, built_from: str, with_extension: bool = True) -> Path:
@@ -27,7 +30,11 @@ def _built_package(root: Path, source_text: str, built_from: str, with_extension
 
 
 def test_compiled_says_which_build_runs() -> None:
-    assert simsip.compiled() is (not simsip.engine.__file__.endswith(".py"))
+    """Compiled, the hot path's functions are C functions, not Python function objects."""
+    python_functions = [isinstance(f, types.FunctionType) for f in (simsip.engine.stream, has_magic_cookie, summarize)]
+    assert python_functions[2]  # metrics/summary.py is never compiled: the control
+    assert simsip.compiled() is not python_functions[0]
+    assert python_functions[0] == python_functions[1]
 
 
 def test_unchanged_sources_are_not_stale(tmp_path: Path) -> None:

@@ -923,7 +923,7 @@ class Comparison(enum.Enum):
 
     def holds(self, left: Any, right: Any) -> bool:
         """Apply the operator: ``left OP right``."""
-        return _OPERATORS[self](left, right)
+        return self.function(left, right)
 
     @property
     def function(self) -> Callable[[Any, Any], bool]:
