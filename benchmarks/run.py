@@ -65,7 +65,6 @@ def baseline(messages: int, repeat: int) -> float:
 
 def scenario_rate(path: Path, loss: str, runs: int, repeat: int) -> dict[str, Any]:
     """(b) simsip messages/s and calls/s of ``runs`` one-call runs of ``path`` at ``loss``, tracing off."""
-
     scenario = simsip.load(path, {"loss": loss})
     best: dict[str, Any] = {}
     for _ in range(repeat):
@@ -120,7 +119,6 @@ calls alice -> bob every 50ms count {calls}
 
 def stream_once(calls: int) -> dict[str, Any]:
     """One run of ``calls`` direct calls at 10 % loss, tracing off, in this process."""
-
     scenario = simsip.load(STREAM.format(calls=calls))
     cpu0 = _cpu()
     result = simsip.run(scenario, runs=1, seed=0, trace="off")
@@ -152,7 +150,6 @@ def sweep_in_subprocess(calls: int, jobs: int | None) -> dict[str, Any]:
 def _stored_bytes_per_call() -> float:
     """Bytes a CallTable holds per call (its columns and Call-ID strings), for the RSS slope."""
     from array import array
-
 
     table = simsip.run(simsip.load(DIRECT), runs=100, seed=0).calls
     size = 0
