@@ -210,15 +210,36 @@ class Headers:
 
     __slots__ = ("_items", "_typed", "_index")
 
-    def __init__(self, items: "Iterable[tuple[str, str]] | Mapping[str, str] | Headers | None" = None) -> None:
-        """Build from ``(name, value)`` pairs, a mapping, or another Headers."""
-        self._items: list[tuple[str, str, str]] = []
+    def __init__(
+        self,
+        items: "Iterable[tuple[str, str]] | Mapping[str, str] | Headers | None" = None,
+        *,
+        _items: list[tuple[str, str, str]] | None = None,
+        _typed: dict[str, list[Any]] | None = None,
+        _index: dict[str, list[str]] | None = None,
+    ) -> None:
+        """Build from ``(name, value)`` pairs, a mapping, or another Headers.
+
+        ``_items`` (with ``_typed`` and ``_index``) is the private way in of
+        :meth:`_from_items` and :meth:`_known`: checked ``(key, name, value)``
+        triples, kept as they are, with their tables; a message built per
+        simulated message then allocates no empty tables only to replace them.
+        """
+        self._items: list[tuple[str, str, str]]
         # header key -> parsed values of every line (see Message._values).
-        self._typed: dict[str, list[Any]] = {}
+        self._typed: dict[str, list[Any]]
         # header key -> its line values in order (see _lines): kept up to date by
         # add and set, None after other changes (rebuilt on the next read).
         # Reading a header then costs a dict lookup, not a scan.
-        self._index: dict[str, list[str]] | None = {}
+        self._index: dict[str, list[str]] | None
+        if _items is not None:
+            self._items = _items
+            self._typed = {} if _typed is None else _typed
+            self._index = _index
+            return
+        self._items = []
+        self._typed = {}
+        self._index = {}
         if items is None:
             return
         if isinstance(items, Headers):
@@ -230,17 +251,14 @@ class Headers:
         for name, value in pairs:
             self.add(name, value)
 
-    @classmethod
-    def _from_items(cls, items: list[tuple[str, str, str]], typed: dict[str, list[Any]] | None = None) -> "Headers":
-        """Wrap already-validated ``(key, name, value)`` triples without copying."""
-        h = cls()
-        h._items = items
-        h._typed = {} if typed is None else typed
-        h._index = None
-        return h
+    @staticmethod
+    def _from_items(items: list[tuple[str, str, str]], typed: dict[str, list[Any]] | None = None,
+                    index: dict[str, list[str]] | None = None) -> "Headers":
+        """Wrap already-validated ``(key, name, value)`` triples without copying (``index``: see ``__init__``)."""
+        return Headers(_items=items, _typed=typed, _index=index)
 
-    @classmethod
-    def _known(cls, lines: list[tuple[str, str, str]], given: dict[str, list[Any]] | None = None) -> "Headers":
+    @staticmethod
+    def _known(lines: list[tuple[str, str, str]], given: dict[str, list[Any]] | None = None) -> "Headers":
         """What ``add`` of each line in turn builds, in one call (the cores' message building).
 
         ``lines`` are ``(key, canonical name, value)`` triples of known names
@@ -278,11 +296,7 @@ class Headers:
                 parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
                 if parsed is not None:
                     typed[key] = parsed
-        h = cls()
-        h._items = lines
-        h._typed = typed
-        h._index = index
-        return h
+        return Headers(_items=lines, _typed=typed, _index=index)
 
     @staticmethod
     def _value(value: "str | object") -> str:
@@ -1562,9 +1576,7 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
                 index[key] = [item[2]]
     if tagged_to is not None and len(index["to"]) == 1:
         typed["to"] = tagged_to
-    headers = Headers._from_items(items, typed)
-    headers._index = index
-    return Response(status, reason, headers)
+    return Response(status, reason, Headers._from_items(items, typed, index))
 
 
 # ---------------------------------------------------------------- parsing

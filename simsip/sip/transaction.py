@@ -135,6 +135,14 @@ class TUEvent:
     message: "Request | Response | None" = None
     timer: str | None = None
 
+    def __init__(self, kind: str, transaction: "Transaction | None", message: "Request | Response | None" = None,
+                 timer: str | None = None) -> None:
+        """The fields in order: what @dataclass would generate, compiled (see :mod:`simsip.sip.events`)."""
+        self.kind = kind
+        self.transaction = transaction
+        self.message = message
+        self.timer = timer
+
 
 # -------------------------------------------------------- states and events
 

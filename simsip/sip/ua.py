@@ -115,7 +115,7 @@ from __future__ import annotations
 import enum
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Final
 
 from simsip.sip.abnf import CALLID_RE
@@ -267,19 +267,24 @@ _REL1XX_NEXT: Final[dict[tuple[str, str], Rel1xxState]] = {
 }
 
 
-@dataclass
+# The per-call records below are plain classes, not dataclasses: compiled, the __init__
+# @dataclass generates stays interpreted Python, and several are built per call.
+
+
 class _Reliable1xx:
     """One reliable provisional of a UAS INVITE (RFC 3262 §3) and its machine state."""
 
-    response: "Response"
-    call_id: str
-    serial: int
-    has_sdp: bool
-    states: bool = True  # False: feed builds no StateChange (see UserAgentCore: the layer's states)
-    rseq: int | None = None
-    interval: float = 0.0
-    sends: int = 0
-    state: Rel1xxState = RELIABLE_1XX_INITIAL
+    def __init__(self, response: "Response", call_id: str, serial: int, has_sdp: bool, states: bool = True) -> None:
+        """A reliable provisional not sent yet (Pending)."""
+        self.response = response
+        self.call_id = call_id
+        self.serial = serial
+        self.has_sdp = has_sdp
+        self.states = states  # False: feed builds no StateChange (see UserAgentCore: the layer's states)
+        self.rseq: int | None = None
+        self.interval = 0.0
+        self.sends = 0
+        self.state = RELIABLE_1XX_INITIAL
 
     @property
     def retransmitting(self) -> bool:
@@ -302,80 +307,88 @@ class _Reliable1xx:
         return [StateChange(name, old._value_, new._value_, self.call_id)]
 
 
-@dataclass
 class _UasInvite:
     """An INVITE (initial or re-INVITE) we are answering."""
 
-    request: "Request"
-    tx: InviteServerTransaction
-    reinvite: bool
-    to_tag: str
-    dialog: Dialog | None = None
-    offer_in_request: bool = False
-    answer_sent: bool = False
-    rseq_next: int | None = None
-    unacked: _Reliable1xx | None = None
-    queue: list[_Reliable1xx] = field(default_factory=list)
-    reliable_count: int = 0
-    withheld: "Response | None" = None
-    final: "Response | None" = None
-    ok_sends: int = 0
-    ok_interval: float = 0.0
-    acked: bool = False
-    cancelled: bool = False
-    reliability_failed: bool = False
+    def __init__(self, request: "Request", tx: InviteServerTransaction, reinvite: bool, to_tag: str,
+                 dialog: Dialog | None = None, offer_in_request: bool = False) -> None:
+        """Nothing answered yet."""
+        self.request = request
+        self.tx = tx
+        self.reinvite = reinvite
+        self.to_tag = to_tag
+        self.dialog = dialog
+        self.offer_in_request = offer_in_request
+        self.answer_sent = False
+        self.rseq_next: int | None = None
+        self.unacked: _Reliable1xx | None = None
+        self.queue: list[_Reliable1xx] = []
+        self.reliable_count = 0
+        self.withheld: "Response | None" = None
+        self.final: "Response | None" = None
+        self.ok_sends = 0
+        self.ok_interval = 0.0
+        self.acked = False
+        self.cancelled = False
+        self.reliability_failed = False
 
 
-@dataclass
 class _UacInvite:
     """An INVITE (initial or re-INVITE) we sent."""
 
-    request: "Request"
-    tx: ClientTransaction
-    destination: Address
-    reinvite: bool
-    sdp: bytes = b""
-    provisional: bool = False
-    final_code: int | None = None
-    cancel_wanted: bool = False
-    cancel_sent: bool = False
-    first_2xx_tag: str | None = None
-    outbound_index: int = 0
-    auth_tries: int = 0
-    redirects: int = 0
+    def __init__(self, request: "Request", tx: ClientTransaction, destination: Address, reinvite: bool,
+                 sdp: bytes = b"", *, cancel_wanted: bool = False, outbound_index: int = 0, auth_tries: int = 0,
+                 redirects: int = 0) -> None:
+        """Sent, nothing received yet."""
+        self.request = request
+        self.tx = tx
+        self.destination = destination
+        self.reinvite = reinvite
+        self.sdp = sdp
+        self.provisional = False
+        self.final_code: int | None = None
+        self.cancel_wanted = cancel_wanted
+        self.cancel_sent = False
+        self.first_2xx_tag: str | None = None
+        self.outbound_index = outbound_index
+        self.auth_tries = auth_tries
+        self.redirects = redirects
 
 
-@dataclass
 class _Call:
     """Everything this UA knows about one Call-ID."""
 
-    call_id: str
-    owner: bool
-    local_tag: str
-    dialogs: dict[str, Dialog] = field(default_factory=dict)
-    uac: _UacInvite | None = None
-    uas: _UasInvite | None = None
-    uas_by_cseq: dict[int, _UasInvite] = field(default_factory=dict)
-    uac_by_cseq: dict[int, _UacInvite] = field(default_factory=dict)
-    outcome: str | None = None
-    final_code: int | None = None
-    ended: bool = False
-    bye_after_ack: bool = False
-    local_contact: str | None = None
-    held_ack: tuple[Dialog, int] | None = None  # (dialog, INVITE CSeq) whose ACK waits (hold_2xx_ack)
-    held_bye: tuple | None = None  # (server tx, BYE, dialog, was confirmed) awaiting answer_bye
-    session_version: int = 1
+    def __init__(self, call_id: str, owner: bool, local_tag: str) -> None:
+        """A new call: no dialog, no INVITE yet."""
+        self.call_id = call_id
+        self.owner = owner
+        self.local_tag = local_tag
+        self.dialogs: dict[str, Dialog] = {}
+        self.uac: _UacInvite | None = None
+        self.uas: _UasInvite | None = None
+        self.uas_by_cseq: dict[int, _UasInvite] = {}
+        self.uac_by_cseq: dict[int, _UacInvite] = {}
+        self.outcome: str | None = None
+        self.final_code: int | None = None
+        self.ended = False
+        self.bye_after_ack = False
+        self.local_contact: str | None = None
+        self.held_ack: tuple[Dialog, int] | None = None  # (dialog, INVITE CSeq) whose ACK waits (hold_2xx_ack)
+        self.held_bye: tuple | None = None  # (server tx, BYE, dialog, was confirmed) awaiting answer_bye
+        self.session_version = 1
 
 
-@dataclass
 class _ClientRole:
     """Why we sent a non-INVITE request, to route its responses."""
 
-    call_id: str
-    method: str
-    dialog: Dialog | None
-    auth_tries: int = 0
-    rack: tuple[int, int] | None = None
+    def __init__(self, call_id: str, method: str, dialog: Dialog | None, auth_tries: int = 0,
+                 rack: tuple[int, int] | None = None) -> None:
+        """The call, method and dialog of the request; ``rack`` for a PRACK."""
+        self.call_id = call_id
+        self.method = method
+        self.dialog = dialog
+        self.auth_tries = auth_tries
+        self.rack = rack
 
 
 _DEFAULT_OPTIONS: Final = UAOptions()
