@@ -15,10 +15,13 @@ import sys
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-# The per-message hot path: protocol cores, their SimPy drivers, the link model, the engine and
-# the per-call folding. Compiled together: calls between them stay native.
+# The per-message hot path: protocol cores with their URIs and reason phrases, their SimPy
+# drivers, the link and loss models, the engine, the trace sinks and the per-call folding.
+# Compiled together: calls between them stay native.
 COMPILED = [
     "simsip/sip/message.py",
+    "simsip/sip/uri.py",
+    "simsip/sip/codes.py",
     "simsip/sip/transaction.py",
     "simsip/sip/dialog.py",
     "simsip/sip/ua.py",
@@ -29,7 +32,9 @@ COMPILED = [
     "simsip/agents/proxy.py",  # subclasses a compiled Agent: interpreted classes cannot
     "simsip/agents/b2bua.py",
     "simsip/net/network.py",
+    "simsip/net/models.py",
     "simsip/metrics/measures.py",
+    "simsip/metrics/trace.py",
     "simsip/engine.py",
 ]
 MANIFEST = "_mypyc_sources.json"

@@ -785,7 +785,7 @@ class _Run:
         node = hop.src if hop is not None else packet.src
         link = hop.name if hop is not None else None
         retransmission = packet.meta or 0
-        transport = packet.transport.value
+        transport = packet.transport._value_  # not .value: see agents/base.py
         if self.full:
             self.sink.emit(TraceEvent(self.run, self.env._now, "drop", node, packet.src, packet.dst,
                                       label, call_id, cseq, rseq, rack, retransmission, None,

@@ -67,7 +67,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Mapping
 
+from mypy_extensions import mypyc_attr
+
 from simsip.metrics.measures import CallFolder, CallTable, NodeCounters
+from simsip.sip.message import Request, Response
 
 EVENT_KINDS = ("send", "recv", "drop", "timer", "state", "app")
 TRACE_LEVELS = ("off", "full")
@@ -93,6 +96,9 @@ _JSON_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Interpreted even in the compiled build: fields keep exactly the values they are given (an int
+# time read from JSON stays an int), and only a full trace makes events.
+@mypyc_attr(native_class=False)
 @dataclass(slots=True)
 class TraceEvent:
     """One thing that happened in one run (see the module docstring for each kind)."""
@@ -165,31 +171,29 @@ def message_label(msg: Any) -> str:
     method = getattr(msg, "method", None)
     if method is not None:
         return str(method)
-    status = msg.status
-    reason = getattr(msg, "reason", None)
+    return _status_label(msg.status, getattr(msg, "reason", None))
+
+
+def _status_label(status: int, reason: str | None) -> str:
+    """``"180 Ringing"``, or the bare code when there is no reason phrase."""
     return f"{status} {reason}" if reason else str(status)
 
 
 def describe(msg: Any) -> tuple[str, str | None, str | None, int | None, str | None]:
     """``(message label, call_id, cseq, rseq, rack)`` of a Request/Response for a trace event."""
-    trace_fields = getattr(msg, "trace_fields", None)
-    if trace_fields is not None:
-        # One call that reads (and raises) as the accessors below, in the same order.
-        call_id, cseq, rseq, rack = trace_fields()
-    else:
-        cseq_value = msg.cseq
-        rack_value = getattr(msg, "rack", None)
-        call_id = msg.call_id
-        rseq = getattr(msg, "rseq", None)
-        cseq = None if cseq_value is None else str(cseq_value)
-        rack = None if rack_value is None else str(rack_value)
-    method = getattr(msg, "method", None)
-    if method is not None:  # message_label(msg), inlined: this runs once per message
-        label = str(method)
-    else:
-        reason = getattr(msg, "reason", None)
-        label = f"{msg.status} {reason}" if reason else str(msg.status)
-    return label, call_id, cseq, rseq, rack
+    # simsip's own messages: one call reads (and raises) as the accessors below, in the same order.
+    if isinstance(msg, Request):
+        call_id, cseq, rseq, rack = msg.trace_fields()
+        return msg.method, call_id, cseq, rseq, rack
+    if isinstance(msg, Response):
+        call_id, cseq, rseq, rack = msg.trace_fields()
+        return _status_label(msg.status, msg.reason), call_id, cseq, rseq, rack
+    cseq_value = msg.cseq
+    rack_value = getattr(msg, "rack", None)
+    call_id = msg.call_id
+    rseq = getattr(msg, "rseq", None)
+    return (message_label(msg), call_id, None if cseq_value is None else str(cseq_value), rseq,
+            None if rack_value is None else str(rack_value))
 
 
 def app_detail(kind: str, detail: Mapping[str, Any] | None = None) -> str:
@@ -259,7 +263,7 @@ class TraceSink:
         """Append this run's call records to ``table`` (a new one if None) and return it."""
         return self.folder.records(table)
 
-    # The hot path: positional arguments straight into the folder, no event object.
+    # The hot path (tracing off): positional arguments straight into the folder, no event object.
     def send(
         self,
         t: float,
@@ -347,20 +351,7 @@ class OffSink(TraceSink):
     """Level ``"off"``: fold events into counters as they arrive, keep nothing."""
 
     level = "off"
-    app_kinds = CallFolder.APP_KINDS
-
-    def __init__(self, run: int = 0, nodes: NodeCounters | None = None) -> None:
-        """Start an empty sink for run index ``run``; node counts go to ``nodes`` (new ones if None)."""
-        super().__init__(run, nodes)
-        # Hot path: the engine's calls go straight to the folder (same signatures).
-        folder = self.folder
-        self.send = folder.send  # type: ignore[method-assign]
-        self.recv = folder.recv  # type: ignore[method-assign]
-        self.drop = folder.drop  # type: ignore[method-assign]
-        self.timer = folder.timer  # type: ignore[method-assign]
-        self.state = folder.state  # type: ignore[method-assign]
-        self.app = folder.app  # type: ignore[method-assign]
-        self.emit = folder.feed  # type: ignore[method-assign]
+    app_kinds: frozenset[str] | None = CallFolder.APP_KINDS
 
 
 class FullSink(TraceSink):
