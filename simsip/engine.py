@@ -73,6 +73,7 @@ from simsip.sip.proxy import ForkMode, ProxyCore, ProxyOptions
 from simsip.sip.proxy import ProxyMode as CoreProxyMode
 from simsip.sip.redirect import RedirectServer as RedirectCore
 from simsip.sip.registrar import LocationService
+from simsip.sip.timers import TimerConfig
 from simsip.sip.ua import UAOptions, UserAgentCore
 
 __all__ = ["Result", "stream", "run", "load", "evaluate_expectations", "expectation_text"]
@@ -150,10 +151,6 @@ class _Environment(simpy.Environment):
         self._queue = []
         self._eid = count()
         self._active_proc = None
-
-    def release(self) -> None:
-        """Drop the queued events of a finished run (their callbacks point at its agents)."""
-        self._queue = []
 
 
 # ---------------------------------------------------------------- model -> net
@@ -530,16 +527,14 @@ class _Compiled:
         return location
 
     def core_builder(self, node: m.SipNode) -> Callable[..., Any]:
-        """``build(rng=rng)`` -> a fresh core of ``node`` drawing from ``rng`` (made once per scenario)."""
+        """``build(rng)`` -> a fresh core of ``node`` drawing from ``rng`` (made once per scenario)."""
         build = self._core_builders.get(node.name)
         if build is not None:
             return build
         if isinstance(node, m.UserAgent):
             options, transport = self.ua_options(node)
-            # A partial, not a closure: building a core costs no extra Python call.
-            build = functools.partial(UserAgentCore, node.name, node.host_name,
-                                      aor=self.aor(node), timers=self.timers,
-                                      transport=transport, options=options)
+            build = _UserAgentCores(node.name, node.host_name, self.aor(node), self.timers,
+                                    transport, options)
         elif isinstance(node, m.Proxy):
             proxy_options, resolver = self.proxy_options(node)
 
@@ -552,9 +547,8 @@ class _Compiled:
                                     rng, self.timers, node.code)
         elif isinstance(node, m.B2BUA):
             b2bua_options, b2bua_transport = self.b2bua_options(node)
-            build = functools.partial(UserAgentCore, node.name, node.host_name,
-                                      timers=self.timers, transport=b2bua_transport,
-                                      options=b2bua_options)
+            build = _UserAgentCores(node.name, node.host_name, None, self.timers,
+                                    b2bua_transport, b2bua_options)
         else:
             raise ValueError(f"{node.span}: {node.kind.value} nodes are not supported by the engine")
         self._core_builders[node.name] = build
@@ -611,6 +605,31 @@ class _Compiled:
         return callee
 
 
+class _UserAgentCores:
+    """``build(rng)`` of a UA or B2BUA node: a :class:`UserAgentCore` with the node's fixed arguments.
+
+    Compiled, the call is a direct one with every argument in place: no
+    partial merging keywords and no argument parsing per run.
+    """
+
+    __slots__ = ("name", "host", "aor", "timers", "transport", "options")
+
+    def __init__(self, name: str, host: str, aor: Any, timers: TimerConfig, transport: Transport,
+                 options: UAOptions) -> None:
+        """The arguments every core of this node gets (``aor`` None: ``sip:name@host``)."""
+        self.name = name
+        self.host = host
+        self.aor = aor
+        self.timers = timers
+        self.transport = transport
+        self.options = options
+
+    def __call__(self, rng: random.Random) -> UserAgentCore:
+        """A fresh core drawing from ``rng``."""
+        return UserAgentCore(self.name, self.host, aor=self.aor, timers=self.timers,
+                             transport=self.transport, rng=rng, options=self.options)
+
+
 # ---------------------------------------------------------------- one run
 
 
@@ -620,7 +639,7 @@ class _Cores:
     __slots__ = ("build", "seed", "run", "stream", "restarts", "states")
 
     def __init__(self, build: Callable[..., Any], seed: int, run: int, node: str, states: bool) -> None:
-        """Cores from ``build(rng=...)`` for ``node`` in run ``run``; ``states``: trace state changes."""
+        """Cores from ``build(rng)`` for ``node`` in run ``run``; ``states``: trace state changes."""
         self.build = build
         self.seed = seed
         self.run = run
@@ -632,8 +651,8 @@ class _Cores:
         """The next core (a restart gets a stream of its own)."""
         k = self.restarts
         self.restarts = k + 1
-        core = self.build(rng=_lazy_stream(self.seed, self.run,
-                                           f"{self.stream}#{k}" if k else self.stream))
+        core = self.build(_lazy_stream(self.seed, self.run,
+                                       f"{self.stream}#{k}" if k else self.stream))
         # Only a full trace shows transaction state changes: otherwise they are not even built.
         core.layer.states = self.states
         return core
@@ -644,7 +663,6 @@ def _call_value(wakeup: Wakeup) -> None:
     wakeup._value()
 
 
-@mypyc_attr(native_class=False)  # tests wrap execute (a compiled class's methods are bound at build)
 class _Run:
     """One replication: environment, network, agents, workload, faults."""
 
@@ -740,8 +758,7 @@ class _Run:
             agent.release()
         for stream in self.call_streams:
             stream.release()
-        self.network.release()
-        self.env.release()
+        self.network.release()  # the clock's queue too: the environment's own
 
     def _location(self) -> LocationService:
         """A location service holding the scenario's static entries."""

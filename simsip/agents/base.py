@@ -134,8 +134,7 @@ class Agent:
     # Called with each message about to be sent, before it is (None: nothing watches).
     _watch: Callable[[Any], None] | None = None
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
-    __deletable__ = ("env", "network", "sink", "describe", "_described", "_fill", "core", "_timers",
-                     "clock", "_queue", "_eid", "_sources", "_timer_cb", "core_factory")
+    __deletable__ = ("_timer_cb",)
 
     def __init__(self, name: str, host: str, env: simpy.Environment, network: "Network",
                  hosts: dict[str, str], sink: "TraceSink", describer: Describer) -> None:
@@ -164,12 +163,15 @@ class Agent:
         network.attach(name, self.deliver)
 
     def release(self) -> None:
-        """Drop this finished run's references (network, clock, core, own bound methods): see ``_Run.release``."""
+        """Break this finished run's cycles through the agent (core, timers, own bound methods): see ``_Run.release``.
+
+        The network drops its receivers and the clock its queued events itself;
+        what else the agent points at (network, sink, clock) points back at no agent.
+        """
         self.core.release()
         self._watch = None
-        del self.env, self.network, self.sink, self.describe, self._described, self._fill, self.core
-        del self._timers, self.clock, self._queue, self._eid, self._sources, self._timer_cb
-        del self.core_factory
+        self._timers.clear()
+        del self._timer_cb
 
     # ------------------------------------------------------------ actions
 

@@ -184,12 +184,12 @@ class UAAgent(Agent):
         """Turn watching on (every send passes through :meth:`_watch_sent`) or off."""
         self._watch = self._watch_sent if value else None
 
-    __deletable__ = ("_resume_cb", "_handler_rngs")
+    __deletable__ = ("_resume_cb",)
 
     def release(self) -> None:
-        """Drop this finished run's references, the behaviours' streams and own bound methods too."""
+        """Break this finished run's cycles through the agent, its script-resuming bound method too."""
         super().release()
-        del self._resume_cb, self._handler_rngs
+        del self._resume_cb
 
     # ------------------------------------------------------------ application calls
 

@@ -118,6 +118,10 @@ class Clock:
         heappush(self.queue, (self.env._now + delay, NORMAL, next(self.eid), wakeup))
         return wakeup
 
+    def release(self) -> None:
+        """Drop the events a finished run left queued (their callbacks point at its agents and run)."""
+        self.queue.clear()
+
     def kill(self, event: Any) -> None:
         """Cancel a queued event: it stays in the queue but does nothing when its time comes."""
         event.callbacks = DEAD
@@ -178,8 +182,11 @@ class Hop:
         self.dst = dst
         self.spec = spec
         self.rng = rng
-        # None for NoLoss: the hot path skips a call that can only say "kept".
-        self.loss: LossModel | None = None if isinstance(spec.loss, NoLoss) else spec.loss.fresh()
+        loss = spec.loss
+        # None for NoLoss: the hot path skips a call that can only say "kept". A Bernoulli
+        # loss has no state (the hot path reads its p), so every run's hop shares the spec's.
+        self.loss: LossModel | None = (None if isinstance(loss, NoLoss) else
+                                       loss if type(loss) is BernoulliLoss else loss.fresh())
         self.delay = spec.delay
         # Constant delays skip the method call on the hot path.
         self.const_delay: float | None = (
@@ -308,15 +315,16 @@ class Network:
         self._local_cb = self._local
 
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
-    __deletable__ = ("env", "clock", "_queue", "_eid", "_arrive_cb", "_tcp_retry_cb", "_local_cb")
+    __deletable__ = ("_arrive_cb", "_tcp_retry_cb", "_local_cb")
 
     def release(self) -> None:
-        """Drop this finished run's references (clock, receivers, own bound methods): see ``_Run.release``."""
+        """Drop this finished run's cycles (queued events, receivers, own bound methods): see ``_Run.release``."""
+        self.clock.release()
         self.on_drop = None
         self._receivers = {}
         self._tcp = {}
         self._sizes = {}
-        del self.env, self.clock, self._queue, self._eid, self._arrive_cb, self._tcp_retry_cb, self._local_cb
+        del self._arrive_cb, self._tcp_retry_cb, self._local_cb
 
     def fork(self, env: simpy.Environment, on_drop: DropHook | None,
              rngs: list[random.Random]) -> "Network":

@@ -9,6 +9,7 @@ import pytest
 
 import simsip
 from simsip import engine
+from simsip.metrics import NodeCounters
 from simsip.scenario.model import Scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -41,33 +42,26 @@ def test_runs_leave_no_cyclic_garbage(path: str, trace: str) -> None:
     assert _cyclic_garbage(scenario, 8, trace) == _cyclic_garbage(scenario, 2, trace)
 
 
-def test_runs_space_young_collections_and_restore_the_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runs_space_young_collections_and_restore_the_thresholds() -> None:
     """While runs execute the young generation is collected every 100,000 allocations; the caller's thresholds come back."""
-    seen: list[tuple[int, int, int]] = []
-    execute = engine._Run.execute
-
-    def recording(self: engine._Run) -> None:
-        seen.append(gc.get_threshold())
-        execute(self)
-
-    monkeypatch.setattr(engine._Run, "execute", recording)
+    compiled = engine._Compiled(simsip.load(SCENARIOS / "basic/direct_call.sip"))
     before = gc.get_threshold()
     gc.set_threshold(500, 7, 9)
     try:
-        simsip.run(simsip.load(SCENARIOS / "basic/direct_call.sip"), runs=3)
+        # _runs hands each run over as soon as it has executed, under the thresholds it ran with.
+        seen = [gc.get_threshold()
+                for _ in engine._runs(compiled, 0, 0, 3, "off", None, NodeCounters())]
         assert seen == [(engine.YOUNG_COLLECTION_THRESHOLD, 7, 9)] * 3
         assert gc.get_threshold() == (500, 7, 9)
     finally:
         gc.set_threshold(*before)
 
 
-def test_thresholds_come_back_when_a_run_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_thresholds_come_back_when_a_run_fails() -> None:
     """A run that raises still leaves the caller's collector thresholds as they were."""
-    def failing(self: engine._Run) -> None:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(engine._Run, "execute", failing)
+    # The engine places no standalone INFO: the first run raises as it schedules its workload.
+    text = (SCENARIOS / "basic/direct_call.sip").read_text() + "request INFO alice -> bob at 0s\n"
     before = gc.get_threshold()
-    with pytest.raises(RuntimeError, match="boom"):
-        simsip.run(simsip.load(SCENARIOS / "basic/direct_call.sip"), runs=2)
+    with pytest.raises(ValueError, match="standalone INFO"):
+        simsip.run(simsip.load(text), runs=2)
     assert gc.get_threshold() == before
