@@ -355,10 +355,11 @@ class _Compiled:
         self.registrars = [n for n in scenario.nodes
                            if isinstance(n, m.Proxy) and n.registrar]
         self._targets = _Memo(self._dialled)
-        # Per ``call`` statement, what placing it takes: (index, caller, target, require, sdp).
-        self.call_plan: list[tuple[int, str, str, bool | None, bool]] = [
-            (index, call.caller, self.target_of(call.callee),
-             True if "100rel" in call.require else None, call.sdp)
+        # Per ``call`` statement, when and what placing it takes: (at, (index, caller, target,
+        # require, sdp)).
+        self.call_plan: list[tuple[float, tuple[int, str, str, bool | None, bool]]] = [
+            (call.at, (index, call.caller, self.target_of(call.callee),
+                       True if "100rel" in call.require else None, call.sdp))
             for index, call in enumerate(scenario.calls)
         ]
         # A forged PRACK reaches back into an older call: runs then never retire calls.
@@ -385,23 +386,29 @@ class _Compiled:
         ]
         # Per hop, in the same order: its key in Result.links.
         self.hop_keys: list[str] = [f"{hop.src}->{hop.dst}" for hop in self.topology.hops()]
-        # Per UA node: its handlers indexed once (shared by every run's agent).
-        self.behaviours: dict[str, Behaviours] = {
-            node.name: Behaviours([CompiledHandler(i, h, waits)
-                                   for i, h, waits in self.handlers.get(node.name, ())])
-            for node in scenario.nodes if isinstance(node, m.UserAgent)
-        }
         self._core_builders: dict[str, Callable[..., Any]] = {}
-        # Per node: source node -> the Address its core is told a message came from.
-        self.sources: dict[str, dict[str, Address]] = {node.name: {} for node in scenario.nodes}
         self._registrar_uris: dict[str, str | None] = {}
-        # Per node, what every run's agent is made of: its core builder and (UAs) the
-        # Request-URI of its REGISTERs.
-        self.plans: dict[str, tuple[Callable[..., Any], str | None]] = {
-            node.name: (self.core_builder(node),
-                        self.ua_registrar_uri(node) if isinstance(node, m.UserAgent) else None)
-            for node in scenario.nodes
-        }
+        # Per node, in declaration order, what every run's agent is made of.
+        self.plans: list[_NodePlan] = [self._plan(node) for node in scenario.nodes]
+        # What _Run.execute and _Run._schedule read of the scenario in every run.
+        self.max_events = scenario.limits.max_events
+        self.stop_at = scenario.limits.stop_at
+        self.streams = scenario.streams
+        self.registrations = scenario.registrations
+        self.requests = scenario.requests
+        self.faults = scenario.faults
+
+    def _plan(self, node: m.SipNode) -> _NodePlan:
+        """What every run's agent of ``node`` is made of."""
+        behaviours = None
+        registrar_uri = None
+        if isinstance(node, m.UserAgent):
+            # Its handlers indexed once (shared by every run's agent).
+            behaviours = Behaviours([CompiledHandler(i, h, waits)
+                                     for i, h, waits in self.handlers.get(node.name, ())])
+            registrar_uri = self.ua_registrar_uri(node)
+        return _NodePlan(node, node.name, node.host_name, self.core_builder(node), registrar_uri,
+                         behaviours)
 
     # ------------------------------------------------------------ routing
 
@@ -605,6 +612,29 @@ class _Compiled:
         return callee
 
 
+class _NodePlan:
+    """What every run's agent of one node is made of, worked out once per scenario."""
+
+    __slots__ = ("node", "name", "host", "build", "core_stream", "registrar_uri", "behaviours",
+                 "handler_streams", "sources")
+
+    def __init__(self, node: m.SipNode, name: str, host: str, build: Callable[..., Any],
+                 registrar_uri: str | None, behaviours: Behaviours | None) -> None:
+        """``build(rng)`` makes the node's core; a UA has ``behaviours`` and its REGISTERs' ``registrar_uri``."""
+        self.node = node
+        self.name = name
+        self.host = host
+        self.build = build
+        self.core_stream = f"core:{name}"
+        self.registrar_uri = registrar_uri
+        self.behaviours = behaviours
+        # (handler index, stream name) of each handler that draws.
+        self.handler_streams: list[tuple[int, str]] = (
+            [(i, f"handler:{i}") for i in behaviours.drawing] if behaviours is not None else [])
+        # Source node -> the Address the core is told a message came from (the same in every run).
+        self.sources: dict[str, Address] = {}
+
+
 class _UserAgentCores:
     """``build(rng)`` of a UA or B2BUA node: a :class:`UserAgentCore` with the node's fixed arguments.
 
@@ -638,12 +668,12 @@ class _Cores:
 
     __slots__ = ("build", "seed", "run", "stream", "restarts", "states")
 
-    def __init__(self, build: Callable[..., Any], seed: int, run: int, node: str, states: bool) -> None:
-        """Cores from ``build(rng)`` for ``node`` in run ``run``; ``states``: trace state changes."""
+    def __init__(self, build: Callable[..., Any], seed: int, run: int, stream: str, states: bool) -> None:
+        """Cores from ``build(rng)`` drawing from ``stream`` (``core:NODE``) in run ``run``; ``states``: trace state changes."""
         self.build = build
         self.seed = seed
         self.run = run
-        self.stream = f"core:{node}"
+        self.stream = stream
         self.restarts = 0
         self.states = states
 
@@ -688,8 +718,8 @@ class _Run:
         self.until = until
         self.call_ids: dict[int, str] = {}  # index of a ``call`` statement -> its Call-ID
         self.agents: dict[str, Agent] = {}
-        for node in compiled.scenario.nodes:
-            self.agents[node.name] = self._agent(node)
+        for plan in compiled.plans:
+            self.agents[plan.name] = self._agent(plan)
         # Long runs with tracing off fold finished calls for good as they go (see
         # retire_finished).
         self.retiring = not self.full and not compiled.forges_prack
@@ -766,29 +796,27 @@ class _Run:
 
     # ------------------------------------------------------------ agents
 
-    def _agent(self, node: m.SipNode) -> Agent:
+    def _agent(self, plan: _NodePlan) -> Agent:
         """The agent for one node, with a core factory that also serves restarts."""
-        c = self.c
-        build, registrar_uri = c.plans[node.name]
-        cores = _Cores(build, self.seed, self.run, node.name, self.full)
+        hosts = self.c.hosts
+        cores = _Cores(plan.build, self.seed, self.run, plan.core_stream, self.full)
+        node = plan.node
         agent: Agent
         if isinstance(node, m.UserAgent):
-            behaviours = c.behaviours[node.name]
-            rngs = {i: _lazy_stream(self.seed, self.run, f"handler:{i}")
-                    for i in behaviours.drawing} if behaviours.drawing else _NO_RNGS
-            agent = UAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
-                            cores, behaviours, rngs, registrar_uri)
+            rngs = {i: _lazy_stream(self.seed, self.run, name)
+                    for i, name in plan.handler_streams} if plan.handler_streams else _NO_RNGS
+            agent = UAAgent(node, self.env, self.network, hosts, self.sink, self.describe,
+                            cores, plan.behaviours, rngs, plan.registrar_uri)
         elif isinstance(node, m.Proxy):
-            agent = ProxyAgent(node.name, node.host_name, self.env, self.network, c.hosts,
+            agent = ProxyAgent(plan.name, plan.host, self.env, self.network, hosts,
                                self.sink, self.describe, cores)
         elif isinstance(node, m.RedirectServer):
-            agent = RedirectAgent(node.name, node.host_name, self.env, self.network, c.hosts,
+            agent = RedirectAgent(plan.name, plan.host, self.env, self.network, hosts,
                                   self.sink, self.describe, cores)
         else:
-            agent = B2BUAAgent(node, self.env, self.network, c.hosts, self.sink, self.describe,
+            agent = B2BUAAgent(node, self.env, self.network, hosts, self.sink, self.describe,
                                cores)
-        # The source addresses the agent hands its core are the same in every run.
-        agent._sources = c.sources[node.name]
+        agent._sources = plan.sources
         return agent
 
     # ------------------------------------------------------------ drops
@@ -820,20 +848,19 @@ class _Run:
     def _schedule(self) -> None:
         """Put the workload and the faults on the clock."""
         c = self.c
-        s = c.scenario
         clock = self.network.clock
-        for plan, call in zip(c.call_plan, s.calls):
-            clock.call_in(max(0.0, call.at - self.env._now), self._start_call, plan)
-        for index, stream_spec in enumerate(s.streams):
+        for at, plan in c.call_plan:
+            clock.call_in(max(0.0, at - self.env._now), self._start_call, plan)
+        for index, stream_spec in enumerate(c.streams):
             stream = _Arrivals(self, index, stream_spec)
             self.call_streams.append(stream)
             stream.start()
-        for reg in s.registrations:
+        for reg in c.registrations:
             agent = self.agents[reg.ua]
             assert isinstance(agent, UAAgent)  # the scenario checks that `register` names a UA
             uri = c.registrar_uri(c.nodes[reg.ua], reg.registrar)  # type: ignore[arg-type]
             self._at(reg.at, functools.partial(agent.register, reg.mode, reg.contacts, reg.expires, uri))
-        for req in s.requests:
+        for req in c.requests:
             agent = self.agents[req.source]
             if req.method == "OPTIONS":
                 target = c.target_of(req.target)
@@ -848,11 +875,11 @@ class _Run:
                 raise ValueError(f"{req.span}: standalone {req.method} requests are not "
                                  "supported by the engine (OPTIONS, and PRACK with rack "
                                  "to a UA node)")
-        for fault in s.faults:
+        for fault in c.faults:
             self._fault(fault)
 
     def _start_call(self, wakeup: Wakeup) -> None:
-        """Place the call of a ``call`` statement (``wakeup`` carries its :attr:`_Compiled.call_plan` entry)."""
+        """Place the call of a ``call`` statement (``wakeup`` carries what its :attr:`_Compiled.call_plan` entry places)."""
         index, caller, target, require, sdp = wakeup._value
         call_id = self.agents[caller].call(target, require, sdp)  # type: ignore[attr-defined]
         if call_id is not None:
@@ -892,9 +919,9 @@ class _Run:
     def execute(self) -> None:
         """Run the clock to the end (no event left, ``stop at`` / ``until``, or ``max events``)."""
         self._schedule()
-        limits = self.c.scenario.limits
-        until = self.until if self.until is not None else limits.stop_at
-        if limits.max_events is None:
+        c = self.c
+        until = self.until if self.until is not None else c.stop_at
+        if c.max_events is None:
             if until is None:
                 # Stops once only cancelled timers are queued: they would fire into nothing.
                 self.network.clock.run()
@@ -902,7 +929,7 @@ class _Run:
                 self.env.run(until=until)
             return
         env = self.env
-        for _ in range(limits.max_events):
+        for _ in range(c.max_events):
             if until is not None and env.peek() >= until:
                 break
             try:
@@ -927,7 +954,7 @@ class _Arrivals:
         self.count = 0
         self.end = spec.start + spec.duration if spec.duration is not None else math.inf
         if spec.count is None and spec.duration is None and run.until is None \
-                and run.c.scenario.limits.stop_at is None:
+                and run.c.stop_at is None:
             raise ValueError(f"{spec.span}: a call stream needs 'for DURATION' or 'count N' "
                              "(or a run limit)")
         self.require = True if "100rel" in spec.require else None

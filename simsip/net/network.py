@@ -334,13 +334,13 @@ class Network:
         Nothing is attached; runs of one topology fork it instead of rebuilding it.
         """
         net = Network(env, on_drop, self.routes)
-        net._node_up = dict.fromkeys(self._node_up, True)
+        net._node_up = {node: True for node in self._node_up}
         hops = net._hops
+        renewed: dict[Hop, Hop] = {}  # this network's hop -> the fork's
         for (key, hop), rng in zip(self._hops.items(), rngs):
-            hops[key] = hop.fresh(rng)
+            hops[key] = renewed[hop] = hop.fresh(rng)
         net.links = {
-            name: (None if a is None else hops[(a.src, a.dst)],
-                   None if b is None else hops[(b.src, b.dst)])
+            name: (None if a is None else renewed[a], None if b is None else renewed[b])
             for name, (a, b) in self.links.items()
         }
         return net
