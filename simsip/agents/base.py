@@ -177,12 +177,14 @@ class Agent:
 
     def execute(self, actions: list) -> None:
         """Carry out a core's actions in order."""
+        # Read once: no time passes while actions are carried out (a SimPy attribute read is generic).
+        now = self.env._now
         # Branches in order of frequency (state changes and timers outnumber sends).
         for action in actions:
             kind = type(action)
             if kind is StateChange:
                 if self.keep_states:  # no measure uses them: skipped when tracing is off
-                    self.sink.state(self.env._now, self.name, action.call_id, action.machine,
+                    self.sink.state(now, self.name, action.call_id, action.machine,
                                     action.old, action.new)
             elif kind is StartTimer:
                 # A typed local per kind: compiled, its fields are read natively.
@@ -198,12 +200,13 @@ class Agent:
                 timer.label = start.label
                 timer.call_id = start.call_id
                 timer.callbacks = [self._timer_cb]
-                heappush(self._queue, (self.env._now + start.delay, NORMAL, next(self._eid),
-                                       timer))
+                heappush(self._queue, (now + start.delay, NORMAL, next(self._eid), timer))
             elif kind is CancelTimer:
                 cancel: CancelTimer = action
-                cancelled = self._timers.pop(cancel.name, None)
-                if cancelled is not None:
+                timers = self._timers
+                cancelled = timers.get(cancel.name)
+                if cancelled is not None:  # get and del: compiled, dict.pop is a generic method call
+                    del timers[cancel.name]
                     cancelled.callbacks = DEAD
                     self.clock.dead += 1
             elif kind is AppEvent:
@@ -219,7 +222,7 @@ class Agent:
                         cseq = entry[3]
                     else:
                         label = cseq = None
-                    self.sink.app(self.env._now, self.name, event.call_id, event.kind,
+                    self.sink.app(now, self.name, event.call_id, event.kind,
                                   event.detail, label, cseq, message)
                 interest = self._app_interest
                 if interest is None or event.kind in interest:
@@ -232,7 +235,6 @@ class Agent:
                 destination = send.destination
                 node = self.hosts.get(destination.host)
                 message = send.message
-                now = self.env._now
                 transport = destination.transport
                 entry = self._described.get(id(message))
                 if entry is None or entry[0] is not message:

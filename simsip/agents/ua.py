@@ -294,15 +294,16 @@ class UAAgent(Agent):
                     if key in seen:
                         return
                     seen.add(key)
-                else:  # the INVITE is answered: later 1xx copies die in its client transaction
-                    self._provisionals.pop(event.call_id, None)
+                elif event.call_id in self._provisionals:  # answered: later 1xx copies die in its client transaction
+                    del self._provisionals[event.call_id]  # (in and del: compiled, dict.pop is a generic call)
             cache = self.behaviours.response_cache
             looked_up = (method, reinvite, code)
             handler = cache[looked_up] if looked_up in cache else self.behaviours.response(method, reinvite, code)
         elif kind == "timeout":
             handler = self._by_key.get(("timeout",))
         elif kind == "call-ended":
-            self._provisionals.pop(event.call_id, None)
+            if event.call_id in self._provisionals:
+                del self._provisionals[event.call_id]
             handler = self._by_key.get(("call-ended",))
         if handler is not None:
             script = Script()

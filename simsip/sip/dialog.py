@@ -85,11 +85,13 @@ DIALOG_TRANSITIONS: dict[tuple[DialogState, DialogEvent], DialogState] = {
     (DialogState.MORTAL, DialogEvent.ABANDON): DialogState.MORGUE,
 }
 
-# DIALOG_TRANSITIONS keyed by the members' names: a name is a plain attribute with a cached
-# str hash, where hashing an Enum member runs Enum.__hash__ (a Python call) each time.
-_NEXT_STATE: Final[dict[tuple[str, str], DialogState]] = {
-    (state._name_, event._name_): new for (state, event), new in DIALOG_TRANSITIONS.items()
-}
+# DIALOG_TRANSITIONS as one row per state, both keyed by the members' names: a name is a plain
+# attribute with a cached str hash, where hashing an Enum member runs Enum.__hash__ (a Python
+# call) each time, and two string lookups cost less than building and hashing a tuple key.
+_NEXT_STATE: Final[dict[str, dict[str, DialogState]]] = {state._name_: {} for state in DialogState}
+for (_state, _event), _new in DIALOG_TRANSITIONS.items():
+    _NEXT_STATE[_state._name_][_event._name_] = _new
+del _state, _event, _new
 
 # §8.1.1.5: CSeq numbers are below 2^31 when chosen, at most 2^32 - 1 on the wire.
 MAX_CSEQ: Final = 2**32 - 1
@@ -178,11 +180,8 @@ class Dialog:
     def feed(self, event: DialogEvent) -> list[StateChange]:
         """Take the transition for ``event`` (ignored when the table has none)."""
         old = self.state
-        key = (old._name_, event._name_)
-        if key not in _NEXT_STATE:
-            return []
-        new = _NEXT_STATE[key]
-        if new is old:
+        new = _NEXT_STATE[old._name_].get(event._name_)
+        if new is None or new is old:
             return []
         self.state = new
         if self.states:

@@ -282,18 +282,23 @@ class Headers:
                 index[key].append(value)
                 if key in typed:
                     line_key = (key, value)
-                    parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
+                    parsed = _LINE_CACHE.get(line_key)
+                    if parsed is None:
+                        parsed = _parse_line_quiet(key, value)
                     if parsed is None:
                         del typed[key]
                     else:
                         typed[key] = typed[key] + parsed
                 continue
             index[key] = [value]
-            if given is not None and key in given:
-                typed[key] = given[key]
+            given_values = None if given is None else given.get(key)
+            if given_values is not None:
+                typed[key] = given_values
             elif key in _PARSERS:
                 line_key = (key, value)
-                parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
+                parsed = _LINE_CACHE.get(line_key)
+                if parsed is None:
+                    parsed = _parse_line_quiet(key, value)
                 if parsed is not None:
                     typed[key] = parsed
         return Headers(_items=lines, _typed=typed, _index=index)
@@ -337,7 +342,9 @@ class Headers:
             if key in typed:
                 if key in _PARSERS:
                     line_key = (key, value)
-                    parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
+                    parsed = _LINE_CACHE.get(line_key)
+                    if parsed is None:
+                        parsed = _parse_line_quiet(key, value)
                     if parsed is not None:
                         typed[key] = typed[key] + parsed
                         return
@@ -351,7 +358,9 @@ class Headers:
         typed = self._typed
         if key in _PARSERS:
             line_key = (key, value)
-            parsed = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line_quiet(key, value)
+            parsed = _LINE_CACHE.get(line_key)
+            if parsed is None:
+                parsed = _parse_line_quiet(key, value)
             if parsed is not None:
                 typed[key] = parsed
                 return
@@ -1173,8 +1182,8 @@ class _Message:
             lines = index[key]
             if len(lines) == 1:
                 # Memoised per (key, line): the list is shared with the line cache, read-only.
-                line_key = (key, lines[0])
-                cached = _LINE_CACHE[line_key] if line_key in _LINE_CACHE else _parse_line(key, lines[0])
+                hit = _LINE_CACHE.get((key, lines[0]))
+                cached = _parse_line(key, lines[0]) if hit is None else hit
             else:
                 cached = []
                 for value in lines:

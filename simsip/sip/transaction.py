@@ -483,9 +483,12 @@ class Transaction:
 
     def _cancel(self, letter: str, actions: list) -> None:
         """Disarm timer ``letter`` if it is pending."""
-        timer = self._pending.pop(self.timer_name(letter), None)
-        if timer is not None:
-            actions.append(CancelTimer(timer.name))
+        # get and del, not pop(name, None): compiled, dict.pop is a generic method call.
+        name = self.timer_name(letter)
+        pending = self._pending
+        if pending.get(name) is not None:
+            del pending[name]
+            actions.append(CancelTimer(name))
 
     def _fire(self, now: float, key: str, message, actions: list) -> list:
         """Take the transition for input ``key`` (not in the row: ignored), appending what it does to ``actions``."""
@@ -515,7 +518,9 @@ class Transaction:
         layer = self._layer
         if layer is not None:
             # Forgotten at once: termination is the last thing a layer call does with a transaction.
-            layer._by_id.pop(self.id, None)
+            by_id = layer._by_id
+            if self.id in by_id:
+                del by_id[self.id]
             table = layer.clients if self._client else layer.servers
             if table.get(self.key) is self:
                 del table[self.key]
@@ -538,9 +543,10 @@ class Transaction:
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """The driver says timer ``name`` of this transaction fired."""
-        timer = self._pending.pop(name, None)
+        timer = self._pending.get(name)
         if timer is None:
             return []  # cancelled or stale
+        del self._pending[name]
         return self._fire(now, timer.label, timer, [])
 
     def transport_error(self, now: float) -> list[Action]:
@@ -1093,9 +1099,11 @@ class TransactionLayer:
         if tx is None:
             return []
         # tx.timer_fired(now, name), without the extra call.
-        timer = tx._pending.pop(name, None)
+        pending = tx._pending
+        timer = pending.get(name)
         if timer is None:
             return []  # cancelled or stale
+        del pending[name]
         return tx._fire(now, timer.label, timer, [])
 
     def transport_error(self, now: float, transaction: Transaction) -> list[Action]:
