@@ -750,8 +750,7 @@ class NameAddr:
     @property
     def tag(self) -> str | None:
         """The ``tag`` parameter (From/To), or None."""
-        params = self.params
-        return params["tag"] if "tag" in params else None
+        return self.params.get("tag")  # one lookup (a valueless parameter is None too)
 
     def with_tag(self, tag: str) -> "NameAddr":
         """A copy with ``tag`` set."""
@@ -887,14 +886,12 @@ class Via:
     @property
     def branch(self) -> str | None:
         """The ``branch`` parameter (transaction id, RFC 3261 §17.1.3), or None."""
-        params = self.params
-        return params["branch"] if "branch" in params else None
+        return self.params.get("branch")  # one lookup (a valueless parameter is None too)
 
     @property
     def received(self) -> str | None:
         """The ``received`` parameter (RFC 3261 §18.2.1), or None."""
-        params = self.params
-        return params["received"] if "received" in params else None
+        return self.params.get("received")  # one lookup (a valueless parameter is None too)
 
     @property
     def rport(self) -> int | None:
@@ -1126,28 +1123,21 @@ class _Message:
 
     def _single_header(self, key: str, name: str) -> Any:
         """Mandatory single-valued header ``key``: its value; SipParseError if missing or repeated."""
-        typed = self.headers._typed
-        if key in typed:
-            try:
-                (value,) = typed[key]  # exactly one
-                return value
-            except ValueError:
-                pass
+        # One .get, not "in" then [] (two lookups): compiled, each is a dict call.
+        values = self.headers._typed.get(key)
+        if values is not None and len(values) == 1:  # exactly one
+            return values[0]
         return self._one(key, name)
 
     def _optional_header(self, key: str, name: str) -> Any:
         """Optional single-valued header ``key``: its value or None; SipParseError if repeated."""
         h = self.headers
-        typed = h._typed
-        if key in typed:
-            values = typed[key]
+        values = h._typed.get(key)
+        if values is not None:
             if not values:
                 return None
-            try:
-                (value,) = values
-                return value
-            except ValueError:
-                pass
+            if len(values) == 1:
+                return values[0]
         else:
             index = h._index
             if index is not None and key not in index:  # absent: no parse, no cache entry
@@ -1157,9 +1147,9 @@ class _Message:
     def _list_header(self, key: str) -> list[Any]:
         """List header ``key``: a new list of its values, top first ([] if none)."""
         h = self.headers
-        typed = h._typed
-        if key in typed:
-            return typed[key][:]
+        values = h._typed.get(key)
+        if values is not None:
+            return values[:]
         index = h._index
         if index is not None and key not in index:  # absent: no parse, no cache entry
             return []
@@ -1171,8 +1161,9 @@ class _Message:
         """Parsed values of every ``key`` header, cached until that header changes."""
         h = self.headers
         typed = h._typed
-        if key in typed:
-            return typed[key]
+        values = typed.get(key)
+        if values is not None:
+            return values
         index = h._index
         if index is None:
             index = h._build_index()
@@ -1216,8 +1207,7 @@ class _Message:
     @property
     def vias(self) -> list[Via]:
         """Every Via value, top first; SipParseError if none or malformed."""
-        typed = self.headers._typed
-        values = typed["via"] if "via" in typed else self._values("via")
+        values = self.headers._typed.get("via") or self._values("via")
         if not values:
             raise SipParseError("missing Via header", expected="Via")
         return list(values)
@@ -1225,8 +1215,7 @@ class _Message:
     @property
     def top_via(self) -> Via:
         """The first Via value; SipParseError if none or malformed."""
-        typed = self.headers._typed
-        values = typed["via"] if "via" in typed else self._values("via")
+        values = self.headers._typed.get("via") or self._values("via")
         if not values:
             raise SipParseError("missing Via header", expected="Via")
         return values[0]
@@ -1254,8 +1243,7 @@ class _Message:
     @property
     def contacts(self) -> list[NameAddr]:
         """Contact values ([] if none; a ``*`` wildcard is reported by ``contact_star``)."""
-        typed = self.headers._typed
-        values = typed["contact"] if "contact" in typed else self._values("contact")
+        values = self.headers._typed.get("contact") or self._values("contact")
         # A parsed Contact is a NameAddr or the str "*" (no NameAddr.__eq__ call per value to tell).
         for v in values:
             if type(v) is str:
@@ -1359,38 +1347,26 @@ class _Message:
         h = self.headers
         typed = h._typed
         index = h._index
-        rack_values: list[Any] | None
-        rseq_values: list[Any] | None
-        if "cseq" in typed and "call-id" in typed:
-            cseq_values = typed["cseq"]
-            call_id_values = typed["call-id"]
-            if "rack" in typed:
-                rack_values = typed["rack"]
-            else:
-                rack_values = _NO_LINES if index is not None and "rack" not in index else None
-            if "rseq" in typed:
-                rseq_values = typed["rseq"]
-            else:
-                rseq_values = _NO_LINES if index is not None and "rseq" not in index else None
-            if rack_values is not None and rseq_values is not None:
-                try:
-                    (cseq,) = cseq_values
-                    (call_id,) = call_id_values
-                    rack = None
-                    if rack_values:
-                        (rack,) = rack_values
-                    rseq = None
-                    if rseq_values:
-                        (rseq,) = rseq_values
-                except ValueError:
-                    pass  # a missing or repeated value: the accessors below raise
-                else:
-                    return (
-                        call_id,
-                        f"{cseq.seq} {cseq.method}",
-                        rseq,
-                        None if rack is None else f"{rack.rseq} {rack.cseq} {rack.method}",
-                    )
+        cseq_values = typed.get("cseq")
+        call_id_values = typed.get("call-id")
+        if cseq_values is not None and call_id_values is not None and len(cseq_values) == 1 and len(call_id_values) == 1:
+            rack_values = typed.get("rack")
+            if rack_values is None and index is not None and "rack" not in index:
+                rack_values = _NO_LINES
+            rseq_values = typed.get("rseq")
+            if rseq_values is None and index is not None and "rseq" not in index:
+                rseq_values = _NO_LINES
+            # Otherwise a missing or repeated value: the accessors below raise.
+            if rack_values is not None and rseq_values is not None and len(rack_values) <= 1 and len(rseq_values) <= 1:
+                # Typed locals: compiled, the fields are read natively.
+                cseq: CSeq = cseq_values[0]
+                rack: RAck | None = rack_values[0] if rack_values else None
+                return (
+                    call_id_values[0],
+                    f"{cseq.seq} {cseq.method}",
+                    rseq_values[0] if rseq_values else None,
+                    None if rack is None else f"{rack.rseq} {rack.cseq} {rack.method}",
+                )
         cseq = self.cseq
         rack = self.rack
         call_id = self.call_id
@@ -1553,14 +1529,16 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
     # in place), so its reader parses nothing the request's reader had parsed.
     typed: dict[str, list[Any]] = {}
     for key in _RESPONSE_TYPED:
-        if key in src_typed:
-            typed[key] = src_typed[key]
+        values = src_typed.get(key)
+        if values is not None:
+            typed[key] = values
     add_tag = False
     tagged_to = None
     if to_tag is not None:
         to_values = typed.get("to")
         if to_values is not None and len(to_values) == 1:
-            add_tag = to_values[0].tag is None
+            to: NameAddr = to_values[0]  # typed: compiled, .tag and with_tag are native calls
+            add_tag = to.tag is None
         else:
             # Parsing To only to look for a tag is the costly part; a To whose
             # text has no "tag" at all cannot have one.
@@ -1570,7 +1548,7 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
             # A token tag appended to a parsed To reads back as that To with the
             # tag set (what with_tag builds), so the reader need not parse it again.
             if to_values is not None and len(to_values) == 1 and _TOKEN_FULLMATCH(to_tag):
-                tagged_to = [to_values[0].with_tag(to_tag)]
+                tagged_to = [to.with_tag(to_tag)]
     items = []
     index: dict[str, list[str]] = {}  # built here so that the UAS's later adds keep it
     for item in src._items:

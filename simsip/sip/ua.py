@@ -566,7 +566,7 @@ class UserAgentCore:
                             or kind is CancelTimer and action.name.endswith("/trying")):
                 continue  # ``no-trying``: the §17.2.1 timer never runs, so no 100 Trying of its own
             else:
-                out += (action,)
+                out.append(action)
         return out
 
     def _on_stray_response(self, now: float, ev: TUEvent) -> list[Action]:
