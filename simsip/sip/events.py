@@ -10,7 +10,7 @@ out the actions and feeds back timer firings. See aioquic's
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
 if TYPE_CHECKING:
@@ -46,10 +46,13 @@ class Address:
 # Actions are values: compared and hashed by their fields like frozen
 # dataclasses, and never changed once built. They are not ``frozen=True``
 # only because a frozen dataclass pays an ``object.__setattr__`` per field on
-# every construction, and several are built per simulated message.
+# every construction, and several are built per simulated message. For the
+# same reason each writes its own ``__init__`` (``init=False``): mypyc compiles
+# that one, while dataclass's generated ``__init__`` runs as Python bytecode
+# even in the compiled build.
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class SendMessage:
     """Hand ``message`` to the transport for ``destination``.
 
@@ -61,11 +64,19 @@ class SendMessage:
 
     message: "Request | Response"
     destination: Address
-    retransmission: int = 0
-    timer: str | None = None
+    retransmission: int
+    timer: str | None
+
+    def __init__(self, message: "Request | Response", destination: Address, retransmission: int = 0,
+                 timer: str | None = None) -> None:
+        """Send ``message`` to ``destination`` (a first transmission unless ``retransmission``)."""
+        self.message = message
+        self.destination = destination
+        self.retransmission = retransmission
+        self.timer = timer
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class StartTimer:
     """Arm (or re-arm, replacing any pending one) the timer ``name`` to fire after ``delay`` s.
 
@@ -75,28 +86,46 @@ class StartTimer:
 
     name: str
     delay: float
-    label: str = ""
-    call_id: str | None = None
+    label: str
+    call_id: str | None
+
+    def __init__(self, name: str, delay: float, label: str = "", call_id: str | None = None) -> None:
+        """Arm ``name`` to fire after ``delay`` seconds."""
+        self.name = name
+        self.delay = delay
+        self.label = label
+        self.call_id = call_id
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class CancelTimer:
     """Disarm the timer ``name`` if it is pending."""
 
     name: str
 
+    def __init__(self, name: str) -> None:
+        """Disarm ``name``."""
+        self.name = name
 
-@dataclass(slots=True, unsafe_hash=True)
+
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class StateChange:
     """A transaction or dialog changed state (for traces, ladders and teaching)."""
 
     machine: str  # e.g. "INVITE client z9hG4bK77" or "dialog <id>"
     old: str
     new: str
-    call_id: str | None = None
+    call_id: str | None
+
+    def __init__(self, machine: str, old: str, new: str, call_id: str | None = None) -> None:
+        """``machine`` went from state ``old`` to ``new``."""
+        self.machine = machine
+        self.old = old
+        self.new = new
+        self.call_id = call_id
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class AppEvent:
     """Something the application (a scenario behaviour) may react to.
 
@@ -113,8 +142,16 @@ class AppEvent:
 
     kind: str
     call_id: str
-    message: "Request | Response | None" = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    message: "Request | Response | None"
+    detail: dict[str, Any]
+
+    def __init__(self, kind: str, call_id: str, message: "Request | Response | None" = None,
+                 detail: dict[str, Any] | None = None) -> None:
+        """An event of ``kind`` for ``call_id``; ``detail`` defaults to a new empty dict."""
+        self.kind = kind
+        self.call_id = call_id
+        self.message = message
+        self.detail = {} if detail is None else detail
 
 
 Action = Union[SendMessage, StartTimer, CancelTimer, StateChange, AppEvent]
