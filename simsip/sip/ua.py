@@ -115,7 +115,7 @@ from __future__ import annotations
 import enum
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Final
 
 from simsip.sip.abnf import CALLID_RE
@@ -302,7 +302,11 @@ class _Reliable1xx:
         return [StateChange(name, old._value_, new._value_, self.call_id)]
 
 
-@dataclass
+# The per-call records below write their own __init__ (init=False), as the actions in
+# events.py do: mypyc compiles it, while dataclass's generated one stays Python bytecode.
+
+
+@dataclass(init=False)
 class _UasInvite:
     """An INVITE (initial or re-INVITE) we are answering."""
 
@@ -310,23 +314,45 @@ class _UasInvite:
     tx: InviteServerTransaction
     reinvite: bool
     to_tag: str
-    dialog: Dialog | None = None
-    offer_in_request: bool = False
-    answer_sent: bool = False
-    rseq_next: int | None = None
-    unacked: _Reliable1xx | None = None
-    queue: list[_Reliable1xx] = field(default_factory=list)
-    reliable_count: int = 0
-    withheld: "Response | None" = None
-    final: "Response | None" = None
-    ok_sends: int = 0
-    ok_interval: float = 0.0
-    acked: bool = False
-    cancelled: bool = False
-    reliability_failed: bool = False
+    dialog: Dialog | None
+    offer_in_request: bool
+    answer_sent: bool
+    rseq_next: int | None
+    unacked: _Reliable1xx | None
+    queue: list[_Reliable1xx]
+    reliable_count: int
+    withheld: "Response | None"
+    final: "Response | None"
+    ok_sends: int
+    ok_interval: float
+    acked: bool
+    cancelled: bool
+    reliability_failed: bool
+
+    def __init__(self, request: "Request", tx: InviteServerTransaction, reinvite: bool, to_tag: str,
+                 dialog: Dialog | None = None, offer_in_request: bool = False) -> None:
+        """An INVITE just received, nothing answered yet."""
+        self.request = request
+        self.tx = tx
+        self.reinvite = reinvite
+        self.to_tag = to_tag
+        self.dialog = dialog
+        self.offer_in_request = offer_in_request
+        self.answer_sent = False
+        self.rseq_next = None
+        self.unacked = None
+        self.queue = []
+        self.reliable_count = 0
+        self.withheld = None
+        self.final = None
+        self.ok_sends = 0
+        self.ok_interval = 0.0
+        self.acked = False
+        self.cancelled = False
+        self.reliability_failed = False
 
 
-@dataclass
+@dataclass(init=False)
 class _UacInvite:
     """An INVITE (initial or re-INVITE) we sent."""
 
@@ -334,48 +360,94 @@ class _UacInvite:
     tx: ClientTransaction
     destination: Address
     reinvite: bool
-    sdp: bytes = b""
-    provisional: bool = False
-    final_code: int | None = None
-    cancel_wanted: bool = False
-    cancel_sent: bool = False
-    first_2xx_tag: str | None = None
-    outbound_index: int = 0
-    auth_tries: int = 0
-    redirects: int = 0
+    sdp: bytes
+    provisional: bool
+    final_code: int | None
+    cancel_wanted: bool
+    cancel_sent: bool
+    first_2xx_tag: str | None
+    outbound_index: int
+    auth_tries: int
+    redirects: int
+
+    def __init__(self, request: "Request", tx: ClientTransaction, destination: Address, reinvite: bool,
+                 sdp: bytes = b"", cancel_wanted: bool = False, outbound_index: int = 0,
+                 auth_tries: int = 0, redirects: int = 0) -> None:
+        """An INVITE just sent (``auth_tries``/``redirects``: earlier attempts of the same call)."""
+        self.request = request
+        self.tx = tx
+        self.destination = destination
+        self.reinvite = reinvite
+        self.sdp = sdp
+        self.provisional = False
+        self.final_code = None
+        self.cancel_wanted = cancel_wanted
+        self.cancel_sent = False
+        self.first_2xx_tag = None
+        self.outbound_index = outbound_index
+        self.auth_tries = auth_tries
+        self.redirects = redirects
 
 
-@dataclass
+@dataclass(init=False)
 class _Call:
     """Everything this UA knows about one Call-ID."""
 
     call_id: str
     owner: bool
     local_tag: str
-    dialogs: dict[str, Dialog] = field(default_factory=dict)
-    uac: _UacInvite | None = None
-    uas: _UasInvite | None = None
-    uas_by_cseq: dict[int, _UasInvite] = field(default_factory=dict)
-    uac_by_cseq: dict[int, _UacInvite] = field(default_factory=dict)
-    outcome: str | None = None
-    final_code: int | None = None
-    ended: bool = False
-    bye_after_ack: bool = False
-    local_contact: str | None = None
-    held_ack: tuple[Dialog, int] | None = None  # (dialog, INVITE CSeq) whose ACK waits (hold_2xx_ack)
-    held_bye: tuple | None = None  # (server tx, BYE, dialog, was confirmed) awaiting answer_bye
-    session_version: int = 1
+    dialogs: dict[str, Dialog]
+    uac: _UacInvite | None
+    uas: _UasInvite | None
+    uas_by_cseq: dict[int, _UasInvite]
+    uac_by_cseq: dict[int, _UacInvite]
+    outcome: str | None
+    final_code: int | None
+    ended: bool
+    bye_after_ack: bool
+    local_contact: str | None
+    held_ack: tuple[Dialog, int] | None  # (dialog, INVITE CSeq) whose ACK waits (hold_2xx_ack)
+    held_bye: tuple | None  # (server tx, BYE, dialog, was confirmed) awaiting answer_bye
+    session_version: int
+
+    def __init__(self, call_id: str, owner: bool, local_tag: str) -> None:
+        """A new call; ``owner``: we placed it."""
+        self.call_id = call_id
+        self.owner = owner
+        self.local_tag = local_tag
+        self.dialogs = {}
+        self.uac = None
+        self.uas = None
+        self.uas_by_cseq = {}
+        self.uac_by_cseq = {}
+        self.outcome = None
+        self.final_code = None
+        self.ended = False
+        self.bye_after_ack = False
+        self.local_contact = None
+        self.held_ack = None
+        self.held_bye = None
+        self.session_version = 1
 
 
-@dataclass
+@dataclass(init=False)
 class _ClientRole:
     """Why we sent a non-INVITE request, to route its responses."""
 
     call_id: str
     method: str
     dialog: Dialog | None
-    auth_tries: int = 0
-    rack: tuple[int, int] | None = None
+    auth_tries: int
+    rack: tuple[int, int] | None
+
+    def __init__(self, call_id: str, method: str, dialog: Dialog | None, auth_tries: int = 0,
+                 rack: tuple[int, int] | None = None) -> None:
+        """A ``method`` request sent for ``call_id`` (in ``dialog``, if any)."""
+        self.call_id = call_id
+        self.method = method
+        self.dialog = dialog
+        self.auth_tries = auth_tries
+        self.rack = rack
 
 
 _DEFAULT_OPTIONS: Final = UAOptions()
