@@ -267,7 +267,7 @@ _REL1XX_NEXT: Final[dict[tuple[str, str], Rel1xxState]] = {
 }
 
 
-@dataclass
+@dataclass(init=False)  # its own __init__: see the per-call records below
 class _Reliable1xx:
     """One reliable provisional of a UAS INVITE (RFC 3262 §3) and its machine state."""
 
@@ -275,11 +275,24 @@ class _Reliable1xx:
     call_id: str
     serial: int
     has_sdp: bool
-    states: bool = True  # False: feed builds no StateChange (see UserAgentCore: the layer's states)
-    rseq: int | None = None
-    interval: float = 0.0
-    sends: int = 0
-    state: Rel1xxState = RELIABLE_1XX_INITIAL
+    states: bool  # False: feed builds no StateChange (see UserAgentCore: the layer's states)
+    rseq: int | None
+    interval: float
+    sends: int
+    state: Rel1xxState
+
+    def __init__(self, response: "Response", call_id: str, serial: int, has_sdp: bool,
+                 states: bool = True) -> None:
+        """The ``serial``-th reliable provisional of ``call_id``'s INVITE, not sent yet."""
+        self.response = response
+        self.call_id = call_id
+        self.serial = serial
+        self.has_sdp = has_sdp
+        self.states = states
+        self.rseq = None
+        self.interval = 0.0
+        self.sends = 0
+        self.state = RELIABLE_1XX_INITIAL
 
     @property
     def retransmitting(self) -> bool:
@@ -302,8 +315,8 @@ class _Reliable1xx:
         return [StateChange(name, old._value_, new._value_, self.call_id)]
 
 
-# The per-call records below write their own __init__ (init=False), as the actions in
-# events.py do: mypyc compiles it, while dataclass's generated one stays Python bytecode.
+# These per-call records (and _Reliable1xx above) write their own __init__ (init=False), as the
+# actions in events.py do: mypyc compiles it, while dataclass's generated one stays Python bytecode.
 
 
 @dataclass(init=False)
