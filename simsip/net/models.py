@@ -141,8 +141,8 @@ class NoLoss:
         return False
 
     def fresh(self) -> "NoLoss":
-        """Stateless: a new instance."""
-        return NoLoss()
+        """Stateless: itself (nothing to reset)."""
+        return self
 
 
 @dataclass(slots=True)
@@ -161,8 +161,8 @@ class BernoulliLoss:
         return rng.random() < self.p
 
     def fresh(self) -> "BernoulliLoss":
-        """Stateless: a new instance."""
-        return BernoulliLoss(self.p)
+        """Stateless: itself (nothing to reset)."""
+        return self
 
 
 @dataclass(slots=True)

@@ -183,10 +183,9 @@ class Hop:
         self.spec = spec
         self.rng = rng
         loss = spec.loss
-        # None for NoLoss: the hot path skips a call that can only say "kept". A Bernoulli
-        # loss has no state (the hot path reads its p), so every run's hop shares the spec's.
-        self.loss: LossModel | None = (None if isinstance(loss, NoLoss) else
-                                       loss if type(loss) is BernoulliLoss else loss.fresh())
+        # None for NoLoss: the hot path skips a call that can only say "kept". A stateless
+        # model's fresh() is itself, so every run's hop shares the spec's.
+        self.loss: LossModel | None = None if isinstance(loss, NoLoss) else loss.fresh()
         self.delay = spec.delay
         # Constant delays skip the method call on the hot path.
         self.const_delay: float | None = (
