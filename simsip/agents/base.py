@@ -31,7 +31,7 @@ from simsip.sip.events import (
 )
 
 from simsip.metrics.trace import TraceEvent, describe
-from simsip.net.network import DEAD, NORMAL
+from simsip.net.network import DEAD, NORMAL, QueuedEvent
 
 if TYPE_CHECKING:
     from simsip.metrics.trace import TraceSink
@@ -101,19 +101,17 @@ class DropRule:
         return True
 
 
-class PendingTimer:
+class PendingTimer(QueuedEvent):
     """One armed timer of one agent; queued as its own SimPy event until it fires or dies.
 
     No ``__init__``: :meth:`Agent.execute` fills ``name``, ``label`` (for the
     trace), ``call_id`` and ``callbacks`` itself, saving a call per timer.
     """
 
-    __slots__ = ("name", "label", "call_id", "callbacks")
+    __slots__ = ("name", "label", "call_id")
     name: str
     label: str
     call_id: str | None
-    callbacks: list[Callable[..., Any]] | tuple[()] | None  # DEAD once cancelled, None once processed
-    _ok = True
 
 
 # ``transport._value_`` below: the plain attribute behind ``Transport.value``, whose

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import random
 from heapq import heappush
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from simsip.agents.base import Agent, Describer
 from simsip.net.models import ConstantDelay
-from simsip.net.network import NORMAL
+from simsip.net.network import NORMAL, QueuedEvent
 from simsip.scenario import model as m
 from simsip.sip.events import Address, AppEvent, SendMessage
 from simsip.sip.ua import UserAgentCore, simple_sdp
@@ -125,18 +125,16 @@ class Behaviours:
         return found
 
 
-class Script:
+class Script(QueuedEvent):
     """One run of one handler for one call; resumable after ``wait``.
 
     While it waits the script is itself the queued SimPy event (``callbacks``, ``_ok``).
     """
 
-    __slots__ = ("handler", "call_id", "pc", "callbacks")
+    __slots__ = ("handler", "call_id", "pc")
     handler: Any  # a CompiledHandler (Any: _run dispatches on type(action), which mypy does not narrow)
     call_id: str
     pc: int
-    callbacks: list[Callable[..., Any]] | tuple[()] | None  # None once processed
-    _ok = True
     # No __init__: on_app_event sets handler, call_id and pc = 0 itself (a call saved per run).
 
 

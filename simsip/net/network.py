@@ -40,7 +40,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
-from typing import Any, Callable, Final, Protocol
+from typing import Any, Callable, ClassVar, Final, Protocol
 
 import networkx as nx
 import simpy
@@ -77,7 +77,20 @@ NORMAL: Final = 1
 DEAD: Final[tuple[()]] = ()
 
 
-class Wakeup:
+class QueuedEvent:
+    """An event this project pushes on the SimPy queue itself: what ``Environment.step`` reads of one.
+
+    ``callbacks`` and ``_ok`` as :class:`simpy.Event` has them; one base class
+    so that :meth:`Clock.run` reads them as fields when compiled. Such an event
+    never fails.
+    """
+
+    __slots__ = ("callbacks",)
+    callbacks: list[Callable[..., Any]] | tuple[()] | None  # DEAD once cancelled, None once processed
+    _ok: ClassVar[bool] = True
+
+
+class Wakeup(QueuedEvent):
     """A SimPy event scheduled directly on the queue: ``callbacks``, ``_value`` and ``_ok``.
 
     What :meth:`simpy.Environment.step` needs of an event, without
@@ -85,10 +98,8 @@ class Wakeup:
     ``schedule``) per event.
     """
 
-    __slots__ = ("callbacks", "_value")
-    callbacks: list[Callable[..., Any]] | tuple[()] | None  # DEAD once cancelled, None once processed
+    __slots__ = ("_value",)
     _value: Any
-    _ok = True
 
 
 class Clock:
@@ -136,22 +147,38 @@ class Clock:
         """
         env = self.env
         queue = self.queue
+        pop = heappop  # a local: the compiled loop would look the module's global up per event
         while queue:
-            now, _, _, event = heappop(queue)
-            callbacks = event.callbacks
-            event.callbacks = None
-            if callbacks:
-                env._now = now
-                for callback in callbacks:
-                    callback(event)
-                if not event._ok and not hasattr(event, "_defused"):
-                    exc = type(event._value)(*event._value.args)
-                    exc.__cause__ = event._value
-                    raise exc
-            else:
-                self.dead -= 1
-                if len(queue) == self.dead:  # only dead ones left: nothing more can happen
-                    break
+            now, _, _, event = pop(queue)
+            if isinstance(event, QueuedEvent):
+                callbacks = event.callbacks
+                event.callbacks = None
+                # Live: a list (DEAD once cancelled); a list, so the compiled loop iterates it natively.
+                if isinstance(callbacks, list) and callbacks:
+                    env._now = now
+                    for callback in callbacks:
+                        callback(event)
+                    continue
+            elif self._process(event, now):
+                continue
+            self.dead -= 1
+            if len(queue) == self.dead:  # only dead ones left: nothing more can happen
+                break
+
+    def _process(self, event: Any, now: float) -> bool:
+        """Process one of SimPy's own events (a Timeout, ...) as ``env.step`` would; False if it was dead."""
+        callbacks = event.callbacks
+        event.callbacks = None
+        if not callbacks:
+            return False
+        self.env._now = now
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+        return True
 
 
 class Receiver(Protocol):
@@ -220,7 +247,7 @@ class Hop:
         self.up = up
 
 
-class Packet:
+class Packet(QueuedEvent):
     """One transmission of one message across the network (a copy per duplicate).
 
     While it crosses a hop the packet is itself the queued SimPy event
@@ -229,14 +256,12 @@ class Packet:
 
     __slots__ = (
         "message", "src", "dst", "transport", "path", "hop", "epoch", "size",
-        "conn", "seq", "attempt", "attempt_start", "meta", "callbacks",
+        "conn", "seq", "attempt", "attempt_start", "meta",
     )
     # Not set by __init__: seq, attempt and attempt_start by a TCP send, callbacks when queued.
     seq: int
     attempt: int
     attempt_start: float
-    callbacks: list[Callable[..., Any]] | tuple[()] | None  # DEAD once cancelled, None once processed
-    _ok = True
 
     def __init__(self, message: Any, src: str, dst: str, transport: Transport,
                  path: tuple[Hop, ...], meta: Any) -> None:
