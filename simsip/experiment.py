@@ -442,7 +442,10 @@ class Job:
         from simsip.metrics.measures import CallTable
 
         records = self.run_chunk(self.payloads[task.point], self.seed, task.start, task.stop)
-        return task.index, records if isinstance(records, CallTable) else CallTable(records)
+        table = records if isinstance(records, CallTable) else CallTable(records)
+        # Compact to keep and to send: rows still held as tuples take 4x the memory.
+        table.pack()
+        return task.index, table
 
 
 def make_tasks(points: int, runs: int, chunk: int) -> list[Task]:

@@ -631,7 +631,7 @@ class CallTable(Sequence[dict[str, Any]]):
             kind = _COLUMN_TYPES[name]
             self._cols[name] = [] if kind == "s" else array("b" if kind == "o" else kind)
         # New records as tuples of their stored values (RECORD_FIELDS order), moved into the
-        # columns a batch at a time by _flush: one tuple per call instead of 17 array appends
+        # columns a batch at a time by pack(): one tuple per call instead of 17 array appends
         # (each a method call parsing its argument). Every reader flushes first.
         self._rows: list[tuple[Any, ...]] = []
         for record in records:
@@ -646,10 +646,14 @@ class CallTable(Sequence[dict[str, Any]]):
         rows = self._rows
         rows.append(row)
         if len(rows) >= _ROWS_PER_FLUSH:
-            self._flush()
+            self.pack()
 
-    def _flush(self) -> None:
-        """Move the rows kept as tuples into the columns (a bulk pack per column)."""
+    def pack(self) -> None:
+        """Move the rows kept as tuples into the typed columns (a bulk pack per column).
+
+        Every reader packs first; a producer that hands a finished table on (a sweep batch)
+        packs it so that it is kept and sent in its compact form.
+        """
         rows = self._rows
         if not rows:
             return
@@ -667,7 +671,7 @@ class CallTable(Sequence[dict[str, Any]]):
             raise TypeError("CallTable does not slice; use column() or iterate")
         if index < 0:
             index += len(self)
-        self._flush()
+        self.pack()
         return {name: self._value(name, index) for name in RECORD_FIELDS}
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -693,7 +697,7 @@ class CallTable(Sequence[dict[str, Any]]):
         """All values of field ``name`` (None where missing)."""
         if name not in _COLUMN_TYPES:
             raise KeyError(f"no call measure named {name!r}")
-        self._flush()
+        self.pack()
         kind = _COLUMN_TYPES[name]
         raw = self._cols[name]
         if kind == "d":
@@ -708,7 +712,7 @@ class CallTable(Sequence[dict[str, Any]]):
 
     def values(self, name: str) -> list[float]:
         """The present (non-missing) values of a numeric field, as floats or ints."""
-        self._flush()
+        self.pack()
         kind = _COLUMN_TYPES[name]
         raw = self._cols[name]
         if kind == "d":
@@ -781,8 +785,8 @@ class CallTable(Sequence[dict[str, Any]]):
 
     def extend(self, other: "CallTable") -> None:
         """Append every record of another table (e.g. another run's)."""
-        self._flush()
-        other._flush()
+        self.pack()
+        other.pack()
         for name in RECORD_FIELDS:
             self._cols[name].extend(other._cols[name])
 
@@ -794,7 +798,7 @@ class CallTable(Sequence[dict[str, Any]]):
         """Approximate memory held by the columns, Call-ID strings included."""
         import sys
 
-        self._flush()
+        self.pack()
         total = 0
         for name, col in self._cols.items():
             if _COLUMN_TYPES[name] == "s":
@@ -807,7 +811,7 @@ class CallTable(Sequence[dict[str, Any]]):
         """A pandas DataFrame of the records (needs the ``analysis`` extra)."""
         import pandas as pd
 
-        self._flush()
+        self.pack()
         data: dict[str, Any] = {}
         for name in RECORD_FIELDS:
             kind = _COLUMN_TYPES[name]
