@@ -1129,7 +1129,8 @@ class Builder:
             raise self.fail(span_of(stmt.head["method"], stmt.span),
                             f"use `call`, `register` or a handler action for {method}; `request` sends "
                             "standalone requests such as OPTIONS or a forged PRACK")
-        source = self.node_ref(stmt.head["source"], "`request`")
+        # Only a user agent originates standalone requests (a proxy or B2BUA has no such TU).
+        source = self.node_ref(stmt.head["source"], "`request`", (m.UserAgent,))
         target = self._target(stmt.head["target"], "`request`")
         opts = self.options(stmt, STATEMENT_OPTIONS["request"], "`request`")
         r = refs()

@@ -69,6 +69,7 @@ SIP_CASES = {
  "unclosed_string": sub('scenario "t"', 'scenario "t'),
  "stream_no_end": sub("call alice -> bob at 0s", "calls alice -> bob poisson 5/s"),
  "register_no_registrar": sub("call alice -> bob at 0s", "register bob at 0s"),
+ "request_from_proxy": sub("call alice -> bob at 0s", "request OPTIONS edge -> bob at 0s"),
  "fault_no_link": sub("call alice -> bob at 0s", "call alice -> bob at 0s\nat 1s link alice <-> bob down"),
  "gilbert_bad": sub("loss $loss", "loss gilbert(p=2%)"),
  "uniform_order": sub("delay 10ms", "delay uniform(30ms, 10ms)"),
@@ -205,6 +206,9 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'register_no_registrar': [
         't.sip:15:1: no registrar: mark a proxy `registrar` (e.g. `proxy registrar stateful registrar domain biloxi.example.com`)',
+    ],
+    'request_from_proxy': [
+        't.sip:15:17: `edge` is a proxy, but `request` needs a ua',
     ],
     'fault_no_link': [
         't.sip:16:12: there is no link between `alice` and `bob`',
