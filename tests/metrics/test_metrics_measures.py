@@ -489,3 +489,21 @@ def test_drop_and_recv_helpers_are_consistent():
     assert lost[1].node == "alice" and lost[1].dst == "bob"
     assert recv(1.0, "bob", "alice", "INVITE").dst == "bob"
     assert drop(1.0, "alice", "bob", "INVITE").link == "alice-bob"
+
+
+def test_ms_is_round_to_the_nanosecond_bit_for_bit() -> None:
+    """_ms takes a shortcut past round(ms, 6) when the nearest nanosecond is certain: same double every time."""
+    import random
+
+    from simsip.metrics.measures import _ms
+
+    rng = random.Random(9)
+    seconds = [0.0, 1e-9, 0.0005, 0.0015, 0.1 + 0.2, 1.0000005, 7.999999, 8.0, 9.0, 123.456789,
+               -0.25, 1e-12, 4.5e-7, 2.5e-6]
+    seconds += [rng.random() * 10 for _ in range(20_000)]
+    # Near a tie at the nanosecond, and times as the engine makes them (sums of ms delays).
+    seconds += [(k + 0.5) * 1e-9 + rng.choice((-1e-15, 0.0, 1e-15)) for k in range(0, 50_000_000, 9_973)]
+    seconds += [sum(rng.choice((0.05, 0.5, 0.001, 4.0)) for _ in range(rng.randint(1, 12)))
+                - rng.choice((0.0, 0.05, 1.0)) for _ in range(20_000)]
+    mismatched = [s for s in seconds if _ms(s).hex() != round(s * 1000.0, 6).hex()]
+    assert mismatched == []
