@@ -281,10 +281,7 @@ class Headers:
             if key in index:
                 index[key].append(value)
                 if key in typed:
-                    line_key = (key, value)
-                    parsed = _LINE_CACHE.get(line_key)
-                    if parsed is None:
-                        parsed = _parse_line_quiet(key, value)
+                    parsed = _parse_line_quiet(key, value)
                     if parsed is None:
                         del typed[key]
                     else:
@@ -295,10 +292,7 @@ class Headers:
             if given_values is not None:
                 typed[key] = given_values
             elif key in _PARSERS:
-                line_key = (key, value)
-                parsed = _LINE_CACHE.get(line_key)
-                if parsed is None:
-                    parsed = _parse_line_quiet(key, value)
+                parsed = _parse_line_quiet(key, value)
                 if parsed is not None:
                     typed[key] = parsed
         return Headers(_items=lines, _typed=typed, _index=index)
@@ -341,10 +335,7 @@ class Headers:
             index[key].append(value)
             if key in typed:
                 if key in _PARSERS:
-                    line_key = (key, value)
-                    parsed = _LINE_CACHE.get(line_key)
-                    if parsed is None:
-                        parsed = _parse_line_quiet(key, value)
+                    parsed = _parse_line_quiet(key, value)
                     if parsed is not None:
                         typed[key] = typed[key] + parsed
                         return
@@ -357,10 +348,7 @@ class Headers:
         """Parse ``key``'s only line ``value`` for its reader, or forget a stale parse (e.g. [] read while absent)."""
         typed = self._typed
         if key in _PARSERS:
-            line_key = (key, value)
-            parsed = _LINE_CACHE.get(line_key)
-            if parsed is None:
-                parsed = _parse_line_quiet(key, value)
+            parsed = _parse_line_quiet(key, value)
             if parsed is not None:
                 typed[key] = parsed
                 return
@@ -1072,6 +1060,9 @@ def _parse_line(key: str, value: str) -> list[Any]:
 
 def _parse_line_quiet(key: str, value: str) -> list[Any] | None:
     """``_parse_line``, but None instead of an error (the reader will raise it)."""
+    hit = _LINE_CACHE.get((key, value))
+    if hit is not None:
+        return hit
     try:
         if value and "," not in value:
             parsed = [_PARSERS[key](value)]  # what _parse_line_uncached gives for one value
