@@ -138,12 +138,16 @@ class AppEvent:
     ``"app-error"`` (an application call that did not fit the call's state).
     The proxy core adds its own kinds. The ``detail`` keys of each UA kind are
     listed in :mod:`simsip.sip.ua`.
+
+    Equality compares every field; the hash takes ``kind`` and ``call_id`` only,
+    since ``message`` (a Request or Response) and ``detail`` (a dict) are
+    mutable and unhashable: events stay usable in sets and as dict keys.
     """
 
     kind: str
     call_id: str
-    message: "Request | Response | None" = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    message: "Request | Response | None" = field(default=None, hash=False)
+    detail: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __init__(self, kind: str, call_id: str, message: "Request | Response | None" = None,
                  detail: dict[str, Any] | None = None) -> None:

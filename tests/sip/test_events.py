@@ -1,0 +1,32 @@
+"""The sans-IO actions are values: equal actions hash equal, and hashing never raises on an AppEvent."""
+
+from __future__ import annotations
+
+from simsip.sip.events import AppEvent
+from simsip.sip.message import Request, parse
+
+OPTIONS = (b"OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\n"
+           b"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n"
+           b"Max-Forwards: 70\r\nTo: <sip:bob@biloxi.example.com>\r\n"
+           b"From: <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+           b"Call-ID: a84b4c76e66710\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_app_events_hash_consistently_with_equality() -> None:
+    """Equal AppEvents hash equal, with or without a message and detail, so they go in sets and dicts."""
+    request = parse(OPTIONS)
+    assert isinstance(request, Request)
+    same = parse(OPTIONS)
+    plain = AppEvent("call-ended", "a84b4c76e66710", None, {"outcome": "answered"})
+    with_message = AppEvent("request", "a84b4c76e66710", request, {"method": "OPTIONS"})
+    assert hash(plain) == hash(AppEvent("call-ended", "a84b4c76e66710", None, {"outcome": "answered"}))
+    assert with_message == AppEvent("request", "a84b4c76e66710", same, {"method": "OPTIONS"})
+    assert hash(with_message) == hash(AppEvent("request", "a84b4c76e66710", same, {"method": "OPTIONS"}))
+    assert hash(AppEvent("timeout", "x")) == hash(AppEvent("timeout", "x"))
+    # Equality still compares the message and the detail: only the hash leaves them out.
+    assert plain != AppEvent("call-ended", "a84b4c76e66710", None, {"outcome": "rejected"})
+    assert len({plain, with_message, AppEvent("call-ended", "a84b4c76e66710", None, {"outcome": "rejected"})}) == 3
+    # The hash does not move when the (mutable) detail changes under a set that holds the event.
+    events = {plain}
+    plain.detail["code"] = 200
+    assert plain in events
