@@ -342,10 +342,13 @@ class Network:
     __deletable__ = ("_arrive_cb", "_tcp_retry_cb", "_local_cb")
 
     def release(self) -> None:
-        """Drop this finished run's cycles (queued events, receivers, own bound methods): see ``_Run.release``."""
+        """Drop this finished run's cycles (queue, receivers, held TCP segments, bound methods): see ``_Run.release``."""
         self.clock.release()
         self.on_drop = None
         self._receivers = {}
+        # A segment held for in-order delivery points back at its connection (``packet.conn``).
+        for conn in self._tcp.values():
+            conn.pending.clear()
         self._tcp = {}
         self._sizes = {}
         del self._arrive_cb, self._tcp_retry_cb, self._local_cb

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 
 import pytest
@@ -16,6 +17,7 @@ from simsip.net import (
     Network,
     UniformDelay,
 )
+from simsip.net.network import Packet, _TcpConnection
 from simsip.sip.events import Transport
 
 
@@ -140,6 +142,30 @@ def test_tcp_single_loss_exact_delay() -> None:
     env.run()
     assert sinks["b"].got == [(TCP_MIN_RTO + 0.05, "m", "a")]
     assert len(drops) == 1
+
+
+def test_release_frees_held_tcp_segments_without_the_cyclic_collector() -> None:
+    """A run cut short while TCP holds a segment behind a gap leaves no packet or connection to the collector."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds stays in gc.garbage, to be looked at
+    try:
+        env, net, sinks, drops = build([("a", "b", HopSpec(delay=ConstantDelay(0.05), loss=BernoulliLoss(1.0)))])
+        hop = net.hop("a", "b")
+        net.send("a", "b", "first", Transport.TCP)  # lost: resent after the RTO, 1 s
+        hop.loss = BernoulliLoss(0.0)
+        net.send("a", "b", "second", Transport.TCP)  # arrives at 0.05 s, held behind the gap
+        env.run(until=0.5)
+        assert [packet.message for packet in net.held()] == ["second"] and sinks["b"].got == []
+        net.release()
+        del env, net, sinks, drops, hop
+        gc.collect()
+        left = sorted(type(obj).__name__ for obj in gc.garbage if isinstance(obj, (Packet, _TcpConnection)))
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
 
 
 def test_link_down_drops_in_flight_and_new_packets() -> None:
