@@ -616,6 +616,21 @@ class CallFolder:
         return table
 
 
+def _misfit(name: str, typecode: str, values: Sequence[Any]) -> ValueError:
+    """The error for the first of ``values`` that call-table column ``name`` (array ``typecode``) cannot hold."""
+    value: Any = None
+    for value in values:
+        try:
+            struct.pack(typecode, value)
+        except struct.error:
+            break
+    if not isinstance(value, int) or typecode == "d":
+        return ValueError(f"call measure {name!r}: {value!r} is not a number its column holds")
+    bits = 8 * struct.calcsize(typecode)
+    return ValueError(f"call measure {name!r}: {value} is out of range "
+                      f"(its column holds {-(1 << (bits - 1))} to {(1 << (bits - 1)) - 1})")
+
+
 class CallTable(Sequence[dict[str, Any]]):
     """Call records stored column-wise (typed arrays), read as dicts.
 
@@ -657,13 +672,24 @@ class CallTable(Sequence[dict[str, Any]]):
         rows = self._rows
         if not rows:
             return
-        self._rows = []
+        # Every column is packed before any grows: a value its column cannot hold leaves the table as it was.
+        packed: list[Any] = []
         for name, values in zip(RECORD_FIELDS, zip(*rows)):
-            col = self._cols[name]
             if _COLUMN_TYPES[name] == "s":
-                col.extend(values)
+                packed.append(values)
+                continue
+            typecode = self._cols[name].typecode
+            try:
+                packed.append(struct.pack(f"{len(values)}{typecode}", *values))
+            except struct.error:
+                raise _misfit(name, typecode, values) from None
+        self._rows = []
+        for name, data in zip(RECORD_FIELDS, packed):
+            col = self._cols[name]
+            if isinstance(data, bytes):
+                col.frombytes(data)
             else:
-                col.frombytes(struct.pack(f"{len(values)}{col.typecode}", *values))
+                col.extend(data)
 
     def __getitem__(self, index: int) -> dict[str, Any]:  # type: ignore[override]
         """The record at ``index`` as a dict (None where a value is missing)."""

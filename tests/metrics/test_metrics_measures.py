@@ -474,6 +474,21 @@ def test_retire_moves_record_out_early():
     assert len(folder.records()) == 0
 
 
+def test_value_out_of_its_column_range_names_the_column_and_leaves_the_table_as_it_was():
+    """A run index of 2**31 does not fit the run column: a ValueError naming both, and no half-packed row."""
+    record = dict.fromkeys(RECORD_FIELDS)
+    record.update(run=0, call_id="c1", outcome="answered", final_code=200, completed=True)
+    table = CallTable([record])
+    assert len(table) == 1 and table[0]["run"] == 0
+    table.append({**record, "run": 2**31, "call_id": "c2"})
+    with pytest.raises(ValueError, match=r"call measure 'run': 2147483648 is out of range "
+                                         r"\(its column holds -2147483648 to 2147483647\)"):
+        table.pack()
+    assert all(len(table._cols[name]) == 1 for name in RECORD_FIELDS)  # no column took a row
+    with pytest.raises(ValueError, match="call measure 'final_code': 70000 is out of range"):
+        CallTable([{**record, "final_code": 70000}]).pack()
+
+
 def test_unknown_event_kind_is_an_error():
     """A misspelt event kind is reported, not silently ignored."""
     bad = send(0.0, "alice", "bob", "INVITE")
