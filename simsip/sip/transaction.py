@@ -1018,8 +1018,7 @@ class TransactionLayer:
 
     def receive_response(self, now: float, response: "Response") -> list[Action]:
         """Match a response (§17.1.3) and feed it; unmatched -> a ``stray-response`` TUEvent."""
-        via = response.top_via
-        tx = self.clients.get((via.params.get("branch") if via is not None else None, response.cseq.method))
+        tx = self.clients.get((response.top_via.params.get("branch"), response.cseq.method))
         if tx is None:
             return [TUEvent("stray-response", None, response)]
         status = response.status

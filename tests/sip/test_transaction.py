@@ -15,7 +15,7 @@ pytest.importorskip("simsip.sip.codes")
 from corehelp import Timers  # noqa: E402
 
 from simsip.sip.events import Address, SendMessage, StateChange, Transport  # noqa: E402
-from simsip.sip.message import Request, make_response  # noqa: E402
+from simsip.sip.message import Request, SipParseError, make_response  # noqa: E402
 from simsip.sip.timers import TimerConfig  # noqa: E402
 from simsip.sip.transaction import (  # noqa: E402
     INITIAL_STATES,
@@ -298,6 +298,20 @@ def test_response_matching_needs_branch_and_cseq_method_rfc3261_17_1_3() -> None
     cancel_ok = response(request("CANCEL"), 200)
     d.feed(d.layer.receive_response(0.0, cancel_ok))
     assert d.tu_kinds() == [(0.0, "stray-response")]
+    assert d.tx.state is ICState.CALLING
+
+
+def test_response_matching_reads_the_top_via_branch_rfc3261_17_1_3() -> None:
+    """RFC 3261 §17.1.3: no branch matches no transaction; no Via at all is a parse error (§8.2.6.2: Vias are copied)."""
+    d = Driver().client(request())
+    no_branch = response(d.tx.request, 200)
+    no_branch.headers.set("Via", "SIP/2.0/UDP pc33.atlanta.example.com")
+    d.feed(d.layer.receive_response(0.0, no_branch))
+    assert d.tu_kinds() == [(0.0, "stray-response")]
+    no_via = response(d.tx.request, 200)
+    no_via.headers.remove("Via")
+    with pytest.raises(SipParseError, match="missing Via"):
+        d.layer.receive_response(0.0, no_via)
     assert d.tx.state is ICState.CALLING
 
 
