@@ -355,7 +355,12 @@ class OffSink(TraceSink):
 
 
 class FullSink(TraceSink):
-    """Level ``"full"``: keep every event (for ``--trace``, ladders, pcap) and fold it too."""
+    """Level ``"full"``: keep every event (for ``--trace``, ladders, pcap) and fold it too.
+
+    Its events' times are floats, an int ``t`` included: compiled, the float
+    parameter converts it anyway, so interpreted the sink does too (both builds
+    keep the same events and write the same JSON lines).
+    """
 
     level = "full"
 
@@ -386,7 +391,7 @@ class FullSink(TraceSink):
     ) -> None:
         """A SIP element sent a message (one ``SendMessage``)."""
         self._events.append(
-            TraceEvent(self.run, t, "send", node, node, dst, message, call_id, cseq, rseq,
+            TraceEvent(self.run, float(t), "send", node, node, dst, message, call_id, cseq, rseq,
                        rack, retransmission, timer, None, transport, None, msg)
         )
         self.folder.send(t, node, dst, message, call_id, cseq, rseq, rack, retransmission)
@@ -406,7 +411,7 @@ class FullSink(TraceSink):
     ) -> None:
         """A message was delivered to the SIP element ``node``."""
         self._events.append(
-            TraceEvent(self.run, t, "recv", node, src, node, message, call_id, cseq, rseq,
+            TraceEvent(self.run, float(t), "recv", node, src, node, message, call_id, cseq, rseq,
                        rack, 0, None, None, transport, None, msg)
         )
         self.folder.recv(t, node, src, message, call_id, cseq, rseq)
@@ -429,7 +434,7 @@ class FullSink(TraceSink):
     ) -> None:
         """The link ``link`` lost a message sent by ``src``."""
         self._events.append(
-            TraceEvent(self.run, t, "drop", node, src, dst, message, call_id, cseq, rseq,
+            TraceEvent(self.run, float(t), "drop", node, src, dst, message, call_id, cseq, rseq,
                        rack, retransmission, None, link, transport, None, msg)
         )
         self.folder.drop(t, node, src, dst, link, message, call_id)
@@ -439,7 +444,7 @@ class FullSink(TraceSink):
     ) -> None:
         """The timer ``label`` of ``node`` fired."""
         self._events.append(
-            TraceEvent(self.run, t, "timer", node, None, None, None, call_id, cseq, None,
+            TraceEvent(self.run, float(t), "timer", node, None, None, None, call_id, cseq, None,
                        None, 0, label)
         )
         self.folder.timer(t, node, label, call_id, cseq)
@@ -449,7 +454,7 @@ class FullSink(TraceSink):
     ) -> None:
         """A transaction or dialog of ``node`` changed state."""
         self._events.append(
-            TraceEvent(self.run, t, "state", node, call_id=call_id,
+            TraceEvent(self.run, float(t), "state", node, call_id=call_id,
                        detail=state_detail(machine, old, new))
         )
 
@@ -466,7 +471,7 @@ class FullSink(TraceSink):
     ) -> None:
         """An application event (``AppEvent``) happened at ``node``."""
         self._events.append(
-            TraceEvent(self.run, t, "app", node, message=message, call_id=call_id, cseq=cseq,
+            TraceEvent(self.run, float(t), "app", node, message=message, call_id=call_id, cseq=cseq,
                        detail=app_detail(kind, detail), msg=msg)
         )
         self.folder.app(t, node, call_id, kind, detail, message, cseq)

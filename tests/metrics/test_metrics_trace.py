@@ -120,6 +120,30 @@ def test_full_sink_keeps_events_in_emission_order():
     assert off.events == []
 
 
+def _sink_fed(times: tuple[float, float, float]) -> FullSink:
+    """A full sink fed one call of each method: send and drop at times[0], timer and state at [1], recv and app at [2]."""
+    sink = FullSink(run=1)
+    first, second, third = times
+    sink.send(first, "alice", "bob", "INVITE", "c1", "1 INVITE", transport="UDP")
+    sink.drop(first, "alice", "alice", "bob", "alice-bob", "INVITE", "c1", "1 INVITE")
+    sink.timer(second, "alice", "A", "c1")
+    sink.state(second, "alice", "c1", "INVITE client z9hG4bK1", "Calling", "Calling")
+    sink.recv(third, "bob", "alice", "INVITE", "c1", "1 INVITE")
+    sink.app(third, "bob", "c1", "request", {"method": "INVITE"})
+    return sink
+
+
+def test_full_sink_times_are_floats_in_both_builds():
+    """An int time becomes a float in every event, compiled or not: both builds keep the same events and JSON lines."""
+    ints = _sink_fed((0, 1, 2))
+    assert [(type(e.t), e.t) for e in ints.events] == [(float, 0.0)] * 2 + [(float, 1.0)] * 2 + [(float, 2.0)] * 2
+    assert ints.events[0].to_json().startswith('{"run": 1, "t": 0.0, "event": "send"')
+    floats = _sink_fed((0.0, 1.0, 2.0))
+    assert ints.events == floats.events
+    assert [e.to_json() for e in ints.events] == [e.to_json() for e in floats.events]
+    assert ints.records().to_records() == floats.records().to_records()
+
+
 def test_app_detail_round_trip():
     """AppEvent kind and detail dict render to one string and back."""
     text = app_detail("call-ended", {"outcome": "answered", "code": 200})
