@@ -25,6 +25,7 @@ COMPILED = [
     "simsip/sip/transaction.py",
     "simsip/sip/dialog.py",
     "simsip/sip/ua.py",
+    "simsip/sip/proxy.py",
     "simsip/sip/events.py",
     "simsip/sip/timers.py",
     "simsip/agents/base.py",

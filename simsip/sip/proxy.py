@@ -383,9 +383,12 @@ class ProxyCore:
         self.stray = 0
 
     def release(self) -> None:
-        """Forget this finished run's transactions and everything else held (they point back at the core)."""
+        """Forget this finished run's transactions and response contexts (they point back at the core's layer)."""
         self.layer.release()
-        self.__dict__.clear()
+        self._contexts = {}
+        self._branches = {}
+        self._cancels = set()
+        self._timers = {}
 
     # ----------------------------------------------------------- entry points
 

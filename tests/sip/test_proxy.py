@@ -532,3 +532,15 @@ def test_rfc4475_badvers_gets_505_not_forwarded() -> None:
         request = parse((RFC4475 / "badvers.dat").read_bytes())
         sent = sends(proxy.receive(0.0, request, Address("t.example.com")))
         assert [first_line(s.message) for s in sent] == ["SIP/2.0 505 Version Not Supported"]
+
+
+def test_release_forgets_the_run_but_keeps_the_proxy_readable() -> None:
+    """release() drops the response contexts (RFC 3261 §16.7) and transactions, not the counters and options."""
+    proxy = make_proxy(record_route=True, location=bob_location())
+    assert sends(proxy.receive(0.0, invite(), ALICE))
+    assert proxy.forwarded == 1 and len(proxy._contexts) == 1 and len(proxy._branches) == 1
+    proxy.release()
+    assert proxy._contexts == {} and proxy._branches == {} and proxy._timers == {} and proxy._cancels == set()
+    assert proxy.layer.clients == {} and proxy.layer.servers == {}
+    # Read after the run: a released core is not an empty shell (release once cleared its __dict__).
+    assert (proxy.forwarded, proxy.stray, proxy.options.host, proxy.stateful) == (1, 0, P2, True)
