@@ -62,7 +62,8 @@ class SendMessage:
     retransmission triggered it. ``call_id`` keys the call for measures.
     """
 
-    message: "Request | Response"
+    # Compared but not hashed: a Request or Response is mutable and unhashable.
+    message: "Request | Response" = field(hash=False)
     destination: Address
     retransmission: int = 0
     timer: str | None = None

@@ -1,8 +1,8 @@
-"""The sans-IO actions are values: equal actions hash equal, and hashing never raises on an AppEvent."""
+"""The sans-IO actions are values: equal actions hash equal, and hashing never raises on a message they carry."""
 
 from __future__ import annotations
 
-from simsip.sip.events import AppEvent
+from simsip.sip.events import Address, AppEvent, SendMessage, Transport
 from simsip.sip.message import Request, parse
 
 OPTIONS = (b"OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\n"
@@ -30,3 +30,17 @@ def test_app_events_hash_consistently_with_equality() -> None:
     events = {plain}
     plain.detail["code"] = 200
     assert plain in events
+
+
+def test_send_message_hashes_consistently_with_equality() -> None:
+    """Equal SendMessages hash equal though the Request they carry is unhashable; equality still compares it."""
+    request, same = parse(OPTIONS), parse(OPTIONS)
+    bob = Address("biloxi.example.com", 5060, Transport.UDP)
+    first = SendMessage(request, bob)
+    assert first == SendMessage(same, bob)
+    assert hash(first) == hash(SendMessage(same, bob))
+    retransmitted = SendMessage(request, bob, 1, "E")
+    assert retransmitted != first
+    other = parse(OPTIONS.replace(b"CSeq: 1 OPTIONS", b"CSeq: 2 OPTIONS"))
+    assert SendMessage(other, bob) != first
+    assert len({first, SendMessage(same, bob), retransmitted, SendMessage(other, bob)}) == 3
