@@ -15,10 +15,10 @@ Call-ID, so both legs live in it) and joins the legs:
   that ends for any other reason ends its peer.
 
 Relaying as RFC 3665 §3.5 draws it: the ACK for leg B's 2xx is held
-(``UAOptions.hold_2xx_ack``) until leg A's ACK arrives (F11 -> F12), or at
+(``UAOptions.hold_2xx_ack``) until leg A's ACK arrives (F12 -> F13), or at
 the latest ``TimerConfig.ack_relay_wait`` after the 2xx, inside the UAS's
 64*T1 (RFC 3261 §13.3.1.4); a BYE is answered (``hold_bye_answer``) when the
-BYE it caused on the other leg is answered or times out (F13-F16), at once
+BYE it caused on the other leg is answered or times out (F14-F17), at once
 when no BYE went out.
 
 SDP: with ``rewrite_sdp`` (an ALG anchoring media, the default) each leg gets

@@ -220,10 +220,10 @@ class UAOptions:
     """§13.2.1: put the generated SDP answer (or offer) in our 2xx to an INVITE (``no-answer-sdp``: no body
     unless the application passes one)."""
     hold_2xx_ack: bool = False
-    """A B2BUA relaying the ACK (RFC 3665 §3.5 F11/F12): the ACK for the 2xx to an initial INVITE waits for
+    """A B2BUA relaying the ACK (RFC 3665 §3.5 F12/F13): the ACK for the 2xx to an initial INVITE waits for
     ``ack(call_id)``, at most ``TimerConfig.ack_relay_wait`` so it still lands in the UAS's 64*T1 (§13.3.1.4)."""
     hold_bye_answer: bool = False
-    """A B2BUA relaying the BYE (RFC 3665 §3.5 F13-F16): a BYE in a dialog is answered by ``answer_bye(call_id)``."""
+    """A B2BUA relaying the BYE (RFC 3665 §3.5 F14-F17): a BYE in a dialog is answered by ``answer_bye(call_id)``."""
 
 
 class Rel1xxState(enum.Enum):
@@ -1062,7 +1062,7 @@ class UserAgentCore:
         event = AppEvent("request", call.call_id, request, {
             "method": "BYE", "cseq": request.cseq.seq, "in_dialog": True, "reinvite": False})
         if self._config.hold_bye_answer and call.held_bye is None:
-            # RFC 3665 §3.5 F13-F16: the B2BUA answers once its peer leg's BYE is answered (answer_bye).
+            # RFC 3665 §3.5 F14-F17: the B2BUA answers once its peer leg's BYE is answered (answer_bye).
             call.held_bye = (tx, request, dialog, was_confirmed)
             return actions + [event]
         return actions + self._answer_bye(now, call, tx, request, dialog, was_confirmed, event)
@@ -1093,7 +1093,7 @@ class UserAgentCore:
         return actions + self._end_call(call, outcome, call.final_code, "remote", "BYE received")
 
     def answer_bye(self, now: float, call_id: str) -> list[Action]:
-        """Answer the BYE held by ``hold_bye_answer`` with 200 (RFC 3665 §3.5 F16)."""
+        """Answer the BYE held by ``hold_bye_answer`` with 200 (RFC 3665 §3.5 F17)."""
         call = self.calls.get(call_id)
         if call is None or call.held_bye is None:
             return self._app_error(call_id, "no BYE awaiting an answer")
@@ -1622,7 +1622,7 @@ class UserAgentCore:
         return actions
 
     def ack(self, now: float, call_id: str) -> list[Action]:
-        """Send the ACK held by ``hold_2xx_ack`` (RFC 3665 §3.5 F12); nothing when it already went."""
+        """Send the ACK held by ``hold_2xx_ack`` (RFC 3665 §3.5 F13); nothing when it already went."""
         call = self.calls.get(call_id)
         if call is None or call.uac is None or call.uac.final_code is None:
             return self._app_error(call_id, "no 2xx to ACK")

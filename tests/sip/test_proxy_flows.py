@@ -127,15 +127,17 @@ def answer_after_ringing(wire: Wire, bob: UserAgentCore) -> None:
     bob_answers(wire, bob, [(0.0, 180), (1.0, 200)])
 
 
+# RFC 3665 §3.2's figure numbers each proxy's forwarded INVITE before its 100
+# (F5 before F6, F7 before F8); the cores emit the 100 first, at the same instant.
 SETUP_3_2 = [
     (ALICE_HOST, P1, "INVITE"),                             # F1
     (P1, ALICE_HOST, "407 Proxy Authentication Required"),  # F2
     (ALICE_HOST, P1, "ACK"),                                # F3 (absorbed: hop by hop)
     (ALICE_HOST, P1, "INVITE"),                             # F4 with credentials
-    (P1, ALICE_HOST, "100 Trying"),                         # F5
-    (P1, P2, "INVITE"),                                     # F6
-    (P2, P1, "100 Trying"),                                 # F7
-    (P2, BOB_HOST, "INVITE"),                               # F8
+    (P1, ALICE_HOST, "100 Trying"),                         # F6
+    (P1, P2, "INVITE"),                                     # F5
+    (P2, P1, "100 Trying"),                                 # F8
+    (P2, BOB_HOST, "INVITE"),                               # F7
     (BOB_HOST, P2, "180 Ringing"),                          # F9
     (P2, P1, "180 Ringing"),                                # F10
     (P1, ALICE_HOST, "180 Ringing"),                        # F11
@@ -170,7 +172,10 @@ def test_rfc3665_3_2_session_through_two_proxies_with_407_no_record_route() -> N
 
 
 def test_rfc3665_3_2_session_through_two_proxies_with_407_record_route() -> None:
-    """RFC 3665 §3.2 F15-F23: both proxies Record-Route, so ACK and BYE follow the route set through both."""
+    """RFC 3665 §3.2 F15-F17: both proxies Record-Route, so the ACK and a BYE follow the route set through both.
+
+    The BYE here is Alice's; the RFC's F18-F23 is Bob's BYE over the same route set, the other way.
+    """
     flow, ended = run_3_2(record_route=True)
     assert flow == SETUP_3_2 + [
         (ALICE_HOST, P1, "ACK"), (P1, P2, "ACK"), (P2, BOB_HOST, "ACK"),
