@@ -550,7 +550,7 @@ def parse_params(text: str, pos: int) -> dict[str, str | None]:
     return params
 
 
-def render_params(params: Mapping[str, str | None]) -> str:
+def render_params(params: dict[str, str | None]) -> str:
     """Render header parameters as ``;name=value`` (values are written as stored)."""
     out = ""
     for k, v in params.items():  # a loop, not a generator: no frame per parameter
@@ -572,6 +572,11 @@ def _delta_seconds(text: str) -> int:
 
 
 _TOKEN_FULLMATCH = abnf.TOKEN_RE.fullmatch
+
+
+def _is_token(text: str) -> bool:
+    """``token`` (RFC 3261 §25.1); the tags and branches simsip draws are ASCII letters and digits, told without the regex."""
+    return (text.isascii() and text.isalnum()) or _TOKEN_FULLMATCH(text) is not None
 
 # Parsed text before a trailing ";tag=" / ";branch=" -> its value (None: does not
 # parse on its own, use the whole grammar). Bounded: cleared when full.
@@ -664,7 +669,7 @@ class NameAddr:
         i = s.rfind(";tag=")
         if i > 0 and not name_addr_only:
             tag = s[i + 5 :]
-            if _TOKEN_FULLMATCH(tag):
+            if _is_token(tag):
                 value = name_addr_with_tag(s[:i], tag)
                 if value is not None:
                     return value
@@ -816,7 +821,7 @@ class Via:
         i = text.rfind(";branch=")
         if i > 0:
             branch = text[i + 8 :]
-            if _TOKEN_FULLMATCH(branch):
+            if _is_token(branch):
                 via = via_with_branch(text[:i], branch)
                 if via is not None:
                     return via
@@ -1544,7 +1549,7 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
             del typed["to"]
             # A token tag appended to a parsed To reads back as that To with the
             # tag set (what with_tag builds), so the reader need not parse it again.
-            if to_values is not None and len(to_values) == 1 and _TOKEN_FULLMATCH(to_tag):
+            if to_values is not None and len(to_values) == 1 and _is_token(to_tag):
                 tagged_to = [to.with_tag(to_tag)]
     items = []
     index: dict[str, list[str]] = {}  # built here so that the UAS's later adds keep it
