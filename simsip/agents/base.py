@@ -66,7 +66,9 @@ class Describer:
 
     def fill(self, message: Any) -> tuple:
         """Describe ``message`` and cache ``(message, label, call_id, cseq, rseq, rack)``."""
-        entry = (message, *describe(message))
+        # Unpacked and rebuilt, not (message, *describe(message)): compiled, no list in between.
+        label, call_id, cseq, rseq, rack = describe(message)
+        entry = (message, label, call_id, cseq, rseq, rack)
         cache = self.cache
         if len(cache) >= self.LIMIT:
             cache.clear()

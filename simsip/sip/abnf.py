@@ -12,6 +12,7 @@ Also home of :class:`SipParseError`, the only exception the parser raises.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 __all__ = ["SipParseError"]
 
@@ -132,12 +133,12 @@ HOSTPORT_RE = re.compile(f"({HOST})(?::([0-9]+))?")
 #   userinfo         =  ( user / telephone-subscriber ) [ ":" password ] "@"
 #   user             =  1*( unreserved / escaped / user-unreserved )
 #   user-unreserved  =  "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"
-USER_SAFE = "&=+$,;?/"
+USER_SAFE: Final = "&=+$,;?/"
 USER_RE = re.compile(f"(?:[{UNRESERVED_CHARS}&=+$,;?/]|{ESCAPED})+")
 
 #   password         =  *( unreserved / escaped /
 #                       "&" / "=" / "+" / "$" / "," )
-PASSWORD_SAFE = "&=+$,"
+PASSWORD_SAFE: Final = "&=+$,"
 PASSWORD_RE = re.compile(f"(?:[{UNRESERVED_CHARS}&=+$,]|{ESCAPED})*")
 
 #   uri-parameters    =  *( ";" uri-parameter)
@@ -148,7 +149,7 @@ PASSWORD_RE = re.compile(f"(?:[{UNRESERVED_CHARS}&=+$,]|{ESCAPED})*")
 #   pvalue            =  1*paramchar
 #   paramchar         =  param-unreserved / unreserved / escaped
 #   param-unreserved  =  "[" / "]" / "/" / ":" / "&" / "+" / "$"
-PARAM_SAFE = "[]/:&+$"
+PARAM_SAFE: Final = "[]/:&+$"
 PARAMCHARS_RE = re.compile(f"(?:[{UNRESERVED_CHARS}\\[\\]/:&+$]|{ESCAPED})+")
 
 #   headers         =  "?" header *( "&" header )
@@ -156,7 +157,7 @@ PARAMCHARS_RE = re.compile(f"(?:[{UNRESERVED_CHARS}\\[\\]/:&+$]|{ESCAPED})+")
 #   hname           =  1*( hnv-unreserved / unreserved / escaped )
 #   hvalue          =  *( hnv-unreserved / unreserved / escaped )
 #   hnv-unreserved  =  "[" / "]" / "/" / "?" / ":" / "+" / "$"
-HNV_SAFE = "[]/?:+$"
+HNV_SAFE: Final = "[]/?:+$"
 HNAME_RE = re.compile(f"(?:[{UNRESERVED_CHARS}\\[\\]/?:+$]|{ESCAPED})+")
 HVALUE_RE = re.compile(f"(?:[{UNRESERVED_CHARS}\\[\\]/?:+$]|{ESCAPED})*")
 

@@ -41,7 +41,8 @@ __all__ = ["DialogState", "DialogEvent", "DIALOG_TRANSITIONS", "Dialog", "new_ta
 
 def new_tag(rng: random.Random) -> str:
     """A new From/To tag: 32 random bits in hex (RFC 3261 §19.3 asks for at least 32)."""
-    return f"{rng.getrandbits(32):08x}"
+    # "%08x" rather than an f-string format spec, which compiled code runs through str.format.
+    return "%08x" % rng.getrandbits(32)
 
 
 class DialogState(enum.Enum):
@@ -196,7 +197,8 @@ class Dialog:
         route_set = list(reversed(response.headers.get_all("Record-Route")))
         contacts = response.contacts
         from_, to = request.from_, response.to
-        dialog = cls(
+        # Dialog(...), not cls(...): compiled, a direct native call instead of a keyword call of the type.
+        dialog = Dialog(
             call_id=request.call_id,
             local_tag=from_.tag,
             remote_tag=to.tag,
@@ -218,7 +220,7 @@ class Dialog:
         """§12.1.1: the UAS side, from the request and the To tag we chose."""
         contacts = request.contacts
         from_ = request.from_
-        dialog = cls(
+        dialog = Dialog(  # not cls(...): see from_uac
             call_id=request.call_id,
             local_tag=local_tag,
             remote_tag=from_.tag or "",

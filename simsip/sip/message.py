@@ -275,8 +275,9 @@ class Headers:
             # the checks and trimming of add
             if "\n" in value or "\r" in value:
                 raise ValueError(f"header value contains CR or LF: {value!r}")
-            if value and (value[0] in " \t" or value[-1] in " \t"):
-                value = value.strip(" \t")
+            stripped = value.strip(" \t")  # the very same str when there is nothing to strip
+            if stripped is not value:
+                value = stripped
                 lines[i] = (key, canon, value)
             if key in index:
                 index[key].append(value)
@@ -316,8 +317,7 @@ class Headers:
             key, canon = _canon(name)
         # The cores add plain one-line strings: check them inline (the hot path of building a message).
         if type(value) is str and "\n" not in value and "\r" not in value:
-            if value and (value[0] in " \t" or value[-1] in " \t"):
-                value = value.strip(" \t")
+            value = value.strip(" \t")
         else:
             value = self._value(value)
         self._items.append((key, canon, value))
@@ -550,7 +550,7 @@ def parse_params(text: str, pos: int) -> dict[str, str | None]:
     return params
 
 
-def render_params(params: Mapping[str, str | None]) -> str:
+def render_params(params: dict[str, str | None]) -> str:
     """Render header parameters as ``;name=value`` (values are written as stored)."""
     out = ""
     for k, v in params.items():  # a loop, not a generator: no frame per parameter
@@ -572,6 +572,11 @@ def _delta_seconds(text: str) -> int:
 
 
 _TOKEN_FULLMATCH = abnf.TOKEN_RE.fullmatch
+
+
+def _is_token(text: str) -> bool:
+    """``token`` (RFC 3261 §25.1); the tags and branches simsip draws are ASCII letters and digits, told without the regex."""
+    return (text.isascii() and text.isalnum()) or _TOKEN_FULLMATCH(text) is not None
 
 # Parsed text before a trailing ";tag=" / ";branch=" -> its value (None: does not
 # parse on its own, use the whole grammar). Bounded: cleared when full.
@@ -664,7 +669,7 @@ class NameAddr:
         i = s.rfind(";tag=")
         if i > 0 and not name_addr_only:
             tag = s[i + 5 :]
-            if _TOKEN_FULLMATCH(tag):
+            if _is_token(tag):
                 value = name_addr_with_tag(s[:i], tag)
                 if value is not None:
                     return value
@@ -816,7 +821,7 @@ class Via:
         i = text.rfind(";branch=")
         if i > 0:
             branch = text[i + 8 :]
-            if _TOKEN_FULLMATCH(branch):
+            if _is_token(branch):
                 via = via_with_branch(text[:i], branch)
                 if via is not None:
                     return via
@@ -1038,29 +1043,35 @@ _PARSERS: Final[dict[str, Callable[[str], Any]]] = {
 _EMPTY_OK: Final = frozenset(("allow", "supported"))
 
 
-# (header key, line text) -> its parsed values. Parsed values are never changed
+# header key -> line text -> its parsed values. Parsed values are never changed
 # in place (they are shared with copies already), so identical lines in
 # different messages (a dialog's From, To, Call-ID; "1 INVITE") share one parse.
-# Bounded: cleared when full, so a long run does not grow it.
-_LINE_CACHE: Final[dict[tuple[str, str], list[Any]]] = {}
+# One table per header key: a lookup hashes the line text only, no (key, text)
+# tuple is built per line. Bounded: a table is cleared when full, so a long run
+# does not grow it.
+_LINE_CACHE: Final[dict[str, dict[str, list[Any]]]] = {key: {} for key in _PARSERS}
 _LINE_CACHE_MAX: Final = 4096
 
 
 def _parse_line(key: str, value: str) -> list[Any]:
     """Parse every value of one header line with its grammar (memoised; the list is shared, read-only)."""
-    hit = _LINE_CACHE.get((key, value))
+    memo = _LINE_CACHE[key]
+    hit = memo.get(value)
     if hit is not None:
         return hit
     parsed = _parse_line_uncached(key, value)
-    if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
-        _LINE_CACHE.clear()
-    _LINE_CACHE[(key, value)] = parsed
+    if len(memo) >= _LINE_CACHE_MAX:
+        memo.clear()
+    memo[value] = parsed
     return parsed
 
 
 def _parse_line_quiet(key: str, value: str) -> list[Any] | None:
     """``_parse_line``, but None instead of an error (the reader will raise it)."""
-    hit = _LINE_CACHE.get((key, value))
+    memo = _LINE_CACHE.get(key)
+    if memo is None:  # no grammar for this header
+        return None
+    hit = memo.get(value)
     if hit is not None:
         return hit
     try:
@@ -1070,9 +1081,9 @@ def _parse_line_quiet(key: str, value: str) -> list[Any] | None:
             parsed = _parse_line_uncached(key, value)
     except Exception:
         return None
-    if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
-        _LINE_CACHE.clear()
-    _LINE_CACHE[(key, value)] = parsed
+    if len(memo) >= _LINE_CACHE_MAX:
+        memo.clear()
+    memo[value] = parsed
     return parsed
 
 
@@ -1164,7 +1175,7 @@ class _Message:
             lines = index[key]
             if len(lines) == 1:
                 # Memoised per (key, line): the list is shared with the line cache, read-only.
-                hit = _LINE_CACHE.get((key, lines[0]))
+                hit = _LINE_CACHE[key].get(lines[0])
                 cached = _parse_line(key, lines[0]) if hit is None else hit
             else:
                 cached = []
@@ -1538,7 +1549,7 @@ def make_response(request: Request, status: int, reason: str | None = None, to_t
             del typed["to"]
             # A token tag appended to a parsed To reads back as that To with the
             # tag set (what with_tag builds), so the reader need not parse it again.
-            if to_values is not None and len(to_values) == 1 and _TOKEN_FULLMATCH(to_tag):
+            if to_values is not None and len(to_values) == 1 and _is_token(to_tag):
                 tagged_to = [to.with_tag(to_tag)]
     items = []
     index: dict[str, list[str]] = {}  # built here so that the UAS's later adds keep it

@@ -992,7 +992,8 @@ class TransactionLayer:
 
     def new_branch(self) -> str:
         """A fresh RFC 3261 branch (magic cookie + 64 random bits from the element's rng)."""
-        return f"{MAGIC_COOKIE}{self.rng.getrandbits(64):016x}"
+        # "%016x" rather than an f-string format spec, which compiled code runs through str.format.
+        return MAGIC_COOKIE + "%016x" % self.rng.getrandbits(64)
 
     # -- client side
     def send_request(

@@ -1534,7 +1534,7 @@ class UserAgentCore:
             uri, to_value = _TARGETS[target] if target in _TARGETS else _parse_target(target)
         else:
             uri, to_value = target, f"<{target}>"
-        call_id = call_id or f"{self.rng.getrandbits(64):016x}@{self.host}"
+        call_id = call_id or "%016x@%s" % (self.rng.getrandbits(64), self.host)  # % : see new_branch
         if call_id in self.calls:
             return call_id, self._app_error(call_id, "Call-ID already in use")
         call = _Call(call_id, owner=True, local_tag=new_tag(self.rng))
