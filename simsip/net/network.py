@@ -327,7 +327,12 @@ class Network:
         self._receivers: dict[str, Receiver] = {}
         self._node_up: dict[str, bool] = {}
         self._hops: dict[tuple[str, str], Hop] = {}
-        self._paths: dict[tuple[str, str], tuple[Hop, ...] | None] = {}
+        # src -> dst -> path: two lookups on node names, cheaper per message than one on a (src, dst) tuple.
+        self._paths: dict[str, dict[str, tuple[Hop, ...] | None]] = {}
+        # A fork's topology and its hop -> the fork's hop: the fork maps the topology's (cached)
+        # paths instead of working each out again in every run.
+        self._origin: Network | None = None
+        self._renewed: dict[Hop, Hop] = {}
         self._tcp: dict[tuple[str, str], _TcpConnection] = {}
         self.links: dict[str, tuple[Hop | None, Hop | None]] = {}
         # Wire sizes by message identity: a retransmission is the same object, rendered
@@ -359,8 +364,9 @@ class Network:
         """
         net = Network(env, on_drop, self.routes)
         net._node_up = {node: True for node in self._node_up}
+        net._origin = self
         hops = net._hops
-        renewed: dict[Hop, Hop] = {}  # this network's hop -> the fork's
+        renewed = net._renewed  # this network's hop -> the fork's
         for (key, hop), rng in zip(self._hops.items(), rngs):
             hops[key] = renewed[hop] = hop.fresh(rng)
         net.links = {
@@ -411,6 +417,7 @@ class Network:
         self._graph = None
         self._paths.clear()
         self.routes.clear()
+        self._origin = None  # a fork's own new link: its paths are its own from now on
         return pair
 
     def attach(self, node: str, receiver: Receiver) -> None:
@@ -436,9 +443,21 @@ class Network:
 
     def path(self, src: str, dst: str) -> tuple[Hop, ...] | None:
         """Hops of the lowest mean-delay path from ``src`` to ``dst`` (None: unreachable)."""
+        by_dst = self._paths.get(src)
+        if by_dst is None:
+            by_dst = self._paths[src] = {}
+        elif dst in by_dst:
+            return by_dst[dst]
+        hops: tuple[Hop, ...] | None = None
+        origin = self._origin
+        if origin is not None:  # a fork: the topology's path, through this run's hops
+            path = origin.path(src, dst)
+            if path is not None:
+                renewed = self._renewed
+                hops = tuple([renewed[hop] for hop in path])
+            by_dst[dst] = hops
+            return hops
         key = (src, dst)
-        if key in self._paths:
-            return self._paths[key]
         if key in self.routes:
             nodes = self.routes[key]
         else:
@@ -447,11 +466,10 @@ class Network:
             except (nx.NetworkXNoPath, nx.NodeNotFound):
                 nodes = None
             self.routes[key] = nodes
-        hops: tuple[Hop, ...] | None = None
         if nodes is not None:
             links = self._hops
             hops = tuple([links[pair] for pair in zip(nodes, nodes[1:])])
-        self._paths[key] = hops
+        by_dst[dst] = hops
         return hops
 
     def round_trip(self, src: str, dst: str) -> float:
@@ -482,7 +500,8 @@ class Network:
 
     def send(self, src: str, dst: str, message: Any, transport: Transport, meta: Any = None) -> None:
         """Transmit ``message`` from node ``src`` to node ``dst``; ``meta`` rides along for hooks."""
-        path = self._paths.get((src, dst))
+        by_dst = self._paths.get(src)
+        path = by_dst.get(dst) if by_dst is not None else None
         if path is None:
             path = self.path(src, dst)
         if src == dst:
@@ -517,11 +536,17 @@ class Network:
             return
         rng = hop.rng
         loss = hop.loss
-        # A Bernoulli loss draws its one uniform here, without the method call.
-        if loss is not None and (rng.random() < loss.p if type(loss) is BernoulliLoss
-                                 else loss.lost(rng)):
-            self._lose(packet, hop, "loss")
-            return
+        if loss is not None:
+            if type(loss) is BernoulliLoss:
+                # Its one uniform drawn here, without the method call; a typed local, so that
+                # compiled, ``p`` is read natively.
+                bernoulli: BernoulliLoss = loss
+                lost = rng.random() < bernoulli.p
+            else:
+                lost = loss.lost(rng)
+            if lost:
+                self._lose(packet, hop, "loss")
+                return
         delay = hop.const_delay
         if delay is None:
             delay = hop.delay.sample(rng)
