@@ -155,7 +155,7 @@ class Agent:
         self._timers: dict[str, PendingTimer] = {}
         self.clock = network.clock
         self._queue = self.clock.queue
-        self._eid = self.clock.eid
+        self._next_eid = self.clock.next_eid
         self._sources: dict[str, Address] = {}
         self._timer_cb = self._timer_fired
         network.attach(name, self.deliver)
@@ -198,7 +198,7 @@ class Agent:
                 timer.label = start.label
                 timer.call_id = start.call_id
                 timer.callbacks = [self._timer_cb]
-                heappush(self._queue, (now + start.delay, NORMAL, next(self._eid), timer))
+                heappush(self._queue, (now + start.delay, NORMAL, self._next_eid(), timer))
             elif kind is CancelTimer:
                 cancel: CancelTimer = action
                 timers = self._timers

@@ -325,7 +325,7 @@ class UAAgent(Agent):
                 # A handler that never draws has no stream (its samplers ignore the argument).
                 delay = handler.waits[script.pc - 1].sample(self._handler_rngs.get(handler.index))
                 script.callbacks = [self._resume_cb]
-                heappush(self._queue, (now + delay, NORMAL, next(self._eid), script))
+                heappush(self._queue, (now + delay, NORMAL, self._next_eid(), script))
                 return
             if kind is m.SendResponse:
                 # Without ``sdp`` the body argument is always None (see _response_sdp).

@@ -111,14 +111,16 @@ class Clock:
     popping them one by one (the clock then stays at the last live event).
     """
 
-    __slots__ = ("env", "queue", "eid", "dead")
+    __slots__ = ("env", "queue", "next_eid", "dead")
 
     def __init__(self, env: simpy.Environment) -> None:
         """Share ``env``'s queue and event-id counter (SimPy 4's ``_queue`` and ``_eid``)."""
         self.env = env
         # simpy annotates its queue as holding Events; ours hold event-like objects too (PendingTimer, Packet).
         self.queue: list[tuple[float, int, int, Any]] = env._queue  # type: ignore[assignment]
-        self.eid = env._eid
+        # The next event id, as ``next(env._eid)``: the counter's own method, bound once
+        # (compiled, ``next(...)`` would look the builtin up on every event).
+        self.next_eid: Callable[[], int] = env._eid.__next__
         self.dead = 0
 
     def call_in(self, delay: float, callback: Callable[[Any], None], value: Any = None) -> Wakeup:
@@ -126,7 +128,7 @@ class Clock:
         wakeup = Wakeup()
         wakeup.callbacks = [callback]
         wakeup._value = value
-        heappush(self.queue, (self.env._now + delay, NORMAL, next(self.eid), wakeup))
+        heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), wakeup))
         return wakeup
 
     def release(self) -> None:
@@ -319,7 +321,7 @@ class Network:
         self.env = env
         self.clock = clock if clock is not None else Clock(env)
         self._queue = self.clock.queue
-        self._eid = self.clock.eid
+        self._next_eid = self.clock.next_eid
         self.routes = routes if routes is not None else {}
         # Built on first use (a route not in ``routes``): runs sharing a routes dict never need it.
         self._graph: nx.DiGraph | None = None
@@ -571,10 +573,10 @@ class Network:
             extra = hop.const_delay if hop.const_delay is not None else hop.delay.sample(rng)
             twin.callbacks = [self._arrive_cb]
             heappush(self._queue, (self.env._now + (extra if extra > delay else delay), NORMAL,
-                                   next(self._eid), twin))
+                                   self._next_eid(), twin))
         packet.epoch = hop.epoch
         packet.callbacks = [self._arrive_cb]
-        heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), packet))
+        heappush(self._queue, (self.env._now + delay, NORMAL, self._next_eid(), packet))
 
     def _size(self, message: Any) -> int:
         """Wire size of ``message``, rendered once per object while the sender holds it."""
