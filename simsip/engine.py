@@ -805,7 +805,7 @@ class _Run:
         if isinstance(node, m.UserAgent):
             rngs = {i: _lazy_stream(self.seed, self.run, name)
                     for i, name in plan.handler_streams} if plan.handler_streams else _NO_RNGS
-            agent = UAAgent(node, self.env, self.network, hosts, self.sink, self.describe,
+            agent = UAAgent(node, plan.host, self.env, self.network, hosts, self.sink, self.describe,
                             cores, plan.behaviours, rngs, plan.registrar_uri)
         elif isinstance(node, m.Proxy):
             agent = ProxyAgent(plan.name, plan.host, self.env, self.network, hosts,

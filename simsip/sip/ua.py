@@ -411,7 +411,7 @@ class UserAgentCore:
         """``aor`` defaults to ``sip:<name>@<host>``; ``rng`` draws tags, branches, RSeq, backoffs."""
         self.name = name
         self.host = host
-        self.aor = URI.parse(aor) if aor.__class__ is str else (aor or URI.parse(f"sip:{name}@{host}"))
+        self.aor = URI.parse(aor) if type(aor) is str else (aor or URI.parse(f"sip:{name}@{host}"))
         self.timers = timers or TimerConfig()
         self.transport = transport
         self.rng = rng
