@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import random
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import simpy
 
@@ -167,8 +167,9 @@ class UAAgent(Agent):
         self.core_factory = core_factory
         self.core = core_factory()
         self.registrar_uri = registrar_uri
-        # A ``wait`` ends by running the script on (the script is the event).
-        self._resume_cb = self._run
+        # A ``wait`` ends by running the script on (the script is the event); one list for all
+        # scripts, as the timers' (see Agent).
+        self._resume_callbacks: list[Callable[..., Any]] = [self._run]
         self.behaviours = behaviours
         self._app_interest = behaviours.interest
         self._by_key = behaviours.by_key
@@ -188,12 +189,12 @@ class UAAgent(Agent):
         """Turn watching on (every send passes through :meth:`_watch_sent`) or off."""
         self._watch = self._watch_sent if value else None
 
-    __deletable__ = ("_resume_cb",)
+    __deletable__ = ("_resume_callbacks",)
 
     def release(self) -> None:
         """Break this finished run's cycles through the agent, its script-resuming bound method too."""
         super().release()
-        del self._resume_cb
+        del self._resume_callbacks
 
     # ------------------------------------------------------------ application calls
 
@@ -331,7 +332,7 @@ class UAAgent(Agent):
             if kind is Wait:
                 # A handler that never draws has no stream (its samplers ignore the argument).
                 delay = handler.waits[script.pc - 1].sample(self._handler_rngs.get(handler.index))
-                script.callbacks = [self._resume_cb]
+                script.callbacks = self._resume_callbacks
                 heappush(self._queue, (now + delay, NORMAL, self._next_eid(), script))
                 return
             if kind is SendResponse:

@@ -340,13 +340,14 @@ class Network:
         # Wire sizes by message identity: a retransmission is the same object, rendered
         # once. Forgotten on delivery, since a proxy may edit what it received and forward it.
         self._sizes: dict[int, tuple[Any, int]] = {}
-        # Bound once: every delivery reuses these callbacks.
-        self._arrive_cb = self._arrive
+        # Bound once: every delivery reuses these callbacks; a packet's callbacks are one list
+        # for all of them (only read, as the agents' timer callbacks, see Agent).
+        self._arrive_callbacks: list[Callable[..., Any]] = [self._arrive]
         self._tcp_retry_cb = self._tcp_retry
         self._local_cb = self._local
 
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
-    __deletable__ = ("_arrive_cb", "_tcp_retry_cb", "_local_cb")
+    __deletable__ = ("_arrive_callbacks", "_tcp_retry_cb", "_local_cb")
 
     def release(self) -> None:
         """Drop this finished run's cycles (queued events, receivers, own bound methods): see ``_Run.release``."""
@@ -355,7 +356,7 @@ class Network:
         self._receivers = {}
         self._tcp = {}
         self._sizes = {}
-        del self._arrive_cb, self._tcp_retry_cb, self._local_cb
+        del self._arrive_callbacks, self._tcp_retry_cb, self._local_cb
 
     def fork(self, env: simpy.Environment, on_drop: DropHook | None,
              rngs: list[random.Random]) -> "Network":
@@ -571,11 +572,11 @@ class Network:
             twin = packet.copy()
             twin.epoch = hop.epoch
             extra = hop.const_delay if hop.const_delay is not None else hop.delay.sample(rng)
-            twin.callbacks = [self._arrive_cb]
+            twin.callbacks = self._arrive_callbacks
             heappush(self._queue, (self.env._now + (extra if extra > delay else delay), NORMAL,
                                    self._next_eid(), twin))
         packet.epoch = hop.epoch
-        packet.callbacks = [self._arrive_cb]
+        packet.callbacks = self._arrive_callbacks
         heappush(self._queue, (self.env._now + delay, NORMAL, self._next_eid(), packet))
 
     def _size(self, message: Any) -> int:
