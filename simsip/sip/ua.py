@@ -677,6 +677,10 @@ class UserAgentCore:
         if method not in _ALLOWED:
             return (501 if method not in KNOWN_METHODS else 405), None, [("Allow", ALLOW)]
         typed = request.headers._typed
+        # Typed locals: compiled, the comparisons below are native.
+        cseq: CSeq
+        to: NameAddr
+        from_: NameAddr
         try:
             # What .cseq/.to/.from_ return when parsed and single (as _transaction_problem found them).
             (cseq,) = typed["cseq"]
@@ -1943,8 +1947,10 @@ def _transaction_problem(request: "Request") -> str | None:
     # Content-Length. Anything else goes the whole way below.
     h = request.headers
     typed = h._typed
+    via: Via  # typed: compiled, its params and the branch are read natively
     try:
-        params = typed["via"][0].params
+        via = typed["via"][0]
+        params = via.params
         (_,) = typed["cseq"]
         (_,) = typed["call-id"]
         (_,) = typed["from"]
