@@ -177,8 +177,9 @@ class Agent:
 
     def execute(self, actions: list) -> None:
         """Carry out a core's actions in order."""
-        # Read once: no time passes while actions are carried out (a SimPy attribute read is generic).
-        now = self.env._now
+        # Read once: no time passes while actions are carried out (a SimPy attribute read is generic);
+        # a float local, so that compiled, timer deadlines are native sums.
+        now: float = self.env._now
         # Branches in order of frequency (state changes and timers outnumber sends).
         for action in actions:
             kind = type(action)

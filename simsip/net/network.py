@@ -557,10 +557,10 @@ class Network:
             delay += hop.jitter * (2.0 * rng.random() - 1.0)
             if delay < 0.0:
                 delay = 0.0
+        now: float = self.env._now  # a float local: compiled, the arrival times below are native sums
         if hop.bandwidth is not None:
             if packet.size < 0:
                 packet.size = self._size(packet.message)
-            now = self.env._now
             start = hop.busy_until if hop.busy_until > now else now
             hop.busy_until = start + packet.size * 8.0 / hop.bandwidth
             delay += hop.busy_until - now
@@ -573,11 +573,11 @@ class Network:
             twin.epoch = hop.epoch
             extra = hop.const_delay if hop.const_delay is not None else hop.delay.sample(rng)
             twin.callbacks = self._arrive_callbacks
-            heappush(self._queue, (self.env._now + (extra if extra > delay else delay), NORMAL,
+            heappush(self._queue, (now + (extra if extra > delay else delay), NORMAL,
                                    self._next_eid(), twin))
         packet.epoch = hop.epoch
         packet.callbacks = self._arrive_callbacks
-        heappush(self._queue, (self.env._now + delay, NORMAL, self._next_eid(), packet))
+        heappush(self._queue, (now + delay, NORMAL, self._next_eid(), packet))
 
     def _size(self, message: Any) -> int:
         """Wire size of ``message``, rendered once per object while the sender holds it."""
