@@ -415,13 +415,13 @@ class UserAgentCore:
         self.timers = timers or TimerConfig()
         self.transport = transport
         self.rng = rng
-        # Header values that are the same in every message of this core, rendered once
-        # (our Via for a new transaction is _via_sent_by + ";branch=" + branch).
-        self._via_sent_by = f"SIP/2.0/{transport._value_} {host}"
-        self._via_prefix = f"{self._via_sent_by};branch="
-        params = ";transport=tcp" if transport is Transport.TCP else ""
-        user = f"{self.aor.user}@" if self.aor.user else ""
-        self._contact_value = f"<sip:{user}{host}{params}>"
+        # Header values that are the same in every message of this core, rendered once per
+        # node (our Via for a new transaction is _via_sent_by + ";branch=" + branch).
+        value, user = transport._value_, self.aor.user
+        rendered = _RENDERED.get((host, value, user))
+        if rendered is None:
+            rendered = _render_constants(host, value, user)
+        self._via_sent_by, self._via_prefix, self._contact_value = rendered
         self.config = options or _DEFAULT_OPTIONS
         self.layer = TransactionLayer(self.timers, rng)
         self.calls: dict[str, _Call] = {}
@@ -1884,6 +1884,23 @@ def _has_100rel(tags: list[str]) -> bool:
 # targets in every run. URIs are values (never changed in place), so one can be shared.
 _TARGETS: Final[dict[str, tuple[URI, str]]] = {}
 _TARGETS_MAX: Final = 1024
+
+
+# (host, transport, AOR user) -> the core's Via sent-by, Via prefix and Contact value: the
+# same for every core of a node, and each run makes its own cores.
+_RENDERED: Final[dict[tuple[str, str, str | None], tuple[str, str, str]]] = {}
+_RENDERED_MAX: Final = 1024
+
+
+def _render_constants(host: str, transport: str, user: str | None) -> tuple[str, str, str]:
+    """Render a core's constant header values and remember them (the cache is cleared when full)."""
+    sent_by = f"SIP/2.0/{transport} {host}"
+    params = ";transport=tcp" if transport == "TCP" else ""
+    at = f"{user}@" if user else ""
+    if len(_RENDERED) >= _RENDERED_MAX:
+        _RENDERED.clear()
+    hit = _RENDERED[(host, transport, user)] = (sent_by, f"{sent_by};branch=", f"<sip:{at}{host}{params}>")
+    return hit
 
 
 def _parse_target(target: str) -> tuple[URI, str]:
