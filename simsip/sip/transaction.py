@@ -938,8 +938,9 @@ del _cls
 def server_key(request: "Request") -> tuple:
     """The §17.2.3 matching key of a request (ACK and CANCEL handled as the RFC says).
 
-    With an RFC 3261 branch: (branch, sent-by, method) where ACK counts as
-    INVITE. Without one (RFC 2543 fallback): Request-URI, From tag, Call-ID,
+    With an RFC 3261 branch: (branch, sent-by host, sent-by port, method) where
+    ACK counts as INVITE (the sent-by in its two parts: no string built per
+    request). Without one (RFC 2543 fallback): Request-URI, From tag, Call-ID,
     CSeq number, top Via and method (ACK counts as INVITE; the ACK's To tag
     is checked separately against the tag the transaction sent).
     """
@@ -950,7 +951,7 @@ def server_key(request: "Request") -> tuple:
     branch = via.params.get("branch")
     # has_magic_cookie(branch), spelt out: no call on the path of every request.
     if branch and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE:
-        return ("3261", branch, f"{via.host}:{via.port}", method)
+        return ("3261", branch, via.host, via.port, method)
     return (
         "2543",
         str(request.uri),
@@ -1063,7 +1064,7 @@ class TransactionLayer:
         branch = via.params.get("branch")
         if branch and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE:
             # server_key(request) for an RFC 3261 branch, without the second read of the top Via.
-            key: tuple = ("3261", branch, f"{via.host}:{via.port}", "INVITE" if method == "ACK" else method)
+            key: tuple = ("3261", branch, via.host, via.port, "INVITE" if method == "ACK" else method)
             tx = self.servers.get(key)
         else:
             key = server_key(request)
