@@ -805,7 +805,7 @@ class _Run:
         if isinstance(node, m.UserAgent):
             rngs = {i: _lazy_stream(self.seed, self.run, name)
                     for i, name in plan.handler_streams} if plan.handler_streams else _NO_RNGS
-            agent = UAAgent(node, self.env, self.network, hosts, self.sink, self.describe,
+            agent = UAAgent(node, plan.host, self.env, self.network, hosts, self.sink, self.describe,
                             cores, plan.behaviours, rngs, plan.registrar_uri)
         elif isinstance(node, m.Proxy):
             agent = ProxyAgent(plan.name, plan.host, self.env, self.network, hosts,
@@ -880,8 +880,12 @@ class _Run:
 
     def _start_call(self, wakeup: Wakeup) -> None:
         """Place the call of a ``call`` statement (``wakeup`` carries what its :attr:`_Compiled.call_plan` entry places)."""
-        index, caller, target, require, sdp = wakeup._value
-        call_id = self.agents[caller].call(target, require, sdp)  # type: ignore[attr-defined]
+        # Typed: compiled, the plan is unpacked and the call made natively.
+        plan: tuple[int, str, str, bool | None, bool] = wakeup._value
+        index, caller, target, require, sdp = plan
+        agent = self.agents[caller]
+        assert isinstance(agent, UAAgent)  # the scenario checks that a call's caller is a UA
+        call_id = agent.call(target, require, sdp)
         if call_id is not None:
             self.call_ids[index] = call_id
 

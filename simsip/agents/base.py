@@ -134,7 +134,7 @@ class Agent:
     # Called with each message about to be sent, before it is (None: nothing watches).
     _watch: Callable[[Any], None] | None = None
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
-    __deletable__ = ("_timer_cb",)
+    __deletable__ = ("_timer_callbacks",)
 
     def __init__(self, name: str, host: str, env: simpy.Environment, network: "Network",
                  hosts: dict[str, str], sink: "TraceSink", describer: Describer) -> None:
@@ -157,9 +157,11 @@ class Agent:
         self._timers: dict[str, PendingTimer] = {}
         self.clock = network.clock
         self._queue = self.clock.queue
-        self._eid = self.clock.eid
+        self._next_eid = self.clock.next_eid
         self._sources: dict[str, Address] = {}
-        self._timer_cb = self._timer_fired
+        # The callbacks of every timer this agent queues, one list for all: a queued event's list is
+        # only read (Clock.run and SimPy's step replace it, never add to it), so none is made per timer.
+        self._timer_callbacks: list[Callable[..., Any]] = [self._timer_fired]
         network.attach(name, self.deliver)
 
     def release(self) -> None:
@@ -171,14 +173,15 @@ class Agent:
         self.core.release()
         self._watch = None
         self._timers.clear()
-        del self._timer_cb
+        del self._timer_callbacks
 
     # ------------------------------------------------------------ actions
 
     def execute(self, actions: list) -> None:
         """Carry out a core's actions in order."""
-        # Read once: no time passes while actions are carried out (a SimPy attribute read is generic).
-        now = self.env._now
+        # Read once: no time passes while actions are carried out (a SimPy attribute read is generic);
+        # a float local, so that compiled, timer deadlines are native sums.
+        now: float = self.env._now
         # Branches in order of frequency (state changes and timers outnumber sends).
         for action in actions:
             kind = type(action)
@@ -199,8 +202,8 @@ class Agent:
                 timer.name = name
                 timer.label = start.label
                 timer.call_id = start.call_id
-                timer.callbacks = [self._timer_cb]
-                heappush(self._queue, (now + start.delay, NORMAL, next(self._eid), timer))
+                timer.callbacks = self._timer_callbacks
+                heappush(self._queue, (now + start.delay, NORMAL, self._next_eid(), timer))
             elif kind is CancelTimer:
                 cancel: CancelTimer = action
                 timers = self._timers

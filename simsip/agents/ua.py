@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import random
 from heapq import heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import simpy
 
@@ -41,6 +41,11 @@ from simsip.agents.base import Agent, Describer
 from simsip.net.models import ConstantDelay
 from simsip.net.network import NORMAL, QueuedEvent
 from simsip.scenario import model as m
+# The handler actions _run dispatches on, by name: compiled, each ``m.Wait`` would read an
+# attribute of the (interpreted) model module per comparison.
+from simsip.scenario.model import (
+    Bye, Cancel, Hangup, Ignore, Register, Reinvite, SendPrack, SendResponse, Wait,
+)
 from simsip.sip.events import Address, AppEvent, SendMessage
 from simsip.sip.ua import UserAgentCore, simple_sdp
 
@@ -148,21 +153,23 @@ class UAAgent(Agent):
     last_early: Any = None
     _forged = 0
 
-    def __init__(self, spec: m.UserAgent, env: simpy.Environment, network: "Network",
+    def __init__(self, spec: m.UserAgent, host: str, env: simpy.Environment, network: "Network",
                  hosts: dict[str, str], sink: "TraceSink", describer: Describer, core_factory: Any,
                  behaviours: Behaviours, handler_rngs: dict[int, random.Random],
                  registrar_uri: str | None) -> None:
         """``core_factory()`` builds a fresh :class:`UserAgentCore` (also after a restart).
 
-        ``handler_rngs`` maps the index of each handler that draws to its stream for this run.
+        ``host`` is ``spec.host_name``, worked out once per scenario (the property is interpreted
+        Python). ``handler_rngs`` maps the index of each handler that draws to its stream for this run.
         """
-        super().__init__(spec.name, spec.host_name, env, network, hosts, sink, describer)
+        super().__init__(spec.name, host, env, network, hosts, sink, describer)
         self.spec = spec
         self.core_factory = core_factory
         self.core = core_factory()
         self.registrar_uri = registrar_uri
-        # A ``wait`` ends by running the script on (the script is the event).
-        self._resume_cb = self._run
+        # A ``wait`` ends by running the script on (the script is the event); one list for all
+        # scripts, as the timers' (see Agent).
+        self._resume_callbacks: list[Callable[..., Any]] = [self._run]
         self.behaviours = behaviours
         self._app_interest = behaviours.interest
         self._by_key = behaviours.by_key
@@ -182,12 +189,12 @@ class UAAgent(Agent):
         """Turn watching on (every send passes through :meth:`_watch_sent`) or off."""
         self._watch = self._watch_sent if value else None
 
-    __deletable__ = ("_resume_cb",)
+    __deletable__ = ("_resume_callbacks",)
 
     def release(self) -> None:
         """Break this finished run's cycles through the agent, its script-resuming bound method too."""
         super().release()
-        del self._resume_cb
+        del self._resume_callbacks
 
     # ------------------------------------------------------------ application calls
 
@@ -312,40 +319,41 @@ class UAAgent(Agent):
 
     def _run(self, script: Script) -> None:
         """Run a script's actions from its program counter until a wait or the end."""
-        handler = script.handler
-        actions = handler.actions
+        # Typed locals: compiled, the handler's fields and the actions are read natively.
+        handler: CompiledHandler = script.handler
+        actions: tuple[Any, ...] = handler.actions
         core = self.core  # no action of a script restarts the node
         assert type(core) is UserAgentCore
+        now = self.env._now  # no time passes while a script runs
         while script.pc < len(actions) and self.up:
             action = actions[script.pc]
             script.pc += 1
             kind = type(action)
-            now = self.env._now
-            if kind is m.Wait:
+            if kind is Wait:
                 # A handler that never draws has no stream (its samplers ignore the argument).
                 delay = handler.waits[script.pc - 1].sample(self._handler_rngs.get(handler.index))
-                script.callbacks = [self._resume_cb]
-                heappush(self._queue, (now + delay, NORMAL, next(self._eid), script))
+                script.callbacks = self._resume_callbacks
+                heappush(self._queue, (now + delay, NORMAL, self._next_eid(), script))
                 return
-            if kind is m.SendResponse:
+            if kind is SendResponse:
                 # Without ``sdp`` the body argument is always None (see _response_sdp).
                 self.execute(core.respond(now, script.call_id, action.code,
                                           reliable=action.reliable,
                                           sdp=self._response_sdp(action) if action.sdp else None,
                                           reason=action.reason))
-            elif kind is m.Hangup:
+            elif kind is Hangup:
                 self.execute(core.hangup(now, script.call_id))
-            elif kind is m.Bye:
+            elif kind is Bye:
                 self.execute(core.bye(now, script.call_id))
-            elif kind is m.Cancel:
+            elif kind is Cancel:
                 self.execute(core.cancel(now, script.call_id))
-            elif kind is m.Reinvite:
+            elif kind is Reinvite:
                 self.execute(core.reinvite(now, script.call_id, sdp=None if action.sdp else ""))
-            elif kind is m.SendPrack:
+            elif kind is SendPrack:
                 self.execute(core.prack(now, script.call_id))
-            elif kind is m.Register:
+            elif kind is Register:
                 self.register(action.mode, action.contacts, action.expires)
-            elif kind is m.Ignore:
+            elif kind is Ignore:
                 return
             else:  # a model action this engine does not know: fail loudly
                 raise TypeError(f"unknown handler action {action!r}")

@@ -111,14 +111,16 @@ class Clock:
     popping them one by one (the clock then stays at the last live event).
     """
 
-    __slots__ = ("env", "queue", "eid", "dead")
+    __slots__ = ("env", "queue", "next_eid", "dead")
 
     def __init__(self, env: simpy.Environment) -> None:
         """Share ``env``'s queue and event-id counter (SimPy 4's ``_queue`` and ``_eid``)."""
         self.env = env
         # simpy annotates its queue as holding Events; ours hold event-like objects too (PendingTimer, Packet).
         self.queue: list[tuple[float, int, int, Any]] = env._queue  # type: ignore[assignment]
-        self.eid = env._eid
+        # The next event id, as ``next(env._eid)``: the counter's own method, bound once
+        # (compiled, ``next(...)`` would look the builtin up on every event).
+        self.next_eid: Callable[[], int] = env._eid.__next__
         self.dead = 0
 
     def call_in(self, delay: float, callback: Callable[[Any], None], value: Any = None) -> Wakeup:
@@ -126,7 +128,7 @@ class Clock:
         wakeup = Wakeup()
         wakeup.callbacks = [callback]
         wakeup._value = value
-        heappush(self.queue, (self.env._now + delay, NORMAL, next(self.eid), wakeup))
+        heappush(self.queue, (self.env._now + delay, NORMAL, self.next_eid(), wakeup))
         return wakeup
 
     def release(self) -> None:
@@ -319,7 +321,7 @@ class Network:
         self.env = env
         self.clock = clock if clock is not None else Clock(env)
         self._queue = self.clock.queue
-        self._eid = self.clock.eid
+        self._next_eid = self.clock.next_eid
         self.routes = routes if routes is not None else {}
         # Built on first use (a route not in ``routes``): runs sharing a routes dict never need it.
         self._graph: nx.DiGraph | None = None
@@ -327,19 +329,25 @@ class Network:
         self._receivers: dict[str, Receiver] = {}
         self._node_up: dict[str, bool] = {}
         self._hops: dict[tuple[str, str], Hop] = {}
-        self._paths: dict[tuple[str, str], tuple[Hop, ...] | None] = {}
+        # src -> dst -> path: two lookups on node names, cheaper per message than one on a (src, dst) tuple.
+        self._paths: dict[str, dict[str, tuple[Hop, ...] | None]] = {}
+        # A fork's topology and its hop -> the fork's hop: the fork maps the topology's (cached)
+        # paths instead of working each out again in every run.
+        self._origin: Network | None = None
+        self._renewed: dict[Hop, Hop] = {}
         self._tcp: dict[tuple[str, str], _TcpConnection] = {}
         self.links: dict[str, tuple[Hop | None, Hop | None]] = {}
         # Wire sizes by message identity: a retransmission is the same object, rendered
         # once. Forgotten on delivery, since a proxy may edit what it received and forward it.
         self._sizes: dict[int, tuple[Any, int]] = {}
-        # Bound once: every delivery reuses these callbacks.
-        self._arrive_cb = self._arrive
+        # Bound once: every delivery reuses these callbacks; a packet's callbacks are one list
+        # for all of them (only read, as the agents' timer callbacks, see Agent).
+        self._arrive_callbacks: list[Callable[..., Any]] = [self._arrive]
         self._tcp_retry_cb = self._tcp_retry
         self._local_cb = self._local
 
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
-    __deletable__ = ("_arrive_cb", "_tcp_retry_cb", "_local_cb")
+    __deletable__ = ("_arrive_callbacks", "_tcp_retry_cb", "_local_cb")
 
     def release(self) -> None:
         """Drop this finished run's cycles (queue, receivers, held TCP segments, bound methods): see ``_Run.release``."""
@@ -351,7 +359,7 @@ class Network:
             conn.pending.clear()
         self._tcp = {}
         self._sizes = {}
-        del self._arrive_cb, self._tcp_retry_cb, self._local_cb
+        del self._arrive_callbacks, self._tcp_retry_cb, self._local_cb
 
     def fork(self, env: simpy.Environment, on_drop: DropHook | None,
              rngs: list[random.Random]) -> "Network":
@@ -362,8 +370,9 @@ class Network:
         """
         net = Network(env, on_drop, self.routes)
         net._node_up = {node: True for node in self._node_up}
+        net._origin = self
         hops = net._hops
-        renewed: dict[Hop, Hop] = {}  # this network's hop -> the fork's
+        renewed = net._renewed  # this network's hop -> the fork's
         for (key, hop), rng in zip(self._hops.items(), rngs):
             hops[key] = renewed[hop] = hop.fresh(rng)
         net.links = {
@@ -414,6 +423,7 @@ class Network:
         self._graph = None
         self._paths.clear()
         self.routes.clear()
+        self._origin = None  # a fork's own new link: its paths are its own from now on
         return pair
 
     def attach(self, node: str, receiver: Receiver) -> None:
@@ -439,9 +449,21 @@ class Network:
 
     def path(self, src: str, dst: str) -> tuple[Hop, ...] | None:
         """Hops of the lowest mean-delay path from ``src`` to ``dst`` (None: unreachable)."""
+        by_dst = self._paths.get(src)
+        if by_dst is None:
+            by_dst = self._paths[src] = {}
+        elif dst in by_dst:
+            return by_dst[dst]
+        hops: tuple[Hop, ...] | None = None
+        origin = self._origin
+        if origin is not None:  # a fork: the topology's path, through this run's hops
+            path = origin.path(src, dst)
+            if path is not None:
+                renewed = self._renewed
+                hops = tuple([renewed[hop] for hop in path])
+            by_dst[dst] = hops
+            return hops
         key = (src, dst)
-        if key in self._paths:
-            return self._paths[key]
         if key in self.routes:
             nodes = self.routes[key]
         else:
@@ -450,11 +472,10 @@ class Network:
             except (nx.NetworkXNoPath, nx.NodeNotFound):
                 nodes = None
             self.routes[key] = nodes
-        hops: tuple[Hop, ...] | None = None
         if nodes is not None:
             links = self._hops
             hops = tuple([links[pair] for pair in zip(nodes, nodes[1:])])
-        self._paths[key] = hops
+        by_dst[dst] = hops
         return hops
 
     def round_trip(self, src: str, dst: str) -> float:
@@ -485,7 +506,8 @@ class Network:
 
     def send(self, src: str, dst: str, message: Any, transport: Transport, meta: Any = None) -> None:
         """Transmit ``message`` from node ``src`` to node ``dst``; ``meta`` rides along for hooks."""
-        path = self._paths.get((src, dst))
+        by_dst = self._paths.get(src)
+        path = by_dst.get(dst) if by_dst is not None else None
         if path is None:
             path = self.path(src, dst)
         if src == dst:
@@ -520,11 +542,17 @@ class Network:
             return
         rng = hop.rng
         loss = hop.loss
-        # A Bernoulli loss draws its one uniform here, without the method call.
-        if loss is not None and (rng.random() < loss.p if type(loss) is BernoulliLoss
-                                 else loss.lost(rng)):
-            self._lose(packet, hop, "loss")
-            return
+        if loss is not None:
+            if type(loss) is BernoulliLoss:
+                # Its one uniform drawn here, without the method call; a typed local, so that
+                # compiled, ``p`` is read natively.
+                bernoulli: BernoulliLoss = loss
+                lost = rng.random() < bernoulli.p
+            else:
+                lost = loss.lost(rng)
+            if lost:
+                self._lose(packet, hop, "loss")
+                return
         delay = hop.const_delay
         if delay is None:
             delay = hop.delay.sample(rng)
@@ -532,10 +560,10 @@ class Network:
             delay += hop.jitter * (2.0 * rng.random() - 1.0)
             if delay < 0.0:
                 delay = 0.0
+        now: float = self.env._now  # a float local: compiled, the arrival times below are native sums
         if hop.bandwidth is not None:
             if packet.size < 0:
                 packet.size = self._size(packet.message)
-            now = self.env._now
             start = hop.busy_until if hop.busy_until > now else now
             hop.busy_until = start + packet.size * 8.0 / hop.bandwidth
             delay += hop.busy_until - now
@@ -547,12 +575,12 @@ class Network:
             twin = packet.copy()
             twin.epoch = hop.epoch
             extra = hop.const_delay if hop.const_delay is not None else hop.delay.sample(rng)
-            twin.callbacks = [self._arrive_cb]
-            heappush(self._queue, (self.env._now + (extra if extra > delay else delay), NORMAL,
-                                   next(self._eid), twin))
+            twin.callbacks = self._arrive_callbacks
+            heappush(self._queue, (now + (extra if extra > delay else delay), NORMAL,
+                                   self._next_eid(), twin))
         packet.epoch = hop.epoch
-        packet.callbacks = [self._arrive_cb]
-        heappush(self._queue, (self.env._now + delay, NORMAL, next(self._eid), packet))
+        packet.callbacks = self._arrive_callbacks
+        heappush(self._queue, (now + delay, NORMAL, self._next_eid(), packet))
 
     def _size(self, message: Any) -> int:
         """Wire size of ``message``, rendered once per object while the sender holds it."""

@@ -435,7 +435,9 @@ class Transaction:
         self._layer = layer
         self._states = states = layer is None or layer.states
         self._label = f"{self.machine} {tid}" if states else ""
-        # Armed timer name -> its StartTimer, whose delay is the interval a doubling timer doubles.
+        # Armed timer letter -> its StartTimer (whose name the driver knows it by, and whose delay
+        # is the interval a doubling timer doubles). Keyed by the letter: a cancel then builds no
+        # name, and looks up a string whose hash is known.
         self._pending: dict[str, StartTimer] = {}
         self._t: TransactionTimers = timers.transaction[reliable]
 
@@ -477,18 +479,17 @@ class Transaction:
 
     def _start(self, letter: str, delay: float, actions: list) -> None:
         """Arm timer ``letter``."""
-        name = self.timer_name(letter)
-        timer = self._pending[name] = StartTimer(name, delay, letter, self.call_id)
+        timer = self._pending[letter] = StartTimer(self.timer_name(letter), delay, letter, self.call_id)
         actions.append(timer)
 
     def _cancel(self, letter: str, actions: list) -> None:
         """Disarm timer ``letter`` if it is pending."""
-        # get and del, not pop(name, None): compiled, dict.pop is a generic method call.
-        name = self.timer_name(letter)
+        # get and del, not pop(letter, None): compiled, dict.pop is a generic method call.
         pending = self._pending
-        if pending.get(name) is not None:
-            del pending[name]
-            actions.append(CancelTimer(name))
+        timer = pending.get(letter)
+        if timer is not None:
+            del pending[letter]
+            actions.append(CancelTimer(timer.name))
 
     def _fire(self, now: float, key: str, message, actions: list) -> list:
         """Take the transition for input ``key`` (not in the row: ignored), appending what it does to ``actions``."""
@@ -510,8 +511,9 @@ class Transaction:
         # cancel every pending timer, tell the TU, leave the layer's tables.
         pending = self._pending
         if pending:
-            for name in sorted(pending):
-                actions.append(CancelTimer(name))
+            # In the order of their names (which share this transaction's prefix: the letters' order).
+            for letter in sorted(pending):
+                actions.append(CancelTimer(pending[letter].name))
             pending.clear()
         self.terminated = True
         actions.append(TUEvent("terminated", self))
@@ -543,11 +545,13 @@ class Transaction:
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """The driver says timer ``name`` of this transaction fired."""
-        timer = self._pending.get(name)
-        if timer is None:
+        letter = name[name.rfind("/") + 1:]  # what follows this transaction's id
+        pending = self._pending
+        timer = pending.get(letter)
+        if timer is None or timer.name != name:
             return []  # cancelled or stale
-        del self._pending[name]
-        return self._fire(now, timer.label, timer, [])
+        del pending[letter]
+        return self._fire(now, letter, timer, [])
 
     def transport_error(self, now: float) -> list[Action]:
         """The transport could not deliver a message of this transaction."""
@@ -934,8 +938,9 @@ del _cls
 def server_key(request: "Request") -> tuple:
     """The §17.2.3 matching key of a request (ACK and CANCEL handled as the RFC says).
 
-    With an RFC 3261 branch: (branch, sent-by, method) where ACK counts as
-    INVITE. Without one (RFC 2543 fallback): Request-URI, From tag, Call-ID,
+    With an RFC 3261 branch: (branch, sent-by host, sent-by port, method) where
+    ACK counts as INVITE (the sent-by in its two parts: no string built per
+    request). Without one (RFC 2543 fallback): Request-URI, From tag, Call-ID,
     CSeq number, top Via and method (ACK counts as INVITE; the ACK's To tag
     is checked separately against the tag the transaction sent).
     """
@@ -946,7 +951,7 @@ def server_key(request: "Request") -> tuple:
     branch = via.params.get("branch")
     # has_magic_cookie(branch), spelt out: no call on the path of every request.
     if branch and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE:
-        return ("3261", branch, f"{via.host}:{via.port}", method)
+        return ("3261", branch, via.host, via.port, method)
     return (
         "2543",
         str(request.uri),
@@ -1059,7 +1064,7 @@ class TransactionLayer:
         branch = via.params.get("branch")
         if branch and branch[:_COOKIE_LEN] == MAGIC_COOKIE and branch != MAGIC_COOKIE:
             # server_key(request) for an RFC 3261 branch, without the second read of the top Via.
-            key: tuple = ("3261", branch, f"{via.host}:{via.port}", "INVITE" if method == "ACK" else method)
+            key: tuple = ("3261", branch, via.host, via.port, "INVITE" if method == "ACK" else method)
             tx = self.servers.get(key)
         else:
             key = server_key(request)
@@ -1095,16 +1100,18 @@ class TransactionLayer:
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """Route a timer firing to its transaction (stale names give [])."""
-        tx = self._by_id.get(name.rsplit("/", 1)[0])
+        parts = name.rsplit("/", 1)  # transaction id, timer letter
+        tx = self._by_id.get(parts[0])
         if tx is None:
             return []
         # tx.timer_fired(now, name), without the extra call.
+        letter = parts[-1]
         pending = tx._pending
-        timer = pending.get(name)
-        if timer is None:
+        timer = pending.get(letter)
+        if timer is None or timer.name != name:
             return []  # cancelled or stale
-        del pending[name]
-        return tx._fire(now, timer.label, timer, [])
+        del pending[letter]
+        return tx._fire(now, letter, timer, [])
 
     def transport_error(self, now: float, transaction: Transaction) -> list[Action]:
         """Tell ``transaction`` its transport failed."""

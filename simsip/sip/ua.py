@@ -411,17 +411,17 @@ class UserAgentCore:
         """``aor`` defaults to ``sip:<name>@<host>``; ``rng`` draws tags, branches, RSeq, backoffs."""
         self.name = name
         self.host = host
-        self.aor = URI.parse(aor) if aor.__class__ is str else (aor or URI.parse(f"sip:{name}@{host}"))
+        self.aor = URI.parse(aor) if type(aor) is str else (aor or URI.parse(f"sip:{name}@{host}"))
         self.timers = timers or TimerConfig()
         self.transport = transport
         self.rng = rng
-        # Header values that are the same in every message of this core, rendered once
-        # (our Via for a new transaction is _via_sent_by + ";branch=" + branch).
-        self._via_sent_by = f"SIP/2.0/{transport._value_} {host}"
-        self._via_prefix = f"{self._via_sent_by};branch="
-        params = ";transport=tcp" if transport is Transport.TCP else ""
-        user = f"{self.aor.user}@" if self.aor.user else ""
-        self._contact_value = f"<sip:{user}{host}{params}>"
+        # Header values that are the same in every message of this core, rendered once per
+        # node (our Via for a new transaction is _via_sent_by + ";branch=" + branch).
+        value, user = transport._value_, self.aor.user
+        rendered = _RENDERED.get((host, value, user))
+        if rendered is None:
+            rendered = _render_constants(host, value, user)
+        self._via_sent_by, self._via_prefix, self._contact_value = rendered
         self.config = options or _DEFAULT_OPTIONS
         self.layer = TransactionLayer(self.timers, rng)
         self.calls: dict[str, _Call] = {}
@@ -677,6 +677,10 @@ class UserAgentCore:
         if method not in _ALLOWED:
             return (501 if method not in KNOWN_METHODS else 405), None, [("Allow", ALLOW)]
         typed = request.headers._typed
+        # Typed locals: compiled, the comparisons below are native.
+        cseq: CSeq
+        to: NameAddr
+        from_: NameAddr
         try:
             # What .cseq/.to/.from_ return when parsed and single (as _transaction_problem found them).
             (cseq,) = typed["cseq"]
@@ -1882,6 +1886,23 @@ _TARGETS: Final[dict[str, tuple[URI, str]]] = {}
 _TARGETS_MAX: Final = 1024
 
 
+# (host, transport, AOR user) -> the core's Via sent-by, Via prefix and Contact value: the
+# same for every core of a node, and each run makes its own cores.
+_RENDERED: Final[dict[tuple[str, str, str | None], tuple[str, str, str]]] = {}
+_RENDERED_MAX: Final = 1024
+
+
+def _render_constants(host: str, transport: str, user: str | None) -> tuple[str, str, str]:
+    """Render a core's constant header values and remember them (the cache is cleared when full)."""
+    sent_by = f"SIP/2.0/{transport} {host}"
+    params = ";transport=tcp" if transport == "TCP" else ""
+    at = f"{user}@" if user else ""
+    if len(_RENDERED) >= _RENDERED_MAX:
+        _RENDERED.clear()
+    hit = _RENDERED[(host, transport, user)] = (sent_by, f"{sent_by};branch=", f"<sip:{at}{host}{params}>")
+    return hit
+
+
 def _parse_target(target: str) -> tuple[URI, str]:
     """Parse a call target and remember it (the cache is cleared when full)."""
     uri = URI.parse(target)
@@ -1943,8 +1964,10 @@ def _transaction_problem(request: "Request") -> str | None:
     # Content-Length. Anything else goes the whole way below.
     h = request.headers
     typed = h._typed
+    via: Via  # typed: compiled, its params and the branch are read natively
     try:
-        params = typed["via"][0].params
+        via = typed["via"][0]
+        params = via.params
         (_,) = typed["cseq"]
         (_,) = typed["call-id"]
         (_,) = typed["from"]
