@@ -54,6 +54,7 @@ from simsip.agents.proxy import ProxyAgent, RedirectAgent
 from simsip.agents.ua import Behaviours, CompiledHandler, Script, UAAgent
 from simsip.metrics import CallTable, NodeCounters, TraceEvent, make_sink, measure_stats, summarize
 from simsip.metrics.measures import RECORD_FIELDS
+from simsip.metrics.trace import TRACE_LEVELS
 from simsip.net.models import (
     BernoulliLoss,
     ConstantDelay,
@@ -77,8 +78,6 @@ from simsip.sip.timers import TimerConfig
 from simsip.sip.ua import UAOptions, UserAgentCore
 
 __all__ = ["Result", "stream", "run", "load", "evaluate_expectations", "expectation_text"]
-
-TRACE_LEVELS = ("off", "full")
 
 
 # ---------------------------------------------------------------- randomness
@@ -1183,7 +1182,7 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
     gives exactly those runs of a longer serial batch.
     """
     if trace not in TRACE_LEVELS:
-        raise ValueError(f"unknown trace level {trace!r} (expected off or full)")
+        raise ValueError(f"unknown trace level {trace!r} (expected one of {', '.join(TRACE_LEVELS)})")
     if runs < 1:
         raise ValueError("runs must be >= 1")
     if not isinstance(scenario, m.Scenario):
