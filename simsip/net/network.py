@@ -366,7 +366,8 @@ class Network:
         """A network with this one's nodes, links and routes on ``env``, every hop fresh.
 
         ``rngs[i]`` is the stream of the i-th hop (in the order the links made them).
-        Nothing is attached; runs of one topology fork it instead of rebuilding it.
+        Nothing is attached; runs of one topology fork it instead of rebuilding it. A link
+        added to the fork later is the fork's alone (it then routes on routes of its own).
         """
         net = Network(env, on_drop, self.routes)
         net._node_up = {node: True for node in self._node_up}
@@ -422,8 +423,13 @@ class Network:
         self.links[link_name] = pair
         self._graph = None
         self._paths.clear()
-        self.routes.clear()
-        self._origin = None  # a fork's own new link: its paths are its own from now on
+        if self._origin is not None:
+            # A fork shares ``routes`` with its topology and every other run's fork: its own
+            # new link gets it routes of its own, and theirs stay as they were.
+            self.routes = {}
+            self._origin = None  # its paths are its own from now on
+        else:
+            self.routes.clear()
         return pair
 
     def attach(self, node: str, receiver: Receiver) -> None:

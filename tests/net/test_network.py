@@ -226,3 +226,28 @@ def test_streams_per_direction_are_independent() -> None:
         env.run()
         results.append([m for _, m, _ in sinks["b"].got])
     assert results[0] == results[1]
+
+
+def test_a_link_added_to_one_fork_leaves_the_topology_and_other_forks_routing_alone() -> None:
+    """DESIGN.md "Randomness and reproducibility": a run is a function of its own inputs only.
+
+    Forks of one topology share its routes cache; a link one run's fork adds must
+    neither empty that cache nor leave its own paths in it for the other runs.
+    """
+    slow, fast = HopSpec(delay=ConstantDelay(0.05)), HopSpec(delay=ConstantDelay(0.001))
+    topology = Network(simpy.Environment())
+    for a, b in (("a", "b"), ("b", "c")):
+        topology.add_link(a, b, slow, slow, random.Random(1), random.Random(2))
+    assert [h.dst for h in topology.path("a", "b")] == ["b"]
+    cached = dict(topology.routes)
+
+    def fork() -> Network:
+        return topology.fork(simpy.Environment(), None, [random.Random(i) for i in range(4)])
+
+    mine, other = fork(), fork()
+    mine.add_link("a", "c", fast, fast, random.Random(5), random.Random(6))
+    assert [h.dst for h in mine.path("a", "c")] == ["c"]
+    assert topology.routes == cached  # neither emptied nor given the fork's a -> c
+    for net in (other, fork(), topology):
+        assert [(h.src, h.dst) for h in net.path("a", "c")] == [("a", "b"), ("b", "c")]
+        assert net.path("a", "c")[0] is net.hop("a", "b")  # each network's own hops
