@@ -278,8 +278,10 @@ class Dialog:
 
         Loose routing (first route has ``lr``): Request-URI = remote target,
         Route = route set. Strict routing: Request-URI = first route's URI,
-        Route = the rest plus the remote target.
+        Route = the rest plus the remote target. ValueError when there is no remote target.
         """
+        if self.remote_target is None:
+            raise _no_remote_target(self)
         if not self.route_set:
             return self.remote_target, []
         first = NameAddr.parse(self.route_set[0])
@@ -308,6 +310,8 @@ class Dialog:
     ) -> "Request":
         """A request inside this dialog (§12.2.1.1); ``cseq`` defaults to the next local CSeq.
 
+        ValueError when the dialog has no remote target: never a ``None`` Request-URI or Route.
+
         ``via_parsed``, when given, is ``[Via.parse(via)]`` (built by the caller from parsed parts).
         """
         routes: "list[str] | tuple[()]"
@@ -315,6 +319,8 @@ class Dialog:
             uri, routes = self.request_uri_and_routes()
         else:
             uri, routes = self.remote_target, ()
+            if uri is None:
+                raise _no_remote_target(self)
         seq = self.next_local_seq() if cseq is None else cseq
         from_to = self._from_to
         if from_to is None:
@@ -347,3 +353,11 @@ class Dialog:
         if body:
             headers.add("Content-Type", content_type or "application/sdp")
         return Request(method, uri, headers, body)
+
+
+def _no_remote_target(dialog: Dialog) -> ValueError:
+    """The error for a request in a dialog whose peer gave no Contact (§12.1.1, §12.1.2)."""
+    # A UA core must not create such a dialog (the UAC discards the response, see
+    # simsip.sip.ua.NO_CONTACT_REASON): a request built anyway would carry a None target.
+    return ValueError(f"{dialog.name} has no remote target: its peer sent no Contact "
+                      "(RFC 3261 §12.1.1, §12.1.2)")

@@ -82,7 +82,9 @@ AppEvent kinds and their ``detail`` keys:
   CANCEL sent, Timer B or 408, other 3xx-6xx),
   ``final_code`` (the INVITE's final status, 408 for a timeout), ``by``
   ("local", "remote" or None), ``reason``.
-* ``"discarded"``: a message dropped on purpose. detail: ``reason``.
+* ``"discarded"``: a message dropped on purpose. detail: ``reason``. Among them a 1xx
+  with a To tag or a 2xx to the initial INVITE that would create a dialog but has no
+  Contact (:data:`NO_CONTACT_REASON`): it creates no dialog and gets no ACK or PRACK.
 * ``"app-error"``: an application call that did not fit. detail: ``reason``.
 
 StartTimer labels of the core (transaction timers use the RFC letters, see
@@ -150,6 +152,7 @@ __all__ = [
     "UAOptions",
     "UserAgentCore",
     "RELIABILITY_FAILURE_REASON",
+    "NO_CONTACT_REASON",
     "RELIABLE_1XX_TRANSITIONS",
     "RELIABLE_1XX_INITIAL",
     "Rel1xxState",
@@ -175,6 +178,11 @@ _SDP_ACCEPTED: Final = frozenset((SDP, "application/*", "*/*"))
 RSEQ_MAX_START: Final = 2**31 - 1
 MAX_REDIRECTS: Final = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
 MAX_AUTH_TRIES: Final = 4  # one answer per challenging realm along the path (RFC 3665 §3.3: two)
+# RFC 3261 §12.1.1: the UAS MUST put a Contact in a response that creates a dialog; §12.1.2: the
+# UAC takes the remote target from it. Without one the dialog could address no request (ACK,
+# PRACK, BYE), so the UAC discards such a response as malformed (as §8.1.3.3 does a response
+# with two Vias): as if it never came, the UAS retransmits it and then gives up.
+NO_CONTACT_REASON: Final = "no Contact in a response creating a dialog (RFC 3261 §12.1.1)"
 
 
 def simple_sdp(user: str, host: str, session_id: int, version: int = 1) -> bytes:
@@ -1264,6 +1272,8 @@ class UserAgentCore:
             dialog = call.dialogs.get(to_tag)
             if dialog is None and uac.final_code is None and not uac.reinvite:
                 dialog = Dialog.from_uac(uac.request, response, states=self.layer.states)
+                if dialog.remote_target is None:
+                    return actions + [AppEvent("discarded", cid, response, {"reason": NO_CONTACT_REASON})]
                 call.dialogs[to_tag] = dialog
                 actions += dialog.feed(DialogEvent.PROVISIONAL)
         if reliable and dialog is not None and self._config.supports_100rel:
@@ -1308,6 +1318,14 @@ class UserAgentCore:
             message = SendMessage(entry[0], self._dialog_destination(dialog), retransmission=entry[1])
             entry[1] += 1
             return [message]
+        created = dialog is None and not uac.reinvite
+        if created:
+            # §13.2.2.4: a 2xx of no dialog yet constructs one (§12.1.2); first, so that one the
+            # UAC discards (no Contact) leaves the INVITE waiting for its final response.
+            dialog = Dialog.from_uac(uac.request, response, states=self.layer.states)
+            if dialog.remote_target is None:
+                return [AppEvent("discarded", cid, response, {"reason": NO_CONTACT_REASON})]
+            call.dialogs[to_tag] = dialog
         actions: list[Action] = []
         first_final = uac.final_code is None
         if first_final:
@@ -1318,10 +1336,7 @@ class UserAgentCore:
                 return [AppEvent("discarded", cid, response, {"reason": "2xx to re-INVITE for unknown dialog"})]
             dialog.refresh_target(response)
         else:
-            if dialog is None:
-                dialog = Dialog.from_uac(uac.request, response, states=self.layer.states)
-                call.dialogs[to_tag] = dialog
-            else:
+            if not created:
                 dialog.refresh_from_2xx(response)
             actions += dialog.feed(DialogEvent.SUCCESS)
             fork = uac.first_2xx_tag is not None and uac.first_2xx_tag != to_tag

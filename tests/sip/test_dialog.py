@@ -90,6 +90,18 @@ def test_no_route_set_goes_to_remote_target_rfc3261_12_2_1_1() -> None:
     assert bye.headers.get_all("Route") == [] and str(d.next_hop()) == "sip:bob@client.biloxi.example.com"
 
 
+
+@pytest.mark.parametrize("rr", [[], RR, ["<sip:ss2.biloxi.example.com;lr>", "<sip:strict.atlanta.example.com>"]],
+                         ids=["no route set", "loose", "strict"])
+def test_no_remote_target_builds_no_request_rfc3261_12_1_2(rr: list[str]) -> None:
+    """RFC 3261 §12.1.1/§12.1.2: a 2xx without Contact leaves no remote target: never a None R-URI or Route."""
+    d = Dialog.from_uac(invite(), reply(invite(rr), 200, "314159", rr))
+    assert d.remote_target is None
+    with pytest.raises(ValueError, match=r"no remote target: its peer sent no Contact \(RFC 3261 §12\.1\.1"):
+        d.build_request("BYE", "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKbye3")
+    with pytest.raises(ValueError, match="no remote target"):
+        d.request_uri_and_routes()
+
 def test_remote_cseq_order_rfc3261_12_2_2() -> None:
     """RFC 3261 §12.2.2: lower CSeq -> reject (500); ACK and CANCEL are not checked."""
     d = Dialog.from_uas(invite(), "314159")

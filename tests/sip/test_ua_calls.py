@@ -15,8 +15,9 @@ pytest.importorskip("simsip.sip.codes")
 from corehelp import Net, answer_on, dial, doubling_times, drop_first, established, make_ua, pair  # noqa: E402
 
 from simsip.sip.auth import DigestAuthenticator  # noqa: E402
-from simsip.sip.events import Address, Transport  # noqa: E402
-from simsip.sip.message import make_response  # noqa: E402
+from simsip.sip.events import Address, AppEvent, SendMessage, Transport  # noqa: E402
+from simsip.sip.message import Response, make_response, parse  # noqa: E402
+from simsip.sip.ua import NO_CONTACT_REASON  # noqa: E402
 
 
 # ------------------------------------------------------------ 2xx reliability
@@ -66,6 +67,92 @@ def test_callee_bye_waits_for_ack_rfc3261_15() -> None:
     net.run(until=5.0)
     assert net.times("bob", "BYE") == [0.53]  # sent when the retransmitted ACK arrived
 
+
+
+# ------------------------------------------------ dialog-creating responses without Contact
+
+
+class WithoutContact:
+    """A UAS core whose responses with a code in ``codes`` lose their Contact (a UAS breaking §12.1.1)."""
+
+    def __init__(self, core: Any, codes: set[int]) -> None:
+        self.core, self.codes = core, codes
+
+    def _strip(self, actions: list) -> list:
+        for action in actions:
+            if isinstance(action, SendMessage) and isinstance(action.message, Response) \
+                    and action.message.status in self.codes:
+                action.message.headers.remove("Contact")
+        return actions
+
+    def receive(self, now: float, message: Any, source: Address) -> list:
+        return self._strip(self.core.receive(now, message, source))
+
+    def timer_fired(self, now: float, name: str) -> list:
+        return self._strip(self.core.timer_fired(now, name))
+
+    def respond(self, now: float, call_id: str, code: int, **kwargs: Any) -> list:
+        return self._strip(self.core.respond(now, call_id, code, **kwargs))
+
+
+@pytest.mark.parametrize(("code", "record_route", "reliable"), [
+    (200, None, False),
+    (200, "<sip:p1.example.com;lr>", False),
+    (200, "<sip:p1.example.com>", False),  # strict routing: the remote target would be the last Route
+    (180, None, False),
+    (183, None, True),
+])
+def test_dialog_creating_response_without_contact_is_discarded_rfc3261_12_1_1(
+        code: int, record_route: str | None, reliable: bool) -> None:
+    """RFC 3261 §12.1.1: a 1xx with To tag or 2xx lacking the Contact §12.1.2 takes the remote target from.
+
+    The UAC discards it: no dialog, no ACK or PRACK (so never a None Request-URI or Route <None>).
+    """
+    alice = make_ua("alice", 1)
+    call_id, actions = alice.invite(0.0, "sip:bob@bob", require_100rel=reliable or None)
+    invite = next(a.message for a in actions if isinstance(a, SendMessage))
+    response = make_response(invite, code, to_tag="bobtag")
+    if record_route is not None:
+        response.headers.add("Record-Route", record_route)
+    if reliable:
+        response.headers.add("Require", "100rel")
+        response.headers.add("RSeq", "1")
+    response = parse(bytes(response))
+    actions = alice.receive(0.1, response, Address("bob"))
+    assert not [a for a in actions if isinstance(a, SendMessage)]
+    assert [a for a in actions if isinstance(a, AppEvent)] == [
+        AppEvent("discarded", call_id, response, {"reason": NO_CONTACT_REASON})]
+    assert alice.calls[call_id].dialogs == {} and alice.calls[call_id].final_code is None
+
+
+def test_2xx_without_contact_is_never_acked_so_the_uas_gives_up_rfc3261_13_3_1_4() -> None:
+    """RFC 3261 §12.1.1 and §13.3.1.4, end to end: the UAS retransmits its Contact-less 2xx to 64*T1, then BYE.
+
+    The UAC discards the 180 and every copy of the 200 (no early dialog, no ACK), and
+    answers the BYE 481: it has no dialog the BYE could belong to.
+    """
+    alice, bob = make_ua("alice", 1), WithoutContact(make_ua("bob", 2), {180, 200})
+    net = Net({"alice": alice, "bob": bob})
+    call_id = dial(net, alice, bob, [(0.0, 180, {}), (1.0, 200, {})])
+    net.run(until=40.0)
+    assert net.sends("alice", "ACK") == []
+    oks = [s for s in net.sends("bob", "200") if s.message.cseq.method == "INVITE"]
+    assert len(oks) == 11 and round(oks[-1].t, 3) == 32.51
+    assert [e.detail for e in net.app("alice", "discarded")] == [{"reason": NO_CONTACT_REASON}] * 12
+    assert net.app("alice", "response") == [] and alice.calls[call_id].dialogs == {}
+    assert [(s.node, s.label) for s in net.sent[-2:]] == [("bob", "BYE"), ("alice", "481")]
+    assert net.app("bob", "call-ended")[0].detail["reason"] == "BYE sent"
+
+
+def test_2xx_without_contact_in_an_early_dialog_keeps_its_target_rfc3261_12_2_1_2() -> None:
+    """RFC 3261 §12.2.1.2 ("if present"): a Contact-less 2xx of a dialog a 1xx created is ACKed to that 1xx's Contact."""
+    alice, bob = make_ua("alice", 1), WithoutContact(make_ua("bob", 2), {200})
+    net = Net({"alice": alice, "bob": bob})
+    dial(net, alice, bob, [(0.0, 180, {}), (1.0, 200, {})])
+    net.run(until=2.0)
+    (ack,) = net.sends("alice", "ACK")
+    assert str(ack.message.uri) == str(net.sends("bob", "180")[0].message.contacts[0].uri)
+    assert net.app("alice", "discarded") == []
 
 # ------------------------------------------------------------------ CANCEL
 
