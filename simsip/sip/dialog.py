@@ -45,6 +45,12 @@ def new_tag(rng: random.Random) -> str:
     return "%08x" % rng.getrandbits(32)
 
 
+def _only_line(message: "Request | Response", key: str) -> str | None:
+    """The text of the one From or To line of ``message`` (its typed value was read: there is exactly one)."""
+    lines = message.headers._lines(key)  # _lines, not get: the key is known (no name lookup)
+    return lines[0] if len(lines) == 1 else None
+
+
 class DialogState(enum.Enum):
     """RFC 5407 §2 dialog states."""
 
@@ -217,8 +223,8 @@ class Dialog:
             states=states,
         )
         dialog._call_id_parsed = [dialog.call_id]  # read by .call_id: a valid Call-ID
-        dialog._local_line = request.headers.get("From")  # the one line of from_ (read above)
-        dialog._remote_line = response.headers.get("To")
+        dialog._local_line = _only_line(request, "from")
+        dialog._remote_line = _only_line(response, "to")
         return dialog
 
     @classmethod
@@ -241,8 +247,8 @@ class Dialog:
             states=states,
         )
         dialog._call_id_parsed = [dialog.call_id]  # read by .call_id: a valid Call-ID
-        dialog._local_line = request.headers.get("To")  # the one line of to (read above)
-        dialog._remote_line = request.headers.get("From")
+        dialog._local_line = _only_line(request, "to")
+        dialog._remote_line = _only_line(request, "from")
         return dialog
 
     def refresh_from_2xx(self, response: "Response") -> None:
