@@ -292,8 +292,8 @@ class Headers:
             given_values = None if given is None else given.get(key)
             if given_values is not None:
                 typed[key] = given_values
-            elif key in _PARSERS:
-                parsed = _parse_line_quiet(key, value)
+            else:
+                parsed = _parse_line_quiet(key, value)  # None too for a header without a grammar
                 if parsed is not None:
                     typed[key] = parsed
         return Headers(_items=lines, _typed=typed, _index=index)
