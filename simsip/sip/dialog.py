@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Final
 
 from simsip.sip.events import StateChange
 
-from simsip.sip.message import Headers, NameAddr, Request
+from simsip.sip.message import Headers, NameAddr, Request, tagged_name_addr
 
 if TYPE_CHECKING:
     from simsip.sip.message import URI, Response, Via
@@ -43,6 +43,12 @@ def new_tag(rng: random.Random) -> str:
     """A new From/To tag: 32 random bits in hex (RFC 3261 §19.3 asks for at least 32)."""
     # "%08x" rather than an f-string format spec, which compiled code runs through str.format.
     return "%08x" % rng.getrandbits(32)
+
+
+def _only_line(message: "Request | Response", key: str) -> str | None:
+    """The text of the one From or To line of ``message`` (its typed value was read: there is exactly one)."""
+    lines = message.headers._lines(key)  # _lines, not get: the key is known (no name lookup)
+    return lines[0] if len(lines) == 1 else None
 
 
 class DialogState(enum.Enum):
@@ -146,6 +152,10 @@ class Dialog:
         # name, and (on first use) the From and To values of our requests.
         self._name = f"dialog {call_id};{local_tag};{remote_tag}"
         self._from_to: tuple[str, str] | None = None
+        # The From/To lines local_uri and remote_uri were parsed from (None: not known), so that
+        # their text with our tags is rendered once per line prefix (tagged_name_addr).
+        self._local_line: str | None = None
+        self._remote_line: str | None = None
         self._given: dict[str, list] = {}  # header key -> parsed values given to Headers._known (set with _from_to)
 
     @property
@@ -213,6 +223,8 @@ class Dialog:
             states=states,
         )
         dialog._call_id_parsed = [dialog.call_id]  # read by .call_id: a valid Call-ID
+        dialog._local_line = _only_line(request, "from")
+        dialog._remote_line = _only_line(response, "to")
         return dialog
 
     @classmethod
@@ -235,6 +247,8 @@ class Dialog:
             states=states,
         )
         dialog._call_id_parsed = [dialog.call_id]  # read by .call_id: a valid Call-ID
+        dialog._local_line = _only_line(request, "to")
+        dialog._remote_line = _only_line(request, "from")
         return dialog
 
     def refresh_from_2xx(self, response: "Response") -> None:
@@ -324,16 +338,16 @@ class Dialog:
         seq = self.next_local_seq() if cseq is None else cseq
         from_to = self._from_to
         if from_to is None:
-            from_to = self._from_to = (str(self.local_uri.with_tag(self.local_tag)),
-                                       str(self.remote_uri.with_tag(self.remote_tag)))
+            from_text, from_parsed = tagged_name_addr(self.local_uri, self._local_line, self.local_tag)
+            to_text, to_parsed = tagged_name_addr(self.remote_uri, self._remote_line, self.remote_tag)
+            from_to = self._from_to = (from_text, to_text)
             # The parsed values every request of the dialog carries, parsed once here
             # (what Headers' line memo would give; one that does not parse is left for the reader).
-            self._given = {} if self._call_id_parsed is None else {"call-id": self._call_id_parsed}
-            for key, text in (("from", from_to[0]), ("to", from_to[1])):
-                try:
-                    self._given[key] = [NameAddr.parse(text)]  # a From/To line holds one value
-                except Exception:
-                    pass
+            given = self._given = {} if self._call_id_parsed is None else {"call-id": self._call_id_parsed}
+            if from_parsed is not None:
+                given["from"] = [from_parsed]  # a From/To line holds one value
+            if to_parsed is not None:
+                given["to"] = [to_parsed]
         # The header list in one go (what one add per line builds); the caller's
         # Via with its fresh branch comes parsed (via_parsed), not through the memo.
         lines = [("via", "Via", via), ("max-forwards", "Max-Forwards", "70")]

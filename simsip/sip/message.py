@@ -292,8 +292,8 @@ class Headers:
             given_values = None if given is None else given.get(key)
             if given_values is not None:
                 typed[key] = given_values
-            elif key in _PARSERS:
-                parsed = _parse_line_quiet(key, value)
+            else:
+                parsed = _parse_line_quiet(key, value)  # None too for a header without a grammar
                 if parsed is not None:
                     typed[key] = parsed
         return Headers(_items=lines, _typed=typed, _index=index)
@@ -617,6 +617,56 @@ def name_addr_with_tag(prefix: str, tag: str) -> "NameAddr | None":
     params = base.params.copy()
     params["tag"] = tag
     return NameAddr(base.display, base.uri, params)
+
+
+# A From/To prefix (see above) -> str() of its parse, which has no tag (None: it does not
+# parse, has a tag, or does not render). Bounded: cleared when full.
+_RENDERED_PREFIXES: Final["dict[str, str | None]"] = {}
+
+
+def _rendered_prefix(prefix: str) -> str | None:
+    """Render and remember the parse of a From/To prefix (None: see _RENDERED_PREFIXES)."""
+    base = _NAME_ADDR_PREFIXES[prefix] if prefix in _NAME_ADDR_PREFIXES else _name_addr_prefix(prefix)
+    rendered: str | None = None
+    if base is not None and "tag" not in base.params:
+        try:
+            rendered = str(base)
+        except ValueError:  # a display name with CR or LF: rendering the whole value raises too
+            pass
+    if len(_RENDERED_PREFIXES) >= _PREFIXES_MAX:
+        _RENDERED_PREFIXES.clear()
+    _RENDERED_PREFIXES[prefix] = rendered
+    return rendered
+
+
+def tagged_name_addr(value: "NameAddr", line: str | None, tag: str) -> "tuple[str, NameAddr | None]":
+    """``str(value.with_tag(tag))`` and its parse (None: does not parse), ``value`` being the parse of ``line``.
+
+    A dialog's From and To (RFC 3261 §12.2.1.1) are the From/To of the request
+    or response that made it with our or the peer's tag. ``line`` is that
+    header's text (None: unknown); the part before its trailing ``;tag=`` is
+    rendered once per prefix text, not once per dialog, and the tagged value
+    built from the memoised parse of the rendering, as ``NameAddr.parse`` would.
+    """
+    rendered: str | None = None
+    if line is not None and tag and _is_token(tag):  # (a tag-less From gives a None tag to a Dialog)
+        s = line.strip(" \t")
+        # the prefix NameAddr.parse(line) parsed: before a trailing token tag, else the whole value
+        i = s.rfind(";tag=")
+        prefix = s[:i] if i > 0 and _is_token(s[i + 5 :]) else s
+        rendered = _RENDERED_PREFIXES[prefix] if prefix in _RENDERED_PREFIXES else _rendered_prefix(prefix)
+    if rendered is not None:
+        # With no tag in the prefix, the tag is the last parameter of value.with_tag(tag).
+        text = f"{rendered};tag={tag}"
+        parsed = name_addr_with_tag(rendered, tag)
+        if parsed is not None:
+            return text, parsed
+    else:
+        text = str(value.with_tag(tag))
+    try:
+        return text, NameAddr.parse(text)
+    except Exception:
+        return text, None
 
 
 def via_with_branch(prefix: str, branch: str) -> "Via | None":
