@@ -1225,8 +1225,7 @@ class _Message:
             lines = index[key]
             if len(lines) == 1:
                 # Memoised per (key, line): the list is shared with the line cache, read-only.
-                hit = _LINE_CACHE[key].get(lines[0])
-                cached = _parse_line(key, lines[0]) if hit is None else hit
+                cached = _parse_line(key, lines[0])
             else:
                 cached = []
                 for value in lines:
