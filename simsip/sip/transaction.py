@@ -1100,18 +1100,10 @@ class TransactionLayer:
 
     def timer_fired(self, now: float, name: str) -> list[Action]:
         """Route a timer firing to its transaction (stale names give [])."""
-        parts = name.rsplit("/", 1)  # transaction id, timer letter
-        tx = self._by_id.get(parts[0])
+        tx = self._by_id.get(name.rsplit("/", 1)[0])  # the transaction id before "/letter"
         if tx is None:
             return []
-        # tx.timer_fired(now, name), without the extra call.
-        letter = parts[-1]
-        pending = tx._pending
-        timer = pending.get(letter)
-        if timer is None or timer.name != name:
-            return []  # cancelled or stale
-        del pending[letter]
-        return tx._fire(now, letter, timer, [])
+        return tx.timer_fired(now, name)
 
     def transport_error(self, now: float, transaction: Transaction) -> list[Action]:
         """Tell ``transaction`` its transport failed."""
