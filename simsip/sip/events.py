@@ -47,12 +47,12 @@ class Address:
 # dataclasses, and never changed once built. They are not ``frozen=True``
 # only because a frozen dataclass pays an ``object.__setattr__`` per field on
 # every construction, and several are built per simulated message. For the
-# same reason each writes the ``__init__`` @dataclass would generate (which
-# @dataclass then keeps): in the mypyc build the generated one stays
+# same reason each writes its own ``__init__`` (``init=False``; the defaults
+# live there only): in the mypyc build the one @dataclass generates stays
 # interpreted Python, about five times slower than a compiled one.
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class SendMessage:
     """Hand ``message`` to the transport for ``destination``.
 
@@ -65,19 +65,19 @@ class SendMessage:
     # Compared but not hashed: a Request or Response is mutable and unhashable.
     message: "Request | Response" = field(hash=False)
     destination: Address
-    retransmission: int = 0
-    timer: str | None = None
+    retransmission: int
+    timer: str | None
 
     def __init__(self, message: "Request | Response", destination: Address, retransmission: int = 0,
                  timer: str | None = None) -> None:
-        """The fields in order (what @dataclass would generate; see above)."""
+        """The fields in order, with their defaults (see above)."""
         self.message = message
         self.destination = destination
         self.retransmission = retransmission
         self.timer = timer
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class StartTimer:
     """Arm (or re-arm, replacing any pending one) the timer ``name`` to fire after ``delay`` s.
 
@@ -87,46 +87,46 @@ class StartTimer:
 
     name: str
     delay: float
-    label: str = ""
-    call_id: str | None = None
+    label: str
+    call_id: str | None
 
     def __init__(self, name: str, delay: float, label: str = "", call_id: str | None = None) -> None:
-        """The fields in order (what @dataclass would generate; see above)."""
+        """The fields in order, with their defaults (see above)."""
         self.name = name
         self.delay = delay
         self.label = label
         self.call_id = call_id
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class CancelTimer:
     """Disarm the timer ``name`` if it is pending."""
 
     name: str
 
     def __init__(self, name: str) -> None:
-        """The field (what @dataclass would generate; see above)."""
+        """The field (see above)."""
         self.name = name
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class StateChange:
     """A transaction or dialog changed state (for traces, ladders and teaching)."""
 
     machine: str  # e.g. "INVITE client z9hG4bK77" or "dialog <id>"
     old: str
     new: str
-    call_id: str | None = None
+    call_id: str | None
 
     def __init__(self, machine: str, old: str, new: str, call_id: str | None = None) -> None:
-        """The fields in order (what @dataclass would generate; see above)."""
+        """The fields in order, with their defaults (see above)."""
         self.machine = machine
         self.old = old
         self.new = new
         self.call_id = call_id
 
 
-@dataclass(slots=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class AppEvent:
     """Something the application (a scenario behaviour) may react to.
 
@@ -147,12 +147,12 @@ class AppEvent:
 
     kind: str
     call_id: str
-    message: "Request | Response | None" = field(default=None, hash=False)
-    detail: dict[str, Any] = field(default_factory=dict, hash=False)
+    message: "Request | Response | None" = field(hash=False)
+    detail: dict[str, Any] = field(hash=False)
 
     def __init__(self, kind: str, call_id: str, message: "Request | Response | None" = None,
                  detail: dict[str, Any] | None = None) -> None:
-        """The fields in order, ``detail`` a new dict when not given (what @dataclass would generate)."""
+        """The fields in order, with their defaults (``detail`` a new dict when not given; see above)."""
         self.kind = kind
         self.call_id = call_id
         self.message = message

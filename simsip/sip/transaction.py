@@ -113,7 +113,7 @@ _Transition = tuple[enum.Enum, dict, Optional[Callable[..., None]], str, str, bo
 # ------------------------------------------------------------------ TU events
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True, eq=False, init=False)  # its own __init__: see the actions in events.py
 class TUEvent:
     """What a transaction hands up to its transaction user (never to the driver).
 
@@ -132,12 +132,12 @@ class TUEvent:
 
     kind: str
     transaction: "Transaction | None"
-    message: "Request | Response | None" = None
-    timer: str | None = None
+    message: "Request | Response | None"
+    timer: str | None
 
     def __init__(self, kind: str, transaction: "Transaction | None", message: "Request | Response | None" = None,
                  timer: str | None = None) -> None:
-        """The fields in order: what @dataclass would generate, compiled (see :mod:`simsip.sip.events`)."""
+        """The fields in order, with their defaults (see :mod:`simsip.sip.events`)."""
         self.kind = kind
         self.transaction = transaction
         self.message = message
