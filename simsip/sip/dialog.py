@@ -238,7 +238,9 @@ class Dialog:
             remote_tag=from_.tag or "",
             local_uri=request.to,
             remote_uri=from_,
-            remote_target=contacts[0].uri if contacts else None,
+            # An RFC 2543 INVITE may lack Contact, and must still be accepted (RFC 4475 §3.4.1);
+            # RFC 2543 callees then address later requests to the From URI.
+            remote_target=contacts[0].uri if contacts else from_.uri,
             route_set=list(request.headers.get_all("Record-Route")),
             local_seq=None,
             remote_seq=request.cseq.seq,

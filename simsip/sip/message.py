@@ -796,9 +796,12 @@ class NameAddr:
         return self.params.get("tag")  # one lookup (a valueless parameter is None too)
 
     def with_tag(self, tag: str) -> "NameAddr":
-        """A copy with ``tag`` set."""
+        """A copy with ``tag`` set; an empty ``tag`` is the null tag of an RFC 2543 peer (RFC 3261 §12.1.1): none."""
         params = dict(self.params)
-        params["tag"] = tag
+        if tag:
+            params["tag"] = tag
+        elif "tag" in params:
+            del params["tag"]
         return NameAddr(self.display, self.uri, params)
 
     @property

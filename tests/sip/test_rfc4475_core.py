@@ -138,6 +138,30 @@ def test_inv2543_can_be_answered_rfc4475_3_4_1(conformance_dir) -> None:
     assert not [a for a in again if isinstance(a, AppEvent)]
 
 
+def test_inv2543_call_can_be_hung_up_by_the_callee_rfc4475_3_4_1(conformance_dir) -> None:
+    """RFC 4475 §3.4.1: the RFC 2543 INVITE has no Contact and no From tag, and its call can still end.
+
+    The callee's BYE goes to the From URI (RFC 2543's target when there is no Contact),
+    through the strict-routing Record-Route (RFC 3261 §12.2.1.1: first route in the
+    Request-URI, remote target as the last Route), with a To without tag: the remote tag
+    is null (RFC 3261 §12.1.1), so there is none to copy (§12.2.1.1).
+    """
+    text = (conformance_dir / "rfc4475" / "inv2543.dat").read_bytes()
+    invite = parse(text)
+    ua = UserAgentCore("ua", "ua.example.com", rng=random.Random(1))
+    ua.receive(0.0, invite, Address("192.0.2.1"))
+    ok = [a.message for a in ua.respond(0.1, invite.call_id, 200) if isinstance(a, SendMessage)][0]
+    ack = text.split(b"\r\n\r\n")[0].replace(b"INVITE sip:", b"ACK sip:").replace(b"56 INVITE", b"56 ACK")
+    ack = ack.replace(b"To: sip:+16505552222@ss1.example.net;user=phone", f"To: {ok.headers.get('To')}".encode())
+    ua.receive(0.2, parse(ack.replace(b"Content-Type: application/sdp", b"Content-Length: 0")
+                                  + b"\r\n\r\n"), Address("192.0.2.1"))
+    (bye,) = [a.message for a in ua.hangup(0.3, invite.call_id) if isinstance(a, SendMessage)]
+    assert str(bye.uri) == "sip:UserB@example.com;maddr=ss1.example.com"
+    assert bye.headers.get_all("Route") == ["<sip:+13035551111@ift.client.example.net;user=phone>"]
+    assert bye.headers.get("To") == "<sip:+13035551111@ift.client.example.net;user=phone>"
+    assert bye.to.tag is None and bye.from_.tag == ok.to.tag and bye.call_id == invite.call_id
+
+
 def test_no_torture_message_crashes_the_core(conformance_dir) -> None:
     """RFC 4475 §1: whatever parses must not crash the UA core (all 49 + the extra)."""
     for path in sorted((conformance_dir / "rfc4475").rglob("*.dat")):
