@@ -856,13 +856,14 @@ class Via:
         branch: str | None = None,
         protocol: str = "SIP/2.0",
     ) -> None:
-        """Build a Via; ``branch=`` is a shortcut for ``params["branch"]``."""
+        """Build a Via (it keeps ``params``); ``branch=`` sets ``params["branch"]`` in a copy of ``params``."""
         self.transport = transport
         self.host = host
         self.port = port
+        if branch is not None:  # a copy: the caller's dict may be another Via's
+            params = {} if params is None else dict(params)
+            params["branch"] = branch
         self.params: dict[str, str | None] = {} if params is None else params
-        if branch is not None:
-            self.params["branch"] = branch
         self.protocol = protocol
 
     @classmethod

@@ -202,6 +202,15 @@ def test_node_names_with_underscores_are_host_names() -> None:
             URI.parse(bad)
 
 
+def test_via_branch_shortcut_leaves_the_given_params_alone() -> None:
+    """``Via(..., params, branch=b)`` sets the branch (RFC 3261 §8.1.1.7) in its own copy of ``params``."""
+    params: dict[str, str | None] = {"rport": None}
+    via = Via("UDP", "alice", 5060, params, branch="z9hG4bK1")
+    assert str(via) == "SIP/2.0/UDP alice:5060;rport;branch=z9hG4bK1"
+    assert params == {"rport": None}
+    assert str(Via("UDP", "bob", None, params, branch="z9hG4bK2")) == "SIP/2.0/UDP bob;rport;branch=z9hG4bK2"
+
+
 def test_typed_values_can_be_added_directly() -> None:
     """Headers.add stores str() of a typed value, so cores need not call str themselves."""
     h = Headers()
