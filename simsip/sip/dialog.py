@@ -207,6 +207,9 @@ class Dialog:
         route_set = list(reversed(response.headers.get_all("Record-Route")))
         contacts = response.contacts
         from_, to = request.from_, response.to
+        if not from_.tag:  # one error in both builds (compiled, a None local_tag was a TypeError)
+            raise ValueError(f"no dialog from a request whose From has no tag (RFC 3261 §8.1.1.3): "
+                             f"{request.headers.get('From')}")
         # Dialog(...), not cls(...): compiled, a direct native call instead of a keyword call of the type.
         dialog = Dialog(
             call_id=request.call_id,

@@ -45,6 +45,17 @@ def uac_dialog(rr: list[str]) -> Dialog:
     return Dialog.from_uac(request, ok)
 
 
+def test_uac_dialog_needs_a_tagged_from_rfc3261_8_1_1_3() -> None:
+    """RFC 3261 §8.1.1.3: a UAC's From carries a tag, its local tag (§12.1.2); without one no dialog is made."""
+    request = invite()
+    request.headers.set("From", "Alice <sip:alice@atlanta.example.com>")
+    ok = reply(request, 200, "314159", [])
+    ok.headers.add("Contact", "<sip:bob@client.biloxi.example.com>")
+    with pytest.raises(ValueError, match=r"^no dialog from a request whose From has no tag \(RFC 3261 §8\.1\.1\.3\): "
+                                         r"Alice <sip:alice@atlanta\.example\.com>$"):
+        Dialog.from_uac(request, ok)
+
+
 def test_uac_dialog_state_from_2xx_rfc3261_12_1_2() -> None:
     """RFC 3261 §12.1.2: route set = Record-Route reversed, remote target = Contact, local CSeq = INVITE's."""
     d = uac_dialog(RR)
