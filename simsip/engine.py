@@ -1185,6 +1185,8 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
         raise ValueError(f"unknown trace level {trace!r} (expected one of {', '.join(TRACE_LEVELS)})")
     if runs < 1:
         raise ValueError("runs must be >= 1")
+    if until is not None and not until > 0:  # not "<= 0": NaN is no stop time either
+        raise ValueError(f"until must be a time after 0 s, got {until!r}")
     if not isinstance(scenario, m.Scenario):
         scenario = load(scenario, params)
     elif params:

@@ -36,9 +36,12 @@ def parse_until(until: str | None) -> float | None:
     if until is None:
         return None
     try:
-        return parse_duration(until)
+        stop = parse_duration(until)
     except ValueError as exc:
         raise fail(f"--until {exc}") from None
+    if stop <= 0:
+        raise fail(f"--until {until!r}: the runs stop at a time after 0 s (e.g. 30s)")
+    return stop
 
 
 @main.command("run")

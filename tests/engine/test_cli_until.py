@@ -65,3 +65,22 @@ def test_bad_until_is_a_usage_error(endless: Path, command: str) -> None:
     code, out = _invoke(command, str(endless), "--until", "soon")
     assert code == 2
     assert "--until 'soon' is not a duration" in out
+
+
+@pytest.mark.parametrize("command", ["run", "ladder", "explain"])
+@pytest.mark.parametrize("until", ["0s", "0ms", "0"])
+def test_until_at_zero_is_a_usage_error(endless: Path, command: str, until: str) -> None:
+    """`--until 0s` would stop before anything happens: exit 2 with the option named, no traceback."""
+    code, out = _invoke(command, str(endless), "--until", until)
+    assert code == 2
+    assert out.strip().splitlines()[-1] == (
+        f"simsip: error: --until '{until}': the runs stop at a time after 0 s (e.g. 30s)")
+
+
+@pytest.mark.parametrize("until", [0, -1.0, float("nan")])
+def test_run_until_must_be_after_zero(endless: Path, until: float) -> None:
+    """simsip.run(until=...) takes a time after 0 s; NaN, which compares false to every time, is refused too."""
+    import simsip
+
+    with pytest.raises(ValueError, match=r"^until must be a time after 0 s, got "):
+        simsip.run(simsip.load(endless), until=until)
