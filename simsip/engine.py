@@ -146,7 +146,7 @@ class _Environment(simpy.Environment):
 
     def __init__(self) -> None:
         """Time 0, nothing queued (the attributes ``simpy.Environment.__init__`` sets)."""
-        self._now = 0
+        self._now = 0.0  # SimPy starts at int 0; simsip's times are floats in both builds
         self._queue = []
         self._eid = count()
         self._active_proc = None

@@ -56,6 +56,7 @@ def test_run_environment_has_every_attribute_simpy_sets() -> None:
     bound = {"process", "timeout", "event", "all_of", "any_of"}
     assert set(vars(plain)) - bound == set(vars(cheap))
     assert (cheap.now, cheap.peek(), cheap.active_process) == (0, simpy.core.Infinity, None)
+    assert type(cheap.now) is float  # SimPy's int 0 would leak into times read before the first event
     fired = []
     cheap.timeout(1.5).callbacks.append(lambda e: fired.append(cheap.now))
     cheap.run()
