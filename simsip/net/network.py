@@ -335,6 +335,10 @@ class Network:
         # paths instead of working each out again in every run.
         self._origin: Network | None = None
         self._renewed: dict[Hop, Hop] = {}
+        # Links added so far; a fork keeps its topology's count from when it was made: a
+        # topology that has grown since routes over hops the fork does not have.
+        self._links_added = 0
+        self._origin_links = 0
         self._tcp: dict[tuple[str, str], _TcpConnection] = {}
         self.links: dict[str, tuple[Hop | None, Hop | None]] = {}
         # Wire sizes by message identity: a retransmission is the same object, rendered
@@ -372,6 +376,7 @@ class Network:
         net = Network(env, on_drop, self.routes)
         net._node_up = {node: True for node in self._node_up}
         net._origin = self
+        net._origin_links = self._links_added
         hops = net._hops
         renewed = net._renewed  # this network's hop -> the fork's
         for (key, hop), rng in zip(self._hops.items(), rngs):
@@ -421,15 +426,13 @@ class Network:
             hops.append(hop)
         pair = (hops[0], hops[1])
         self.links[link_name] = pair
+        self._links_added += 1
         self._graph = None
         self._paths.clear()
-        if self._origin is not None:
-            # A fork shares ``routes`` with its topology and every other run's fork: its own
-            # new link gets it routes of its own, and theirs stay as they were.
-            self.routes = {}
-            self._origin = None  # its paths are its own from now on
-        else:
-            self.routes.clear()
+        # Forks share ``routes`` with their topology: whichever of them grows gets routes of
+        # its own, and the others' stay as they were.
+        self.routes = {}
+        self._origin = None  # a fork's paths are its own from now on
         return pair
 
     def attach(self, node: str, receiver: Receiver) -> None:
@@ -462,6 +465,8 @@ class Network:
             return by_dst[dst]
         hops: tuple[Hop, ...] | None = None
         origin = self._origin
+        if origin is not None and origin._links_added != self._origin_links:
+            self._origin = origin = None  # the topology grew after this fork: route on the fork's own links
         if origin is not None:  # a fork: the topology's path, through this run's hops
             path = origin.path(src, dst)
             if path is not None:

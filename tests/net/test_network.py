@@ -228,6 +228,33 @@ def test_streams_per_direction_are_independent() -> None:
     assert results[0] == results[1]
 
 
+def test_a_fork_keeps_routing_on_its_own_links_after_its_topology_grows() -> None:
+    """A fork is the topology as it was when forked: a link added to the topology later is not in it.
+
+    The fork's paths must stay on its own hops (they were mapped through the topology's
+    paths, which now use a hop the fork does not have), and forks made afterwards see the new link.
+    """
+    slow, fast = HopSpec(delay=ConstantDelay(0.05)), HopSpec(delay=ConstantDelay(0.001))
+    topology = Network(simpy.Environment())
+    for a, b in (("a", "b"), ("b", "c")):
+        topology.add_link(a, b, slow, slow, random.Random(1), random.Random(2))
+
+    def fork() -> Network:
+        return topology.fork(simpy.Environment(), None, [random.Random(i) for i in range(6)])
+
+    before, other = fork(), fork()
+    assert [(h.src, h.dst) for h in other.path("a", "b")] == [("a", "b")]
+    topology.add_link("a", "c", fast, fast, random.Random(5), random.Random(6))
+    for net in (before, other):
+        assert [(h.src, h.dst) for h in net.path("a", "c")] == [("a", "b"), ("b", "c")]
+        assert net.path("a", "c")[0] is net.hop("a", "b")
+        assert [(h.src, h.dst) for h in net.path("c", "a")] == [("c", "b"), ("b", "a")]
+    after = fork()
+    for net in (after, topology):
+        assert [(h.src, h.dst) for h in net.path("a", "c")] == [("a", "c")]
+        assert net.path("a", "c")[0] is net.hop("a", "c")
+
+
 def test_a_link_added_to_one_fork_leaves_the_topology_and_other_forks_routing_alone() -> None:
     """DESIGN.md "Randomness and reproducibility": a run is a function of its own inputs only.
 
