@@ -54,7 +54,7 @@ from simsip.agents.proxy import ProxyAgent, RedirectAgent
 from simsip.agents.ua import Behaviours, CompiledHandler, Script, UAAgent
 from simsip.metrics import CallTable, NodeCounters, TraceEvent, make_sink, measure_stats, summarize
 from simsip.metrics.measures import RECORD_FIELDS
-from simsip.metrics.trace import TRACE_LEVELS
+from simsip.metrics.trace import check_trace_level
 from simsip.net.models import (
     BernoulliLoss,
     ConstantDelay,
@@ -1181,8 +1181,7 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
     pure function of (scenario, seed, r), so a batch starting at ``first_run``
     gives exactly those runs of a longer serial batch.
     """
-    if trace not in TRACE_LEVELS:
-        raise ValueError(f"unknown trace level {trace!r} (expected one of {', '.join(TRACE_LEVELS)})")
+    check_trace_level(trace)
     if runs < 1:
         raise ValueError("runs must be >= 1")
     if until is not None and not until > 0:  # not "<= 0": NaN is no stop time either

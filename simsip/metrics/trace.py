@@ -482,13 +482,18 @@ class FullSink(TraceSink):
         self.folder.feed(event)
 
 
+def check_trace_level(level: str) -> None:
+    """Raise ValueError naming the levels unless ``level`` is one of :data:`TRACE_LEVELS`."""
+    if level not in TRACE_LEVELS:
+        raise ValueError(f"unknown trace level {level!r} (expected one of {', '.join(TRACE_LEVELS)})")
+
+
 def make_sink(level: str = "off", run: int = 0, nodes: NodeCounters | None = None) -> TraceSink:
     """The sink for trace level ``"off"`` or ``"full"``; node counts go to ``nodes`` (new ones if None)."""
     if level == "off":
         return OffSink(run, nodes)
-    if level == "full":
-        return FullSink(run, nodes)
-    raise ValueError(f"unknown trace level {level!r} (expected one of {', '.join(TRACE_LEVELS)})")
+    check_trace_level(level)
+    return FullSink(run, nodes)
 
 
 # ------------------------------------------------------------------ JSONL

@@ -1,4 +1,4 @@
-"""`--until` on the per-run views (ladder, explain, pcap): a run that never ends can still be shown."""
+"""`--until` on the per-run views (ladder, explain, pcap) and the checks simsip.run makes of its arguments."""
 
 from __future__ import annotations
 
@@ -84,3 +84,15 @@ def test_run_until_must_be_after_zero(endless: Path, until: float) -> None:
 
     with pytest.raises(ValueError, match=r"^until must be a time after 0 s, got "):
         simsip.run(simsip.load(endless), until=until)
+
+
+@pytest.mark.parametrize(("keywords", "message"), [
+    ({"trace": "summary"}, r"^unknown trace level 'summary' \(expected one of off, full\)$"),
+    ({"runs": 0}, r"^runs must be >= 1$"),
+])
+def test_run_refuses_bad_arguments_before_loading(keywords: dict, message: str) -> None:
+    """simsip.run checks its own arguments first: a path that does not exist is never read."""
+    import simsip
+
+    with pytest.raises(ValueError, match=message):
+        simsip.run("no/such/scenario.sip", **keywords)
