@@ -9,7 +9,7 @@ expectation failed, 2 bad input (scenario, parameter or option).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -44,6 +44,16 @@ def fail(message: str) -> "click.exceptions.Exit":
     """Print a one-line error to stderr and return an Exit(2) to raise."""
     click.echo(f"simsip: error: {message}", err=True)
     return click.exceptions.Exit(EXIT_BAD_INPUT)
+
+
+def write_or_fail(option: str, path: object, what: str, write: Callable[[], None]) -> None:
+    """Run ``write`` (an atomic write of ``path``); an OSError is a one-line error naming the option (exit 2)."""
+    try:
+        write()
+    except OSError as exc:
+        # The pre-checks (a directory, a missing parent) cannot see every unwritable place: /proc, a
+        # read-only mount, a full disk. write_atomic has already removed its temp file.
+        raise fail(f"{option} {path}: cannot write {what}: {exc.strerror or exc}") from None
 
 
 @click.group(cls=SimsipGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from simsip.cli import EXIT_BAD_INPUT, EXIT_OK, fail, main
+from simsip.cli import EXIT_BAD_INPUT, EXIT_OK, fail, main, write_or_fail
 
 
 @main.command("convert")
@@ -43,5 +43,6 @@ def convert_command(file: str, surface: str, output: str | None) -> int:
         return EXIT_OK
     from simsip.experiment import write_atomic
 
-    write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_or_fail("-o", output, f"the {surface} scenario",
+                  lambda: write_atomic(output, lambda tmp: tmp.write_text(text, encoding="utf-8")))
     return EXIT_OK

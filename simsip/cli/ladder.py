@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import click
 
-from simsip.cli import fail, main
+from simsip.cli import fail, main, write_or_fail
 
 _TIME = re.compile(r"^\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>us|ms|s|min)?\s*$")
 _TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, None: 1.0}
@@ -127,10 +127,7 @@ def write_output(path: str, data: bytes | str, what: str) -> None:
     if not target.parent.is_dir():
         raise fail(f"-o {path}: directory {target.parent} does not exist")
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        write_atomic(target, lambda tmp: tmp.write_bytes(payload))
-    except OSError as exc:
-        raise fail(f"-o {path}: cannot write {what}: {exc.strerror or exc}") from None
+    write_or_fail("-o", path, what, lambda: write_atomic(target, lambda tmp: tmp.write_bytes(payload)))
 
 
 def run_options(func: Callable[..., Any]) -> Callable[..., Any]:

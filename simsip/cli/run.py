@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from simsip.cli import EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_OK, fail, main
+from simsip.cli import EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_OK, fail, main, write_or_fail
 from simsip.cli.ladder import parse_params
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h)?\s*")
@@ -88,7 +88,8 @@ def run_command(file: str, runs: int, seed: int, params: tuple[str, ...], fmt: s
         from simsip.experiment import write_atomic
         from simsip.metrics import write_jsonl
 
-        write_atomic(trace_file, lambda tmp: write_jsonl(result.trace, tmp))
+        write_or_fail("--trace", trace_file, "the trace",
+                      lambda: write_atomic(trace_file, lambda tmp: write_jsonl(result.trace, tmp)))
 
     out = sys.stdout
     if fmt == "json":

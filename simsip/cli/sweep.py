@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from simsip.cli import fail, main
+from simsip.cli import fail, main, write_or_fail
 
 # Measures shown in the table, with their column titles; the full set is in --out.
 TABLE_MEASURES = (
@@ -76,7 +76,7 @@ def sweep_command(
         with _progress_bar(show_progress, Path(file).name) as progress:
             result = sweep(file, params, runs=runs, seed=seed, executor=chosen, progress=progress)
         if out_path is not None:
-            result.save(out_path)
+            write_or_fail("--out", out_path, "the call table", lambda: result.save(out_path))
     except SweepError as exc:
         raise fail(str(exc)) from None
     except ScenarioError as exc:

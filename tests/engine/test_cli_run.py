@@ -108,6 +108,20 @@ def test_bad_input_exits_2_without_output(tmp_path: Path) -> None:
     assert not trace.exists()
 
 
+def test_unwritable_trace_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--trace where no file can be made (/proc, a read-only mount): one line, exit 2, no table."""
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    trace = tmp_path / "t.jsonl"
+    code, out, err = invoke("run", str(DIRECT), "--trace", str(trace))
+    assert (code, out, err) == (2, "", f"simsip: error: --trace {trace}: cannot write the trace: Permission denied\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_until_stops_the_clock() -> None:
     code, out, _ = invoke("run", str(DIRECT), "--until", "0.5s", "--format", "json")
     data = json.loads(out)

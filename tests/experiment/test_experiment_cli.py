@@ -104,6 +104,23 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
     assert code == 2 and "nope.sip: no such file" in stderr
 
 
+def test_unwritable_out_exits_2_with_one_line(scenario: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out where no file can be made (/proc, a read-only mount): one line, exit 2, no table."""
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    out = tmp_path / "calls.csv"
+    code, stdout, stderr = invoke("sweep", str(scenario), "--param", "loss=0%,5%", "--runs", "2",
+                                  "--executor", "serial", "--out", str(out))
+    assert (code, stdout, stderr) == (2, "", f"simsip: error: --out {out}: cannot write the call table: "
+                                             "Permission denied\n")
+    assert not out.exists()
+
+
 def test_ctrl_c_stops_the_workers_and_leaves_no_output(scenario: Path, tmp_path: Path) -> None:
     out = tmp_path / "calls.csv"
     process = subprocess.Popen(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from simsip.cli import main
@@ -139,3 +140,17 @@ def test_check_glob_with_directories_and_readme(tmp_path: Path) -> None:
     code, out, err = run("check", str(readme), str(tmp_path / "basic"), str(good))
     assert (code, err) == (0, "")
     assert out == f"{readme}: skipped (not a scenario)\n{good}: OK\n"
+
+
+def test_convert_unwritable_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-o where no file can be made (/proc, a read-only mount): one line, exit 2, nothing written."""
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    target = tmp_path / "x.yaml"
+    code, out, err = run("convert", str(DIRECT), "--to", "yaml", "-o", str(target))
+    assert (code, out, err) == (2, "", f"simsip: error: -o {target}: cannot write the yaml scenario: Permission denied\n")
+    assert list(tmp_path.iterdir()) == []
