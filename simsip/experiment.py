@@ -224,6 +224,15 @@ def parse_param_option(text: str) -> tuple[str, str]:
 
 def parse_axis(name: str, spec: str | float | Sequence[str | float]) -> ParamAxis:
     """Parse one axis: a list ``a,b``, a range ``start:stop:step``, ``log:a:b:n`` or one value."""
+    try:
+        return _parse_axis(name, spec)
+    except OverflowError:
+        # Values are exact fractions until they become floats; 1e400ms has no float.
+        raise SweepError(f"param {name}={spec}: a value too large to compute with (over 1e308)") from None
+
+
+def _parse_axis(name: str, spec: str | float | Sequence[str | float]) -> ParamAxis:
+    """:func:`parse_axis`, raising OverflowError for a value no float can hold."""
     if not _NAME.match(name):
         raise SweepError(f"param {name!r}: not a param name")
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
@@ -625,7 +634,8 @@ class DaskExecutor:
         if self.scheduler is not None:
             try:
                 client = Client(self.scheduler, timeout="10s")
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
+                # ValueError: distributed refuses an address it cannot parse (no port, unknown protocol).
                 raise SweepError(f"--scheduler {self.scheduler}: cannot connect ({exc})") from exc
             with client:
                 yield client

@@ -90,6 +90,10 @@ def test_run_r_is_run_r_of_simsip_run(scenario: Path) -> None:
         (["--param", "loss"], "--param 'loss': expected NAME=VALUES"),
         (["--out", "calls.txt"], "unknown format '.txt'"),
         (["--executor", "serial", "--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --executor dask"),
+        (["--param", "delay=0:1e400ms:1e399ms"],
+         "simsip: error: param delay=0:1e400ms:1e399ms: a value too large to compute with (over 1e308)\n"),
+        (["--executor", "dask", "--scheduler", "nonsense"],
+         "simsip: error: --scheduler nonsense: cannot connect (missing port number in address 'nonsense')\n"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(scenario: Path, args: list[str], message: str) -> None:
