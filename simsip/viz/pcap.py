@@ -247,6 +247,10 @@ def write_frames(stream: BinaryIO, captured: Sequence[Frame], addresses: Mapping
     for frame in captured:
         # Microseconds (the IDB's default resolution), rounded so 0.1 s stays 100000 us.
         ts = int(round((epoch + frame.t) * 1_000_000))
+        if ts >= 1 << 64:
+            # An EPB timestamp is 64 bits of microseconds: up to about 584,000 years after 1970.
+            raise ValueError(f"a packet at {frame.t:g} s is later than a pcapng timestamp can hold "
+                             f"({((1 << 64) - 1) / 1_000_000 - epoch:.0f} s)")
         epb = shb.new_member(
             blocks.EnhancedPacket,
             interface_id=idb.interface_id,

@@ -84,6 +84,19 @@ def test_run_index_beyond_the_call_table_is_one_line_exit_2(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_packet_later_than_a_pcapng_timestamp_is_one_line_exit_2(tmp_path):
+    """A message at 1e24 s overflows the EPB's 64-bit microseconds: one line, not a struct.error traceback."""
+    late = tmp_path / "late.sip"
+    late.write_text('scenario "x"\nua alice\nua bob\nlink alice <-> bob delay 10ms\n'
+                    "call alice -> bob at 999999999999999999999999s\n", encoding="utf-8")
+    out = tmp_path / "out.pcapng"
+    res = CliRunner().invoke(main, ["pcap", str(late), "-o", str(out)])
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == (f"simsip: error: {late}: a packet at 1e+24 s is later than a pcapng timestamp can "
+                          "hold (18444976848110 s)\n")
+    assert not out.exists()
+
+
 def test_bad_scenario_reports_file_line_col(tmp_path):
     bad = tmp_path / "bad.sip"
     bad.write_text('scenario "x"\nua alice\nlink alice <-> nobody delay 10ms\n', encoding="utf-8")
