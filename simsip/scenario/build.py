@@ -44,6 +44,9 @@ KIND_WORDS = {
 _KIND_SHORT = {kind: text.split(" (")[0] for kind, text in KIND_WORDS.items()}
 _NUM_RE = re.compile(r"(-?\d+(?:\.\d+)?)(.*)")
 _CLASS_RE = re.compile(r"[1-6](?:\dx|xx)")
+# A node's name is its SIP user and default host (sip:alice@alice) and part of its Call-IDs: the
+# grammar's NAME, so a quoted or YAML name cannot hold what a URI or Call-ID cannot ("a b", "a;b").
+_NODE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*")
 _AOR_RE = re.compile(r"sips?:([^@\s]+)@([^\s;?>]+)")
 
 NODE_OPTIONS: dict[str, dict[str, str]] = {
@@ -674,6 +677,10 @@ class Builder:
         kind = stmt.kind
         name = self.name(stmt.head["name"], kind)
         name_span = span_of(stmt.head["name"], stmt.span)
+        if not _NODE_NAME_RE.fullmatch(name):
+            # Reported, but the node is still declared: its uses would only repeat the error.
+            self.error(name_span, f"a {kind} name is a word (letters, digits, `_`, and `.` or `-` between them) "
+                       f"since it becomes the node's SIP URI, not `{name}`")
         if name in self.nodes:
             raise self.fail(name_span, f"duplicate node name `{name}` (first declared at "
                             f"{self.where(self.node_spans[name])})")

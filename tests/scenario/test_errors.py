@@ -69,6 +69,7 @@ SIP_CASES = {
  "unclosed_string": sub('scenario "t"', 'scenario "t'),
  "stream_no_end": sub("call alice -> bob at 0s", "calls alice -> bob poisson 5/s"),
  "register_no_registrar": sub("call alice -> bob at 0s", "register bob at 0s"),
+ "node_name_not_a_uri": BASE.replace("bob", '"b;ob"'),
  "request_from_proxy": sub("call alice -> bob at 0s", "request OPTIONS edge -> bob at 0s"),
  "fault_no_link": sub("call alice -> bob at 0s", "call alice -> bob at 0s\nat 1s link alice <-> bob down"),
  "gilbert_bad": sub("loss $loss", "loss gilbert(p=2%)"),
@@ -200,6 +201,10 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'unclosed_string': [
         't.sip:1:10: this string is not closed: a `"` is missing before the end of the line',
+    ],
+    'node_name_not_a_uri': [
+        "t.sip:6:4: a ua name is a word (letters, digits, `_`, and `.` or `-` between them) since it becomes "
+        "the node's SIP URI, not `b;ob`",
     ],
     'stream_no_end': [
         't.sip:15:1: `calls` needs an end: `for DURATION`, `count N` or both',
