@@ -329,3 +329,11 @@ def test_common_slips(old: str, new: str, message: str) -> None:
     """Frequent slips get a message that says what to write."""
     assert old in BASE
     assert _load("slip", BASE.replace(old, new, 1)).messages == [message]
+
+
+def test_node_names_follow_the_grammars_name_rule() -> None:
+    """A quoted or YAML node name is checked with the grammar's own NAME pattern: the two cannot drift apart."""
+    from simsip.scenario.build import _NODE_NAME_RE
+    from simsip.scenario.sip_surface import parser
+
+    assert _NODE_NAME_RE.pattern == parser().get_terminal("NAME").pattern.value
