@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping
 
 from simsip.scenario import model as m
+from simsip.sip.abnf import HOST_RE
 from simsip.scenario.errors import Problem, source_line
 from simsip.scenario.raw import Func, Lst, Stmt, Tok, classify, describe, span_of
 from simsip.scenario.writer import event_text
@@ -336,6 +337,18 @@ class Builder:
         if isinstance(raw, Tok) and raw.kind in ("word", "str") and raw.text:
             return raw.text
         raise self.fail(span_of(raw, m.Span(self.file, 0, 0)), f"{what} needs a name, not `{describe(raw)}`")
+
+    def host(self, raw: object, what: str) -> str:
+        """A host name or IP address (RFC 3261 §25.1 ``host``): it goes into the node's URIs and Vias."""
+        text = self.string(raw, what)[0]
+        if not HOST_RE.fullmatch(text):
+            raise self.fail(span_of(raw, m.Span(self.file, 0, 0)),
+                            f"{what} is a host name or IP address (RFC 3261 §25.1), not `{text}`")
+        return text
+
+    def hosts(self, raw: object, what: str) -> tuple[str, ...]:
+        """A list of hosts (:meth:`host`)."""
+        return tuple(self.host(item, what) for item in self.items(raw))
 
     def items(self, raw: object) -> list[object]:
         """A value as a list (a single value is a one-item list)."""
@@ -685,13 +698,17 @@ class Builder:
             raise self.fail(name_span, f"duplicate node name `{name}` (first declared at "
                             f"{self.where(self.node_spans[name])})")
         opts = self.options(stmt, NODE_OPTIONS[kind], f"a {kind}")
-        host = self._guard_value(lambda: self.string(opts["host"][1], "host")[0]) if "host" in opts else None
+        host = self._guard_value(lambda: self.host(opts["host"][1], "host")) if "host" in opts else None
+        # A proxy's, redirect server's or B2BUA's domains (a UA's one domain is read below).
+        domains: tuple[str, ...] = ()
+        if kind != "ua" and "domain" in opts:
+            domains = self._guard_value(lambda: self.hosts(opts["domain"][1], "domain")) or ()
         node: m.SipNode
         if kind == "ua":
             creds = self._creds(opts["credentials"][1]) if "credentials" in opts else ()
             node = m.UserAgent(
                 name=name, host=host,
-                domain=self._guard_value(lambda: self.string(opts["domain"][1], "domain")[0]) if "domain" in opts else None,
+                domain=self._guard_value(lambda: self.host(opts["domain"][1], "domain")) if "domain" in opts else None,
                 supports=self.tags(opts["supports"][1], "supports") if "supports" in opts else (),
                 requires=self.tags(opts["requires"][1], "requires") if "requires" in opts else (),
                 auto_prack=not self.flag(opts, "no-auto-prack"),
@@ -725,7 +742,7 @@ class Builder:
             registrar = self.flag(opts, "registrar")
             node = m.Proxy(
                 name=name, mode=mode, host=host,
-                domains=self.names(opts["domain"][1], "domain") if "domain" in opts else (),
+                domains=domains,
                 record_route=self.flag(opts, "record-route"), forking=forking, registrar=registrar,
                 auth=auth, auto_trying=not self.flag(opts, "no-trying"), timeout_code=timeout_code,
                 branch_timeout=branch_timeout, span=stmt.span, refs=r.refs(),
@@ -737,13 +754,13 @@ class Builder:
                 code = self._guard_value(lambda: r.take("code", self.code(opts["code"][1], "redirect code", 300, 399))) or 302
             node = m.RedirectServer(
                 name=name, host=host,
-                domains=self.names(opts["domain"][1], "domain") if "domain" in opts else (),
+                domains=domains,
                 code=code, span=stmt.span, refs=r.refs(),
             )
         else:
             node = m.B2BUA(
                 name=name, host=host,
-                domains=self.names(opts["domain"][1], "domain") if "domain" in opts else (),
+                domains=domains,
                 outbound=self.names(opts["outbound"][1], "outbound") if "outbound" in opts else (),
                 rewrite_sdp=not self.flag(opts, "no-rewrite-sdp"), span=stmt.span,
             )

@@ -70,6 +70,8 @@ SIP_CASES = {
  "stream_no_end": sub("call alice -> bob at 0s", "calls alice -> bob poisson 5/s"),
  "register_no_registrar": sub("call alice -> bob at 0s", "register bob at 0s"),
  "node_name_not_a_uri": BASE.replace("bob", '"b;ob"'),
+ "host_not_a_host": sub("ua alice", 'ua alice host "alice pc"'),
+ "domain_not_a_host": sub("proxy edge stateful", 'proxy edge stateful domain example.com, "a;b"'),
  "request_from_proxy": sub("call alice -> bob at 0s", "request OPTIONS edge -> bob at 0s"),
  "fault_no_link": sub("call alice -> bob at 0s", "call alice -> bob at 0s\nat 1s link alice <-> bob down"),
  "gilbert_bad": sub("loss $loss", "loss gilbert(p=2%)"),
@@ -89,6 +91,7 @@ YAML_CASES = {
  "yaml_unknown_section": "scenario: x\nnode:\n  - ua: alice\n",
  "yaml_not_mapping": "- a\n- b\n",
  "yaml_reliable_100": "nodes:\n  - ua: bob\nhandlers:\n  - on: bob INVITE\n    do:\n      - send 100 reliable\n",
+ "yaml_host_not_a_host": "nodes:\n  - ua: alice\n    host: alice@pc\n",
  "yaml_duration_no_unit": "nodes:\n  - ua: a\n  - ua: b\nlinks:\n  - link: a <-> b\n    delay: 10\n",
 }
 
@@ -201,6 +204,15 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'unclosed_string': [
         't.sip:1:10: this string is not closed: a `"` is missing before the end of the line',
+    ],
+    'host_not_a_host': [
+        't.sip:4:15: host is a host name or IP address (RFC 3261 §25.1), not `alice pc`',
+    ],
+    'domain_not_a_host': [
+        't.sip:5:41: domain is a host name or IP address (RFC 3261 §25.1), not `a;b`',
+    ],
+    'yaml_host_not_a_host': [
+        't.yaml:3:11: host is a host name or IP address (RFC 3261 §25.1), not `alice@pc`',
     ],
     'node_name_not_a_uri': [
         "t.sip:6:4: a ua name is a word (letters, digits, `_`, and `.` or `-` between them) since it becomes "
