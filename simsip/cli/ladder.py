@@ -17,8 +17,29 @@ import click
 
 from simsip.cli import fail, main, write_or_fail
 
-_TIME = re.compile(r"^\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>us|ms|s|min)?\s*$")
-_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, None: 1.0}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h)?\s*")
+_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """``30s``, ``500ms``, ``2min`` or a bare number of seconds -> seconds."""
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration (e.g. 30s, 500ms, 2min)")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def parse_until(until: str | None) -> float | None:
+    """The ``--until`` option in seconds (None when not given); a bad duration is a usage error."""
+    if until is None:
+        return None
+    try:
+        stop = parse_duration(until)
+    except ValueError as exc:
+        raise fail(f"--until {exc}") from None
+    if stop <= 0:
+        raise fail(f"--until {until!r}: the runs stop at a time after 0 s (e.g. 30s)")
+    return stop
 
 
 class SimTime(click.ParamType):
@@ -30,10 +51,10 @@ class SimTime(click.ParamType):
         """Seconds as a float; a usage error (exit 2) for anything else."""
         if isinstance(value, (int, float)):
             return float(value)
-        match = _TIME.match(str(value))
-        if match is None:
+        try:
+            return parse_duration(str(value))
+        except ValueError:
             self.fail(f"{value!r} is not a time (e.g. 1.5, 1500ms, 2s)", param, ctx)
-        return float(match["num"]) * _TIME_UNITS[match["unit"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +104,6 @@ def traced_run(file: str, run: int, seed: int, params: tuple[str, ...], until: s
     so a scenario whose handlers never stop can still be drawn.
     """
     import simsip
-    from simsip.cli.run import parse_until
     from simsip.engine import run as engine_run
     from simsip.scenario import ScenarioError
 

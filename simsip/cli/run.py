@@ -10,38 +10,13 @@ Exit status: 0 every expectation held, 1 one failed, 2 bad input.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 import click
 
 from simsip.cli import EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_OK, fail, main, write_or_fail
-from simsip.cli.ladder import parse_params
-
-_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h)?\s*")
-_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(text: str) -> float:
-    """``30s``, ``500ms``, ``2min`` or a bare number of seconds -> seconds."""
-    match = _DURATION.fullmatch(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration (e.g. 30s, 500ms, 2min)")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
-
-
-def parse_until(until: str | None) -> float | None:
-    """The ``--until`` option in seconds (None when not given); a bad duration is a usage error."""
-    if until is None:
-        return None
-    try:
-        stop = parse_duration(until)
-    except ValueError as exc:
-        raise fail(f"--until {exc}") from None
-    if stop <= 0:
-        raise fail(f"--until {until!r}: the runs stop at a time after 0 s (e.g. 30s)")
-    return stop
+from simsip.cli.ladder import parse_params, parse_until
 
 
 @main.command("run")

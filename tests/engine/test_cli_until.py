@@ -96,3 +96,20 @@ def test_run_refuses_bad_arguments_before_loading(keywords: dict, message: str) 
 
     with pytest.raises(ValueError, match=message):
         simsip.run("no/such/scenario.sip", **keywords)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1.5", 1.5), ("1500ms", 1.5), ("250us", 0.00025),
+                                               ("2s", 2.0), ("2min", 120.0), ("0.5h", 1800.0), (" 3 s ", 3.0)])
+def test_times_and_durations_read_alike(text: str, seconds: float) -> None:
+    """--from/--to (ladder, explain) and --until read times with one parser: the same units, the same values."""
+    from simsip.cli.ladder import SimTime, parse_until
+
+    assert SimTime().convert(text, None, None) == parse_until(text) == pytest.approx(seconds, rel=1e-12)
+
+
+def test_a_time_that_is_not_one_is_a_usage_error(endless: Path) -> None:
+    """`ladder --from 2 s x`: one line naming the option, exit 2."""
+    code, out = _invoke("ladder", str(endless), "--until", "1s", "--from", "2 s x")
+    assert code == 2
+    assert out.strip().splitlines()[-1] == (
+        "simsip: error: Invalid value for '--from': '2 s x' is not a time (e.g. 1.5, 1500ms, 2s)")
