@@ -17,10 +17,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping
 
 from simsip.scenario import model as m
-from simsip.sip.abnf import HOST_RE
 from simsip.scenario.errors import Problem, source_line
 from simsip.scenario.raw import Func, Lst, Stmt, Tok, classify, describe, span_of
 from simsip.scenario.writer import event_text
+from simsip.sip.abnf import HOST_RE
 
 TIME_UNITS: dict[str, Decimal] = {"ms": Decimal("0.001"), "s": Decimal(1), "min": Decimal(60), "h": Decimal(3600)}
 RATE_UNITS: dict[str, Decimal] = {"/s": Decimal(1), "/min": Decimal(1) / 60, "/h": Decimal(1) / 3600}

@@ -153,8 +153,8 @@ def test_inv2543_call_can_be_hung_up_by_the_callee_rfc4475_3_4_1(conformance_dir
     ok = [a.message for a in ua.respond(0.1, invite.call_id, 200) if isinstance(a, SendMessage)][0]
     ack = text.split(b"\r\n\r\n")[0].replace(b"INVITE sip:", b"ACK sip:").replace(b"56 INVITE", b"56 ACK")
     ack = ack.replace(b"To: sip:+16505552222@ss1.example.net;user=phone", f"To: {ok.headers.get('To')}".encode())
-    ua.receive(0.2, parse(ack.replace(b"Content-Type: application/sdp", b"Content-Length: 0")
-                                  + b"\r\n\r\n"), Address("192.0.2.1"))
+    ack = ack.replace(b"Content-Type: application/sdp", b"Content-Length: 0") + b"\r\n\r\n"
+    ua.receive(0.2, parse(ack), Address("192.0.2.1"))
     (bye,) = [a.message for a in ua.hangup(0.3, invite.call_id) if isinstance(a, SendMessage)]
     assert str(bye.uri) == "sip:UserB@example.com;maddr=ss1.example.com"
     assert bye.headers.get_all("Route") == ["<sip:+13035551111@ift.client.example.net;user=phone>"]
