@@ -9,7 +9,7 @@ from simsip.cli.ladder import SimTime, run_options, traced_window, write_output
 
 
 @main.command("explain")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @run_options
 @click.option("--from", "t_from", type=SimTime(), default=None, help="Explain events from this time.")
 @click.option("--to", "t_to", type=SimTime(), default=None, help="Explain events up to this time.")

@@ -111,10 +111,8 @@ def traced_run(file: str, run: int, seed: int, params: tuple[str, ...], until: s
     stop = parse_until(until)
     if run < 0:
         raise fail(f"--run {run}: run indices start at 0")
-    if not Path(file).is_file():
-        raise fail(f"{file}: no such file")
     try:
-        scenario = simsip.load(file, params=values or None)
+        scenario = simsip.load(Path(file), params=values or None)
         # Run index r draws its own streams from (seed, r, source): running r alone is run r.
         result = engine_run(scenario, runs=1, seed=seed, trace="full", first_run=run, until=stop)
     except ScenarioError as exc:
@@ -163,7 +161,7 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @main.command("ladder")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @run_options
 @click.option("--format", "fmt", type=click.Choice(["text", "svg", "mermaid", "html"]), default="text",
               show_default=True, help="Terminal text (colour on a TTY), SVG, Mermaid sequenceDiagram or HTML.")

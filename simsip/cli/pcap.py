@@ -11,7 +11,7 @@ from simsip.cli.ladder import run_options, traced_run, write_output
 
 
 @main.command("pcap")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="The pcapng file to write (atomically).")
 @run_options

@@ -40,8 +40,6 @@ def run_command(file: str, runs: int, seed: int, params: tuple[str, ...], fmt: s
 
     values = parse_params(params)
     stop = parse_until(until)
-    if not Path(file).is_file():
-        raise fail(f"{file}: no such file")
     if trace_file is not None:
         target = Path(trace_file)
         if target.is_dir():
@@ -49,7 +47,8 @@ def run_command(file: str, runs: int, seed: int, params: tuple[str, ...], fmt: s
         if not target.parent.is_dir():
             raise fail(f"--trace {trace_file}: directory {target.parent} does not exist")
     try:
-        scenario = simsip.load(file, params=values or None)
+        # A Path is always read as a file (a pipe too); the loader says why one can't be read.
+        scenario = simsip.load(Path(file), params=values or None)
         result = simsip.run(scenario, runs=runs, seed=seed, trace="full" if trace_file else "off",
                             until=stop)
     except ScenarioError as exc:

@@ -30,7 +30,7 @@ TABLE_MEASURES = (
 
 
 @main.command("sweep")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUES",
               help="An axis: 20ms,300ms | 0:30%:5% | log:10ms:1s:5 | one value. Repeat per param.")
 @click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True,
@@ -59,17 +59,23 @@ def sweep_command(
     """Run FILE --runs times at every point of a param grid and summarise each point."""
     from simsip.experiment import Grid, SweepError, check_output_path, make_executor, sweep
     from simsip.scenario import ScenarioError
+    from simsip.scenario.loader import read_source
 
     if executor is None:
         executor = "dask" if scheduler else "process"
     try:
         if not Path(file).is_file():
-            raise SweepError(f"{file}: no such file")
+            read_source(file)  # the loader's reason: no such file, a directory, permission denied
+            # Each point loads the file again with its own params, and a pipe can be read only once.
+            raise SweepError(f"{file}: not a regular file; a sweep reads the scenario once per point, "
+                             "so save it to a file first")
         Grid.parse(params)  # axis errors before anything else is loaded
         out_path = check_output_path(out) if out is not None else None
         chosen = make_executor(executor, jobs, scheduler)
     except SweepError as exc:
         raise fail(str(exc)) from None
+    except ScenarioError as exc:
+        raise fail("\n".join(exc.messages)) from None
 
     show_progress = not quiet and sys.stderr.isatty()
     try:

@@ -1,0 +1,96 @@
+"""Every command reads its scenario FILE the same way: a missing file or a directory is one line
+and exit 2 with the loader's reason, and a pipe (`simsip run <(gen)`) is read like a file,
+except by sweep, which loads the file once per point and says so."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simsip.cli import main
+
+DIRECT = Path(__file__).resolve().parents[1] / "scenarios" / "basic" / "direct_call.sip"
+
+# Each command with the options it needs besides FILE (outputs under OUT).
+COMMANDS = {
+    "check": [],
+    "convert": ["--to", "yaml"],
+    "run": [],
+    "ladder": [],
+    "explain": [],
+    "pcap": ["-o", "OUT/run.pcapng"],
+    "sweep": ["--runs", "2", "--executor", "serial"],
+}
+
+
+def invoke(command: str, file: str, tmp_path: Path) -> tuple[int, str, str]:
+    """Run ``simsip COMMAND FILE ...`` in-process; (exit status, stdout, stderr)."""
+    args = [command, file, *(a.replace("OUT", str(tmp_path)) for a in COMMANDS[command])]
+    result = CliRunner().invoke(main, args)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_missing_file_is_one_line(command: str, tmp_path: Path) -> None:
+    code, stdout, stderr = invoke(command, str(tmp_path / "nope.sip"), tmp_path)
+    assert (code, stdout) == (2, "")
+    assert stderr.splitlines() == [stderr.splitlines()[0]]
+    assert stderr.rstrip("\n").endswith(f"{tmp_path / 'nope.sip'}: no such file")
+
+
+@pytest.mark.parametrize("command", sorted(set(COMMANDS) - {"check"}))
+def test_directory_is_one_line_saying_so(command: str, tmp_path: Path) -> None:
+    """check reads a directory as the scenarios under it, so it is left out here."""
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    code, stdout, stderr = invoke(command, str(folder), tmp_path)
+    assert (code, stdout) == (2, "")
+    assert stderr.count("\n") == 1
+    assert stderr.rstrip("\n").endswith(f"{folder}: is a directory, not a scenario file")
+
+
+def _pipe(tmp_path: Path) -> str:
+    """A named pipe that yields direct_call.sip once, as `<(cat direct_call.sip)` would."""
+    fifo = tmp_path / "scenario.fifo"
+    os.mkfifo(fifo)
+    text = DIRECT.read_bytes()
+
+    def feed() -> None:
+        try:
+            fd = os.open(fifo, os.O_WRONLY)
+        except OSError:
+            return
+        with os.fdopen(fd, "wb") as writer:
+            try:
+                writer.write(text)
+            except BrokenPipeError:
+                pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    return str(fifo)
+
+
+@pytest.mark.parametrize("command", ["check", "convert", "run", "ladder", "explain", "pcap"])
+def test_pipe_is_read_like_a_file(command: str, tmp_path: Path) -> None:
+    code, stdout, stderr = invoke(command, _pipe(tmp_path), tmp_path)
+    assert code == 0
+    assert stderr == (f"wrote 5 SIP messages (5 packets) of run 0 to {tmp_path / 'run.pcapng'}\n"
+                      if command == "pcap" else "")
+    if command == "run":
+        assert stdout.startswith("Direct call: 1 run, seed 0, 1 calls\n")
+    if command == "ladder":
+        assert stdout.startswith("Direct call: run 0, seed 0\n")
+    if command == "convert":
+        assert stdout.startswith("scenario: Direct call\n")
+
+
+def test_sweep_refuses_a_pipe_and_says_why(tmp_path: Path) -> None:
+    fifo = _pipe(tmp_path)
+    code, stdout, stderr = invoke("sweep", fifo, tmp_path)
+    assert (code, stdout) == (2, "")
+    assert stderr == (f"simsip: error: {fifo}: not a regular file; a sweep reads the scenario once per point, "
+                      "so save it to a file first\n")
