@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import ipaddress
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ _CLASS_RE = re.compile(r"[1-6](?:\dx|xx)")
 # A node's name is its SIP user and default host (sip:alice@alice) and part of its Call-IDs: the
 # grammar's NAME, so a quoted or YAML name cannot hold what a URI or Call-ID cannot ("a b", "a;b").
 _NODE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*")
+_DOTTED_NUMBERS_RE = re.compile(r"[0-9]+(?:\.[0-9]+)*\.?")
 _AOR_RE = re.compile(r"sips?:([^@\s]+)@([^\s;?>]+)")
 
 NODE_OPTIONS: dict[str, dict[str, str]] = {
@@ -344,6 +346,11 @@ class Builder:
         if not HOST_RE.fullmatch(text):
             raise self.fail(span_of(raw, m.Span(self.file, 0, 0)),
                             f"{what} is a host name or IP address (RFC 3261 §25.1), not `{text}`")
+        # The message parser's host rule is lenient (a top label may start with a digit), so dotted
+        # numbers such as 10.0.0 or 10.0.0.300 would pass as a host name: a typo in an address.
+        if _DOTTED_NUMBERS_RE.fullmatch(text) and not _is_ipv4(text):
+            raise self.fail(span_of(raw, m.Span(self.file, 0, 0)),
+                            f"{what} `{text}` is not an IPv4 address: four numbers 0-255 such as 10.0.0.1")
         return text
 
     def hosts(self, raw: object, what: str) -> tuple[str, ...]:
@@ -1431,3 +1438,12 @@ def build(stmts: list[Stmt], file: str, lines: list[str], overrides: Mapping[str
     except Bad:
         scenario = None
     return scenario, builder.problems
+
+
+def _is_ipv4(text: str) -> bool:
+    """True if ``text`` is a dotted-quad IPv4 address (each number 0-255)."""
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True

@@ -76,7 +76,7 @@ def parser() -> Lark:
 
 _TOKEN_KINDS = {
     "NAME": "word", "QUANTITY": "num", "PARAM": "ref", "URI": "uri", "PATTERN": "pattern",
-    "STRING": "str", "LONG_STRING": "str", "COMPARE": "op", "FUNC": "word",
+    "STRING": "str", "LONG_STRING": "str", "COMPARE": "op", "FUNC": "word", "HOST_NUMBER": "word",
 }
 
 
@@ -500,6 +500,10 @@ _EXAMPLES: list[tuple[str, list[str]]] = [
      "domain, outbound or credentials", ["ua a x\n", "ua a supports 100rel x\n"]),
     ("expected a proxy option: stateless, stateful, record-route, forking, domain, registrar, "
      "auth, host, no-trying, timeout-response or branch-timeout", ["proxy a x\n", "proxy a stateful x\n"]),
+    ("expected a host name or IP address (biloxi.example.com, 10.0.0.1 or \"[2001:db8::1]\")",
+     ["ua a host\n", "ua a domain\n", "proxy a host\n", "proxy a domain\n", "proxy a domain x,\n",
+      "proxy a auth realm\n", "redirect a host\n", "redirect a domain\n", "redirect a domain x,\n",
+      "b2bua a host\n", "b2bua a domain\n", "b2bua a domain x,\n", "ua a credentials u:p@\n"]),
     ("expected `udp` or `tcp`", ["transport\n", "transport x\n", "link a <-> b transport x\n"]),
     ("expected `param NAME = VALUE`", ["param\n", "param x\n", "param x 5\n"]),
     ("expected `T1=`, `T2=` or `T4=` followed by a duration", ["timers\n", "timers x\n", "timers T1\n"]),

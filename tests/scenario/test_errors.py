@@ -72,6 +72,9 @@ SIP_CASES = {
  "node_name_not_a_uri": BASE.replace("bob", '"b;ob"'),
  "host_not_a_host": sub("ua alice", 'ua alice host "alice pc"'),
  "domain_not_a_host": sub("proxy edge stateful", 'proxy edge stateful domain example.com, "a;b"'),
+ "host_short_ipv4": sub("ua alice", "ua alice host 10.0.0"),
+ "domain_ipv4_out_of_range": sub("proxy edge stateful", "proxy edge stateful domain 192.0.2.256"),
+ "host_missing": sub("ua alice", "ua alice host"),
  "request_from_proxy": sub("call alice -> bob at 0s", "request OPTIONS edge -> bob at 0s"),
  "fault_no_link": sub("call alice -> bob at 0s", "call alice -> bob at 0s\nat 1s link alice <-> bob down"),
  "gilbert_bad": sub("loss $loss", "loss gilbert(p=2%)"),
@@ -92,6 +95,7 @@ YAML_CASES = {
  "yaml_not_mapping": "- a\n- b\n",
  "yaml_reliable_100": "nodes:\n  - ua: bob\nhandlers:\n  - on: bob INVITE\n    do:\n      - send 100 reliable\n",
  "yaml_host_not_a_host": "nodes:\n  - ua: alice\n    host: alice@pc\n",
+ "yaml_host_a_float": "nodes:\n  - ua: alice\n    host: 10.0\n",
  "yaml_duration_no_unit": "nodes:\n  - ua: a\n  - ua: b\nlinks:\n  - link: a <-> b\n    delay: 10\n",
 }
 
@@ -210,6 +214,19 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'domain_not_a_host': [
         't.sip:5:41: domain is a host name or IP address (RFC 3261 §25.1), not `a;b`',
+    ],
+    'host_short_ipv4': [
+        't.sip:4:15: host `10.0.0` is not an IPv4 address: four numbers 0-255 such as 10.0.0.1',
+    ],
+    'domain_ipv4_out_of_range': [
+        't.sip:5:28: domain `192.0.2.256` is not an IPv4 address: four numbers 0-255 such as 10.0.0.1',
+    ],
+    'host_missing': [
+        't.sip:4:14: unexpected end of line; expected a host name or IP address (biloxi.example.com, 10.0.0.1 '
+        'or "[2001:db8::1]")',
+    ],
+    'yaml_host_a_float': [
+        't.yaml:3:11: host `10.0` is not an IPv4 address: four numbers 0-255 such as 10.0.0.1',
     ],
     'yaml_host_not_a_host': [
         't.yaml:3:11: host is a host name or IP address (RFC 3261 §25.1), not `alice@pc`',

@@ -113,6 +113,26 @@ def test_node_defaults_follow_the_routing_contract() -> None:
     assert s.proxies[0].mode is m.ProxyMode.STATEFUL and s.proxies[0].timeout_code == 408
 
 
+def test_ip_address_hosts_need_no_quotes() -> None:
+    """`host 192.0.2.10` as written in a lab plan: an IPv4 host (RFC 3261 §25.1) in both surfaces,
+    the node's URIs and Vias carry it, and the INVITE goes to the callee's address."""
+    import simsip
+
+    text = ("ua alice host 192.0.2.10\nua bob host 192.0.2.20\nproxy edge stateful domain 192.0.2.1, 3com.example\n"
+            "link alice <-> bob delay 10ms\non bob INVITE: send 200\non alice 200: hangup\ncall alice -> bob\n")
+    s = sip(text)
+    yaml = load_text("nodes:\n  - ua: alice\n    host: 192.0.2.10\n  - ua: bob\n    host: 192.0.2.20\n",
+                     "t.yaml", "yaml")
+    assert [(ua.host_name, ua.aor) for ua in s.user_agents] == [
+        ("192.0.2.10", "sip:alice@192.0.2.10"), ("192.0.2.20", "sip:bob@192.0.2.20")]
+    assert [(ua.host_name, ua.aor) for ua in yaml.user_agents] == [(ua.host_name, ua.aor) for ua in s.user_agents]
+    assert s.proxies[0].domains == ("192.0.2.1", "3com.example")
+    invite = next(e.msg for e in simsip.run(s, trace="full").trace if e.event == "send")
+    assert str(invite.uri) == "sip:bob@192.0.2.20"
+    assert str(invite.top_via).startswith("SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK")
+    assert [str(c) for c in invite.contacts] == ["<sip:alice@192.0.2.10>"]
+
+
 def test_event_and_pattern_matching() -> None:
     """Code classes match by digit; message patterns tell requests from responses."""
     event = m.Event(m.EventKind.RESPONSE_CLASS, method="INVITE", code_class="18x")
