@@ -23,6 +23,10 @@ from simsip.scenario.raw import Func, Lst, Stmt, Tok, classify, describe, span_o
 from simsip.scenario.writer import event_text
 from simsip.sip.abnf import HOST_RE
 
+# The longest duration or time a scenario may give: RFC 3261's largest delta-seconds (§20.19
+# Expires, 2**32-1). Simulated times stay far below the range where a float second loses the
+# microseconds (ulp 1e-6 s at 2**32 s; a 50 ms delay vanishes near 1e15 s).
+MAX_SECONDS = 2**32 - 1
 TIME_UNITS: dict[str, Decimal] = {"ms": Decimal("0.001"), "s": Decimal(1), "min": Decimal(60), "h": Decimal(3600)}
 RATE_UNITS: dict[str, Decimal] = {"/s": Decimal(1), "/min": Decimal(1) / 60, "/h": Decimal(1) / 3600}
 BANDWIDTH_UNITS: dict[str, Decimal] = {
@@ -193,6 +197,9 @@ class Builder:
             raise self.fail(tok.span, f"{what} cannot be negative (`{describe(tok)}`)")
         if positive and value == 0:
             raise self.fail(tok.span, f"{what} must be more than 0 (`{describe(tok)}`)")
+        if value > MAX_SECONDS:
+            raise self.fail(tok.span, f"{what} must be at most {MAX_SECONDS}s (about 136 years), "
+                            f"not `{describe(tok)}`" + (f" (= {value:.0f}s)" if tok.kind == "ref" else ""))
         return value, ref
 
     def _duration_literal(self, tok: Tok, what: str) -> float:

@@ -75,6 +75,8 @@ SIP_CASES = {
  "host_short_ipv4": sub("ua alice", "ua alice host 10.0.0"),
  "domain_ipv4_out_of_range": sub("proxy edge stateful", "proxy edge stateful domain 192.0.2.256"),
  "host_missing": sub("ua alice", "ua alice host"),
+ "time_beyond_2_32_s": sub("call alice -> bob at 0s", "call alice -> bob at 4294967296s"),
+ "param_time_beyond_2_32_s": sub("param delay = 40ms", "param delay = 1200000h"),
  "request_from_proxy": sub("call alice -> bob at 0s", "request OPTIONS edge -> bob at 0s"),
  "fault_no_link": sub("call alice -> bob at 0s", "call alice -> bob at 0s\nat 1s link alice <-> bob down"),
  "gilbert_bad": sub("loss $loss", "loss gilbert(p=2%)"),
@@ -224,6 +226,12 @@ EXPECTED: dict[str, list[str]] = {
     'host_missing': [
         't.sip:4:14: unexpected end of line; expected a host name or IP address (biloxi.example.com, 10.0.0.1 '
         'or "[2001:db8::1]")',
+    ],
+    'time_beyond_2_32_s': [
+        't.sip:15:22: at must be at most 4294967295s (about 136 years), not `4294967296s`',
+    ],
+    'param_time_beyond_2_32_s': [
+        't.sip:8:25: delay must be at most 4294967295s (about 136 years), not `$delay` (= 4320000000s)',
     ],
     'yaml_host_a_float': [
         't.yaml:3:11: host `10.0` is not an IPv4 address: four numbers 0-255 such as 10.0.0.1',

@@ -113,6 +113,15 @@ def test_node_defaults_follow_the_routing_contract() -> None:
     assert s.proxies[0].mode is m.ProxyMode.STATEFUL and s.proxies[0].timeout_code == 408
 
 
+def test_longest_time_is_the_largest_delta_seconds() -> None:
+    """Up to 2**32-1 s (RFC 3261 §20.19 delta-seconds) is a time; one second more is an error."""
+    assert sip("ua a\nstop at 4294967295s\n").limits.stop_at == 4294967295.0
+    with pytest.raises(ScenarioError) as info:
+        sip("ua a\nstop at 4294967296s\n")
+    assert info.value.messages == ["t.sip:2:9: stop at must be at most 4294967295s (about 136 years), "
+                                   "not `4294967296s`"]
+
+
 def test_ip_address_hosts_need_no_quotes() -> None:
     """`host 192.0.2.10` as written in a lab plan: an IPv4 host (RFC 3261 §25.1) in both surfaces,
     the node's URIs and Vias carry it, and the INVITE goes to the callee's address."""

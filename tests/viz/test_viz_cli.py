@@ -85,14 +85,17 @@ def test_run_index_beyond_the_call_table_is_one_line_exit_2(tmp_path):
 
 
 def test_packet_later_than_a_pcapng_timestamp_is_one_line_exit_2(tmp_path):
-    """A message at 1e24 s overflows the EPB's 64-bit microseconds: one line, not a struct.error traceback."""
+    """A message after 2**64 microseconds overflows the EPB's timestamp: one line, not a struct.error traceback.
+
+    One time in a scenario is at most 2**32-1 s, so the late 180 comes after 4295 such waits."""
     late = tmp_path / "late.sip"
+    waits = "; ".join(["wait 4294967295s"] * 4295)
     late.write_text('scenario "x"\nua alice\nua bob\nlink alice <-> bob delay 10ms\n'
-                    "call alice -> bob at 999999999999999999999999s\n", encoding="utf-8")
+                    f"on bob INVITE: {waits}; send 180\ncall alice -> bob\n", encoding="utf-8")
     out = tmp_path / "out.pcapng"
     res = CliRunner().invoke(main, ["pcap", str(late), "-o", str(out)])
     assert (res.exit_code, res.stdout) == (2, "")
-    assert res.stderr == (f"simsip: error: {late}: a packet at 1e+24 s is later than a pcapng timestamp can "
+    assert res.stderr == (f"simsip: error: {late}: a packet at 1.84469e+13 s is later than a pcapng timestamp can "
                           "hold (18444976848110 s)\n")
     assert not out.exists()
 
