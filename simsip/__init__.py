@@ -14,7 +14,7 @@ The Python API::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 __version__ = "0.1.0"
 
@@ -34,12 +34,13 @@ def load(path_or_text: "str | Path", params: Mapping[str, str] | None = None) ->
 
 def run(scenario: "Scenario | str | Path", runs: int = 1, seed: int = 0,
         params: Mapping[str, str] | None = None, trace: str = "off",
-        until: float | None = None, first_run: int = 0) -> "Result":
+        until: float | None = None, first_run: int = 0,
+        progress: "Callable[[int, int], None] | None" = None) -> "Result":
     """Run a scenario ``runs`` times from ``seed``; see :func:`simsip.engine.run`."""
     from simsip.engine import run as _run
 
     return _run(scenario, runs=runs, seed=seed, params=params, trace=trace, until=until,
-                first_run=first_run)
+                first_run=first_run, progress=progress)
 
 
 def compiled() -> bool:

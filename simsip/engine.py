@@ -1170,16 +1170,21 @@ def run_calls(scenario: m.Scenario, runs: int, seed: int = 0, first_run: int = 0
     return table
 
 
+PROGRESS_EVERY = 100  # runs between progress(done, runs) calls: a bar moves, the runs barely pay
+
+
 def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
         params: Mapping[str, str] | None = None, trace: str = "off",
-        until: float | None = None, first_run: int = 0) -> Result:
+        until: float | None = None, first_run: int = 0,
+        progress: Callable[[int, int], None] | None = None) -> Result:
     """Run ``scenario`` ``runs`` times (run indices first_run..first_run+runs-1) and gather the results.
 
     ``params`` overrides the scenario's params (the scenario is re-read from
     its source file); ``trace`` is ``"off"`` (counters only) or ``"full"``;
     ``until`` stops every run at that simulated time (s). Run index ``r`` is a
     pure function of (scenario, seed, r), so a batch starting at ``first_run``
-    gives exactly those runs of a longer serial batch.
+    gives exactly those runs of a longer serial batch. ``progress(done, runs)``
+    is called after every :data:`PROGRESS_EVERY` runs and after the last.
     """
     check_trace_level(trace)
     if runs < 1:
@@ -1213,6 +1218,10 @@ def run(scenario: m.Scenario | str | Path, runs: int = 1, seed: int = 0,
         for entry, hop in zip(links.values(), one.network.hops()):
             entry["sent"] += hop.sent
             entry["lost"] += hop.lost
+        if progress is not None:
+            done = index - first_run + 1
+            if done % PROGRESS_EVERY == 0 or done == runs:
+                progress(done, runs)
     summary = summarize(table)
     expectations = evaluate_expectations(scenario, table, summary, call_ids)
     return Result(scenario=scenario, seed=seed, runs=runs, calls=table, summary=summary,

@@ -56,6 +56,44 @@ def write_or_fail(option: str, path: object, what: str, write: Callable[[], None
         raise fail(f"{option} {path}: cannot write {what}: {exc.strerror or exc}") from None
 
 
+class ProgressBar:
+    """A rich progress bar on stderr, or nothing; used as ``progress(done, total)``."""
+
+    def __init__(self, enabled: bool, title: str) -> None:
+        """Build the bar only when it will be shown (stderr is a terminal, and no --quiet)."""
+        self._bar: Any = None
+        self._task: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn(f"[bold]{title}[/bold]"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("runs"), TimeElapsedColumn(), TimeRemainingColumn(),
+                console=Console(stderr=True), transient=True,
+            )
+
+    def __enter__(self) -> ProgressBar | None:
+        """Start the bar; the callback is None when there is no bar."""
+        if self._bar is None:
+            return None
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the bar (also on Ctrl-C, so the terminal is left clean)."""
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        """Move the bar to ``done`` of ``total`` runs."""
+        if self._task is None:
+            self._task = self._bar.add_task("runs", total=total)
+        self._bar.update(self._task, completed=done)
+
+
 @click.group(cls=SimsipGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="simsip")
 def main() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from simsip.cli import EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_OK, fail, main, write_or_fail
+from simsip.cli import EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_OK, ProgressBar, fail, main, write_or_fail
 from simsip.cli.ladder import parse_params, parse_until
 
 
@@ -49,8 +49,10 @@ def run_command(file: str, runs: int, seed: int, params: tuple[str, ...], fmt: s
     try:
         # A Path is always read as a file (a pipe too); the loader says why one can't be read.
         scenario = simsip.load(Path(file), params=values or None)
-        result = simsip.run(scenario, runs=runs, seed=seed, trace="full" if trace_file else "off",
-                            until=stop)
+        # A bar on a terminal only when there are runs to count (stdout stays the report).
+        with ProgressBar(runs > 1 and sys.stderr.isatty(), Path(file).name) as progress:
+            result = simsip.run(scenario, runs=runs, seed=seed, trace="full" if trace_file else "off",
+                                until=stop, progress=progress)
     except ScenarioError as exc:
         # file:line:col: message, the source line and a caret (DESIGN.md); exit 2.
         click.echo(exc.render(), err=True)

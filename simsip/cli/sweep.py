@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from simsip.cli import fail, main, write_or_fail
+from simsip.cli import ProgressBar, fail, main, write_or_fail
 
 # Measures shown in the table, with their column titles; the full set is in --out.
 TABLE_MEASURES = (
@@ -79,7 +79,7 @@ def sweep_command(
 
     show_progress = not quiet and sys.stderr.isatty()
     try:
-        with _progress_bar(show_progress, Path(file).name) as progress:
+        with ProgressBar(show_progress, Path(file).name) as progress:
             result = sweep(file, params, runs=runs, seed=seed, executor=chosen, progress=progress)
         if out_path is not None:
             write_or_fail("--out", out_path, "the call table", lambda: result.save(out_path))
@@ -90,44 +90,6 @@ def sweep_command(
     _print_table(result)
     if out_path is not None and not quiet:
         click.echo(f"wrote {len(result.calls)} calls to {out_path}", err=True)
-
-
-class _progress_bar:
-    """A rich progress bar on stderr, or nothing; used as ``progress(done, total)``."""
-
-    def __init__(self, enabled: bool, title: str) -> None:
-        """Build the bar only when it will be shown (a terminal and not --quiet)."""
-        self._bar: Any = None
-        self._task: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn(f"[bold]{title}[/bold]"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("runs"), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=Console(stderr=True), transient=True,
-            )
-
-    def __enter__(self) -> _progress_bar | None:
-        """Start the bar; the callback is None when there is no bar."""
-        if self._bar is None:
-            return None
-        self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop the bar (also on Ctrl-C, so the terminal is left clean)."""
-        if self._bar is not None:
-            self._bar.stop()
-
-    def __call__(self, done: int, total: int) -> None:
-        """Move the bar to ``done`` of ``total`` runs."""
-        if self._task is None:
-            self._task = self._bar.add_task("sweep", total=total)
-        self._bar.update(self._task, completed=done)
 
 
 def _cell(row: Any) -> str:

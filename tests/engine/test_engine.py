@@ -118,6 +118,21 @@ def test_batches_by_first_run_equal_one_serial_batch() -> None:
 
 
 
+def test_progress_counts_runs_every_hundred_and_at_the_end() -> None:
+    """``progress(done, runs)`` after runs 100, 200 and the last, counted from ``first_run``; same records."""
+    import simsip
+
+    seen: list[tuple[int, int]] = []
+    with_bar = simsip.run(direct(loss=0.3), runs=250, seed=4, first_run=30,
+                          progress=lambda done, total: seen.append((done, total)))
+    assert engine.PROGRESS_EVERY == 100
+    assert seen == [(100, 250), (200, 250), (250, 250)]
+    assert list(with_bar.calls) == list(engine.run(direct(loss=0.3), runs=250, seed=4, first_run=30).calls)
+    seen.clear()
+    engine.run(direct(), runs=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 1)]
+
+
 def test_run_calls_gives_the_call_table_of_run() -> None:
     """A sweep batch's ``run_calls`` holds exactly ``run``'s per-call measures for those run indices."""
     scenario = direct(loss=0.3)
