@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from simsip.scenario import model as m
 from simsip.scenario.errors import Problem, source_line
-from simsip.scenario.raw import Func, Lst, Stmt, Tok, classify, describe, span_of
+from simsip.scenario.raw import NAME_RE, Func, Lst, Stmt, Tok, classify, describe, span_of
 from simsip.scenario.writer import event_text
 from simsip.sip.abnf import HOST_RE
 
@@ -50,9 +50,6 @@ KIND_WORDS = {
 _KIND_SHORT = {kind: text.split(" (")[0] for kind, text in KIND_WORDS.items()}
 _NUM_RE = re.compile(r"(-?\d+(?:\.\d+)?)(.*)")
 _CLASS_RE = re.compile(r"[1-6](?:\dx|xx)")
-# A node's name is its SIP user and default host (sip:alice@alice) and part of its Call-IDs: the
-# grammar's NAME, so a quoted or YAML name cannot hold what a URI or Call-ID cannot ("a b", "a;b").
-_NODE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*")
 _DOTTED_NUMBERS_RE = re.compile(r"[0-9]+(?:\.[0-9]+)*\.?")
 _AOR_RE = re.compile(r"sips?:([^@\s]+)@([^\s;?>]+)")
 
@@ -704,7 +701,9 @@ class Builder:
         kind = stmt.kind
         name = self.name(stmt.head["name"], kind)
         name_span = span_of(stmt.head["name"], stmt.span)
-        if not _NODE_NAME_RE.fullmatch(name):
+        # A node's name is its SIP user and default host (sip:alice@alice) and part of its Call-IDs:
+        # the grammar's NAME, so a quoted or YAML name cannot hold what a URI or Call-ID cannot ("a;b").
+        if not NAME_RE.fullmatch(name):
             # Reported, but the node is still declared: its uses would only repeat the error.
             self.error(name_span, f"a {kind} name is a word (letters, digits, `_`, and `.` or `-` between them) "
                        f"since it becomes the node's SIP URI, not `{name}`")

@@ -69,6 +69,7 @@ NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*")
 PARAM_RE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 URI_RE = re.compile(r"sips?:[^\s,\[\]#;\"()]+")
 PATTERN_RE = re.compile(r"[A-Za-z0-9_.\-]*\*[A-Za-z0-9_.\-*]*")
+HOST_NUMBER_RE = re.compile(r"\d[A-Za-z0-9\-]*(?:\.[A-Za-z0-9\-]+)*")
 
 
 def classify(text: str, span: Span) -> Tok | None:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import yaml
 
 from simsip.scenario import model as m
-from simsip.scenario.raw import NAME_RE, QUANTITY_RE
+from simsip.scenario.raw import HOST_NUMBER_RE, NAME_RE, QUANTITY_RE
 
 _PLAIN_YAML = re.compile(r"[A-Za-z0-9_$<>=!*.\-/%@][A-Za-z0-9_ $<>=!*.,\-/%@:()\[\]]*")
 
@@ -98,6 +98,11 @@ AMBIGUOUS_NAMES = frozenset({"to"})
 def sip_name(name: str) -> str:
     """A name as `.sip` writes it: bare when it lexes as a NAME unambiguously, else quoted."""
     return name if NAME_RE.fullmatch(name) and name not in AMBIGUOUS_NAMES else sip_string(name)
+
+
+def sip_host(host: str) -> str:
+    """A host as `.sip` writes it: bare when it lexes as a name or an address (192.0.2.10), else quoted."""
+    return host if HOST_NUMBER_RE.fullmatch(host) else sip_name(host)
 
 
 def sip_string(text: str) -> str:
@@ -229,7 +234,7 @@ def _creds(creds: tuple[m.Credentials, ...]) -> str:
     for c in creds:
         text = f"{sip_name(c.user)}:{sip_name(c.password) if not c.password[:1].isdigit() else sip_string(c.password)}"
         if c.realm is not None:
-            text += f"@{sip_name(c.realm)}"
+            text += f"@{sip_host(c.realm)}"
         parts.append(text)
     return ", ".join(parts)
 
@@ -361,6 +366,13 @@ def stream_options(s: m.CallStream) -> list[tuple[str, Any]]:
 # ---------------------------------------------------------------- the .sip
 
 
+def _sip_list_item(key: str, value: str) -> str:
+    """One item of a listed option: option tags bare, domains as hosts, the rest as names."""
+    if key in ("supports", "requires", "require", "supported"):
+        return value
+    return sip_host(value) if key == "domain" else sip_name(value)
+
+
 def _sip_opts(opts: list[tuple[str, Any]]) -> str:
     """Options as `.sip` words."""
     words = []
@@ -370,14 +382,14 @@ def _sip_opts(opts: list[tuple[str, Any]]) -> str:
         elif key == "credentials":
             words.append(f"credentials {_creds(tuple(value))}")
         elif key == "auth":
-            text = f"auth realm {sip_name(value.realm)}"
+            text = f"auth realm {sip_host(value.realm)}"
             if value.users:
                 text += f" users {_creds(value.users)}"
             words.append(text)
         elif isinstance(value, list):
-            words.append(f"{key} {', '.join(v if key in ('supports', 'requires', 'require', 'supported') else sip_name(v) for v in value)}")
+            words.append(f"{key} {', '.join(_sip_list_item(key, v) for v in value)}")
         elif key in ("host", "domain"):
-            words.append(f"{key} {sip_name(value)}")
+            words.append(f"{key} {sip_host(value)}")
         else:
             words.append(f"{key} {value}")
     return (" " + " ".join(words)) if words else ""

@@ -368,9 +368,15 @@ def test_common_slips(old: str, new: str, message: str) -> None:
     assert _load("slip", BASE.replace(old, new, 1)).messages == [message]
 
 
-def test_node_names_follow_the_grammars_name_rule() -> None:
-    """A quoted or YAML node name is checked with the grammar's own NAME pattern: the two cannot drift apart."""
-    from simsip.scenario.build import _NODE_NAME_RE
+@pytest.mark.parametrize("terminal", ["NAME", "QUANTITY", "PARAM", "URI", "PATTERN", "HOST_NUMBER"])
+def test_yaml_and_writer_patterns_are_the_grammars(terminal: str) -> None:
+    """YAML scalars, node names and the .sip writer use the grammar's own terminals: they cannot drift apart.
+
+    An escaped `/` or `"` means the character itself, in either spelling."""
+    from simsip.scenario import raw
     from simsip.scenario.sip_surface import parser
 
-    assert _NODE_NAME_RE.pattern == parser().get_terminal("NAME").pattern.value
+    def plain(pattern: str) -> str:
+        return pattern.replace("\\/", "/").replace('\\"', '"')
+
+    assert plain(getattr(raw, f"{terminal}_RE").pattern) == plain(parser().get_terminal(terminal).pattern.value)

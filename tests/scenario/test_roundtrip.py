@@ -80,3 +80,19 @@ def test_keywords_as_node_names_round_trip() -> None:
         scenario = load_text(text, "k.sip", "sip")
         assert load_text(to_sip(scenario), "k.sip", "sip") == scenario, k
         assert load_text(to_yaml(scenario), "k.yaml", "yaml") == scenario, k
+
+
+def test_address_hosts_are_written_bare_and_round_trip() -> None:
+    """Hosts that start with a digit (192.0.2.10, 3com.example) are written without quotes, as one types them."""
+    text = ('ua alice host 192.0.2.10 credentials alice:pw@10.0.0.9\n'
+            'proxy p stateful domain 10.0.0.9, 3com.example auth realm 10.0.0.9\n'
+            'ua bob domain "biloxi.example.com"\n')
+    scenario = load_text(text, "ip.sip", "sip")
+    sip = to_sip(scenario)
+    assert sip.splitlines() == [
+        "ua alice host 192.0.2.10 credentials alice:pw@10.0.0.9",
+        "proxy p stateful domain 10.0.0.9, 3com.example auth realm 10.0.0.9",
+        "ua bob domain biloxi.example.com",
+    ]
+    assert load_text(sip, "again.sip", "sip") == scenario
+    assert load_text(to_yaml(scenario), "again.yaml", "yaml") == scenario
