@@ -1,6 +1,7 @@
 """Every command reads its scenario FILE the same way: a missing file or a directory is one line
-and exit 2 with the loader's reason, and a pipe (`simsip run <(gen)`) is read like a file,
-except by sweep, which loads the file once per point and says so."""
+and exit 2 with the loader's reason, a pipe (`simsip run <(gen)`) is read like a file, except by
+sweep, which loads the file once per point and says so, and a problem in the scenario is shown
+with its line and a caret (DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,14 @@ def test_sweep_refuses_a_pipe_and_says_why(tmp_path: Path) -> None:
     assert (code, stdout) == (2, "")
     assert stderr == (f"simsip: error: {fifo}: not a regular file; a sweep reads the scenario once per point, "
                       "so save it to a file first\n")
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_scenario_problem_shows_its_line_and_caret(command: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sip"
+    bad.write_text("ua alice\nlink alice <-> bbo delay 10ms\n")
+    code, stdout, stderr = invoke(command, str(bad), tmp_path)
+    assert (code, stdout) == (2, "")
+    assert stderr == (f"{bad}:2:16: unknown node `bbo` in a link\n"
+                      "    link alice <-> bbo delay 10ms\n"
+                      "                   ^\n")

@@ -46,6 +46,12 @@ def fail(message: str) -> "click.exceptions.Exit":
     return click.exceptions.Exit(EXIT_BAD_INPUT)
 
 
+def bad_scenario(exc: Any) -> "click.exceptions.Exit":
+    """Print a ScenarioError as DESIGN.md asks (``file:line:col: message``, the line, a caret); return Exit(2)."""
+    click.echo(exc.render(), err=True)
+    return click.exceptions.Exit(EXIT_BAD_INPUT)
+
+
 def write_or_fail(option: str, path: object, what: str, write: Callable[[], None]) -> None:
     """Run ``write`` (an atomic write of ``path``); an OSError is a one-line error naming the option (exit 2)."""
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from simsip.cli import EXIT_BAD_INPUT, EXIT_OK, fail, main, write_or_fail
+from simsip.cli import EXIT_OK, bad_scenario, fail, main, write_or_fail
 
 
 @main.command("convert")
@@ -34,8 +34,7 @@ def convert_command(file: str, surface: str, output: str | None) -> int:
     try:
         scenario = load(Path(file))
     except ScenarioError as exc:
-        click.echo(exc.render(), err=True)
-        return EXIT_BAD_INPUT
+        raise bad_scenario(exc) from None
     text = write(scenario, surface)
     if output is None:
         sys.stdout.write(text)

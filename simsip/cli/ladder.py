@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import click
 
-from simsip.cli import fail, main, write_or_fail
+from simsip.cli import bad_scenario, fail, main, write_or_fail
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h)?\s*")
 _SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
@@ -116,7 +116,7 @@ def traced_run(file: str, run: int, seed: int, params: tuple[str, ...], until: s
         # Run index r draws its own streams from (seed, r, source): running r alone is run r.
         result = engine_run(scenario, runs=1, seed=seed, trace="full", first_run=run, until=stop)
     except ScenarioError as exc:
-        raise fail("\n".join(exc.messages)) from None
+        raise bad_scenario(exc) from None
     except ValueError as exc:
         raise fail(f"{file}: {exc}") from None
     trace = [ev for ev in (result.trace or []) if ev.run == run]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from simsip.cli import EXIT_BAD_INPUT, EXIT_EXPECTATION_FAILED, EXIT_OK, ProgressBar, fail, main, write_or_fail
+from simsip.cli import EXIT_EXPECTATION_FAILED, EXIT_OK, ProgressBar, bad_scenario, fail, main, write_or_fail
 from simsip.cli.ladder import parse_params, parse_until
 
 
@@ -54,9 +54,7 @@ def run_command(file: str, runs: int, seed: int, params: tuple[str, ...], fmt: s
             result = simsip.run(scenario, runs=runs, seed=seed, trace="full" if trace_file else "off",
                                 until=stop, progress=progress)
     except ScenarioError as exc:
-        # file:line:col: message, the source line and a caret (DESIGN.md); exit 2.
-        click.echo(exc.render(), err=True)
-        raise click.exceptions.Exit(EXIT_BAD_INPUT) from None
+        raise bad_scenario(exc) from None
     except ValueError as exc:
         raise fail(f"{file}: {exc}") from None
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from simsip.cli import ProgressBar, fail, main, write_or_fail
+from simsip.cli import ProgressBar, bad_scenario, fail, main, write_or_fail
 
 # Measures shown in the table, with their column titles; the full set is in --out.
 TABLE_MEASURES = (
@@ -75,7 +75,7 @@ def sweep_command(
     except SweepError as exc:
         raise fail(str(exc)) from None
     except ScenarioError as exc:
-        raise fail("\n".join(exc.messages)) from None
+        raise bad_scenario(exc) from None
 
     show_progress = not quiet and sys.stderr.isatty()
     try:
@@ -86,7 +86,7 @@ def sweep_command(
     except SweepError as exc:
         raise fail(str(exc)) from None
     except ScenarioError as exc:
-        raise fail("\n".join(exc.messages)) from None
+        raise bad_scenario(exc) from None
     _print_table(result)
     if out_path is not None and not quiet:
         click.echo(f"wrote {len(result.calls)} calls to {out_path}", err=True)
