@@ -131,6 +131,7 @@ class Builder:
         self.params: dict[str, m.Param] = {}
         self.nodes: dict[str, m.SipNode] = {}
         self.node_spans: dict[str, m.Span] = {}
+        self.host_spans: dict[str, m.Span] = {}  # node name -> where its `host` value is written
         self.links: list[m.Link] = []
         self.bad_params: set[str] = set()
         self.outbound_lists: list[object] = []
@@ -588,6 +589,7 @@ class Builder:
         for stmt in stmts:
             if stmt.kind in NODE_OPTIONS:
                 self._guard(self.node_stmt, stmt)
+        self._check_node_addresses()
         for raw in self.outbound_lists:
             # Checked once every node is known: an outbound proxy may be declared later.
             for item in self.items(raw):
@@ -712,6 +714,8 @@ class Builder:
                             f"{self.where(self.node_spans[name])})")
         opts = self.options(stmt, NODE_OPTIONS[kind], f"a {kind}")
         host = self._guard_value(lambda: self.host(opts["host"][1], "host")) if "host" in opts else None
+        if host is not None:
+            self.host_spans[name] = span_of(opts["host"][1], stmt.span)
         # A proxy's, redirect server's or B2BUA's domains (a UA's one domain is read below).
         domains: tuple[str, ...] = ()
         if kind != "ua" and "domain" in opts:
@@ -781,6 +785,18 @@ class Builder:
             self.outbound_lists.append(opts["outbound"][1])
         self.nodes[name] = node
         self.node_spans[name] = name_span
+
+    def _check_node_addresses(self) -> None:
+        """Each node has its own address: the network delivers a message to the node its host names."""
+        # A node's name addresses it too (sip:alice@alice), so a host may not be another node's name.
+        owner = {name.lower(): name for name in self.nodes}
+        for name, span in self.host_spans.items():
+            host = self.nodes[name].host_name
+            other = owner.setdefault(host.lower(), name)
+            if other != name:
+                first = self.host_spans.get(other, self.node_spans[other])
+                self.error(span, f"host `{host}` is already the address of node `{other}` ({self.where(first)}); "
+                           "two nodes cannot share one, or one would get the other's messages")
 
     def _guard_value(self, fn: Callable[[], Any]) -> Any:
         """Evaluate one value; a recorded problem gives None."""

@@ -75,6 +75,9 @@ SIP_CASES = {
  "host_short_ipv4": sub("ua alice", "ua alice host 10.0.0"),
  "domain_ipv4_out_of_range": sub("proxy edge stateful", "proxy edge stateful domain 192.0.2.256"),
  "host_missing": sub("ua alice", "ua alice host"),
+ "host_shared": sub("ua alice", "ua alice host 192.0.2.10").replace("ua bob supports 100rel",
+                                                                   "ua bob supports 100rel host 192.0.2.10"),
+ "host_is_another_nodes_name": sub("ua alice", "ua alice host edge"),
  "time_beyond_2_32_s": sub("call alice -> bob at 0s", "call alice -> bob at 4294967296s"),
  "param_time_beyond_2_32_s": sub("param delay = 40ms", "param delay = 1200000h"),
  "request_from_proxy": sub("call alice -> bob at 0s", "request OPTIONS edge -> bob at 0s"),
@@ -226,6 +229,14 @@ EXPECTED: dict[str, list[str]] = {
     'host_missing': [
         't.sip:4:14: unexpected end of line; expected a host name or IP address (biloxi.example.com, 10.0.0.1 '
         'or "[2001:db8::1]")',
+    ],
+    'host_shared': [
+        "t.sip:6:29: host `192.0.2.10` is already the address of node `alice` (line 4); two nodes cannot share "
+        "one, or one would get the other's messages",
+    ],
+    'host_is_another_nodes_name': [
+        "t.sip:4:15: host `edge` is already the address of node `edge` (line 5); two nodes cannot share one, "
+        "or one would get the other's messages",
     ],
     'time_beyond_2_32_s': [
         't.sip:15:22: at must be at most 4294967295s (about 136 years), not `4294967296s`',
