@@ -49,6 +49,7 @@ KIND_WORDS = {
 }
 _KIND_SHORT = {kind: text.split(" (")[0] for kind, text in KIND_WORDS.items()}
 _NUM_RE = re.compile(r"(-?\d+(?:\.\d+)?)(.*)")
+_EXPONENT_RE = re.compile(r"[eE](\d+)")
 _CLASS_RE = re.compile(r"[1-6](?:\dx|xx)")
 _DOTTED_NUMBERS_RE = re.compile(r"[0-9]+(?:\.[0-9]+)*\.?")
 _AOR_RE = re.compile(r"sips?:([^@\s]+)@([^\s;?>]+)")
@@ -157,9 +158,16 @@ class Builder:
         if match is None:
             raise self.fail(tok.span, f"`{tok.text}` is not a number")
         try:
-            return Decimal(match.group(1)), match.group(2)
+            number, unit = Decimal(match.group(1)), match.group(2)
         except InvalidOperation:
             raise self.fail(tok.span, f"`{tok.text}` is not a number") from None
+        exponent = _EXPONENT_RE.match(unit)
+        if exponent is not None:
+            # 1e6 lexes as 1 with the unit "e6": say what to write, not "unknown unit e6".
+            plain = format(number.scaleb(int(exponent.group(1))), "f")
+            hint = f": {plain}{unit[exponent.end():]}" if len(plain) <= 24 else ""
+            raise self.fail(tok.span, f"`{tok.text}`: numbers are written without an exponent{hint}")
+        return number, unit
 
     def _param(self, tok: Tok, want: tuple[m.ParamKind, ...], what: str) -> tuple[Any, str]:
         """The value of ``$param`` if its kind is one of ``want``."""

@@ -75,6 +75,8 @@ SIP_CASES = {
  "host_short_ipv4": sub("ua alice", "ua alice host 10.0.0"),
  "domain_ipv4_out_of_range": sub("proxy edge stateful", "proxy edge stateful domain 192.0.2.256"),
  "host_missing": sub("ua alice", "ua alice host"),
+ "exponent": sub("delay 10ms", "delay 1e1ms"),
+ "param_exponent": sub("param loss = 10%", "param loss = 10%\nparam calls = 1E3"),
  "host_shared": sub("ua alice", "ua alice host 192.0.2.10").replace("ua bob supports 100rel",
                                                                    "ua bob supports 100rel host 192.0.2.10"),
  "host_is_another_nodes_name": sub("ua alice", "ua alice host edge"),
@@ -237,6 +239,12 @@ EXPECTED: dict[str, list[str]] = {
     'host_is_another_nodes_name': [
         "t.sip:4:15: host `edge` is already the address of node `edge` (line 5); two nodes cannot share one, "
         "or one would get the other's messages",
+    ],
+    'exponent': [
+        't.sip:7:27: `1e1ms`: numbers are written without an exponent: 10ms',
+    ],
+    'param_exponent': [
+        't.sip:3:15: `1E3`: numbers are written without an exponent: 1000',
     ],
     'time_beyond_2_32_s': [
         't.sip:15:22: at must be at most 4294967295s (about 136 years), not `4294967296s`',
