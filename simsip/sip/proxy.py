@@ -714,12 +714,16 @@ class ProxyCore:
         Request-URI, From and To tags, Call-ID, CSeq number, the Via the
         request arrived with on top, and the Route set — identical for an
         INVITE and its CANCEL (§9.1), so a stateless CANCEL gets the INVITE's branch.
+        A stateless proxy leaves the To tag out: the ACK of a non-2xx carries the
+        tag its INVITE lacked, yet must leave with the INVITE's branch (§16.11) for
+        the next hop to match it to the INVITE (§17.1.1.3, §17.2.3); the Via it
+        arrived with, whose branch the UAC gave both, already tells transactions apart.
         """
         parts = [
             self.options.host.lower(),
             str(request.uri),
             _tag_of(request.from_),
-            _tag_of(request.to),
+            _tag_of(request.to) if self.stateful else "",
             request.call_id or "",
             str(request.cseq.seq),
             top_via,

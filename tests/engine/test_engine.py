@@ -289,3 +289,22 @@ def test_cores_build_state_changes_only_for_a_full_trace(trace: str) -> None:
     one.execute()
     states = [e for e in one.sink.events if e.event == "state"]
     assert (len(states) > 0) is (trace == "full")
+
+
+def test_busy_through_a_stateless_proxy_is_acked_once_rfc3261_16_11() -> None:
+    """RFC 3261 §16.11 / §17.2.1: the ACK of bob's 486 passes a stateless proxy with the INVITE's branch,
+    bob's INVITE server transaction absorbs it, and the 486 is sent once (no Timer G retransmissions)."""
+    from simsip.scenario import load_text
+
+    scenario = load_text(
+        "ua alice outbound p domain ex.com\nproxy p stateless domain ex.com\nua bob domain ex.com\n"
+        "location sip:bob@ex.com -> bob\nlink alice <-> p delay 10ms\nlink p <-> bob delay 10ms\n"
+        "on bob INVITE: send 486\ncall alice -> sip:bob@ex.com\n", "busy.sip", "sip")
+    result = engine.run(scenario, trace="full")
+    assert [(round(t, 3), node, dst, message) for t, node, dst, message, _ in sends(result)] == [
+        (0.0, "alice", "p", "INVITE"), (0.01, "p", "bob", "INVITE"),
+        (0.02, "bob", "p", "486 Busy Here"), (0.03, "p", "alice", "486 Busy Here"),
+        (0.04, "alice", "p", "ACK"), (0.05, "p", "bob", "ACK")]
+    assert [e.detail.split(": ", 1)[1] for e in result.trace if e.event == "state" and e.node == "bob"
+            and e.detail.startswith("INVITE server")] == [
+        "Proceeding -> Completed", "Completed -> Confirmed", "Confirmed -> Terminated"]

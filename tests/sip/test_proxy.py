@@ -380,6 +380,26 @@ def test_stateless_branch_is_deterministic_and_cancel_gets_the_same() -> None:
     assert other.top_via.branch != first.top_via.branch
 
 
+def test_stateless_ack_of_non_2xx_gets_the_invite_branch_rfc3261_16_11() -> None:
+    """RFC 3261 §16.11, §17.1.1.3: the ACK of a 486 carries the INVITE's branch and the 486's To tag;
+    a stateless proxy forwards it with the branch it gave the INVITE, so the next hop's INVITE server
+    transaction matches it (§17.2.3) instead of retransmitting the 486 until Timer H."""
+    proxy = make_proxy(host=P1, domains=("atlanta.example.com",), mode=ProxyMode.STATELESS)
+    forwarded = sends(proxy.receive(0.0, invite(), ALICE))[0].message
+    ack = msg("""ACK sip:bob@biloxi.example.com SIP/2.0
+Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9
+Max-Forwards: 70
+From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl
+To: Bob <sip:bob@biloxi.example.com>;tag=314159
+Call-ID: 3848276298220188511@atlanta.example.com
+CSeq: 1 ACK
+
+""")
+    fwd_ack = sends(proxy.receive(1.0, ack, ALICE))[0].message
+    assert first_line(fwd_ack) == "ACK sip:bob@biloxi.example.com SIP/2.0"
+    assert fwd_ack.top_via.branch == forwarded.top_via.branch
+
+
 def test_stateless_no_100_trying_and_no_timers() -> None:
     """RFC 3261 §16.11: a stateless proxy sends no 100 and keeps no timers."""
     proxy = make_proxy(host=P1, domains=("atlanta.example.com",), mode=ProxyMode.STATELESS)
