@@ -132,7 +132,15 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_output(scenario: Path, tmp_path:
          "--runs", "2000", "--jobs", "2", "--out", str(out), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
-    time.sleep(3.0)
+    # Interrupt once the workers run (the pool exists), not at a fixed time: on a loaded
+    # machine the command may still be importing after a few seconds.
+    import psutil
+
+    deadline = time.monotonic() + 60.0
+    while not psutil.Process(process.pid).children() and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    time.sleep(1.0)
     assert process.poll() is None, process.communicate()
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
     _, stderr = process.communicate(timeout=30)
