@@ -279,7 +279,9 @@ class UAAgent(Agent):
         if kind == "request":
             method = detail.get("method", "")
             if detail.get("reinvite"):
-                handler = self._by_key.get(("reinvite",))
+                # The ACK and CANCEL of a re-INVITE say "reinvite" too: only the re-INVITE fires
+                # `on X re-INVITE`, and `on X ACK` stays the initial INVITE's ACK (as `on X 200` is its 200).
+                handler = self._by_key.get(("reinvite",)) if method == "INVITE" else None
             else:
                 handler = self._by_key.get(("request", method))
                 if handler is None and method == "INVITE" and not detail.get("auto_answered"):

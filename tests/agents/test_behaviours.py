@@ -40,6 +40,19 @@ def test_to_reinvite_handler_fires_for_the_reinvite_answer_only() -> None:
                      (240.0, "alice", "BYE", "3 BYE")]
 
 
+def test_reinvite_handler_does_not_fire_again_for_its_ack() -> None:
+    """`on bob re-INVITE` runs once per re-INVITE (RFC 3261 §14.2), not again when its ACK arrives.
+
+    Before: the ACK's event carried the re-INVITE mark, so bob answered twice (an app-error) and
+    hung up twice; a `reinvite` or `bye` in that handler would have been sent twice.
+    """
+    result = _run(HEAD + "on bob INVITE: send 200\non bob re-INVITE: send 200; wait 1s; hangup\n"
+                  "on alice 200: wait 1s; reinvite\ncall alice -> bob\n")
+    assert [s for s in _sends(result) if s[1] == "bob"] == [
+        (10.0, "bob", "200 OK", "1 INVITE"), (1030.0, "bob", "200 OK", "2 INVITE"), (2030.0, "bob", "BYE", "1 BYE")]
+    assert [e.detail for e in result.trace if e.event == "app" and "app-error" in (e.detail or "")] == []
+
+
 def test_2xx_class_handler_ignores_2xx_retransmissions() -> None:
     """RFC 3261 §13.2.2.4: a retransmitted 2xx is ACKed again but fires `on alice 2xx` only once."""
     text = (HEAD + "drop ACK alice -> bob count 2\n"  # bob resends the 200 at 500 ms and 1.5 s
