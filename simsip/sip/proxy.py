@@ -1013,9 +1013,12 @@ class ProxyCore:
             return []
         if branch.fallbacks and branch.state is BranchState.TRYING and not ctx.no_new_branches:
             return self._failover(now, ctx, branch, kind)
+        actions = self._set_state(ctx, branch, BranchState.COMPLETED)
+        if kind == "timeout" and ctx.request.method != "INVITE":
+            # RFC 4320 §4.2: no 408 to a non-INVITE; its client timed out as this branch did.
+            return actions + self._stop_branch_timers(branch) + self._start_branches(now, ctx)
         # A timeout counts as a 408 (§16.7 step 6; or the configured code, RFC 3665 §3.10's 480).
         status = self.options.timeout_code if kind == "timeout" else 503
-        actions = self._set_state(ctx, branch, BranchState.COMPLETED)
         branch.final = self._synthetic(ctx, status, branch.target)
         ctx.responses.append(branch.final)
         return actions + self._stop_branch_timers(branch) + self._start_branches(now, ctx)
@@ -1045,6 +1048,12 @@ class ProxyCore:
         if best is None:
             if ctx.got_2xx:
                 return actions
+            if ctx.request.method != "INVITE":
+                # RFC 4320 §4.2: a non-INVITE nobody answered in time gets no final response at
+                # all (never a 408); the server transaction ends without one.
+                actions.append(AppEvent("proxy-drop", ctx.call_id, ctx.request,
+                                        {"reason": "no final response in time (RFC 4320 §4.2: no 408)"}))
+                return actions + self._tu(now, self.layer.abandon(now, ctx.server_tx), None)
             # §16.7 step 6: no final at all: 408 (or the configured code, RFC 3665 §3.10's 480).
             best = self._synthetic(ctx, self.options.timeout_code, "")
             return actions + self._send_upstream(now, ctx, best, None)

@@ -179,6 +179,24 @@ def test_timeout_code_option_rfc3665_3_10_480() -> None:
     assert upstream(clock.advance(32.0)) == ["SIP/2.0 480 Temporarily Unavailable"]
 
 
+def test_non_invite_nobody_answers_gets_no_408_rfc4320_4_2() -> None:
+    """RFC 4320 §4.2: a transaction-stateful element MUST NOT send 408 to a non-INVITE; when no branch
+    answers before Timer F, the proxy sends no final response at all, whatever its timeout-response."""
+    for options in ({}, {"timeout_code": 480}):
+        proxy = make_proxy(location=two_contacts(), **options)
+        clock = Clock(proxy)
+        out = clock.receive(invite(method="OPTIONS"), ALICE)
+        assert [first_line(s.message) for s in sends(out)] == [
+            "OPTIONS sip:bob@client1.biloxi.example.com SIP/2.0", "OPTIONS sip:bob@client2.biloxi.example.com SIP/2.0"]
+        out = clock.advance(40.0)
+        assert upstream(out) == []
+        assert [a.detail["reason"] for a in app(out, "proxy-drop")] == [
+            "no final response in time (RFC 4320 §4.2: no 408)"]
+        # The server transaction is gone: the same request again is a new transaction, forked anew.
+        again = clock.receive(invite(method="OPTIONS"), ALICE)
+        assert len([s for s in sends(again) if s.destination in (B1, B2)]) == 2
+
+
 def test_timer_c_without_provisional_acts_as_408() -> None:
     """RFC 3261 §16.8 / §16.6 item 11: Timer C (181 s) fires with no provisional: the branch is a 408."""
     tcp = {"client1.biloxi.example.com": [Address("client1.biloxi.example.com", 5060, Transport.TCP)]}
