@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -66,6 +66,8 @@ class TracedRun:
     run: int
     nodes: list[str]
     addresses: dict[str, str]
+    call_id: str | None = None
+    """The Call-ID ``--call`` chose (given as a Call-ID or as the ladder's label c1, c2, ...)."""
 
 
 def parse_params(params: tuple[str, ...]) -> dict[str, str]:
@@ -126,13 +128,20 @@ def traced_run(file: str, run: int, seed: int, params: tuple[str, ...], until: s
 
 def traced_window(file: str, run: int, seed: int, params: tuple[str, ...], until: str | None,
                   t_from: float | None, t_to: float | None, call_id: str | None) -> TracedRun:
-    """:func:`traced_run` for a view of ``[t_from, t_to]`` and one Call-ID, both checked first."""
+    """:func:`traced_run` for a view of ``[t_from, t_to]`` and one call, both checked first."""
     if t_from is not None and t_to is not None and t_to < t_from:
         raise fail(f"--to {t_to:g} s is before --from {t_from:g} s")
     traced = traced_run(file, run, seed, params, until)
     if call_id is not None and not any(ev.call_id == call_id for ev in traced.trace):
-        raise fail(f"--call {call_id!r}: no such Call-ID in run {run}")
-    return traced
+        from simsip.viz.ladder import Ladder
+
+        # The label the run's ladder tags the call's rows with ([c2]) names it too.
+        labels = Ladder(traced.trace, nodes=traced.nodes, run=run).call_labels()
+        if call_id not in labels:
+            raise fail(f"--call {call_id!r}: no such Call-ID in run {run}"
+                       + (f" (or a call label {', '.join(labels)})" if labels else ""))
+        call_id = labels[call_id]
+    return replace(traced, call_id=call_id)
 
 
 def write_output(path: str, data: bytes | str, what: str) -> None:
@@ -167,7 +176,8 @@ def run_options(func: Callable[..., Any]) -> Callable[..., Any]:
               show_default=True, help="Terminal text (colour on a TTY), SVG, Mermaid sequenceDiagram or HTML.")
 @click.option("--from", "t_from", type=SimTime(), default=None, help="Show rows from this time (1.5, 1500ms).")
 @click.option("--to", "t_to", type=SimTime(), default=None, help="Show rows up to this time.")
-@click.option("--call", "call_id", default=None, metavar="CALL-ID", help="Show one call only.")
+@click.option("--call", "call_id", default=None, metavar="CALL-ID",
+              help="Show one call only: its Call-ID, or the label the ladder tags it with (c2).")
 @click.option("--notes", is_flag=True, help="Add timer firings, state changes and app events as side notes.")
 @click.option("--details", is_flag=True, help="Add CSeq, RSeq, RAck and Call-ID to every arrow.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
@@ -180,7 +190,7 @@ def ladder_command(file: str, run: int, seed: int, params: tuple[str, ...], unti
 
     traced = traced_window(file, run, seed, params, until, t_from, t_to, call_id)
     title = f"{getattr(traced.scenario, 'name', '') or Path(file).name}: run {run}, seed {seed}"
-    lad = Ladder(traced.trace, nodes=traced.nodes, run=run, t_from=t_from, t_to=t_to, call_id=call_id,
+    lad = Ladder(traced.trace, nodes=traced.nodes, run=run, t_from=t_from, t_to=t_to, call_id=traced.call_id,
                  notes=notes, details=details, title=title)
     if output is not None:
         write_output(output, lad.render(fmt), f"the {fmt} ladder")

@@ -129,6 +129,10 @@ class Ladder:
         # Several calls in one picture: tag each row with a short call number.
         self._call_no = {cid: i + 1 for i, cid in enumerate(calls)} if len(calls) > 1 else {}
 
+    def call_labels(self) -> dict[str, str]:
+        """The labels rows are tagged with when several calls share the picture: ``{"c1": call_id, ...}``."""
+        return {f"c{number}": call_id for call_id, number in self._call_no.items()}
+
     @classmethod
     def from_result(cls, result: Any, run: int = 0, **kwargs: Any) -> "Ladder":
         """The ladder of one run of a ``simsip.run(..., trace="full")`` result, nodes in scenario order."""

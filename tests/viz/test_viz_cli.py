@@ -29,6 +29,27 @@ def test_ladder_time_window_and_call_filter():
     assert "X lost on edge-bob" in full and "(retx 1, RFC 3262 timer)" in full
 
 
+def test_call_label_of_the_ladder_selects_that_call(tmp_path):
+    """`--call c2` is the call the ladder tags [c2]: the same picture as its full Call-ID; a label past the
+    last call is one line naming the labels there are."""
+    two = tmp_path / "two.sip"
+    two.write_text("ua alice\nua bob\nlink alice <-> bob delay 10ms\non bob INVITE: send 200\n"
+                   "on alice 200: hangup\ncall alice -> bob at 0s\ncall alice -> bob at 5ms\n")
+    full = invoke("ladder", str(two)).output
+    assert [ln.split()[-2:] for ln in full.splitlines()[3:5]] == [["[c1]", "INVITE"], ["[c2]", "INVITE"]]
+    import simsip
+
+    trace = simsip.run(simsip.load(two), trace="full").trace
+    second = next(e.call_id for e in trace if e.event == "send" and e.t == 0.005)
+    by_label = invoke("ladder", str(two), "--call", "c2").output
+    assert by_label == invoke("ladder", str(two), "--call", second).output
+    assert [ln.split()[0] for ln in by_label.splitlines()[3:]] == ["0.005", "0.015", "0.025", "0.025", "0.035"]
+    assert invoke("explain", str(two), "--call", "c2").output == invoke("explain", str(two), "--call", second).output
+    res = CliRunner().invoke(main, ["ladder", str(two), "--call", "c3"])
+    assert (res.exit_code, res.stderr) == (2, "simsip: error: --call 'c3': no such Call-ID in run 0 "
+                                              "(or a call label c1, c2)\n")
+
+
 def test_ladder_formats_to_files(tmp_path):
     for fmt, start in (("svg", "<svg"), ("html", "<!DOCTYPE html>"), ("mermaid", "sequenceDiagram")):
         out = tmp_path / f"l.{fmt}"
