@@ -436,6 +436,9 @@ class UserAgentCore:
         self._roles: dict[str, _ClientRole] = {}
         # Registrar URI -> [Call-ID, highest CSeq used, last 401/407] (§10.2, §22.3).
         self._registrations: dict[str, list] = {}
+        # (realm, nonce) -> requests sent with that nonce: the nonce-count, nc
+        # (RFC 2617 §3.2.2), so a re-used challenge is answered nc=2, 3, ...
+        self._nonce_counts: dict[tuple[str, str], int] = {}
         self._core_timers: dict[str, tuple[Callable[..., list[Action]], tuple]] = {}  # name -> (callback, args)
         self._merged: dict[tuple, tuple] = {}
         self._merged_keys: dict[Any, tuple] = {}  # server tx id -> its key in _merged
@@ -1514,17 +1517,21 @@ class UserAgentCore:
 
     def _auth_headers(self, request: "Request", response: "Response") -> list[tuple[str, str]]:
         """§22.2-22.3: the Authorization / Proxy-Authorization values answering ``response``."""
-        from simsip.sip.auth import AuthError, authorization_header, credentials_header_name
+        from simsip.sip.auth import AuthError, authorization_header, credentials_header_name, parse_challenge
 
         username, password = self._config.credentials
         challenge_name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         headers = []
         for challenge in response.headers.get_all(challenge_name):
             try:
+                parsed = parse_challenge(challenge)
+                key = (parsed.realm, parsed.nonce)
+                nc = self._nonce_counts.get(key, 0) + 1
                 value = authorization_header(challenge, request.method, str(request.uri), username, password,
-                                             self.rng)
+                                             self.rng, nc)
             except AuthError:
                 continue
+            self._nonce_counts[key] = nc
             headers.append((credentials_header_name(challenge_name), value))
         return headers
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 import simsip
+from simsip.sip.auth import parse_credentials
 from tests.scenarios.helpers import SCENARIOS, align, check_flow, rows, sends
 
 DIR = SCENARIOS / "rfc3665"
@@ -206,6 +207,17 @@ def test_rfc3665_2_2_to_2_4_same_call_id_increasing_cseq_rfc3261_s10_2() -> None
         assert len({e.call_id for e in registers}) == 1
         assert [e.cseq for e in registers] == ["1 REGISTER", "2 REGISTER", "3 REGISTER"]
         assert "Authorization" in registers[2].msg.headers
+
+
+def test_rfc3665_2_2_to_2_4_reused_nonce_counts_up_rfc2617_3_2_2() -> None:
+    """RFC 2617 §3.2.2 (RFC 3261 §22.4): the re-REGISTER re-uses the 2.1 nonce with nc=00000002; the registrar accepts it."""
+    for name in LATER:
+        registers = _registers(name)
+        sent = [parse_credentials(e.msg.headers.get("Authorization")) for e in registers
+                if e.message == "REGISTER" and "Authorization" in e.msg.headers]
+        assert [c.nc for c in sent] == ["00000001", "00000002"]
+        assert sent[0].nonce == sent[1].nonce and sent[0].cnonce != sent[1].cnonce
+        assert registers[-1].message == "200 OK"
 
 
 def test_rfc3665_2_2_update_lists_both_contacts() -> None:

@@ -14,7 +14,7 @@ pytest.importorskip("simsip.sip.codes")
 
 from corehelp import Net, answer_on, dial, doubling_times, drop_first, established, make_ua, pair  # noqa: E402
 
-from simsip.sip.auth import DigestAuthenticator  # noqa: E402
+from simsip.sip.auth import DigestAuthenticator, parse_credentials  # noqa: E402
 from simsip.sip.events import Address, AppEvent, SendMessage, Transport  # noqa: E402
 from simsip.sip.message import Response, make_response, parse  # noqa: E402
 from simsip.sip.ua import NO_CONTACT_REASON  # noqa: E402
@@ -402,6 +402,38 @@ def test_register_answers_digest_challenge_rfc3261_22() -> None:
     again.headers.add("WWW-Authenticate", auth.challenge())
     net.apply("alice", alice.receive(0.1, again, Address("registrar")))
     assert len(net.sends("alice", "REGISTER")) == 2
+
+
+def test_register_nonce_count_increases_per_nonce_rfc2617_3_2_2() -> None:
+    """RFC 2617 §3.2.2 (RFC 3261 §22.4): nc counts the requests sent with one nonce; a new nonce restarts it."""
+    alice = make_ua("alice", 1, credentials=("alice", "secret"))
+    net = Net({"alice": alice})
+    auth = DigestAuthenticator("atlanta.example.com", {"alice": "secret"}, random.Random(5))
+
+    def answer(status: int, challenge: bool) -> None:
+        request = net.sends("alice", "REGISTER")[-1].message
+        response = make_response(request, status, to_tag="reg1")
+        if challenge:
+            response.headers.add("WWW-Authenticate", auth.challenge())
+        net.apply("alice", alice.receive(net.now, response, Address("registrar")))
+
+    net.do("alice", lambda now: alice.register(now, "sip:registrar", expires=600))
+    answer(401, challenge=True)
+    answer(200, challenge=False)
+    for _ in range(4):
+        net.do("alice", lambda now: alice.register(now, "sip:registrar", expires=600))
+        answer(200, challenge=False)
+    # The registrar's next challenge carries a new nonce: the count starts again.
+    net.do("alice", lambda now: alice.register(now, "sip:registrar", expires=600))
+    answer(401, challenge=True)
+    *registers, last = [s.message for s in net.sends("alice", "REGISTER")]
+    creds = [parse_credentials(r.headers.get("Authorization")) for r in registers[1:]]
+    assert [c.nc for c in creds] == ["00000001", "00000002", "00000003", "00000004", "00000005", "00000006"]
+    assert len({c.nonce for c in creds}) == 1 and len({c.cnonce for c in creds}) == 6
+    answered = [parse_credentials(v) for v in last.headers.get_all("Authorization")]
+    renewed = [c for c in answered if c.nonce != creds[0].nonce]
+    assert [c.nc for c in renewed] == ["00000001"]
+    assert all(auth.verify(c, "REGISTER") for c in creds + renewed)
 
 
 def test_invite_answers_proxy_challenge_rfc3665_3_2() -> None:
