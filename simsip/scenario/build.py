@@ -748,6 +748,7 @@ class Builder:
                 self.error(opts["stateless"][0], "a proxy is either `stateless` or `stateful`, not both")
             mode = m.ProxyMode.STATELESS if stateless and not stateful else m.ProxyMode.STATEFUL
             forking = m.Forking.PARALLEL
+            word: str | None = forking.value  # None: a bad `forking` word (reported there)
             if "forking" in opts:
                 word = self._guard_value(lambda: self.word(opts["forking"][1], "forking", ("parallel", "sequential")))
                 forking = m.Forking(word) if word else forking
@@ -763,6 +764,13 @@ class Builder:
             if "branch-timeout" in opts:
                 branch_timeout = self._guard_value(lambda: r.take(
                     "branch_timeout", self.duration(opts["branch-timeout"][1], "branch-timeout", positive=True)))
+                # The proxy arms this limit only in a sequential search; otherwise it is silently unused.
+                if branch_timeout is not None and forking is m.Forking.PARALLEL and word is not None:
+                    self.error(span_of(opts["branch-timeout"][1], stmt.span),
+                               "branch-timeout is how long a sequential search waits on each target before "
+                               "cancelling it and trying the next (RFC 3261 §16.6: a stateful proxy MAY try "
+                               "targets one at a time); this proxy does not search sequentially, so it would "
+                               "never apply; add `forking sequential`")
             auth = self._auth(opts["auth"]) if "auth" in opts else None
             registrar = self.flag(opts, "registrar")
             node = m.Proxy(

@@ -64,6 +64,7 @@ SIP_CASES = {
  "call_no_arrow": sub("call alice -> bob", "call alice bob"),
  "unknown_distribution": sub("delay 10ms", "delay unifrom(1ms, 2ms)"),
  "stateless_fork": sub("proxy edge stateful", "proxy edge stateless forking sequential"),
+ "branch_timeout_parallel": sub("proxy edge stateful", "proxy edge stateful branch-timeout 5s"),
  "unknown_timer": sub('param loss = 10%', 'param loss = 10%\ntimers T3=1s'),
  "expect_call_missing": sub("expect outcome answered", "expect call 3 outcome answered"),
  "unclosed_string": sub('scenario "t"', 'scenario "t'),
@@ -104,6 +105,7 @@ YAML_CASES = {
  "yaml_host_not_a_host": "nodes:\n  - ua: alice\n    host: alice@pc\n",
  "yaml_host_a_float": "nodes:\n  - ua: alice\n    host: 10.0\n",
  "yaml_duration_no_unit": "nodes:\n  - ua: a\n  - ua: b\nlinks:\n  - link: a <-> b\n    delay: 10\n",
+ "yaml_branch_timeout_parallel": "nodes:\n  - proxy: edge\n    forking: parallel\n    branch-timeout: 5s\n",
 }
 
 EXPECTED: dict[str, list[str]] = {
@@ -206,6 +208,12 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'stateless_fork': [
         't.sip:5:22: a stateless proxy cannot fork (RFC 3261 §16.11: it forwards to one target); make it `stateful`',
+    ],
+    # RFC 3261 §16.6: the per-target limit only means something when targets are tried one at a time.
+    'branch_timeout_parallel': [
+        't.sip:5:36: branch-timeout is how long a sequential search waits on each target before cancelling it '
+        'and trying the next (RFC 3261 §16.6: a stateful proxy MAY try targets one at a time); this proxy does '
+        'not search sequentially, so it would never apply; add `forking sequential`',
     ],
     'unknown_timer': [
         't.sip:3:8: unknown timer `T3`; the base timers are T1, T2 and T4 (the others derive from them)',
@@ -321,6 +329,11 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'yaml_duration_no_unit': [
         't.yaml:6:12: delay needs a unit: write 10ms or 10s',
+    ],
+    'yaml_branch_timeout_parallel': [
+        't.yaml:4:21: branch-timeout is how long a sequential search waits on each target before cancelling it '
+        'and trying the next (RFC 3261 §16.6: a stateful proxy MAY try targets one at a time); this proxy does '
+        'not search sequentially, so it would never apply; add `forking sequential`',
     ],
 }
 
