@@ -106,6 +106,17 @@ def _status(message: str) -> int | None:
     return int(message[:3]) if message[:3].isdigit() else None
 
 
+def _drop_rule(ev: Any) -> str:
+    """Who lost a packet: a link (and why), a `drop` fault, or the network before any link (no route, node down)."""
+    why = f" ({ev.detail})" if ev.detail else ""
+    if ev.link is not None:
+        return f"link {ev.link} lost the packet{why}"
+    hop = f"{ev.src or ev.node} -> {ev.dst}"
+    if ev.detail == "drop fault":  # the reason agents/base.py gives for a scenario's `drop` statement
+        return f"a drop fault removed the packet {hop} before it reached a link"
+    return f"the packet {hop} never reached a link{why}"
+
+
 def _machine_of(detail: str) -> str | None:
     """Which transaction machine a state-change detail names, if any."""
     for name in sorted(MACHINE_SECTIONS, key=len, reverse=True):
@@ -178,9 +189,8 @@ def explain(
                 section, rule = _send_rule(ev, prev, received[ev.node], got_2xx)
             out.append(Explanation(ev.t, ev.node or ev.src, kind, what, section, rule))
         elif kind == DROP:
-            why = f" ({ev.detail})" if ev.detail else ""
             out.append(Explanation(ev.t, ev.node or ev.src or "", kind, f"{msg} {ev.src or ev.node} -> {ev.dst}",
-                                   "network", f"link {ev.link} lost the packet{why}"))
+                                   "network", _drop_rule(ev)))
         elif kind == TIMER:
             label = _timer_label(ev.timer)
             section, rule = TIMER_RULES.get(label or "", ("", f"{timer_name(label) or 'timer'} fired"))

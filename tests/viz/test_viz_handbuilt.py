@@ -147,6 +147,23 @@ def test_explanations_cite_the_rule():
     assert "RFC 3261 §17.1.1 (Figure 5), RFC 6026 §7.2: INVITE client transaction Calling -> Proceeding" in text
 
 
+def test_explain_drop_without_a_link_names_the_hop():
+    """A drop the network made before any link (no route) says so, naming the hop; only a link drop names a link."""
+    from simsip.metrics.trace import TraceEvent
+
+    common = dict(run=0, message="INVITE", call_id=CALL, cseq="1 INVITE", transport="UDP")
+    events = [
+        TraceEvent(t=0.0, event="send", node="alice", dst="bob", **common),
+        TraceEvent(t=0.0, event="drop", node="alice", src="alice", dst="bob", detail="no route", **common),
+    ]
+    assert explain_text(explain(events, nodes=NODES)) == (
+        "    0.000  alice      send  INVITE -> bob\n"
+        "           RFC 3261 §13.2.1, §17.1.1: the UAC starts an INVITE client transaction\n"
+        "    0.000  alice      drop  INVITE alice -> bob\n"
+        "           network: the packet alice -> bob never reached a link (no route)\n"
+    )
+
+
 # ---------------------------------------------------------------------- pcap
 
 

@@ -384,6 +384,17 @@ def test_explain_prack_missing_rfc3262_section_3():
     assert any(r.startswith("RFC 3262 §3: no PRACK within 64*T1: the UAS rejects the INVITE with 5") for r in rules)
 
 
+def test_explain_drop_fault_names_the_hop_not_a_link_rfc3261_13_3_1_4():
+    """RFC 3261 §13.3.1.4 (ack_lost.sip): a `drop` statement loses the ACK before any link; no `link None`."""
+    from simsip.viz.explain import explain
+
+    path = ROOT / "scenarios" / "timers" / "ack_lost.sip"
+    result = engine_run(simsip.load(str(path)), seed=1, trace="full")
+    drops = [(round(ex.t, 3), ex.node, ex.what, str(ex)) for ex in explain(result.trace, run=0) if ex.event == "drop"]
+    rule = "network: a drop fault removed the packet alice -> bob before it reached a link"
+    assert drops == [(t, "alice", "ACK alice -> bob", rule) for t in (0.1, 0.6, 1.6)]
+
+
 def test_must_show_ladder_of_reliable_180_at_30_percent_loss():
     """Issue 8: `simsip ladder scenarios/rfc3262/reliable_180.sip --param loss=30% --seed 3` (golden)."""
     out = _cli("ladder", str(ROOT / "scenarios" / "rfc3262" / "reliable_180.sip"), "--param", "loss=30%",
