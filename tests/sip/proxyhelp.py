@@ -49,6 +49,21 @@ Contact: <sip:alice@client.atlanta.example.com;transport=udp>
     )
 
 
+def ack_of_non_2xx(to_tag: str = "314159"):
+    """Alice's ACK of a non-2xx final to :func:`invite` (RFC 3261 §17.1.1.3: the INVITE's branch, the response's To tag)."""
+    return msg(
+        f"""ACK sip:bob@biloxi.example.com SIP/2.0
+Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9
+Max-Forwards: 70
+From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl
+To: Bob <sip:bob@biloxi.example.com>;tag={to_tag}
+Call-ID: 3848276298220188511@atlanta.example.com
+CSeq: 1 ACK
+
+"""
+    )
+
+
 def response_to(request, status: int, to_tag: str | None = "314159", extra: list[tuple[str, str]] = ()):
     """The downstream element's response to ``request`` (Via stack copied, §8.2.6)."""
     from simsip.sip.message import make_response

@@ -14,9 +14,9 @@ from simsip.sip.proxy import ProxyMode, select_best_response
 from simsip.sip.registrar import LocationService
 
 try:
-    from proxyhelp import ALICE, BOB, P1, P2, Clock, app, first_line, invite, make_proxy, msg, response_to, sends
+    from proxyhelp import ALICE, BOB, P1, P2, Clock, ack_of_non_2xx, app, first_line, invite, make_proxy, msg, response_to, sends
 except ImportError:  # tests/sip imported as a package
-    from .proxyhelp import ALICE, BOB, P1, P2, Clock, app, first_line, invite, make_proxy, msg, response_to, sends
+    from .proxyhelp import ALICE, BOB, P1, P2, Clock, ack_of_non_2xx, app, first_line, invite, make_proxy, msg, response_to, sends
 
 from conftest import RFC4475
 
@@ -347,17 +347,7 @@ def test_ack_for_non_2xx_absorbed_by_server_transaction() -> None:
     assert [first_line(s.message) for s in up] == ["ACK sip:bob@client.biloxi.example.com SIP/2.0",
                                                    "SIP/2.0 486 Busy Here"]
     assert up[0].destination == BOB and up[1].destination == ALICE
-    ack = msg(
-        """ACK sip:bob@biloxi.example.com SIP/2.0
-Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9
-Max-Forwards: 70
-From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl
-To: Bob <sip:bob@biloxi.example.com>;tag=314159
-Call-ID: 3848276298220188511@atlanta.example.com
-CSeq: 1 ACK
-
-"""
-    )
+    ack = ack_of_non_2xx()
     assert sends(proxy.receive(0.2, ack, ALICE)) == []
 
 
@@ -386,15 +376,7 @@ def test_stateless_ack_of_non_2xx_gets_the_invite_branch_rfc3261_16_11() -> None
     transaction matches it (§17.2.3) instead of retransmitting the 486 until Timer H."""
     proxy = make_proxy(host=P1, domains=("atlanta.example.com",), mode=ProxyMode.STATELESS)
     forwarded = sends(proxy.receive(0.0, invite(), ALICE))[0].message
-    ack = msg("""ACK sip:bob@biloxi.example.com SIP/2.0
-Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9
-Max-Forwards: 70
-From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl
-To: Bob <sip:bob@biloxi.example.com>;tag=314159
-Call-ID: 3848276298220188511@atlanta.example.com
-CSeq: 1 ACK
-
-""")
+    ack = ack_of_non_2xx()
     fwd_ack = sends(proxy.receive(1.0, ack, ALICE))[0].message
     assert first_line(fwd_ack) == "ACK sip:bob@biloxi.example.com SIP/2.0"
     assert fwd_ack.top_via.branch == forwarded.top_via.branch
