@@ -339,12 +339,15 @@ class Agent:
             self.clock.dead += 1
         self._timers.clear()
         self.network.set_node_up(self.name, False)
+        # In the trace, so the ladder's notes and explain show why messages stop reaching it.
+        self.sink.app(self.env._now, self.name, None, "node-crash")
 
     def restart(self) -> None:
         """The node comes back with a fresh core (no transaction or dialog survives)."""
         self.up = True
         self.network.set_node_up(self.name, True)
         self.core = self.new_core()
+        self.sink.app(self.env._now, self.name, None, "node-restart")
 
     def new_core(self) -> SipCore:
         """Build this agent's core from scratch (with ``core_factory``)."""

@@ -227,6 +227,9 @@ APP_RULES: dict[str, tuple[str, str]] = {
     "discarded": ("RFC 3262 §4", "a retransmitted reliable provisional (same RSeq) is discarded, not passed up"),
     "proxy-forward": ("RFC 3261 §16.6", "the proxy core chose a target and forwards the request"),
     "proxy-response": ("RFC 3261 §16.7", "the proxy core passes the response upstream"),
+    "node-crash": ("", "fault: the node crashed; its transactions, dialogs and timers are lost, and what is "
+                       "sent to it is dropped until it restarts"),
+    "node-restart": ("", "fault: the node restarted with a fresh core; no transaction or dialog survived"),
 }
 
 

@@ -69,12 +69,14 @@ class Transmission:
         return self.losses[-1][2] if self.dropped else None
 
     def fate(self, nodes: Sequence[str] = ()) -> str:
-        """Where it was lost: "lost on edge-bob", "lost (no route)"; "" when it arrived."""
+        """Where it was lost: "lost on edge-bob", "lost on a-b (node down)", "lost (no route)"; "" when it arrived."""
         if not self.dropped:
             return ""
         link = self.link
         if link and (not nodes or link_ends(link, nodes) is not None):
-            return f"lost on {link}"
+            # A fault (link or node down) is said: the link's random loss is not what happened.
+            why = self.loss_reason
+            return f"lost on {link}" if why in (None, "loss") else f"lost on {link} ({why})"
         why = self.loss_reason or link
         return f"lost ({why})" if why else "lost"
 

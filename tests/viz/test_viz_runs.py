@@ -401,3 +401,24 @@ def test_must_show_ladder_of_reliable_180_at_30_percent_loss():
                "--seed", "3")
     _golden("reliable_180_loss30_seed3.txt", out)
     assert "X lost on alice-bob" in out and "(retx 1, Timer A)" in out
+
+
+def test_node_crash_and_restart_are_in_the_trace_ladder_and_explain() -> None:
+    """`at 1s node bob crash for 5s`: the trace, the ladder's notes and explain say when bob went down and came
+    back, and the BYEs lost meanwhile say why (node down), not only on which link."""
+    scenario = simsip.load("ua alice\nua bob\nlink alice <-> bob delay 10ms\non bob INVITE: send 200\n"
+                           "on alice 200: wait 2s; hangup\nat 1s node bob crash for 5s\ncall alice -> bob\n")
+    result = engine_run(scenario, trace="full")
+    assert [(e.t, e.node, e.detail) for e in result.trace if e.event == "app" and e.call_id is None] == [
+        (1.0, "bob", "node-crash"), (6.0, "bob", "node-restart")]
+    text = Ladder.from_result(result, notes=True).render("text")
+    rows = [" ".join(line.split()) for line in text.splitlines()]
+    assert "1.000 | * bob: app: node-crash" in rows
+    assert "6.000 | * bob: app: node-restart" in rows
+    assert "2.020 |------X | BYE X lost on alice-bob (node down)" in rows
+    from simsip.viz.explain import explain, explain_text
+
+    out = explain_text(explain(result.trace, nodes=["alice", "bob"], run=0))
+    assert ("fault: the node crashed; its transactions, dialogs and timers are lost, and what is sent to it "
+            "is dropped until it restarts") in out
+    assert "fault: the node restarted with a fresh core; no transaction or dialog survived" in out
