@@ -1416,8 +1416,7 @@ class UserAgentCore:
         code = response.status
         if role.method == "REGISTER":
             state = self._registrations.setdefault(str(tx.request.uri), [role.call_id, 0, None])
-            # A 401/407 is answered with CSeq + 1 right away (below).
-            state[1] = max(state[1], tx.request.cseq.seq + (1 if code in (401, 407) else 0))
+            state[1] = max(state[1], tx.request.cseq.seq)
             if code in (401, 407):
                 state[2] = response
         call = self.calls.get(role.call_id)
@@ -1544,6 +1543,10 @@ class UserAgentCore:
         new_seq = old.cseq.seq + 1
         if role.dialog is not None:
             new_seq = role.dialog.next_local_seq()
+        elif old.method == "REGISTER":
+            # §10.2: the registration's next CSeq, past any REGISTER sent since this one.
+            state = self._registrations[str(old.uri)]
+            state[1] = new_seq = max(state[1], old.cseq.seq) + 1
         request.headers.set("CSeq", str(CSeq(new_seq, old.method)))
         for name, value in self._auth_headers(old, response):
             request.headers.add(name, value)
@@ -1862,16 +1865,21 @@ class UserAgentCore:
         uri = URI.parse(registrar) if isinstance(registrar, str) else registrar
         # §10.2: REGISTERs to one registrar share the Call-ID, CSeq one higher each time;
         # §22.3: the last challenge's credentials go along at once (RFC 3665 §2.2-2.4).
-        state = self._registrations.get(str(uri))
-        call_id = state[0] if state else f"{self.rng.getrandbits(64):016x}@{self.host}"
+        # Counted when sent, not when answered: a REGISTER sent before the last one's response
+        # keeps the Call-ID and takes the next CSeq, so the registrar can order them (§10.3 step 7).
+        key = str(uri)
+        state = self._registrations.get(key)
+        if state is None:
+            state = self._registrations[key] = [f"{self.rng.getrandbits(64):016x}@{self.host}", 0, None]
+        call_id = state[0]
         extra = [("Contact", c) for c in (contacts if contacts is not None else [self._contact()])]
         extra.append(("Expires", str(expires)))
         request = self._out_of_dialog_request("REGISTER", uri, f"<{self.aor}>", call_id, extra)
-        if state:
-            request.headers.set("CSeq", str(CSeq(state[1] + 1, "REGISTER")))
-            if state[2] is not None and self._config.credentials is not None:
-                for name, value in self._auth_headers(request, state[2]):
-                    request.headers.add(name, value)
+        state[1] += 1
+        request.headers.set("CSeq", str(CSeq(state[1], "REGISTER")))
+        if state[2] is not None and self._config.credentials is not None:
+            for name, value in self._auth_headers(request, state[2]):
+                request.headers.add(name, value)
         role = _ClientRole(call_id, "REGISTER", None)
         _, actions = self._send_request(now, request, self._out_of_dialog_destination(uri), role)
         return call_id, actions

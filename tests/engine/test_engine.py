@@ -308,3 +308,24 @@ def test_busy_through_a_stateless_proxy_is_acked_once_rfc3261_16_11() -> None:
     assert [e.detail.split(": ", 1)[1] for e in result.trace if e.event == "state" and e.node == "bob"
             and e.detail.startswith("INVITE server")] == [
         "Proceeding -> Completed", "Completed -> Confirmed", "Confirmed -> Terminated"]
+
+
+def test_registers_in_flight_share_the_call_id_and_count_cseq_rfc3261_10_2() -> None:
+    """RFC 3261 §10.2: REGISTERs to one registrar share a Call-ID and their CSeq goes up by one each, also when
+    one is sent before the last one's response (and for the credentialed re-sends after 401s), so the
+    registrar can order them (§10.3 step 7). Before, the second got a new Call-ID and CSeq 1."""
+    from simsip.scenario import load_text
+
+    head = ("ua bob host client.biloxi.example.com domain biloxi.example.com credentials bob:zanzibar\n"
+            "proxy registrar stateful registrar host ss2.biloxi.example.com domain biloxi.example.com{auth}\n"
+            "link bob <-> registrar delay 20ms\nregister bob at 0s\n"
+            "register bob at 5ms contact sip:bob@mobile.biloxi.example.com\n")
+    for auth, expected in (("", ["1 REGISTER", "2 REGISTER"]),
+                           (" auth realm biloxi.example.com users bob:zanzibar",
+                            ["1 REGISTER", "2 REGISTER", "3 REGISTER", "4 REGISTER"])):
+        result = engine.run(load_text(head.format(auth=auth), "reg.sip", "sip"), trace="full")
+        registers = [e for e in result.trace if e.event == "send" and e.node == "bob"]
+        assert [e.cseq for e in registers] == expected
+        assert len({e.call_id for e in registers}) == 1
+        assert [e.message for e in result.trace if e.event == "send" and e.node == "registrar"][-2:] == [
+            "200 OK", "200 OK"]
