@@ -163,9 +163,12 @@ class Builder:
             raise self.fail(tok.span, f"`{tok.text}` is not a number") from None
         exponent = _EXPONENT_RE.match(unit)
         if exponent is not None:
-            # 1e6 lexes as 1 with the unit "e6": say what to write, not "unknown unit e6".
-            plain = format(number.scaleb(int(exponent.group(1))), "f")
-            hint = f": {plain}{unit[exponent.end():]}" if len(plain) <= 24 else ""
+            # 1e6 lexes as 1 with the unit "e6": say what to write, not "unknown unit e6". The value
+            # is shown for a short exponent only (1e999999999999999999 has no Decimal to show).
+            digits = exponent.group(1)
+            hint = ""
+            if len(digits) <= 2 and int(digits) <= 18:
+                hint = f": {format(number.scaleb(int(digits)), 'f')}{unit[exponent.end():]}"
             raise self.fail(tok.span, f"`{tok.text}`: numbers are written without an exponent{hint}")
         return number, unit
 

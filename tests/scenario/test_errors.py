@@ -77,6 +77,7 @@ SIP_CASES = {
  "domain_ipv4_out_of_range": sub("proxy edge stateful", "proxy edge stateful domain 192.0.2.256"),
  "host_missing": sub("ua alice", "ua alice host"),
  "exponent": sub("delay 10ms", "delay 1e1ms"),
+ "exponent_too_long_to_show": sub("delay 10ms", "delay 1e999999999999999999ms"),
  "param_exponent": sub("param loss = 10%", "param loss = 10%\nparam calls = 1E3"),
  "host_shared": sub("ua alice", "ua alice host 192.0.2.10").replace("ua bob supports 100rel",
                                                                    "ua bob supports 100rel host 192.0.2.10"),
@@ -250,6 +251,9 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'exponent': [
         't.sip:7:27: `1e1ms`: numbers are written without an exponent: 10ms',
+    ],
+    'exponent_too_long_to_show': [
+        't.sip:7:27: `1e999999999999999999ms`: numbers are written without an exponent',
     ],
     'param_exponent': [
         't.sip:3:15: `1E3`: numbers are written without an exponent: 1000',
