@@ -1414,11 +1414,9 @@ class UserAgentCore:
                                 response: "Response") -> list[Action]:
         """Responses to BYE, CANCEL, PRACK, OPTIONS, REGISTER."""
         code = response.status
-        if role.method == "REGISTER":
-            state = self._registrations.setdefault(str(tx.request.uri), [role.call_id, 0, None])
-            state[1] = max(state[1], tx.request.cseq.seq)
-            if code in (401, 407):
-                state[2] = response
+        if role.method == "REGISTER" and code in (401, 407):
+            # register() made the entry and counts the CSeqs as it sends; a challenge is kept for the next.
+            self._registrations[str(tx.request.uri)][2] = response
         call = self.calls.get(role.call_id)
         actions: list[Action] = []
         auth = (code in (401, 407) and role.method in ("BYE", "OPTIONS", "REGISTER")
@@ -1546,7 +1544,7 @@ class UserAgentCore:
         elif old.method == "REGISTER":
             # §10.2: the registration's next CSeq, past any REGISTER sent since this one.
             state = self._registrations[str(old.uri)]
-            state[1] = new_seq = max(state[1], old.cseq.seq) + 1
+            state[1] = new_seq = state[1] + 1
         request.headers.set("CSeq", str(CSeq(new_seq, old.method)))
         for name, value in self._auth_headers(old, response):
             request.headers.add(name, value)
