@@ -31,7 +31,7 @@ from simsip.sip.events import (
 )
 
 from simsip.metrics.trace import TraceEvent, describe
-from simsip.net.network import DEAD, NORMAL, QueuedEvent
+from simsip.net.network import DEAD, DROP_FAULT, NORMAL, QueuedEvent
 
 if TYPE_CHECKING:
     from simsip.metrics.trace import TraceSink
@@ -253,8 +253,7 @@ class Agent:
                 if self.drop_rules:
                     for rule in self.drop_rules:
                         if rule.take(now, node, message):
-                            self._drop(node, message, send.retransmission, transport,
-                                       "drop fault")
+                            self._drop(node, message, send.retransmission, transport, DROP_FAULT)
                             break
                     else:
                         self.network.send(self.name, node, message, transport,

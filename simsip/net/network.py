@@ -75,6 +75,10 @@ class HopSpec:
 NORMAL: Final = 1
 # The callbacks of a cancelled event: it stays queued, and processing it does nothing.
 DEAD: Final[tuple[()]] = ()
+# Two reasons a drop event gives that the views tell apart: a link's random loss, and a
+# scenario's `drop` statement (the other reasons are faults the views show as they are).
+RANDOM_LOSS: Final = "loss"
+DROP_FAULT: Final = "drop fault"
 
 
 class QueuedEvent:
@@ -562,7 +566,7 @@ class Network:
             else:
                 lost = loss.lost(rng)
             if lost:
-                self._lose(packet, hop, "loss")
+                self._lose(packet, hop, RANDOM_LOSS)
                 return
         delay = hop.const_delay
         if delay is None:

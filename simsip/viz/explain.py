@@ -12,6 +12,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from simsip.net.network import DROP_FAULT
 from simsip.viz.flow import (
     DROP,
     RECV,
@@ -112,7 +113,7 @@ def _drop_rule(ev: Any) -> str:
     if ev.link is not None:
         return f"link {ev.link} lost the packet{why}"
     hop = f"{ev.src or ev.node} -> {ev.dst}"
-    if ev.detail == "drop fault":  # the reason agents/base.py gives for a scenario's `drop` statement
+    if ev.detail == DROP_FAULT:
         return f"a drop fault removed the packet {hop} before it reached a link"
     return f"the packet {hop} never reached a link{why}"
 

@@ -13,6 +13,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from simsip.net.network import RANDOM_LOSS
+
 # Trace event kinds (TEAM.md "Trace events").
 SEND = "send"
 RECV = "recv"
@@ -76,7 +78,7 @@ class Transmission:
         if link and (not nodes or link_ends(link, nodes) is not None):
             # A fault (link or node down) is said: the link's random loss is not what happened.
             why = self.loss_reason
-            return f"lost on {link}" if why in (None, "loss") else f"lost on {link} ({why})"
+            return f"lost on {link}" if why in (None, RANDOM_LOSS) else f"lost on {link} ({why})"
         why = self.loss_reason or link
         return f"lost ({why})" if why else "lost"
 
