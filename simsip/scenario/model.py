@@ -264,7 +264,8 @@ class Proxy(Item, _HostNamed):
     auth: ProxyAuth | None = None
     """Digest authentication it demands; None: no challenges."""
     auto_trying: bool = True
-    """A stateful proxy answers INVITE with 100 Trying (``no-trying``: off)."""
+    """A stateful proxy answers INVITE with 100 Trying, and a non-INVITE still unanswered when the
+    client's Timer E reached T2 (RFC 4320 §4.1) (``no-trying``: off)."""
     timeout_code: int = 408
     """Response it sends when no branch answered (RFC 3261 §16.7: 408; RFC 3665 §3.10 shows 480)."""
     branch_timeout: float | None = None

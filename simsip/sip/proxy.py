@@ -169,7 +169,8 @@ class ProxyOptions:
     """Which requests get a 407 (default ALL, as both proxies in RFC 3665 §3.3)."""
     timers: TimerConfig = field(default_factory=TimerConfig)
     auto_trying: bool = True
-    """Stateful: answer an INVITE with 100 Trying at once (RFC 3261 §16.2)."""
+    """Stateful: answer an INVITE with 100 Trying at once (RFC 3261 §16.2), and a non-INVITE still
+    unanswered when the client's Timer E reached T2 (RFC 4320 §4.1); False (``no-trying``): never."""
     timeout_code: int = 408
     """Final sent upstream when no branch gave a final response (RFC 3261 §16.7 step 6)."""
     branch_timeout: float | None = None
@@ -372,7 +373,8 @@ class ProxyCore:
             self.registrar = Registrar(
                 options.domains + (options.host.lower(),), self.location, rng, authenticator=self.authenticator
             )
-        self.layer = TransactionLayer(self.timers, rng, prefix=f"{name}:")
+        # RFC 4320 §4.1: a forwarded non-INVITE may wait on its branches, so it may need the layer's 100.
+        self.layer = TransactionLayer(self.timers, rng, prefix=f"{name}:", non_invite_trying=options.auto_trying)
         self._contexts: dict[str, ResponseContext] = {}
         self._branches: dict[str, tuple[ResponseContext, Branch]] = {}
         self._cancels: set[str] = set()

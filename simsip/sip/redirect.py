@@ -52,7 +52,8 @@ class RedirectServer:
         self.location = location
         self.rng = rng
         self.code = code
-        self.layer = TransactionLayer(timers or TimerConfig(), rng, prefix=f"{name}:")
+        # Every request is answered in the step it arrives: no RFC 4320 §4.1 timer could ever fire.
+        self.layer = TransactionLayer(timers or TimerConfig(), rng, prefix=f"{name}:", non_invite_trying=False)
 
     def release(self) -> None:
         """Forget this finished run's transactions (each points back at the layer)."""

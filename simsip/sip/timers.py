@@ -18,6 +18,11 @@ writes a timer duration as a literal. Times are seconds (floats).
 | K     | T4 UDP, 0 reliable         | RFC 3261 §17.1.2.2       |
 | L     | 64*T1                      | RFC 6026 §8.7            |
 | M     | 64*T1                      | RFC 6026 §8.4            |
+
+Besides the lettered timers: the 200 ms 100-Trying delay of an INVITE server
+(RFC 3261 §17.2.1) and the 100-Trying delay of a non-INVITE server, the time
+a client's Timer E takes to be reset to T2 (RFC 4320 §4.1; 3.5 s with the
+default T1 and T2).
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ class TransactionTimers:
     l: float  # noqa: E741 -- the RFC's letter
     j: float
     trying: float
+    nit_trying: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +91,7 @@ class TimerConfig:
             a=self.timer_a(reliable), b=self.timer_b, d=self.timer_d(reliable), m=self.timer_m,
             e=self.timer_e(reliable), f=self.timer_f, k=self.timer_k(reliable),
             g=self.timer_g(reliable), h=self.timer_h, i=self.timer_i(reliable), l=self.timer_l,
-            j=self.timer_j(reliable), trying=self.trying_delay,
+            j=self.timer_j(reliable), trying=self.trying_delay, nit_trying=self.non_invite_trying_delay,
         )
 
     # --- INVITE client transaction (RFC 3261 §17.1.1.2, RFC 6026 §8.4) ---
@@ -156,6 +162,18 @@ class TimerConfig:
     def timer_j(self, reliable: bool) -> float:
         """Answer request retransmissions in Completed: 64*T1 UDP, 0 reliable."""
         return 0.0 if reliable else 64.0 * self.t1
+
+    @property
+    def non_invite_trying_delay(self) -> float:
+        """RFC 4320 §4.1: a non-INVITE unanswered this long gets 100 Trying: when a client's Timer E is reset to T2."""
+        # Timer E fires after T1, 2*T1, ... (each interval min(2*E, T2)); "reset to T2" is the firing
+        # after which the interval is T2. The same on every transport: §4.1 says "without regard to transport".
+        elapsed, interval = 0.0, self.t1
+        while True:
+            elapsed += interval
+            interval = min(2.0 * interval, self.t2)
+            if interval >= self.t2:
+                return elapsed
 
     # --- UA core (RFC 3261 §13.3.1.4) and RFC 3262 §3 ---
     def first_2xx_retransmit(self) -> float:

@@ -39,8 +39,10 @@ requests whose branch lacks the magic cookie, e.g. RFC 4475 ``badbranch.dat``
 and ``inv2543.dat``), routes timer firings and forgets terminated ones.
 
 Timer names are ``"<transaction id>/<letter>"``, unique within the element;
-StartTimer labels are the RFC letters ("A" ... "M") and ``"trying"`` for the
-200 ms 100-Trying delay (§17.2.1). Every SendMessage carries
+StartTimer labels are the RFC letters ("A" ... "M"), ``"trying"`` for the
+200 ms 100-Trying delay of an INVITE server (§17.2.1) and ``"nit-trying"``
+for a non-INVITE server's (RFC 4320 §4.1: it answers 100 Trying once a
+client's Timer E would have reached T2 with no response sent). Every SendMessage carries
 ``retransmission`` (earlier sends of that same message by this transaction)
 and ``timer`` (the letter that caused it, None when a received
 retransmission or the TU caused it).
@@ -301,6 +303,7 @@ class NISEvent(enum.Enum):
     RECV_REQUEST = "request"
     SEND_1XX = "1xx from TU"
     SEND_200_699 = "200-699 from TU"
+    TIMER_TRYING = "Timer E at T2, TU silent"
     TIMER_J = "Timer J"
     TRANSPORT_ERROR = "transport error"
 
@@ -308,6 +311,8 @@ class NISEvent(enum.Enum):
 NON_INVITE_SERVER_TRANSITIONS: dict[tuple[NISState, NISEvent], NISState] = {
     # §17.2.2: retransmissions in Trying are discarded.
     (NISState.TRYING, NISEvent.RECV_REQUEST): NISState.TRYING,
+    # RFC 4320 §4.1: 100 Trying once the client's Timer E has reached T2 with nothing sent.
+    (NISState.TRYING, NISEvent.TIMER_TRYING): NISState.PROCEEDING,
     (NISState.TRYING, NISEvent.SEND_1XX): NISState.PROCEEDING,
     (NISState.TRYING, NISEvent.SEND_200_699): NISState.COMPLETED,
     (NISState.PROCEEDING, NISEvent.SEND_1XX): NISState.PROCEEDING,
@@ -891,6 +896,9 @@ class NonInviteServerTransaction(ServerTransaction):
     from the TU moves to Proceeding (retransmissions get the latest 1xx
     again). A 200-699 moves to Completed: retransmissions get the final again
     until Timer J (64*T1 over UDP, 0 over TCP). It never retransmits on a timer.
+    RFC 4320 §4.1: if the TU has sent nothing by the time the client's Timer E
+    is reset to T2 (3.5 s with the default timers), on any transport, the
+    transaction sends 100 Trying itself and moves to Proceeding.
     """
 
     __slots__ = ()
@@ -900,24 +908,39 @@ class NonInviteServerTransaction(ServerTransaction):
         NISEvent.RECV_REQUEST: (("request",), "_recv_request"),
         NISEvent.SEND_1XX: (("1xx",), "_send_1xx"),
         NISEvent.SEND_200_699: (("2xx", "300-699"), "_send_final"),
+        NISEvent.TIMER_TRYING: (("nit-trying",), "_timer_trying"),
         NISEvent.TIMER_J: (("J",), None),
         NISEvent.TRANSPORT_ERROR: (("transport error",), "_transport_error"),
     }
 
     def start(self, now: float) -> list[Action]:
-        """Enter Trying (nothing to send or arm)."""
-        return []
+        """Enter Trying: arm the RFC 4320 §4.1 100-Trying timer (unless the layer says it can't be needed)."""
+        actions: list[Action] = []
+        layer = self._layer
+        if layer is None or layer.non_invite_trying:
+            self._start("nit-trying", self._t.nit_trying, actions)
+        return actions
 
     def receive_request(self, now: float, request: "Request") -> list[Action]:
         """Any matching request is a retransmission."""
         return self._fire(now, "request", request, [])
 
+    def _timer_trying(self, now: float, old, message, actions: list) -> None:
+        """The TU is silent until the client's Timer E reached T2: send 100 Trying (RFC 4320 §4.1)."""
+        from simsip.sip.message import make_response
+
+        self._send_response(make_response(self.request, 100), None, actions)
+
     def _send_1xx(self, now: float, old, message, actions: list) -> None:
-        """A provisional from the TU is sent."""
+        """A provisional from the TU is sent (the RFC 4320 timer is moot)."""
+        if old is _NIS_TRYING:
+            self._cancel("nit-trying", actions)
         self._send_response(message, None, actions)
 
     def _send_final(self, now: float, old, message, actions: list) -> None:
         """A 200-699 from the TU is sent; Timer J (0 over TCP) ends Completed."""
+        if old is _NIS_TRYING:
+            self._cancel("nit-trying", actions)
         self._send_response(message, None, actions)
         self._timer_or_now(now, "J", self._t.j, actions)
 
@@ -973,17 +996,23 @@ class TransactionLayer:
     A transaction that reaches Terminated is forgotten before the call returns.
     """
 
-    def __init__(self, timers: TimerConfig, rng: random.Random, prefix: str = "", *, states: bool = True) -> None:
+    def __init__(self, timers: TimerConfig, rng: random.Random, prefix: str = "", *, states: bool = True,
+                 non_invite_trying: bool = True) -> None:
         """``prefix`` keeps timer names unique if one element has several layers.
 
         ``states=False`` (also settable later as :attr:`states`, for the
         transactions created after): transactions return no StateChange
         actions, for a driver that records none (tracing off).
+        ``non_invite_trying=False``: non-INVITE server transactions arm no
+        RFC 4320 §4.1 100-Trying timer, for a TU that answers every non-INVITE
+        in the step it arrives (the timer could never fire) or that must send
+        no 100 Trying of its own (``no-trying``).
         """
         self.timers = timers
         self.rng = rng
         self.prefix = prefix
         self.states = states
+        self.non_invite_trying = non_invite_trying
         self.clients: dict[tuple, ClientTransaction] = {}
         self.servers: dict[tuple, ServerTransaction] = {}
         self._by_id: dict[str, Transaction] = {}

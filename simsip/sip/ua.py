@@ -222,8 +222,9 @@ class UAOptions:
     bye_forked_2xx: bool = True
     """RFC 5407 App. E: ACK then BYE a 2xx from a second fork branch."""
     auto_trying: bool = True
-    """§17.2.1: the INVITE server transaction sends 100 Trying when the TU is silent for 200 ms
-    (``no-trying``: never; the TU's own responses only)."""
+    """§17.2.1: the INVITE server transaction sends 100 Trying when the TU is silent for 200 ms, and
+    (RFC 4320 §4.1) a BYE held by ``hold_bye_answer`` gets 100 Trying once the client's Timer E reached
+    T2 (``no-trying``: never; the TU's own responses only)."""
     answer_sdp: bool = True
     """§13.2.1: put the generated SDP answer (or offer) in our 2xx to an INVITE (``no-answer-sdp``: no body
     unless the application passes one)."""
@@ -430,8 +431,8 @@ class UserAgentCore:
         if rendered is None:
             rendered = _render_constants(host, value, user)
         self._via_sent_by, self._via_prefix, self._contact_value = rendered
-        self.config = options or _DEFAULT_OPTIONS
         self.layer = TransactionLayer(self.timers, rng)
+        self.config = options or _DEFAULT_OPTIONS  # after the layer: the setter sets its non_invite_trying
         self.calls: dict[str, _Call] = {}
         self._roles: dict[str, _ClientRole] = {}
         # Registrar URI -> [Call-ID, highest CSeq used, last 401/407] (§10.2, §22.3).
@@ -461,6 +462,9 @@ class UserAgentCore:
         """Take new options."""
         self._config = options
         self._quiet = not options.auto_trying
+        # RFC 4320 §4.1's 100 Trying can only be due for a BYE whose answer is held: every other
+        # non-INVITE is answered in the step it arrives, so its timer would never fire.
+        self.layer.non_invite_trying = options.hold_bye_answer and options.auto_trying
         self._rel_tags = _100REL if options.supports_100rel else _NO_TAGS
         self._from_value: str | None = None  # rendered on first use: a UA that only answers never needs it
 

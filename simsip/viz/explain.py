@@ -50,6 +50,8 @@ TIMER_RULES: dict[str, tuple[str, str]] = {
     "L": ("RFC 6026 §8.7", "Timer L fired: the Accepted INVITE server transaction ends"),
     "M": ("RFC 6026 §8.4", "Timer M fired: the Accepted INVITE client transaction ends"),
     "trying": ("RFC 3261 §17.2.1", "200 ms passed without a TU response: send 100 Trying"),
+    "nit-trying": ("RFC 4320 §4.1", "no response to the non-INVITE by the time the client's Timer E "
+                   "reached T2: send 100 Trying"),
     "2xx": ("RFC 3261 §13.3.1.4", "the UAS core retransmits the 2xx (T1 doubling up to T2) until the ACK"),
     "1xx-rel": ("RFC 3262 §3", "the UAS retransmits the reliable provisional (T1, doubling) until PRACKed"),
     "prack-wait": ("RFC 3262 §3", "64*T1 without a PRACK: the UAS rejects the INVITE with a 5xx"),

@@ -233,6 +233,39 @@ def test_b2bua_bye_from_callee_is_relayed_rfc3665_3_5() -> None:
                     (6.2, "alice", "alg", "200 OK"), (6.22, "alg", "bob", "200 OK")]
 
 
+def test_b2bua_held_bye_gets_100_trying_when_alices_timer_e_reaches_t2_rfc4320_4_1() -> None:
+    """RFC 4320 §4.1: the ALG holds alice's BYE for bob's answer (RFC 3665 §3.5 F14-F17); bob is unreachable,
+    so at 3.5 s (alice's Timer E reset to T2) the ALG sends 100 Trying, resent for each retransmission."""
+    result = simsip.run(simsip.load(_alg("at 6s link alg <-> bob down\n")), trace="full")
+    to_alice = [(round(e.t, 6), e.message, e.retransmission) for e in result.trace
+                if e.event == "send" and e.node == "alg" and e.dst == "alice" and e.cseq == "2 BYE"]
+    # alice's BYE reaches the ALG at 6.14 s; her retransmissions (6.62, 7.62, 9.62, 13.62, ...) arrive 20 ms later.
+    assert to_alice[:4] == [(9.64, "100 Trying", 0), (9.64, "100 Trying", 1), (13.64, "100 Trying", 2),
+                            (17.64, "100 Trying", 3)]
+    # The ALG answers 200 when its BYE to bob times out (Timer F, 32 s after 6.14 s).
+    assert to_alice[-1][:2] == (38.14, "200 OK")
+    assert {m for _, m, _ in to_alice[:-1]} == {"100 Trying"}
+
+
+def test_user_agents_answer_every_non_invite_at_once_but_a_b2buas_held_bye() -> None:
+    """Why a UA's layer arms no RFC 4320 §4.1 timer: in every shipped scenario each non-INVITE a UA,
+    B2BUA or redirect server receives is answered in the same step, except the BYE a B2BUA holds."""
+    from simsip.scenario.model import NodeKind
+
+    held = []
+    for path in sorted((ROOT / "scenarios").rglob("*.sip")):
+        scenario = simsip.load(path)
+        kinds = {n.name: n.kind for n in scenario.nodes}
+        result = simsip.run(scenario, seed=1, trace="full")
+        answered = {(e.run, e.t, e.node, e.cseq) for e in result.trace
+                    if e.event == "send" and e.message[0].isdigit()}
+        for e in result.trace:
+            if (e.event == "recv" and kinds[e.node] is not NodeKind.PROXY and not e.message[0].isdigit()
+                    and e.message not in ("INVITE", "ACK") and (e.run, e.t, e.node, e.cseq) not in answered):
+                held.append((path.name, e.node, kinds[e.node].value, e.message))
+    assert held == [("s3_5_alg.sip", "alg", "b2bua", "BYE")]
+
+
 FORGED = """
 scenario "forged PRACK"
 ua alice supports 100rel

@@ -188,6 +188,9 @@ def test_non_invite_nobody_answers_gets_no_408_rfc4320_4_2() -> None:
         out = clock.receive(invite(method="OPTIONS"), ALICE)
         assert [first_line(s.message) for s in sends(out)] == [
             "OPTIONS sip:bob@client1.biloxi.example.com SIP/2.0", "OPTIONS sip:bob@client2.biloxi.example.com SIP/2.0"]
+        assert upstream(clock.advance(3.499)) == []
+        # RFC 4320 §4.1: unanswered when the client's Timer E reached T2 (3.5 s): 100 Trying, and only that.
+        assert upstream(clock.advance(3.5)) == ["SIP/2.0 100 Trying"]
         out = clock.advance(40.0)
         assert upstream(out) == []
         assert [a.detail["reason"] for a in app(out, "proxy-drop")] == [
@@ -195,6 +198,25 @@ def test_non_invite_nobody_answers_gets_no_408_rfc4320_4_2() -> None:
         # The server transaction is gone: the same request again is a new transaction, forked anew.
         again = clock.receive(invite(method="OPTIONS"), ALICE)
         assert len([s for s in sends(again) if s.destination in (B1, B2)]) == 2
+
+
+def test_non_invite_100_trying_comes_once_and_no_trying_silences_it_rfc4320_4_1() -> None:
+    """RFC 4320 §4.1: the proxy's 100 to a forwarded BYE at 3.5 s is resent for each retransmission
+    (RFC 3261 §17.2.2 Proceeding), is not sent once a final came back, and ``no-trying`` turns it off."""
+    proxy = make_proxy(location=two_contacts())
+    clock = Clock(proxy)
+    clock.receive(invite(method="OPTIONS"), ALICE)
+    out = clock.advance(3.5) + clock.receive(invite(method="OPTIONS"), ALICE, at=4.0)
+    assert [(first_line(s.message), s.retransmission) for s in sends(out) if s.destination == ALICE] == [
+        ("SIP/2.0 100 Trying", 0), ("SIP/2.0 100 Trying", 1)]
+    answered = Clock(make_proxy(location=two_contacts()))
+    fwd = sends(answered.receive(invite(method="OPTIONS"), ALICE))[0]
+    assert upstream(answered.receive(response_to(fwd.message, 200), fwd.destination, at=1.0)) == [
+        "SIP/2.0 200 OK"]
+    assert upstream(answered.advance(40.0)) == []
+    quiet = Clock(make_proxy(location=two_contacts(), auto_trying=False))
+    quiet.receive(invite(method="OPTIONS"), ALICE)
+    assert upstream(quiet.advance(40.0)) == []
 
 
 def test_timer_c_without_provisional_acts_as_408() -> None:

@@ -375,6 +375,41 @@ def test_non_invite_server_answers_retransmissions_rfc3261_17_2_2() -> None:
     assert [(s.message.status, s.retransmission) for _, s in d.sent] == [(100, 0), (100, 1), (200, 0), (200, 1)]
 
 
+@pytest.mark.parametrize("t1,t2,at", [(0.5, 4.0, 3.5), (0.5, 2.0, 1.5), (0.1, 4.0, 6.3), (1.0, 0.5, 1.0)])
+def test_non_invite_server_sends_100_when_client_timer_e_reaches_t2_rfc4320_4_1(t1: float, t2: float,
+                                                                               at: float) -> None:
+    """RFC 4320 §4.1: no response by the time the client's Timer E is reset to T2 -> 100 Trying, then Proceeding.
+
+    E fires at T1, 3*T1, 7*T1, ... (intervals doubling up to T2): with T1 = 500 ms and T2 = 4 s
+    it is reset to T2 at its third firing, 3.5 s after the request (TIMERS.md §3.2).
+    """
+    d = Driver()
+    d.layer = TransactionLayer(TimerConfig(t1=t1, t2=t2), random.Random(7))
+    d.server(request("BYE"))
+    d.at(round(at - 0.001, 3)).feed(d.layer.receive_request(d.timers.now, request("BYE"), UDP))
+    assert d.sent == [] and d.tx.state is NISState.TRYING  # MUST NOT before: retransmissions are discarded
+    d.run(at + 0.0005)  # T1 = 100 ms sums to 6.300000000000001
+    assert [(t, s.message.status, s.retransmission, s.timer) for t, s in d.sent] == [(at, 100, 0, None)]
+    assert d.tx.state is NISState.PROCEEDING
+    assert d.sent[0][1].message.headers.get("To") == d.tx.request.headers.get("To")  # no To tag on a 100
+    # Proceeding: a retransmission gets the 100 again (RFC 3261 §17.2.2); the TU's final ends it.
+    d.at(at + 1.0).feed(d.layer.receive_request(d.timers.now, request("BYE"), UDP))
+    d.feed(d.layer.send_response(d.timers.now, d.tx, response(d.tx.request, 200)))
+    assert [(s.message.status, s.retransmission) for _, s in d.sent] == [(100, 0), (100, 1), (200, 0)]
+
+
+def test_non_invite_100_is_sent_over_tcp_too_and_not_after_an_answer_rfc4320_4_1() -> None:
+    """RFC 4320 §4.1: "without regard to transport" the 100 is due at 3.5 s; a TU that answered cancels it."""
+    over_tcp = Driver(dest=TCP).server(request("OPTIONS"))
+    over_tcp.run(100.0)
+    assert [(t, s.message.status) for t, s in over_tcp.sent] == [(3.5, 100)]
+    answered = Driver().server(request("OPTIONS"))
+    answered.at(3.499).feed(answered.layer.send_response(3.499, answered.tx, response(answered.tx.request, 200)))
+    answered.run(100.0)
+    assert [(t, s.message.status) for t, s in answered.sent] == [(3.499, 200)]
+    assert "nit-trying" not in answered.tx._pending
+
+
 def test_rfc2543_fallback_matches_inv2543_retransmission_rfc4475_3_4_1(conformance_dir) -> None:
     """RFC 3261 §17.2.3 / RFC 4475 §3.4.1: no branch -> match on R-URI, From tag, Call-ID, CSeq, Via."""
     from simsip.sip.message import parse
@@ -449,7 +484,7 @@ def _apply(d: Driver, event, method: str) -> None:
     name = event.value
     tx = d.tx
     if name.startswith("Timer ") or name == "200 ms, TU silent":
-        letter = "trying" if name == "200 ms, TU silent" else name[-1]
+        letter = {"200 ms, TU silent": "trying", "Timer E at T2, TU silent": "nit-trying"}.get(name, name[-1])
         timer = tx.timer_name(letter)
         assert letter in tx._pending, f"{letter} not pending in {tx.state}"  # pending timers by letter
         d.feed(d.layer.timer_fired(1.0, timer))
