@@ -1498,7 +1498,8 @@ class UserAgentCore:
             return bool(challenges) and tries == 0
         # §22.3, RFC 3665 §3.3 F9-F11: a challenge for a realm the request carried no
         # credentials for (a second proxy's) is answered too; a realm already answered
-        # means the credentials were refused, so trying again is pointless.
+        # means the credentials were refused, so trying again is pointless, unless only
+        # the nonce was (stale=TRUE, RFC 2617 §3.2.1; §22.4 "may be retried if the nonce was stale").
         from simsip.sip.auth import AuthError, parse_challenge, parse_credentials
 
         answered = set()
@@ -1511,30 +1512,55 @@ class UserAgentCore:
         realms = set()
         for value in challenges:
             try:
-                realms.add(parse_challenge(value).realm)
+                challenge = parse_challenge(value)
             except AuthError:
                 continue
+            if challenge.stale:
+                return True
+            realms.add(challenge.realm)
         return bool(realms - answered)
 
-    def _auth_headers(self, request: "Request", response: "Response") -> list[tuple[str, str]]:
-        """§22.2-22.3: the Authorization / Proxy-Authorization values answering ``response``."""
-        from simsip.sip.auth import AuthError, authorization_header, credentials_header_name, parse_challenge
+    def _add_credentials(self, request: "Request", answering: "Request", response: "Response") -> None:
+        """§22.2-22.3: add to ``request`` the Authorization / Proxy-Authorization answering ``response``.
+
+        Credentials ``request`` already carries for a realm answered anew are dropped: §22.4 says the
+        credentials just rejected are not sent again, and a registrar or proxy reads the first
+        value for its realm (after a stale=TRUE challenge the old one holds the nonce it refused).
+        ``answering`` is the request the challenge answered (method and Request-URI of the digest).
+        """
+        from simsip.sip.auth import (AuthError, authorization_header, credentials_header_name, parse_challenge,
+                                     parse_credentials)
 
         username, password = self._config.credentials
         challenge_name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        headers = []
+        header = credentials_header_name(challenge_name)
+        new: list[str] = []
+        realms: set[str] = set()
         for challenge in response.headers.get_all(challenge_name):
             try:
                 parsed = parse_challenge(challenge)
                 key = (parsed.realm, parsed.nonce)
                 nc = self._nonce_counts.get(key, 0) + 1
-                value = authorization_header(challenge, request.method, str(request.uri), username, password,
+                value = authorization_header(challenge, answering.method, str(answering.uri), username, password,
                                              self.rng, nc)
             except AuthError:
                 continue
             self._nonce_counts[key] = nc
-            headers.append((credentials_header_name(challenge_name), value))
-        return headers
+            new.append(value)
+            realms.add(parsed.realm)
+        if not new:
+            return
+        kept = []
+        for value in request.headers.get_all(header):
+            try:
+                if parse_credentials(value).realm in realms:
+                    continue
+            except AuthError:
+                pass
+            kept.append(value)
+        request.headers.remove(header)
+        for value in kept + new:
+            request.headers.add(header, value)
 
     def _resend_with_auth(self, now: float, tx: ClientTransaction, role: _ClientRole,
                           response: "Response") -> list[Action]:
@@ -1550,8 +1576,7 @@ class UserAgentCore:
             state = self._registrations[str(old.uri)]
             state[1] = new_seq = state[1] + 1
         request.headers.set("CSeq", str(CSeq(new_seq, old.method)))
-        for name, value in self._auth_headers(old, response):
-            request.headers.add(name, value)
+        self._add_credentials(request, old, response)
         new_role = _ClientRole(role.call_id, role.method, role.dialog, role.auth_tries + 1, role.rack)
         _, actions = self._send_request(now, request, tx.peer, new_role)
         return actions
@@ -1620,8 +1645,7 @@ class UserAgentCore:
         request.headers.set("CSeq", str(CSeq(seq, "INVITE")))
         index = uac.outbound_index + (1 if next_outbound else 0)
         if response is not None:
-            for name, value in self._auth_headers(old, response):
-                request.headers.add(name, value)
+            self._add_credentials(request, old, response)
         destination = self._out_of_dialog_destination(old.uri, index) if next_outbound else uac.destination
         if target is not None:
             request.uri = target
@@ -1880,8 +1904,7 @@ class UserAgentCore:
         state[1] += 1
         request.headers.set("CSeq", str(CSeq(state[1], "REGISTER")))
         if state[2] is not None and self._config.credentials is not None:
-            for name, value in self._auth_headers(request, state[2]):
-                request.headers.add(name, value)
+            self._add_credentials(request, request, state[2])
         role = _ClientRole(call_id, "REGISTER", None)
         _, actions = self._send_request(now, request, self._out_of_dialog_destination(uri), role)
         return call_id, actions

@@ -105,6 +105,31 @@ def test_unregistered_callee_is_not_found() -> None:
     assert call["final_code"] in (404, 480) and result.ok
 
 
+STALE_AFTER_RESTART = """
+scenario "registrar restarts between two registrations"
+ua alice domain example.com credentials alice:secret
+proxy reg registrar domain example.com auth realm example.com users alice:secret
+link alice <-> reg delay 10ms
+register alice at 0s via reg
+at 10s node reg crash for 5s
+register alice at 30s via reg
+"""
+
+
+def test_reregister_after_registrar_restart_answers_the_stale_challenge_rfc2617_3_2_1() -> None:
+    """RFC 2617 §3.2.1 / RFC 3261 §22.4: the restarted registrar knows no nonce from before, so alice's
+    cached credentials get 401 stale=TRUE; her retry carries the new nonce's credentials only, and binds."""
+    result = simsip.run(simsip.load(STALE_AFTER_RESTART), trace="full")
+    flow = [(round(e.t, 6), e.node, e.message, e.cseq) for e in result.trace if e.event == "send" and e.t >= 30]
+    assert flow == [(30.0, "alice", "REGISTER", "3 REGISTER"), (30.01, "reg", "401 Unauthorized", "3 REGISTER"),
+                    (30.02, "alice", "REGISTER", "4 REGISTER"), (30.03, "reg", "200 OK", "4 REGISTER")]
+    [cached, last] = [e.msg.headers.get_all("Authorization") for e in result.trace
+                      if e.event == "send" and e.node == "alice" and e.cseq in ("3 REGISTER", "4 REGISTER")]
+    [refused], [fresh] = cached, last
+    assert "nc=00000002" in refused and "nc=00000001" in fresh
+    assert refused.split("nonce=")[1][:34] != fresh.split("nonce=")[1][:34]
+
+
 CRASH = """
 scenario "bob crashes"
 ua alice

@@ -430,10 +430,55 @@ def test_register_nonce_count_increases_per_nonce_rfc2617_3_2_2() -> None:
     creds = [parse_credentials(r.headers.get("Authorization")) for r in registers[1:]]
     assert [c.nc for c in creds] == ["00000001", "00000002", "00000003", "00000004", "00000005", "00000006"]
     assert len({c.nonce for c in creds}) == 1 and len({c.cnonce for c in creds}) == 6
-    answered = [parse_credentials(v) for v in last.headers.get_all("Authorization")]
-    renewed = [c for c in answered if c.nonce != creds[0].nonce]
-    assert [c.nc for c in renewed] == ["00000001"]
+    # Only the new nonce's credentials: the refused ones for that realm are not sent again (§22.4).
+    renewed = [parse_credentials(v) for v in last.headers.get_all("Authorization")]
+    assert [(c.nonce != creds[0].nonce, c.nc) for c in renewed] == [(True, "00000001")]
     assert all(auth.verify(c, "REGISTER") for c in creds + renewed)
+
+
+def test_invite_retried_after_stale_challenge_with_new_nonce_only_rfc2617_3_2_1() -> None:
+    """RFC 2617 §3.2.1 / RFC 3261 §22.4: a 407 with stale=TRUE to a credentialed INVITE is answered once
+    more, with the new nonce only (the request "may be retried if the nonce was stale"); a plain second
+    407 for the same realm is not (the credentials were refused)."""
+    for stale, invites in ((True, 3), (False, 2)):
+        alice = make_ua("alice", 1, credentials=("alice", "secret"))
+        net = Net({"alice": alice})
+        net.do("alice", lambda now: alice.invite(now, "sip:bob@proxy"))
+        auth = DigestAuthenticator("atlanta.example.com", {"alice": "secret"}, random.Random(5))
+        first = net.sends("alice", "INVITE")[0].message
+        challenge = make_response(first, 407, to_tag="p1")
+        challenge.headers.add("Proxy-Authenticate", auth.challenge())
+        net.apply("alice", alice.receive(0.05, challenge, Address("proxy")))
+        second = net.sends("alice", "INVITE")[1].message
+        again = make_response(second, 407, to_tag="p2")
+        again.headers.add("Proxy-Authenticate", auth.challenge(stale=stale))
+        net.apply("alice", alice.receive(0.1, again, Address("proxy")))
+        assert len(net.sends("alice", "INVITE")) == invites
+        if stale:
+            third = net.sends("alice", "INVITE")[2].message
+            values = third.headers.get_all("Proxy-Authorization")
+            old = parse_credentials(second.headers.get("Proxy-Authorization"))
+            assert [parse_credentials(v).nonce != old.nonce for v in values] == [True]
+            assert auth.verify(auth.find_credentials(values), "INVITE") and third.cseq.seq == 3
+
+
+def test_second_realms_challenge_keeps_the_first_realms_credentials_rfc3665_3_3() -> None:
+    """RFC 3665 §3.3 F9-F11 / RFC 3261 §22.3: a 407 from a second proxy (another realm) adds its
+    Proxy-Authorization beside the first realm's, which stays."""
+    alice = make_ua("alice", 1, credentials=("alice", "secret"))
+    net = Net({"alice": alice})
+    net.do("alice", lambda now: alice.invite(now, "sip:bob@proxy"))
+    atlanta = DigestAuthenticator("atlanta.example.com", {"alice": "secret"}, random.Random(5))
+    biloxi = DigestAuthenticator("biloxi.example.com", {"alice": "secret"}, random.Random(6))
+    for n, auth in enumerate((atlanta, biloxi)):
+        request = net.sends("alice", "INVITE")[n].message
+        challenge = make_response(request, 407, to_tag=f"p{n}")
+        challenge.headers.add("Proxy-Authenticate", auth.challenge())
+        net.apply("alice", alice.receive(0.05 * (n + 1), challenge, Address("proxy")))
+    third = net.sends("alice", "INVITE")[2].message
+    values = third.headers.get_all("Proxy-Authorization")
+    assert [parse_credentials(v).realm for v in values] == ["atlanta.example.com", "biloxi.example.com"]
+    assert all(a.verify(a.find_credentials(values), "INVITE") for a in (atlanta, biloxi))
 
 
 def test_invite_answers_proxy_challenge_rfc3665_3_2() -> None:
