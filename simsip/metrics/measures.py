@@ -52,8 +52,8 @@ A final response received after Timer B fired, with no INVITE sent since
 (a stray late 2xx), is not the call's final response. When the UAC sends the
 initial INVITE again with a new CSeq (next outbound proxy after Timer B,
 RFC 3263 §4.3; credentials after a 401/407, RFC 3261 §22.2; the contact of a
-3xx, RFC 3261 §8.1.3.4), the measures follow the new CSeq and a 401/407 or
-3xx before it is forgotten; ``final_ms`` still
+3xx, and the next contact after a failure, RFC 3261 §8.1.3.4), the measures
+follow the new CSeq and the 3xx-6xx before it is forgotten; ``final_ms`` still
 counts from the first transmission.
 """
 
@@ -345,11 +345,12 @@ class CallFolder:
                 self._count += 1
             if node == call.uac:
                 if cseq != call.invite_cseq:
-                    if call.final_t is None or call.final_code in (401, 407) or 300 <= call.final_code < 400:
+                    if call.final_t is None or call.final_code >= 300:
                         # The initial INVITE sent again with a new CSeq: to the next
                         # outbound proxy after Timer B (RFC 3263 §4.3), with
-                        # credentials after a 401/407 (RFC 3261 §22.2) or to the
-                        # contact of a 3xx (RFC 3261 §8.1.3.4).
+                        # credentials after a 401/407 (RFC 3261 §22.2), to the
+                        # contact of a 3xx or, after a failure, to the next one
+                        # (RFC 3261 §8.1.3.4). A re-INVITE needs a dialog a 2xx made.
                         call.invite_cseq = cseq
                         call.final_t = call.failed_srd_t = None
                         call.final_code = 0

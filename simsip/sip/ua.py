@@ -71,9 +71,12 @@ AppEvent kinds and their ``detail`` keys:
   ``reliable`` (RFC 3262), ``rseq``, ``reinvite``, ``fork`` (a 2xx for a
   second dialog, which the core ACKs and ends with BYE), ``auth_retry``
   (a 401/407 the core answers with credentials); ``redirect`` (only present,
-  True, on a 3xx whose Contact the core follows, §8.1.3.4).
+  True, on a 3xx whose Contacts the core follows, §8.1.3.4); ``next_target``
+  (only present, True, on a 4xx/5xx after which the core tries the next
+  Contact of an earlier 3xx, §8.1.3.4).
 * ``"timeout"``: a client transaction timed out. detail: ``method``,
-  ``timer`` ("B" or "F"), ``failover`` (True when the next outbound proxy is tried).
+  ``timer`` ("B" or "F"), ``failover`` (True when the next outbound proxy, or
+  the next Contact of an earlier 3xx, is tried).
 * ``"reliability-failure"``: RFC 3262 §3, no PRACK within 64*T1; the core
   rejected the INVITE. detail: ``rseq``, ``code``.
 * ``"call-ended"``: the call is over. detail: ``outcome`` ("answered",
@@ -176,7 +179,7 @@ SDP: Final = "application/sdp"
 _SDP_ACCEPTED: Final = frozenset((SDP, "application/*", "*/*"))
 # RFC 3262 §3: the first RSeq is in 1 .. 2^31 - 1.
 RSEQ_MAX_START: Final = 2**31 - 1
-MAX_REDIRECTS: Final = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion so redirect loops end
+MAX_REDIRECTS: Final = 5  # RFC 3261 §8.1.3.4: bound 3xx recursion (each address tried counts)
 MAX_AUTH_TRIES: Final = 4  # one answer per challenging realm along the path (RFC 3665 §3.3: two)
 # RFC 3261 §12.1.1: the UAS MUST put a Contact in a response that creates a dialog; §12.1.2: the
 # UAC takes the remote target from it. Without one the dialog could address no request (ACK,
@@ -347,8 +350,8 @@ class _UacInvite:
 
     def __init__(self, request: "Request", tx: ClientTransaction, destination: Address, reinvite: bool,
                  sdp: bytes = b"", *, cancel_wanted: bool = False, outbound_index: int = 0, auth_tries: int = 0,
-                 redirects: int = 0) -> None:
-        """Sent, nothing received yet."""
+                 redirects: int = 0, targets: tuple["URI", ...] = ()) -> None:
+        """Sent, nothing received yet; ``targets``: the rest of a 3xx's target set, tried if this one fails."""
         self.request = request
         self.tx = tx
         self.destination = destination
@@ -362,6 +365,7 @@ class _UacInvite:
         self.outbound_index = outbound_index
         self.auth_tries = auth_tries
         self.redirects = redirects
+        self.targets = targets
 
 
 class _Call:
@@ -385,6 +389,8 @@ class _Call:
         self.held_ack: tuple[Dialog, int] | None = None  # (dialog, INVITE CSeq) whose ACK waits (hold_2xx_ack)
         self.held_bye: tuple | None = None  # (server tx, BYE, dialog, was confirmed) awaiting answer_bye
         self.session_version = 1
+        # RFC 3261 §8.1.3.4: every URI put in the call's 3xx target set (none twice); None until a 3xx.
+        self.redirect_targets: set[str] | None = None
 
 
 class _ClientRole:
@@ -1227,12 +1233,22 @@ class UserAgentCore:
                 "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": False,
                 "rseq": None, "reinvite": uac.reinvite, "fork": False, "auth_retry": True}))
             return actions + self._resend_invite(now, call, uac, response=response)
-        if 300 <= code < 400 and not uac.reinvite and response.contacts and uac.redirects < MAX_REDIRECTS:
-            # RFC 3261 §8.1.3.4: recurse on the 3xx's first Contact: a new INVITE to it, same Call-ID, CSeq + 1.
+        if 300 <= code < 400 and not uac.reinvite and uac.redirects < MAX_REDIRECTS:
+            targets = self._target_set(call, uac, response)
+            if targets:
+                # RFC 3261 §8.1.3.4: recurse on the target set, highest q first: a new INVITE to it,
+                # same Call-ID, CSeq + 1; the rest are tried in turn if it fails.
+                actions.append(AppEvent("response", cid, response, {
+                    "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag,
+                    "reliable": False, "rseq": None, "reinvite": False, "fork": False, "auth_retry": False,
+                    "redirect": True}))
+                return actions + self._resend_invite(now, call, uac, target=targets[0], targets=targets[1:])
+        if 400 <= code < 600 and self._tries_next_target(uac):
+            # §8.1.3.4: a failure (> 399; a 6xx is definitive for the user, §21.6) moves to the next address.
             actions.append(AppEvent("response", cid, response, {
                 "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": False,
-                "rseq": None, "reinvite": False, "fork": False, "auth_retry": False, "redirect": True}))
-            return actions + self._resend_invite(now, call, uac, target=response.contacts[0].uri)
+                "rseq": None, "reinvite": False, "fork": False, "auth_retry": False, "next_target": True}))
+            return actions + self._resend_invite(now, call, uac, target=uac.targets[0], targets=uac.targets[1:])
         actions.append(AppEvent("response", cid, response, {
             "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": False,
             "rseq": None, "reinvite": uac.reinvite, "fork": False, "auth_retry": False}))
@@ -1263,6 +1279,33 @@ class UserAgentCore:
             outcome = "rejected"
         call.outcome, call.final_code = outcome, code
         return actions + self._end_call(call, outcome, code, "remote", f"{code} received")
+
+    def _target_set(self, call: _Call, uac: _UacInvite, response: "Response") -> tuple["URI", ...]:
+        """§8.1.3.4: the 3xx's Contacts by q (highest first, absent = 1), then the untried rest of the set.
+
+        A URI already in the call's target set (the Request-URI the first 3xx answered included) is not added
+        again (§8.1.3.4 "MUST NOT add any given URI to the target set more than once"), so a 3xx
+        pointing back at a target already tried ends the recursion.
+        """
+        seen = call.redirect_targets
+        if seen is None:
+            seen = call.redirect_targets = {str(uac.request.uri)}  # the URI this first 3xx answered
+        ranked = []
+        for order, contact in enumerate(response.contacts):
+            key = str(contact.uri)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                q = float(contact.params.get("q") or 1.0)
+            except ValueError:
+                q = 0.0
+            ranked.append((-q, order, contact.uri))
+        return tuple(uri for _, _, uri in sorted(ranked)) + uac.targets
+
+    def _tries_next_target(self, uac: _UacInvite) -> bool:
+        """§8.1.3.4: this initial INVITE failed and an address of an earlier 3xx is left to try."""
+        return bool(uac.targets) and not uac.reinvite and not uac.cancel_sent and not uac.cancel_wanted
 
     def _on_invite_provisional(self, now: float, call: _Call, uac: _UacInvite, response: "Response",
                                to_tag: str | None) -> list[Action]:
@@ -1464,6 +1507,11 @@ class UserAgentCore:
                 actions = [AppEvent("timeout", call.call_id, tx.request, {
                     "method": "INVITE", "timer": timer, "failover": True})]
                 return actions + self._resend_invite(now, call, uac, next_outbound=True)
+            if self._tries_next_target(uac):
+                # §8.1.3.4: a timeout or transport error is a failure too: the next address of the 3xx.
+                actions = [AppEvent("timeout", call.call_id, tx.request, {
+                    "method": "INVITE", "timer": timer, "failover": True})]
+                return actions + self._resend_invite(now, call, uac, target=uac.targets[0], targets=uac.targets[1:])
             actions = [AppEvent("timeout", call.call_id, tx.request, {
                 "method": "INVITE", "timer": timer, "failover": False})]
             if uac.reinvite:
@@ -1636,8 +1684,12 @@ class UserAgentCore:
         return call_id, actions
 
     def _resend_invite(self, now: float, call: _Call, uac: _UacInvite, *, response: "Response | None" = None,
-                       next_outbound: bool = False, target: "URI | None" = None) -> list[Action]:
-        """A new INVITE transaction for the same call: after a challenge, to the next outbound proxy or a 3xx contact."""
+                       next_outbound: bool = False, target: "URI | None" = None,
+                       targets: "tuple[URI, ...] | None" = None) -> list[Action]:
+        """A new INVITE transaction for the same call: after a challenge, to the next outbound proxy or a 3xx contact.
+
+        ``targets``: what is left of the 3xx target set after ``target`` (None: the old INVITE's rest).
+        """
         old = uac.request
         request = old.copy()
         request.headers.set("Via", self._via_prefix + self.layer.new_branch())
@@ -1653,7 +1705,8 @@ class UserAgentCore:
         tx, actions = self._send_request(now, request, destination, None)
         new = _UacInvite(request, tx, destination, reinvite=False, sdp=uac.sdp,
                          outbound_index=index, auth_tries=uac.auth_tries + (1 if response is not None else 0),
-                         cancel_wanted=uac.cancel_wanted, redirects=uac.redirects + (target is not None))
+                         cancel_wanted=uac.cancel_wanted, redirects=uac.redirects + (target is not None),
+                         targets=uac.targets if targets is None else targets)
         call.uac = new
         call.uac_by_cseq[seq] = new
         return actions

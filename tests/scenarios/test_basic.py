@@ -30,6 +30,11 @@ FLOWS = {
     "redirect.sip": ["alice->redirect INVITE", "redirect->alice 302", "alice->redirect ACK",
                      "alice->bob INVITE", "bob->alice 180", "bob->alice 200", "alice->bob ACK",
                      "alice->bob BYE", "bob->alice 200"],
+    # RFC 3261 §8.1.3.4: a failure (486) moves to the 302's next contact.
+    "redirect_next_contact.sip": ["alice->redirect INVITE", "redirect->alice 302", "alice->redirect ACK",
+                                  "alice->desk INVITE", "desk->alice 486", "alice->desk ACK",
+                                  "alice->mobile INVITE", "mobile->alice 180", "mobile->alice 200",
+                                  "alice->mobile ACK", "alice->mobile BYE", "mobile->alice 200"],
 }
 
 
@@ -49,3 +54,15 @@ def test_redirect_new_invite_targets_contact_rfc3261_s8_1_3_4() -> None:
     assert str(invites[1].msg.uri) == str(moved.msg.contacts[0].uri)
     assert invites[1].call_id == invites[0].call_id
     assert [e.cseq for e in invites] == ["1 INVITE", "2 INVITE"]
+
+
+def test_redirect_next_contact_measures_follow_the_last_invite_rfc3261_s8_1_3_4() -> None:
+    """RFC 3261 §8.1.3.4: the 302's second contact is a new INVITE (CSeq 3) after the first's 486; the call's
+    final response is the mobile's 200 (the 302 and 486 before it are forgotten), timed from the first INVITE."""
+    result = simsip.run(simsip.load(DIR / "redirect_next_contact.sip"), trace="full")
+    invites = [(e.dst, e.cseq, str(e.msg.uri)) for e in result.trace if e.event == "send" and e.message == "INVITE"]
+    assert invites == [("redirect", "1 INVITE", "sip:bob@biloxi.example.com"),
+                       ("desk", "2 INVITE", "sip:desk@desk.biloxi.example.com"),
+                       ("mobile", "3 INVITE", "sip:mobile@mobile.biloxi.example.com")]
+    [call] = list(result.calls)
+    assert (call["outcome"], call["final_code"], call["final_ms"], call["pdd_ms"]) == ("answered", 200, 1180.0, 180.0)

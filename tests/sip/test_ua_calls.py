@@ -538,6 +538,68 @@ def test_3xx_recursion_same_call_id_cseq_plus_one_rfc3261_8_1_3_4() -> None:
     assert [s.destination.host for s in net.sends("alice", "ACK")] == ["redirect", "bob"]
 
 
+def _redirected(contacts: list[str]) -> tuple[Net, Any]:
+    """alice alone, her INVITE to sip:bob@redirect answered 302 with ``contacts`` at 30 ms."""
+    alice = make_ua("alice", 1)
+    net = Net({"alice": alice})
+    net.do("alice", lambda now: alice.invite(now, "sip:bob@redirect"))
+    moved = make_response(net.sends("alice", "INVITE")[0].message, 302, to_tag="r1")
+    for contact in contacts:
+        moved.headers.add("Contact", contact)
+    net.now = 0.03
+    net.apply("alice", alice.receive(0.03, moved, Address("redirect")))
+    return net, alice
+
+
+def _fail_last_invite(net: Net, alice: Any, code: int, at: float) -> None:
+    """Answer alice's latest INVITE with ``code`` at ``at``."""
+    net.now = at
+    last = net.sends("alice", "INVITE")[-1].message
+    net.apply("alice", alice.receive(at, make_response(last, code, to_tag=f"t{code}"), Address("x")))
+
+
+def test_3xx_target_set_by_q_and_next_contact_after_a_failure_rfc3261_8_1_3_4() -> None:
+    """RFC 3261 §8.1.3.4: the 3xx's Contacts make a target set tried highest q first; a failure (> 399)
+    moves to the next address, each a new INVITE (CSeq + 1); a 6xx is definitive (§21.6) and ends it."""
+    net, alice = _redirected(["<sip:bob@low>;q=0.2", "<sip:bob@high>;q=0.9", "<sip:bob@mid>"])
+    _fail_last_invite(net, alice, 486, 0.1)
+    _fail_last_invite(net, alice, 480, 0.2)
+    assert [(s.destination.host, s.message.cseq.seq) for s in net.sends("alice", "INVITE")] == [
+        ("redirect", 1), ("mid", 2), ("high", 3), ("low", 4)]  # no q is q=1 (§20.10)
+    assert [e.detail.get("next_target") for e in net.app("alice", "response")] == [None, True, True]
+    assert net.app("alice", "call-ended") == []
+    _fail_last_invite(net, alice, 503, 0.3)  # the list is exhausted: the call has failed with the last
+    assert len(net.sends("alice", "INVITE")) == 4
+    [ended] = net.app("alice", "call-ended")
+    assert (ended.detail["outcome"], ended.detail["final_code"]) == ("rejected", 503)
+    net, alice = _redirected(["<sip:bob@one>", "<sip:bob@two>"])
+    _fail_last_invite(net, alice, 603, 0.1)
+    assert [s.destination.host for s in net.sends("alice", "INVITE")] == ["redirect", "one"]
+    [ended] = net.app("alice", "call-ended")
+    assert (ended.detail["outcome"], ended.detail["final_code"]) == ("rejected", 603)
+
+
+def test_3xx_target_set_adds_no_uri_twice_rfc3261_8_1_3_4() -> None:
+    """RFC 3261 §8.1.3.4: "MUST NOT add any given URI to the target set more than once": a 302 back to
+    the Request-URI already tried is skipped, and a 302 naming only tried URIs ends the call with it."""
+    net, alice = _redirected(["<sip:bob@redirect>", "<sip:bob@other>"])
+    assert [s.destination.host for s in net.sends("alice", "INVITE")] == ["redirect", "other"]
+    _fail_last_invite(net, alice, 302, 0.1)  # a 302 with no Contact: nothing new to try, the list is done
+    assert len(net.sends("alice", "INVITE")) == 2
+    [ended] = net.app("alice", "call-ended")
+    assert (ended.detail["outcome"], ended.detail["final_code"]) == ("rejected", 302)
+
+
+def test_3xx_next_contact_after_timer_b_rfc3261_8_1_3_4() -> None:
+    """RFC 3261 §8.1.3.4: a transaction timeout is a failure too: Timer B (64*T1) on the first address
+    sends the INVITE to the second."""
+    net, alice = _redirected(["<sip:bob@gone>", "<sip:bob@here>"])
+    net.run(until=40.0)
+    invites = [(round(s.t, 3), s.destination.host, s.retransmission) for s in net.sends("alice", "INVITE")]
+    assert [i for i in invites if i[2] == 0] == [(0.0, "redirect", 0), (0.03, "gone", 0), (32.03, "here", 0)]
+    assert [e.detail["failover"] for e in net.app("alice", "timeout")] == [True]
+
+
 def test_reinvite_with_new_contact_refreshes_target_rfc3665_3_7() -> None:
     """RFC 3665 §3.7 / RFC 3261 §12.2: a re-INVITE with a new Contact moves the peer's remote target."""
     net, alice, bob, call_id = established()
