@@ -85,7 +85,7 @@ def test_pipe_is_read_like_a_file(command: str, tmp_path: Path) -> None:
     if command == "check":
         assert stdout == f"{fifo}: OK\n"
     if command == "run":
-        assert stdout.startswith("Direct call: 1 run, seed 0, 1 calls\n")
+        assert stdout.startswith("Direct call: 1 run, seed 0, 1 call\n") and "Outcomes (1 call)" in stdout
     if command == "ladder":
         assert stdout.startswith("Direct call: run 0, seed 0\n")
     if command == "convert":

@@ -75,10 +75,10 @@ def run_command(file: str, runs: int, seed: int, params: tuple[str, ...], fmt: s
         write_csv(result.calls, out)
     else:
         from simsip.metrics import render_table
+        from simsip.metrics.summary import counted
 
         title = scenario.name or Path(file).name
-        out.write(f"{title}: {runs} run{'s' if runs != 1 else ''}, seed {seed}, "
-                  f"{len(result.calls)} calls\n")
+        out.write(f"{title}: {counted(runs, 'run')}, seed {seed}, {counted(len(result.calls), 'call')}\n")
         render_table(result.summary, out, calls=len(result.calls))
         for expectation in result.expectations:
             mark = "held  " if expectation["held"] else "FAILED"

@@ -345,11 +345,16 @@ def _stats_table(title: str, names: Iterable[str], stats: Mapping[str, Any]) -> 
     return table
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless n is 1: "1 call", "2 calls"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def summary_tables(summary: Mapping[str, Any], calls: int | None = None) -> list[Any]:
     """Rich tables of a summary: outcomes, measures, RFC 6076."""
     from rich.table import Table
 
-    outcomes = Table(title="Outcomes" if calls is None else f"Outcomes ({calls} calls)")
+    outcomes = Table(title="Outcomes" if calls is None else f"Outcomes ({counted(calls, 'call')})")
     outcomes.add_column("outcome")
     if calls is not None:
         outcomes.add_column("calls", justify="right")
