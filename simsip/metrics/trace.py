@@ -34,7 +34,9 @@ intended receiver; ``link``: the link's name; ``message``, ``call_id``,
 ``cseq``, ``rseq``, ``retransmission`` copied from the matching ``send``
 (required: ``call_id``; ``src`` for the per-node drop counter); ``detail``
 may give the reason ("loss", "link down"). One ``drop`` per hop that loses a
-copy (a TCP segment loss that TCP then repairs is still a drop of that link).
+copy. Over TCP only a message TCP gives up on (after its retransmissions, or
+with a node down) is a ``drop``: a segment loss TCP repairs delays the message
+but loses nothing SIP sent, so it has no event (and no ``messages_lost``).
 
 ``timer`` -- a timer FIRED (not when armed). ``node``; ``timer`` =
 ``StartTimer.label`` ("A", "B", "E", "F", "G", "2xx", "1xx-rel",
