@@ -1317,6 +1317,9 @@ class UserAgentCore:
         rseq = response.rseq if reliable else None
         if reliable and rseq is None:
             reliable = False  # Require: 100rel without RSeq cannot be PRACKed
+        # RFC 3262 §4: we PRACK when this INVITE offered 100rel: always when we support it, and
+        # when the call alone required it (invite() then put Supported and Require in, see there).
+        pracks = reliable and (self._config.supports_100rel or _has_100rel(uac.request.require))
         dialog = None
         if to_tag and code > 100:
             dialog = call.dialogs.get(to_tag)
@@ -1326,7 +1329,7 @@ class UserAgentCore:
                     return actions + [AppEvent("discarded", cid, response, {"reason": NO_CONTACT_REASON})]
                 call.dialogs[to_tag] = dialog
                 actions += dialog.feed(DialogEvent.PROVISIONAL)
-        if reliable and dialog is not None and self._config.supports_100rel:
+        if pracks and dialog is not None:
             seq = uac.request.cseq.seq
             if dialog.last_rseq_cseq != seq:
                 dialog.last_rseq, dialog.last_rseq_cseq = None, seq
@@ -1342,7 +1345,7 @@ class UserAgentCore:
         actions.append(AppEvent("response", cid, response, {
             "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": reliable,
             "rseq": rseq, "reinvite": uac.reinvite, "fork": False, "auth_retry": False}))
-        if reliable and dialog is not None and self._config.supports_100rel:
+        if pracks and dialog is not None:
             dialog.pending_prack = response
             if self._config.auto_prack:
                 actions += self._send_prack(now, call, dialog, response)

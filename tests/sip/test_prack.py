@@ -174,6 +174,24 @@ def test_require_100rel_forces_reliable_provisionals_rfc3262_3() -> None:
     assert invite.require == ["100rel"] and invite.supported == ["100rel"]
 
 
+def test_call_requiring_100rel_pracks_without_ua_support_rfc3262_4() -> None:
+    """RFC 3262 §4: a reliable 1xx to an INVITE sent with Require: 100rel is PRACKed, UA option or not."""
+    net, alice, bob = pair(alice={"supports_100rel": False})
+    net.do("alice", lambda now: alice.invite(now, "sip:bob@bob", require_100rel=True))
+    call_id = wait_request(net, "bob").call_id
+    net.do("bob", lambda now: bob.respond(now, call_id, 180, reliable=True))
+    net.run(until=40.0)
+    invite = net.sends("alice", "INVITE")[0].message
+    assert invite.require == ["100rel"] and invite.supported == ["100rel"]
+    r180 = net.sends("bob", "180")[0].message
+    # Before the fix alice never PRACKed: the 180 went at 0.01, 0.51, 1.51, ... and bob sent 500 at 32.01.
+    assert net.times("bob", "180") == [0.01]
+    assert net.times("alice", "PRACK") == [0.02]
+    assert net.sends("alice", "PRACK")[0].message.rack == RAck(r180.rseq, 1, "INVITE")
+    assert [(s.t, s.message.cseq.method) for s in net.sends("bob", "200")] == [(0.03, "PRACK")]
+    assert net.sends("bob", "500") == [] and net.app("bob", "reliability-failure") == []
+
+
 def test_no_100rel_in_invite_means_unreliable_rfc3262_3() -> None:
     """RFC 3262 §3: an INVITE without Supported/Require 100rel never gets a reliable provisional."""
     net, alice, bob = pair(alice={"supports_100rel": False})
