@@ -895,6 +895,12 @@ class UserAgentCore:
         rseq = rel.rseq = uas.rseq_next
         uas.rseq_next += 1
         response = rel.response
+        if not rel.has_sdp and not uas.offer_in_request and not uas.answer_sent and self._config.answer_sdp:
+            # RFC 3261 §13.2.1, RFC 3262 §5: an INVITE without offer gets it in the first reliable
+            # non-failure response, so this 1xx carries it (the answer comes in the PRACK), not the 2xx.
+            response.headers.add("Content-Type", SDP)
+            response.body = self._sdp(call)
+            rel.has_sdp = True
         response.headers.add("RSeq", str(rseq))  # built in _send_provisional without one: add == set
         if rel.has_sdp:
             uas.answer_sent = True

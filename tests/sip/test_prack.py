@@ -227,6 +227,27 @@ def test_prack_answer_carries_sdp_when_1xx_had_offer_rfc3262_5() -> None:
     assert prack.body.startswith(b"v=0") and prack.content_type == "application/sdp"
 
 
+def test_offerless_invite_gets_offer_in_first_reliable_1xx_rfc3262_5() -> None:
+    """RFC 3262 §5, RFC 3261 §13.2.1: INVITE without offer: the first reliable 1xx carries the offer, not the 2xx."""
+    net, alice, bob = pair()
+    net.do("alice", lambda now: alice.invite(now, "sip:bob@bob", sdp=""))
+    call_id = wait_request(net, "bob").call_id
+    net.do("bob", lambda now: bob.respond(now, call_id, 180, reliable=True))
+    net.run(until=0.5)
+    net.do("bob", lambda now: bob.respond(now, call_id, 200))
+    net.run(until=2.0)
+    # Before the fix the 180 (RSeq, the first reliable non-failure response) had no body and the
+    # offer came in the 200 at 0.5, answered in the ACK.
+    r180 = net.sends("bob", "180")[0]
+    assert r180.t == 0.01 and r180.message.rseq is not None
+    assert r180.message.content_type == "application/sdp" and r180.message.body.startswith(b"v=0")
+    prack = net.sends("alice", "PRACK")[0]
+    assert prack.t == 0.02 and prack.message.body.startswith(b"v=0")  # the answer
+    ok = [s for s in net.sends("bob", "200") if s.message.cseq.method == "INVITE"]
+    assert [(s.t, s.message.body) for s in ok] == [(0.5, b"")]
+    assert [(s.t, s.message.body) for s in net.sends("alice", "ACK")] == [(0.51, b"")]
+
+
 def _rel_states(net, node: str = "bob") -> dict[str, list[tuple[str, str]]]:
     """StateChanges of each reliable provisional machine at ``node``."""
     out: dict[str, list[tuple[str, str]]] = {}
