@@ -980,14 +980,15 @@ class ProxyCore:
             return actions
         if _class(status) == 2:
             # §16.7 step 5: every 2xx goes up at once, even after an earlier 2xx.
-            first = branch.state is not BranchState.COMPLETED
             actions += self._set_state(ctx, branch, BranchState.COMPLETED)
             branch.final = response
             actions += self._stop_branch_timers(branch)
             if ctx.final_sent and not ctx.got_2xx:
                 return actions + [AppEvent("proxy-drop", ctx.call_id, response, {"reason": "2xx after final sent"})]
             actions += self._send_upstream(now, ctx, self._upstream(response), branch.branch_id)
-            if first and not ctx.got_2xx:
+            # The context's first 2xx, even on a branch we had already given up (branch-timeout or
+            # Timer C made it a 408): the 2xx went up, so the other branches are cancelled (step 10).
+            if not ctx.got_2xx:
                 ctx.got_2xx = True
                 actions.append(StateChange(f"proxy {self.name} context {ctx.server_tx.id}", "Forwarding",
                                            "Completed", ctx.call_id))

@@ -322,3 +322,26 @@ def test_response_after_transaction_ended_not_forwarded() -> None:
     clock.advance(40.0)  # Timer D ends both client transactions
     out = clock.receive(response_to(i1, 486, "t1"), B1, at=41.0)
     assert sends(out) == [] and app(out, "stray-response")
+
+
+def test_2xx_on_a_timed_out_branch_cancels_the_others_rfc3261_16_7_steps_5_10() -> None:
+    """RFC 3261 §16.7 steps 5 and 10: a 2xx crossing our branch-timeout CANCEL goes up and cancels the next branch.
+
+    The ringing first branch's limit fires at 10 s (CANCEL, next branch); its 200 arrives at 10.2 s, after
+    the second branch rang. The 200 goes up at once, the second branch is CANCELled (step 10), and the
+    second branch's own 200 at 10.3 s is forwarded too ("Any 2xx response to INVITE MUST be forwarded").
+    """
+    _, clock, (i1,), _ = forked(forking=ForkMode.SEQUENTIAL, branch_timeout=10.0)
+    clock.receive(response_to(i1.message, 180, "t1"), B1, at=1.0)
+    out = clock.advance(10.0)
+    assert to(out, B1) == ["CANCEL sip:bob@client1.biloxi.example.com SIP/2.0"]
+    i2 = [s.message for s in sends(out) if s.destination == B2][0]
+    assert upstream(clock.receive(response_to(i2, 180, "t2"), B2, at=10.1)) == ["SIP/2.0 180 Ringing"]
+    out = clock.receive(response_to(i1.message, 200, "t1"), B1, at=10.2)
+    assert upstream(out) == ["SIP/2.0 200 OK"]
+    assert to(out, B2) == ["CANCEL sip:bob@client2.biloxi.example.com SIP/2.0"]
+    assert app(out, "proxy-cancel")[0].detail == {"branches": [i2.top_via.branch], "cause": "2xx"}
+    out = clock.receive(response_to(i2, 200, "t2"), B2, at=10.3)
+    assert upstream(out) == ["SIP/2.0 200 OK"]
+    assert [s.message.to.tag for s in sends(out) if s.destination == ALICE] == ["t2"]
+    assert app(out, "proxy-drop") == []
