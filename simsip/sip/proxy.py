@@ -1146,7 +1146,10 @@ class ProxyCore:
     def _on_branch_limit(self, now: float, ctx: ResponseContext, branch: Branch) -> list[Action]:
         """Sequential forking: the branch had its time (``branch_timeout``): CANCEL it, go on."""
         branch.timer_limit = None
-        if branch.state is BranchState.COMPLETED:
+        if branch.state is BranchState.COMPLETED or branch.cancel_sent:
+            # Already CANCELled (upstream CANCEL, a 2xx or 6xx elsewhere, Timer C): its 487 ends the
+            # branch. A second CANCEL would be a second client transaction with the same branch and
+            # method, which no response can match (§17.1.3): it would retransmit until Timer F.
             return []
         actions = self._stop_branch_timers(branch)
         branch.cancel_wanted = True

@@ -345,3 +345,25 @@ def test_2xx_on_a_timed_out_branch_cancels_the_others_rfc3261_16_7_steps_5_10() 
     assert upstream(out) == ["SIP/2.0 200 OK"]
     assert [s.message.to.tag for s in sends(out) if s.destination == ALICE] == ["t2"]
     assert app(out, "proxy-drop") == []
+
+
+def test_branch_timeout_after_upstream_cancel_sends_no_second_cancel_rfc3261_16_10_17_1_3() -> None:
+    """RFC 3261 §16.10 and §17.1.3: a branch CANCELled on the caller's CANCEL is not CANCELled again at its limit.
+
+    The caller's CANCEL at 2 s is fanned out to the ringing branch; its branch-timeout at 10 s must not
+    open a second CANCEL transaction with the same branch and method (no response could match it, so it
+    would retransmit until Timer F) nor send a made-up 408 up: the branch's 487 at 10.5 s is the answer.
+    """
+    _, clock, (i1,), _ = forked(forking=ForkMode.SEQUENTIAL, branch_timeout=10.0)
+    clock.receive(response_to(i1.message, 180, "t1"), B1, at=1.0)
+    out = clock.receive(invite(method="CANCEL"), ALICE, at=2.0)
+    assert upstream(out) == ["SIP/2.0 200 OK"]
+    cancel = [s.message for s in sends(out) if s.destination == B1]
+    assert [first_line(m) for m in cancel] == ["CANCEL sip:bob@client1.biloxi.example.com SIP/2.0"]
+    out = clock.receive(response_to(cancel[0], 200, "t1"), B1, at=2.1)
+    out = clock.advance(10.0)
+    assert sends(out) == []
+    out = clock.receive(response_to(i1.message, 487, "t1"), B1, at=10.5)
+    assert upstream(out) == ["SIP/2.0 487 Request Terminated"]
+    assert to(out, B1) == ["ACK sip:bob@client1.biloxi.example.com SIP/2.0"]
+    assert [line for line in to(clock.advance(60.0), B1) if line.startswith("CANCEL")] == []
