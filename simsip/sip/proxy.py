@@ -737,14 +737,20 @@ class ProxyCore:
         """§16.3 item 4: one of our Vias carries the branch hash this request would get now."""
         raw = request.headers.get_all("Via")
         vias = request.vias
+        probe: "Request | None" = None
         for i, via in enumerate(vias):
             if via.host.lower() != self.options.host.lower() or (via.port or 5060) != self.options.port:
                 continue
             branch = via.branch or ""
             if not branch.startswith(MAGIC_COOKIE) or "." not in branch:
                 continue
+            if probe is None:
+                # The branch was hashed after §16.4 (our Route popped, a strict router's rewrite
+                # undone): hash this request the same way, or one back with our Route is missed.
+                probe = request.copy()
+                self._preprocess_route(probe)
             below = raw[i + 1] if i + 1 < len(raw) else ""
-            if branch[len(MAGIC_COOKIE):].split(".", 1)[0] == self._loop_hash(request, below):
+            if branch[len(MAGIC_COOKIE):].split(".", 1)[0] == self._loop_hash(probe, below):
                 return True
         return False
 

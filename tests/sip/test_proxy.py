@@ -546,3 +546,27 @@ def test_release_forgets_the_run_but_keeps_the_proxy_readable() -> None:
     assert proxy.layer.clients == {} and proxy.layer.servers == {}
     # Read after the run: a released core is not an empty shell (release once cleared its __dict__).
     assert (proxy.forwarded, proxy.stray, proxy.options.host, proxy.stateful) == (1, 0, P2, True)
+
+
+def test_loop_back_with_our_route_gets_482_rfc3261_16_3_item_4() -> None:
+    """RFC 3261 §16.3 item 4: a request back with our Route on top is hashed as §16.6 item 8 hashed it: 482.
+
+    Alice's INVITE arrives with the preloaded ``Route: <sip:ss1;lr>`` (popped, §16.4) and is retargeted
+    to biloxi; the next hop sends it straight back through us, again with our Route on top. The
+    branch calculation on this message, after the same preprocessing, matches our Via's: a loop.
+    """
+    from simsip.sip.message import URI
+
+    loc = LocationService()
+    loc.add_static("sip:bob@atlanta.example.com", "sip:bob@biloxi.example.com")
+    proxy = make_proxy(host=P1, location=loc)
+    first = invite(uri="sip:bob@atlanta.example.com", extra=f"Route: <sip:{P1};lr>\n")
+    forwarded = [s.message for s in sends(proxy.receive(0.0, first, ALICE)) if s.destination != ALICE][0]
+    assert forwarded.headers.get_all("Route") == []
+    back = forwarded.copy()
+    back.uri = URI.parse("sip:bob@atlanta.example.com")
+    back.headers.prepend("Via", f"SIP/2.0/UDP {P2};branch=z9hG4bKp2back")
+    back.headers.set("Route", f"<sip:{P1};lr>")
+    out = proxy.receive(0.1, back, Address(P2))
+    assert [first_line(s.message) for s in sends(out)] == ["SIP/2.0 482 Loop Detected"]
+    assert [s.destination for s in sends(out)] == [Address(P2)]
