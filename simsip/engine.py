@@ -355,10 +355,11 @@ class _Compiled:
                            if isinstance(n, m.Proxy) and n.registrar]
         self._targets = _Memo(self._dialled)
         # Per ``call`` statement, when and what placing it takes: (at, (index, caller, target,
-        # require, sdp)).
-        self.call_plan: list[tuple[float, tuple[int, str, str, bool | None, bool]]] = [
+        # require 100rel, supported 100rel, sdp)); None: the caller's own.
+        self.call_plan: list[tuple[float, tuple[int, str, str, bool | None, bool | None, bool]]] = [
             (call.at, (index, call.caller, self.target_of(call.callee),
-                       True if "100rel" in call.require else None, call.sdp))
+                       True if "100rel" in call.require else None,
+                       True if "100rel" in call.supported else None, call.sdp))
             for index, call in enumerate(scenario.calls)
         ]
         # A forged PRACK reaches back into an older call: runs then never retire calls.
@@ -880,11 +881,11 @@ class _Run:
     def _start_call(self, wakeup: Wakeup) -> None:
         """Place the call of a ``call`` statement (``wakeup`` carries what its :attr:`_Compiled.call_plan` entry places)."""
         # Typed: compiled, the plan is unpacked and the call made natively.
-        plan: tuple[int, str, str, bool | None, bool] = wakeup._value
-        index, caller, target, require, sdp = plan
+        plan: tuple[int, str, str, bool | None, bool | None, bool] = wakeup._value
+        index, caller, target, require, supported, sdp = plan
         agent = self.agents[caller]
         assert isinstance(agent, UAAgent)  # the scenario checks that a call's caller is a UA
-        call_id = agent.call(target, require, sdp)
+        call_id = agent.call(target, require, supported, sdp)
         if call_id is not None:
             self.call_ids[index] = call_id
 
@@ -961,6 +962,7 @@ class _Arrivals:
             raise ValueError(f"{spec.span}: a call stream needs 'for DURATION' or 'count N' "
                              "(or a run limit)")
         self.require = True if "100rel" in spec.require else None
+        self.supported = True if "100rel" in spec.supported else None
         self._next_cb = self._arrive
 
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
@@ -1004,7 +1006,7 @@ class _Arrivals:
         self.count += 1
         run = self.run
         agent = run.agents[caller]
-        agent.call(run.c.target_of(callee), self.require, self.spec.sdp)  # type: ignore[attr-defined]
+        agent.call(run.c.target_of(callee), self.require, self.supported, self.spec.sdp)  # type: ignore[attr-defined]
         self._schedule(run.env._now + self._gap())
         if run.retiring:
             run.arrivals += 1

@@ -198,14 +198,15 @@ class UAAgent(Agent):
 
     # ------------------------------------------------------------ application calls
 
-    def call(self, target: str, require_100rel: bool | None, sdp: bool) -> str | None:
+    def call(self, target: str, require_100rel: bool | None, supports_100rel: bool | None,
+             sdp: bool) -> str | None:
         """Place a call to ``target`` now; the Call-ID (None when the node is down)."""
         if not self.up:
             return None
         core = self.core
         assert type(core) is UserAgentCore  # new_core builds only those
         call_id, actions = core.invite(self.env._now, target, require_100rel=require_100rel,
-                                       sdp=None if sdp else "")
+                                       supports_100rel=supports_100rel, sdp=None if sdp else "")
         self.execute(actions)
         return call_id
 

@@ -387,10 +387,14 @@ class Builder:
         return tuple(out)
 
     def tags(self, raw: object, what: str) -> tuple[str, ...]:
-        """Option tags (``100rel``, ``timer``)."""
+        """Option tags: 100rel (RFC 3262), the one extension simsip implements."""
         out = []
         for item in self.items(raw):
             if isinstance(item, Tok) and item.kind in ("word", "num", "str"):
+                if item.text != "100rel":
+                    # Accepted and then ignored, another tag would look honoured and change nothing.
+                    raise self.fail(item.span, f"{what}: `{item.text}` is not an option tag simsip "
+                                               "implements; the one it does is 100rel (RFC 3262)")
                 out.append(item.text)
             else:
                 raise self.fail(span_of(item, m.Span(self.file, 0, 0)),
@@ -725,8 +729,6 @@ class Builder:
                             f"{self.where(self.node_spans[name])})")
         opts = self.options(stmt, NODE_OPTIONS[kind], f"a {kind}")
         host = self._guard_value(lambda: self.host(opts["host"][1], "host")) if "host" in opts else None
-        if host is not None:
-            self.host_spans[name] = span_of(opts["host"][1], stmt.span)
         # A proxy's, redirect server's or B2BUA's domains (a UA's one domain is read below).
         domains: tuple[str, ...] = ()
         if kind != "ua" and "domain" in opts:
@@ -737,8 +739,11 @@ class Builder:
             node = m.UserAgent(
                 name=name, host=host,
                 domain=self._guard_value(lambda: self.host(opts["domain"][1], "domain")) if "domain" in opts else None,
-                supports=self.tags(opts["supports"][1], "supports") if "supports" in opts else (),
-                requires=self.tags(opts["requires"][1], "requires") if "requires" in opts else (),
+                # Guarded: a bad tag is reported and the node still declared (its uses raise no more errors).
+                supports=self._guard_value(lambda: self.tags(opts["supports"][1], "supports")) or ()
+                if "supports" in opts else (),
+                requires=self._guard_value(lambda: self.tags(opts["requires"][1], "requires")) or ()
+                if "requires" in opts else (),
                 auto_prack=not self.flag(opts, "no-auto-prack"),
                 auto_trying=not self.flag(opts, "no-trying"),
                 answer_sdp=not self.flag(opts, "no-answer-sdp"),
@@ -804,6 +809,8 @@ class Builder:
             self.outbound_lists.append(opts["outbound"][1])
         self.nodes[name] = node
         self.node_spans[name] = name_span
+        if host is not None:  # with the node: one that failed to build has no address to compare
+            self.host_spans[name] = span_of(opts["host"][1], stmt.span)
 
     def _check_node_addresses(self) -> None:
         """Each node has its own address: the network delivers a message to the node its host names."""

@@ -1324,8 +1324,8 @@ class UserAgentCore:
         if reliable and rseq is None:
             reliable = False  # Require: 100rel without RSeq cannot be PRACKed
         # RFC 3262 §4: we PRACK when this INVITE offered 100rel: always when we support it, and
-        # when the call alone required it (invite() then put Supported and Require in, see there).
-        pracks = reliable and (self._config.supports_100rel or _has_100rel(uac.request.require))
+        # when the call alone offered or required it (invite() then put Supported in, see there).
+        pracks = reliable and (self._config.supports_100rel or _has_100rel(uac.request.supported))
         dialog = None
         if to_tag and code > 100:
             dialog = call.dialogs.get(to_tag)
@@ -1641,8 +1641,12 @@ class UserAgentCore:
     # ============================================================ UAC: INVITE
 
     def invite(self, now: float, target: "URI | str", *, call_id: str | None = None,
-               require_100rel: bool | None = None, sdp: bytes | str | None = None) -> tuple[str, list[Action]]:
-        """Start a call to ``target`` (§8.1.1, §13.2.1); returns (Call-ID, actions)."""
+               require_100rel: bool | None = None, supports_100rel: bool | None = None,
+               sdp: bytes | str | None = None) -> tuple[str, list[Action]]:
+        """Start a call to ``target`` (§8.1.1, §13.2.1); returns (Call-ID, actions).
+
+        ``require_100rel`` / ``supports_100rel``: this INVITE's Require / Supported 100rel (None: the UA's own).
+        """
         if type(target) is str:
             uri, to_value = _TARGETS[target] if target in _TARGETS else _parse_target(target)
         else:
@@ -1655,6 +1659,7 @@ class UserAgentCore:
         config = self._config
         body = self._sdp(call) if sdp is None else _body(sdp)
         require = config.require_100rel if require_100rel is None else require_100rel
+        offers = config.supports_100rel if supports_100rel is None else supports_100rel
         # The header list in one go (what one add per line builds); the fresh Via and
         # From come parsed from their parsed prefixes, not through the line memo.
         via, via_parsed = self._new_via()
@@ -1670,7 +1675,7 @@ class UserAgentCore:
             ("contact", "Contact", self._contact_value),
             ("allow", "Allow", ALLOW),
         ]
-        if config.supports_100rel or require:
+        if offers or require:
             lines.append(("supported", "Supported", "100rel"))  # RFC 3262 §4: SHOULD in every INVITE
         if require:
             lines.append(("require", "Require", "100rel"))

@@ -322,3 +322,29 @@ def test_forged_prack_uses_the_victims_early_dialog_rfc3262_9() -> None:
     # The guess did not match bob's RSeq: its 180 is still retransmitted.
     [call] = list(result.calls)
     assert call["reliable_1xx_retransmissions"] >= 3
+
+
+SUPPORTED_PER_CALL = """
+scenario "100rel offered by the call"
+ua alice
+ua bob supports 100rel
+link alice <-> bob delay 50ms
+on bob INVITE:
+    send 180 reliable
+    wait 1s
+    send 200
+call alice -> bob at 0s supported 100rel
+calls alice -> bob every 10s at 5s count 1 supported 100rel
+"""
+
+
+def test_call_supported_100rel_offers_it_and_pracks_rfc3262_4() -> None:
+    """RFC 3262 §4: `supported 100rel` on a call (and a call stream) puts Supported: 100rel (no Require) in
+    that INVITE though alice's UA does not support it, and the reliable 180 it allows is PRACKed."""
+    result = simsip.run(simsip.load(SUPPORTED_PER_CALL), trace="full")
+    invites = [e.msg for e in result.trace if e.event == "send" and e.message == "INVITE"]
+    assert [(i.supported, i.require) for i in invites] == [(["100rel"], [])] * 2
+    flow = [(round(e.t, 6), e.node, e.message) for e in result.trace
+            if e.event == "send" and e.message in ("180 Ringing", "PRACK")]
+    assert flow == [(0.05, "bob", "180 Ringing"), (0.1, "alice", "PRACK"),
+                    (5.05, "bob", "180 Ringing"), (5.1, "alice", "PRACK")]

@@ -52,6 +52,9 @@ SIP_CASES = {
  "unknown_param": sub("delay $delay", "delay $dealy"),
  "param_wrong_kind": sub("delay $delay", "delay $loss"),
  "option_typo": sub("ua bob supports 100rel", "ua bob suports 100rel"),
+ # A tag simsip would ignore is an error at the tag, and the node stays declared (no "unknown node" after).
+ "unknown_option_tag": sub("ua bob supports 100rel", "ua bob host b.example.com supports 100rel, timer"),
+ "unknown_call_tag": sub("call alice -> bob at 0s", "call alice -> bob at 0s require timer"),
  "link_arrow": sub("link alice <-> edge", "link alice - edge"),
  "missing_colon": sub("on alice 200:", "on alice 200"),
  "bad_indent": sub("    hangup", "  hangup"),
@@ -96,6 +99,7 @@ SIP_CASES = {
 YAML_CASES = {
  "yaml_unknown_node": "scenario: t\nnodes:\n  - ua: alice\nlinks:\n  - link: alice <-> bob\n",
  "yaml_bad_option": "nodes:\n  - ua: alice\n    suports: [100rel]\n",
+ "yaml_unknown_option_tag": "nodes:\n  - ua: alice\n    requires: [100rel, path]\n",
  "yaml_syntax": "nodes:\n  - ua: alice\n   - ua: bob\n",
  "yaml_duplicate_key": "scenario: a\nscenario: b\nnodes:\n  - ua: a\n",
  "yaml_bad_event": "nodes:\n  - ua: alice\nhandlers:\n  - on: alice INVTE\n    do: [hangup]\n",
@@ -110,6 +114,12 @@ YAML_CASES = {
 }
 
 EXPECTED: dict[str, list[str]] = {
+    "unknown_option_tag": ["t.sip:6:44: supports: `timer` is not an option tag simsip implements; "
+                           "the one it does is 100rel (RFC 3262)"],
+    "unknown_call_tag": ["t.sip:15:33: require: `timer` is not an option tag simsip implements; "
+                         "the one it does is 100rel (RFC 3262)"],
+    "yaml_unknown_option_tag": ["t.yaml:3:24: requires: `path` is not an option tag simsip implements; "
+                                "the one it does is 100rel (RFC 3262)"],
     'send_no_code': [
         't.sip:10:10: unexpected `reliable`; expected a response code 100–699 after `send`',
     ],
