@@ -143,7 +143,7 @@ class YamlReader:
             raise self.fail(Span(self.file, line, col + offset), f"in {what}: {message}") from None
 
     def value(self, node: Node, what: str) -> Any:
-        """A YAML value as a raw value: Tok, Func, Lst, True for `true` (None for `false`)."""
+        """A YAML value as a raw value: Tok, Func or Lst; `true`/`false` are ``flag`` tokens."""
         if isinstance(node, SequenceNode):
             items = []
             for item in node.value:
@@ -156,8 +156,10 @@ class YamlReader:
         if node.tag == _NULL:
             raise self.fail(node, f"{what} needs a value")
         if node.tag == _BOOL:
+            # A token with its place, not a bare bool: where a flag is not expected (`delay: true`,
+            # `at: false`) the builder reports it at file:line:col instead of dropping `false`.
             truth = str(node.value).lower() in ("true", "yes", "on", "y")
-            return True if truth else None
+            return Tok("flag", "true" if truth else "false", span)
         text = str(node.value)
         if node.style in ('"', "'", "|", ">"):
             return Tok("str", text, span)
@@ -271,7 +273,7 @@ class YamlReader:
         return kind, key_node, value_node, [p for p in pairs if p[0] != kind]
 
     def _opts(self, rest: list[tuple[str, Node, Node]], what: str) -> list[tuple[Tok, object]]:
-        """Options from the remaining keys (``true`` flags kept, ``false`` dropped)."""
+        """Options from the remaining keys (a flag's ``true``/``false`` is read by the builder)."""
         opts: list[tuple[Tok, object]] = []
         for key, key_node, value_node in rest:
             try:

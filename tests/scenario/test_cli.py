@@ -154,3 +154,37 @@ def test_convert_unwritable_output(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     code, out, err = run("convert", str(DIRECT), "--to", "yaml", "-o", str(target))
     assert (code, out, err) == (2, "", f"simsip: error: -o {target}: cannot write the yaml scenario: Permission denied\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("    delay: true", "6:12: delay needs a duration such as 50ms or 2s, not `true`"),
+    ("    delay: yes", "6:12: delay needs a duration such as 50ms or 2s, not `true`"),
+    ("    loss: true", "6:11: loss needs a percentage such as 5%, not `true`"),
+    # `false` was dropped as if the option were absent: no jitter, no error.
+    ("    jitter: false", "6:13: jitter needs a duration such as 50ms or 2s, not `false`"),
+])
+def test_check_yaml_boolean_where_a_value_is_expected(tmp_path: Path, line: str, message: str) -> None:
+    """A YAML boolean given to a non-flag option is reported at its line and column, exit 2."""
+    bad = tmp_path / "bool.yaml"
+    bad.write_text(f"nodes:\n  - ua: a\n  - ua: b\nlinks:\n  - link: a <-> b\n{line}\n")
+    col = int(message.split(":")[1])
+    assert run("check", str(bad)) == (2, "", f"{bad}:{message}\n    {line}\n    {' ' * (col - 1)}^\n")
+
+
+def test_check_yaml_boolean_as_a_call_time(tmp_path: Path) -> None:
+    """`at: false` on a call was read as no `at` (0 s); it is a bad duration at its place."""
+    bad = tmp_path / "at.yaml"
+    bad.write_text("nodes:\n  - ua: a\n  - ua: b\nlinks:\n  - link: a <-> b\nworkload:\n  - call: a -> b\n"
+                   "    at: false\n")
+    assert run("check", str(bad)) == (2, "", f"{bad}:8:9: at needs a duration such as 50ms or 2s, not `false`\n"
+                                             "        at: false\n"
+                                             "            ^\n")
+
+
+def test_check_yaml_false_flag_is_off(tmp_path: Path) -> None:
+    """A flag's `false` still turns it off, as leaving it out does."""
+    good = tmp_path / "flags.yaml"
+    good.write_text("nodes:\n  - ua: a\n    no-auto-prack: false\n  - ua: b\n    no-auto-prack: true\n")
+    assert run("check", str(good)) == (0, f"{good}: OK\n", "")
+    nodes = load(good).nodes
+    assert [n.auto_prack for n in nodes] == [True, False]
