@@ -679,20 +679,24 @@ class Builder:
                             f"20/s or \"text\", not `{describe(raw)}`")
         kind, default = self._param_kind(raw)
         value = default
+        overridden = False
         if name in self.overrides:
             try:
                 value = self._override(m.Param(name, kind, default, default, raw.text, span=stmt.span),
                                        self.overrides[name])
+                overridden = True
             except Bad:
                 value = default  # keep the param so its uses do not cascade into more errors
         self.params[name] = m.Param(name, kind, default, value, raw.text, span=stmt.span)
+        # A bad --param value is the option's fault, not the default's: name the option, point at no line.
+        where, what = ((m.Span(self.file, 0, 0), f"--param {name}={self.overrides[name]}: `{name}`") if overridden
+                       else (raw.span, f"param `{name}`"))
         if kind is m.ParamKind.PERCENT and not 0.0 <= value <= 1.0:
             self.bad_params.add(name)
-            where = raw.span if value == default else m.Span(self.file, 0, 0)
-            raise self.fail(where, f"param `{name}` must be between 0% and 100%")
+            raise self.fail(where, f"{what} must be between 0% and 100%")
         if kind in (m.ParamKind.DURATION, m.ParamKind.RATE, m.ParamKind.BANDWIDTH) and value < 0:
             self.bad_params.add(name)
-            raise self.fail(raw.span, f"param `{name}` cannot be negative")
+            raise self.fail(where, f"{what} cannot be negative")
 
     def timers_stmt(self, stmt: Stmt) -> m.Timers:
         """``timers T1=.. T2=.. T4=..``."""

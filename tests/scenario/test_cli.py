@@ -88,6 +88,17 @@ def test_check_param_override(tmp_path: Path) -> None:
     assert code == 2 and "expected NAME=VALUE" in err
 
 
+@pytest.mark.parametrize("command", [["check"], ["run"], ["sweep", "--runs", "1", "--executor", "serial"]])
+@pytest.mark.parametrize(("param", "message"), [
+    ("delay=-5ms", "--param delay=-5ms: `delay` cannot be negative"),
+    ("loss=150%", "--param loss=150%: `loss` must be between 0% and 100%"),
+])
+def test_param_override_out_of_range_names_the_option(command: list[str], param: str, message: str) -> None:
+    """An override out of range is the option's fault: one line naming it, not a caret under the file's default."""
+    code, out, err = run(command[0], str(DIRECT), *command[1:], "--param", param)
+    assert (code, out, err) == (2, "", f"{DIRECT}: {message}\n")
+
+
 def test_convert_to_stdout_round_trips(tmp_path: Path) -> None:
     """convert --to yaml prints YAML that loads to the same model."""
     code, out, err = run("convert", str(DIRECT), "--to", "yaml")

@@ -70,7 +70,8 @@ def test_overrides(overrides: dict[str, object], delay: float, loss: float, coun
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"delay": "20%"}, "t.sip: --param delay=20%: `delay` is a duration (default 50ms), not a percentage"),
     ({"loss": "5"}, "t.sip: --param loss=5: `loss` is a percentage (default 0%), not a whole number"),
-    ({"loss": "150%"}, "t.sip: param `loss` must be between 0% and 100%"),
+    ({"loss": "150%"}, "t.sip: --param loss=150%: `loss` must be between 0% and 100%"),
+    ({"delay": "-5ms"}, "t.sip: --param delay=-5ms: `delay` cannot be negative"),
     ({"n": "2.5"}, "t.sip: --param n=2.5: `n` is a whole number (default 3), not a number"),
     ({"delay": "fast"}, "t.sip: --param delay=fast: `delay` is a duration (50ms, 2s), not `fast`"),
     ({"dealy": "1s"}, "t.sip: --param dealy: the scenario has no param `dealy`; did you mean `delay`?"),
