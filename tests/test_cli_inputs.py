@@ -109,3 +109,19 @@ def test_scenario_problem_shows_its_line_and_caret(command: str, tmp_path: Path)
     assert stderr == (f"{bad}:2:16: unknown node `bbo` in a link\n"
                       "    link alice <-> bbo delay 10ms\n"
                       "                   ^\n")
+
+
+@pytest.mark.parametrize(("line", "col", "message"), [
+    ("ua bób", 5, "unexpected `ó` in `bób`"),
+    ("proxy e@dge", 8, "unexpected `@` in `e@dge`"),
+    ("on bo!b INVITE: send 200", 6, "unexpected `!` in `bo!b`"),
+    ("call alice -> bo!b", 17, "unexpected `!` in `bo!b`"),
+])
+def test_stray_character_in_a_name_says_what_a_name_is(line: str, col: int, message: str, tmp_path: Path) -> None:
+    """Not `expected <-> or -> between the two node names`, which the parser state after any name carried."""
+    bad = tmp_path / "bad.sip"
+    bad.write_text(f"ua alice\n{line}\n")
+    code, stdout, stderr = invoke("check", str(bad), tmp_path)
+    assert (code, stdout) == (2, "")
+    assert stderr == (f"{bad}:2:{col}: {message}: a name is letters, digits, `_`, and `.` or `-` between them "
+                      f"(ASCII only: it becomes part of a SIP URI)\n    {line}\n    {' ' * (col - 1)}^\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,7 +32,7 @@ from lark.lexer import PatternStr
 
 from simsip.scenario.errors import Problem, source_line
 from simsip.scenario.model import Span
-from simsip.scenario.raw import Func, Lst, Stmt, Tok
+from simsip.scenario.raw import NAME_RE, Func, Lst, Stmt, Tok
 
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
 STARTS = [
@@ -603,6 +604,9 @@ def _describe_error(exc: UnexpectedInput, lines: list[str]) -> str:
         return "unexpected indentation: only the actions under `on NODE EVENT:` are indented"
     if isinstance(exc, UnexpectedCharacters) and got.startswith('`"'):
         return "this string is not closed: a `\"` is missing before the end of the line"
+    stray = _stray_in_name(exc, lines)
+    if stray is not None:
+        return stray
     expected = _expected(exc)
     keywords = _keyword_text()
     label = _example_states().get((_state_key(exc.state), "start")) if exc.state is not None else None
@@ -627,6 +631,32 @@ def _describe_error(exc: UnexpectedInput, lines: list[str]) -> str:
         if close and close[0] != word:
             message += f"; did you mean `{close[0]}`?"
     return message
+
+
+# A name that ends right before the column (it starts the line or follows a space, `,`, `[` or `->`).
+_NAME_BEFORE = re.compile(rf"(?:^|(?<=[\s,\[>]))(?:{NAME_RE.pattern})$")
+
+
+def _stray_in_name(exc: UnexpectedInput, lines: list[str]) -> str | None:
+    """A message for a character that cannot be in a name, met inside one (``ua bób``), or None.
+
+    The parser state after a name is shared by every statement, so the example table would
+    name whichever statement taught it that state (`link`'s arrow), not this one.
+    """
+    if isinstance(exc, UnexpectedToken) and exc.token.type in ("_NL", "$END", "_INDENT", "_DEDENT"):
+        return None
+    number, column = getattr(exc, "line", None), getattr(exc, "column", None)
+    if not isinstance(number, int) or not isinstance(column, int) or not 0 < number <= len(lines):
+        return None
+    line = lines[number - 1]
+    before, rest = line[: column - 1], line[column - 1:]
+    match = _NAME_BEFORE.search(before)
+    # What may follow a name with no space: an arrow, `:` `;` `,` `=`, brackets, a comment.
+    if match is None or not rest or rest[0].isspace() or rest[0] in "-<:;,=()[]#" or match.group(0) in keywords():
+        return None
+    word = match.group(0) + rest.split()[0]
+    return (f"unexpected `{rest[0]}` in `{word[:40]}`: a name is letters, digits, `_`, and `.` or `-` "
+            "between them (ASCII only: it becomes part of a SIP URI)")
 
 
 _UNITS = frozenset({"ms", "s", "min", "h", "%", "kbps", "Mbps", "Gbps", "bps", "/s", "/min", "/h", "rel"})
