@@ -125,3 +125,14 @@ def test_stray_character_in_a_name_says_what_a_name_is(line: str, col: int, mess
     assert (code, stdout) == (2, "")
     assert stderr == (f"{bad}:2:{col}: {message}: a name is letters, digits, `_`, and `.` or `-` between them "
                       f"(ASCII only: it becomes part of a SIP URI)\n    {line}\n    {' ' * (col - 1)}^\n")
+
+
+@pytest.mark.parametrize("command", ["ladder", "explain", "pcap"])
+@pytest.mark.parametrize("run", ["2147483648", "99999999999999999999"])
+def test_run_index_past_the_last_is_one_line_naming_the_option(command: str, run: str, tmp_path: Path) -> None:
+    """Not the call table's `call measure 'run': ... out of range (its column holds ...)`; pcap writes nothing."""
+    args = [command, str(DIRECT), "--run", run, *(a.replace("OUT", str(tmp_path)) for a in COMMANDS[command])]
+    result = CliRunner().invoke(main, args)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"simsip: error: --run {run}: run indices go up to 2147483647\n"
+    assert list(tmp_path.iterdir()) == []

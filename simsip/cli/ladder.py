@@ -19,6 +19,8 @@ from simsip.cli import bad_scenario, fail, main, write_or_fail
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h)?\s*")
 _SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
+MAX_RUN = 2**31 - 1
+"""The last run index: the call table keeps run indices in a 32-bit column."""
 
 
 def parse_duration(text: str) -> float:
@@ -113,6 +115,8 @@ def traced_run(file: str, run: int, seed: int, params: tuple[str, ...], until: s
     stop = parse_until(until)
     if run < 0:
         raise fail(f"--run {run}: run indices start at 0")
+    if run > MAX_RUN:
+        raise fail(f"--run {run}: run indices go up to {MAX_RUN}")
     try:
         scenario = simsip.load(Path(file), params=values or None)
         # Run index r draws its own streams from (seed, r, source): running r alone is run r.
