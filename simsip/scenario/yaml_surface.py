@@ -68,6 +68,7 @@ NODE_KINDS = ("ua", "proxy", "redirect", "b2bua")
 WORKLOAD_KINDS = ("call", "calls", "register", "request")
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_TRUE = ("true", "yes", "on", "y")  # how YAML 1.1 writes a true boolean, in lower case
 
 
 class _Stop(Exception):
@@ -158,7 +159,7 @@ class YamlReader:
         if node.tag == _BOOL:
             # A token with its place, not a bare bool: where a flag is not expected (`delay: true`,
             # `at: false`) the builder reports it at file:line:col instead of dropping `false`.
-            truth = str(node.value).lower() in ("true", "yes", "on", "y")
+            truth = str(node.value).lower() in _TRUE
             return Tok("flag", "true" if truth else "false", span)
         text = str(node.value)
         if node.style in ('"', "'", "|", ">"):
@@ -398,6 +399,10 @@ class YamlReader:
             head["duration"] = self.value(value_node, "wait")
         elif not (isinstance(value_node, ScalarNode) and value_node.tag in (_NULL, _BOOL)):
             raise self.fail(value_node, f"`{kind}` takes no value (write `{kind}: true` or just `{kind}`)")
+        elif not _true_or_empty(value_node):
+            # An action has no off switch: `hangup: false` would still hang up.
+            raise self.fail(value_node, f"`{kind}: {value_node.value}` is still a `{kind}`: an action has no "
+                                        "off switch, leave it out")
         return Stmt(kind, span, head, self._opts(rest, f"`{kind}`"))
 
     def _workload(self, node: Node) -> Stmt:
@@ -452,7 +457,12 @@ class YamlReader:
                 raise self.fail(keys[extra][0], f"this fault takes {', '.join(allowed)}, not `{extra}`")
         if len(chosen) != 1:
             raise self.fail(node, f"say which: `{states[0]}: true` or `{states[1]}: true`")
-        state_key = keys[chosen[0]][0]
+        state_key, state_value = keys[chosen[0]]
+        if not _true_or_empty(state_value):
+            # The key is the state: `down: false` would still take the link down.
+            raise self.fail(state_value, f"write `{chosen[0]}: true` or the other state, "
+                            f"`{states[1 - states.index(chosen[0])]}: true`, not `{chosen[0]}: "
+                            f"{getattr(state_value, 'value', '...')}`")
         state = Tok("word", chosen[0], self.span(state_key))
         duration = self.value(keys["for"][1], "for") if "for" in keys else None
         at = self.value(keys["at"][1], "at")
@@ -468,6 +478,15 @@ class YamlReader:
         """``- final_ms < 4s`` (the `.sip` expect line without `expect`)."""
         body = self.fragment(node, "expect_text", "expect")
         return Stmt("expect", self.span(node), body)
+
+
+def _true_or_empty(node: Node) -> bool:
+    """A YAML value that switches a key on: none (``down:``) or a true boolean (``down: true``)."""
+    if not isinstance(node, ScalarNode):
+        return False
+    if node.tag == _NULL:
+        return True
+    return node.tag == _BOOL and str(node.value).lower() in _TRUE
 
 
 # Composition uses libyaml's CSafeLoader when PyYAML has it (the same safe

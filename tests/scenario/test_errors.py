@@ -100,6 +100,10 @@ YAML_CASES = {
  "yaml_unknown_node": "scenario: t\nnodes:\n  - ua: alice\nlinks:\n  - link: alice <-> bob\n",
  "yaml_bad_option": "nodes:\n  - ua: alice\n    suports: [100rel]\n",
  "yaml_unknown_option_tag": "nodes:\n  - ua: alice\n    requires: [100rel, path]\n",
+ # A key that is the statement itself cannot be switched off by `false` (it used to act as `true`).
+ "yaml_false_action_and_fault": ("nodes:\n  - ua: alice\n  - ua: bob\nlinks:\n  - link: alice <-> bob\n"
+                                 "handlers:\n  - on: alice 200\n    do:\n      - hangup: false\n"
+                                 "faults:\n  - at: 1s\n    link: alice <-> bob\n    down: no\n"),
  "yaml_syntax": "nodes:\n  - ua: alice\n   - ua: bob\n",
  "yaml_duplicate_key": "scenario: a\nscenario: b\nnodes:\n  - ua: a\n",
  "yaml_bad_event": "nodes:\n  - ua: alice\nhandlers:\n  - on: alice INVTE\n    do: [hangup]\n",
@@ -118,6 +122,9 @@ EXPECTED: dict[str, list[str]] = {
                            "the one it does is 100rel (RFC 3262)"],
     "unknown_call_tag": ["t.sip:15:33: require: `timer` is not an option tag simsip implements; "
                          "the one it does is 100rel (RFC 3262)"],
+    "yaml_false_action_and_fault": [
+        "t.yaml:9:17: `hangup: false` is still a `hangup`: an action has no off switch, leave it out",
+        "t.yaml:13:11: write `down: true` or the other state, `up: true`, not `down: no`"],
     "yaml_unknown_option_tag": ["t.yaml:3:24: requires: `path` is not an option tag simsip implements; "
                                 "the one it does is 100rel (RFC 3262)"],
     'send_no_code': [
