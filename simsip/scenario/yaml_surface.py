@@ -120,7 +120,10 @@ class YamlReader:
 
     def text(self, node: Node, what: str) -> str:
         """A scalar's text."""
-        if not isinstance(node, ScalarNode) or node.tag == _NULL:
+        if not isinstance(node, ScalarNode):
+            shape = "a list" if isinstance(node, SequenceNode) else "a mapping"
+            raise self.fail(node, f"{what} needs one value written on its line, not {shape}")
+        if node.tag == _NULL:
             raise self.fail(node, f"{what} needs a value")
         return str(node.value)
 

@@ -100,6 +100,7 @@ YAML_CASES = {
  "yaml_unknown_node": "scenario: t\nnodes:\n  - ua: alice\nlinks:\n  - link: alice <-> bob\n",
  "yaml_bad_option": "nodes:\n  - ua: alice\n    suports: [100rel]\n",
  "yaml_unknown_option_tag": "nodes:\n  - ua: alice\n    requires: [100rel, path]\n",
+ "yaml_list_for_text": "scenario: [a, b]\nnodes:\n  - ua: alice\n",
  # A key that is the statement itself cannot be switched off by `false` (it used to act as `true`).
  "yaml_false_action_and_fault": ("nodes:\n  - ua: alice\n  - ua: bob\nlinks:\n  - link: alice <-> bob\n"
                                  "handlers:\n  - on: alice 200\n    do:\n      - hangup: false\n"
@@ -122,6 +123,7 @@ EXPECTED: dict[str, list[str]] = {
                            "the one it does is 100rel (RFC 3262)"],
     "unknown_call_tag": ["t.sip:15:33: require: `timer` is not an option tag simsip implements; "
                          "the one it does is 100rel (RFC 3262)"],
+    "yaml_list_for_text": ["t.yaml:1:11: scenario needs one value written on its line, not a list"],
     "yaml_false_action_and_fault": [
         "t.yaml:9:17: `hangup: false` is still a `hangup`: an action has no off switch, leave it out",
         "t.yaml:13:11: write `down: true` or the other state, `up: true`, not `down: no`"],
