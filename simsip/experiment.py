@@ -121,7 +121,7 @@ _UNITS: dict[str, tuple[str, Fraction]] = {
 # The unit of each dimension's numbers in result tables and on plot axes.
 _TABLE_UNIT = {"duration": "ms", "percent": "%", "rate": "/s", "bandwidth": "bps", "": ""}
 _QUANTITY = re.compile(
-    r"^(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*"
+    r"^(?P<num>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*"
     r"(?P<unit>us|ms|s|min|%|/s|/min|bps|kbps|Mbps|Gbps)?$"
 )
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

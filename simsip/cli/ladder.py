@@ -17,7 +17,7 @@ import click
 
 from simsip.cli import bad_scenario, fail, main, write_or_fail
 
-_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|min|h)?\s*")
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(us|ms|s|min|h)?\s*")
 _SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
 MAX_RUN = 2**31 - 1
 """The last run index: the call table keeps run indices in a 32-bit column."""

@@ -48,9 +48,9 @@ KIND_WORDS = {
     m.ParamKind.STRING: "a string",
 }
 _KIND_SHORT = {kind: text.split(" (")[0] for kind, text in KIND_WORDS.items()}
-_NUM_RE = re.compile(r"(-?\d+(?:\.\d+)?)(.*)")
-_EXPONENT_RE = re.compile(r"[eE](\d+)")
-_CLASS_RE = re.compile(r"[1-6](?:\dx|xx)")
+_NUM_RE = re.compile(r"(-?[0-9]+(?:\.[0-9]+)?)(.*)")
+_EXPONENT_RE = re.compile(r"[eE]([0-9]+)")
+_CLASS_RE = re.compile(r"[1-6](?:[0-9]x|xx)")
 _DOTTED_NUMBERS_RE = re.compile(r"[0-9]+(?:\.[0-9]+)*\.?")
 _AOR_RE = re.compile(r"sips?:([^@\s]+)@([^\s;?>]+)")
 
@@ -1223,7 +1223,7 @@ class Builder:
             if method != "PRACK":
                 raise self.fail(opts["rack"][0], "`rack` belongs to a PRACK")
             rack = self.string(opts["rack"][1], "rack")[0]
-            if not re.fullmatch(r"\d+ \d+ [A-Z]+", rack):
+            if not re.fullmatch(r"[0-9]+ [0-9]+ [A-Z]+", rack):
                 raise self.fail(span_of(opts["rack"][1], stmt.span),
                                 f"RAck is `RSEQ CSEQ METHOD` such as \"1 1 INVITE\" (RFC 3262 §7.2), not \"{rack}\"")
         return m.StandaloneRequest(method, source, target, at=at, rack=rack, span=stmt.span, refs=r.refs())

@@ -64,12 +64,12 @@ class Stmt:
 
 # Scalar classification shared by the YAML reader (the `.sip` lexer uses the
 # same patterns in grammar.lark).
-QUANTITY_RE = re.compile(r"-?\d+(?:\.\d+)?(?:%|/[A-Za-z]+|[A-Za-z][A-Za-z0-9]*(?:/[A-Za-z]+)?)?")
+QUANTITY_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:%|/[A-Za-z]+|[A-Za-z][A-Za-z0-9]*(?:/[A-Za-z]+)?)?")
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*")
 PARAM_RE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 URI_RE = re.compile(r"sips?:[^\s,\[\]#;\"()]+")
 PATTERN_RE = re.compile(r"[A-Za-z0-9_.\-]*\*[A-Za-z0-9_.\-*]*")
-HOST_NUMBER_RE = re.compile(r"\d[A-Za-z0-9\-]*(?:\.[A-Za-z0-9\-]+)*")
+HOST_NUMBER_RE = re.compile(r"[0-9][A-Za-z0-9\-]*(?:\.[A-Za-z0-9\-]+)*")
 
 
 def classify(text: str, span: Span) -> Tok | None:

@@ -64,6 +64,7 @@ def test_python_values_and_single_values() -> None:
         ("0:30ms:5%", "the range mixes units"),
         ("1:2", "a range is START:STOP:STEP"),
         ("a:1:2", "'a' is not a number"),
+        ("0:５%:1%", "'５%' is not a number"),  # ASCII digits only
         ("log:0:1s:3", "a log range needs positive ends"),
         ("log:1s:2s:1", "N must be a whole number >= 2"),
         ("a,,b", "empty value in the list"),

@@ -46,6 +46,8 @@ SIP_CASES = {
  "loss_no_percent": sub("loss $loss", "loss 0.1"),
  "negative_duration": sub("    wait 1s", "    wait -1s"),
  "duration_no_unit": sub("delay 10ms", "delay 10"),
+ # Only ASCII digits are numbers: Python's \d (and float()) would take a full-width ５.
+ "fullwidth_digit": sub("delay 10ms", "delay １0ms"),
  "bad_time_unit": sub("delay 10ms", "delay 10sec"),
  "unknown_measure": sub("expect outcome answered", "expect final_time < 2s"),
  "unknown_outcome": sub("expect outcome answered", "expect outcome answerd"),
@@ -123,6 +125,8 @@ EXPECTED: dict[str, list[str]] = {
                            "the one it does is 100rel (RFC 3262)"],
     "unknown_call_tag": ["t.sip:15:33: require: `timer` is not an option tag simsip implements; "
                          "the one it does is 100rel (RFC 3262)"],
+    "fullwidth_digit": ["t.sip:7:27: unexpected `１0ms`; expected a value: a number with its unit (50ms, 10%, "
+                        "20/s), a $param, a string or a distribution such as uniform(10ms, 30ms)"],
     "yaml_list_for_text": ["t.yaml:1:11: scenario needs one value written on its line, not a list"],
     "yaml_false_action_and_fault": [
         "t.yaml:9:17: `hangup: false` is still a `hangup`: an action has no off switch, leave it out",

@@ -74,6 +74,7 @@ def test_overrides(overrides: dict[str, object], delay: float, loss: float, coun
     ({"delay": "-5ms"}, "t.sip: --param delay=-5ms: `delay` cannot be negative"),
     ({"n": "2.5"}, "t.sip: --param n=2.5: `n` is a whole number (default 3), not a number"),
     ({"delay": "fast"}, "t.sip: --param delay=fast: `delay` is a duration (50ms, 2s), not `fast`"),
+    ({"loss": "５%"}, "t.sip: --param loss=５%: `loss` is a percentage (10%), not `５%`"),  # ASCII digits only
     ({"dealy": "1s"}, "t.sip: --param dealy: the scenario has no param `dealy`; did you mean `delay`?"),
 ])
 def test_bad_overrides(overrides: dict[str, object], message: str) -> None:
