@@ -290,6 +290,9 @@ def _send_rule(ev: Any, prev: float | None, received: set[tuple[Any, ...]],
             return "RFC 3261 §16.6", f"the proxy forwards the {method} (adds its Via, decrements Max-Forwards)"
         return "RFC 3261 §16.7", f"the proxy forwards the {msg} upstream (removes its Via)"
     if status is not None:
+        if status == 100 and method not in ("", "INVITE"):
+            return ("RFC 4320 §4.1", f"no response to the {method} by the time the client's Timer E reached T2: "
+                    "100 Trying tells the client it arrived and is still being worked on")
         if status == 100:
             return "RFC 3261 §17.2.1, §16.2", "100 Trying stops the client's INVITE retransmissions hop by hop"
         if status < 200:

@@ -395,6 +395,27 @@ def test_explain_drop_fault_names_the_hop_not_a_link_rfc3261_13_3_1_4():
     assert drops == [(t, "alice", "ACK alice -> bob", rule) for t in (0.1, 0.6, 1.6)]
 
 
+def test_explain_non_invite_100_trying_rfc4320_4_1():
+    """RFC 4320 §4.1 (the golden proxy run): edge's 100 to alice's BYE, 3.5 s after it arrived, is the
+    non-INVITE rule, not the INVITE's "stops retransmissions" one; the timer is explained too."""
+    from simsip.viz.explain import explain
+
+    result = engine_run(simsip.load(str(DATA / "reliable_180_proxy.sip"), {"loss": "30%"}), seed=3, trace="full")
+    rules = [(round(ex.t, 3), ex.what, str(ex)) for ex in explain(result.trace, run=0, include_recv=False)
+             if ex.node == "edge" and ("100 Trying" in ex.what or "nit-trying" in ex.what)]
+    bye_rule = ("RFC 4320 §4.1: no response to the BYE by the time the client's Timer E reached T2: "
+                "100 Trying tells the client it arrived and is still being worked on")
+    assert rules[0][0] == 0.01 and "INVITE retransmissions" in rules[0][2]
+    assert [r for r in rules if r[0] > 1] == [
+        (6.61, "nit-trying timer", "RFC 4320 §4.1: no response to the non-INVITE by the time the client's "
+                                   "Timer E reached T2: send 100 Trying"),
+        (6.61, "100 Trying -> alice", bye_rule),
+        (6.61, "100 Trying (retx 1) -> alice",
+         "RFC 3261 §17.2.2: a retransmitted BYE arrived: the server transaction sends 100 Trying again"),
+        (10.61, "100 Trying (retx 2) -> alice",
+         "RFC 3261 §17.2.2: a retransmitted BYE arrived: the server transaction sends 100 Trying again")]
+
+
 def test_must_show_ladder_of_reliable_180_at_30_percent_loss():
     """Issue 8: `simsip ladder scenarios/rfc3262/reliable_180.sip --param loss=30% --seed 3` (golden)."""
     out = _cli("ladder", str(ROOT / "scenarios" / "rfc3262" / "reliable_180.sip"), "--param", "loss=30%",
