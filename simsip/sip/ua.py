@@ -1138,6 +1138,10 @@ class UserAgentCore:
         for name in [n for n in self._core_timers if n.startswith(prefix)]:
             if "/ack-wait/" in name or "/invite-complete" in name or "/cancel-wait" in name:
                 continue  # these still clean up after the BYE
+            if "/2xx/" in name:
+                # §13.3.1.4: the 2xx is retransmitted until its ACK (or ack-wait), BYE or not: a 2xx lost
+                # as it crossed the BYE would leave the peer's INVITE without a final (RFC 5407 §3.1.3, §3.2.3).
+                continue
             actions += self._cancel_timer(name)
         return actions
 

@@ -102,3 +102,42 @@ def test_reinvite_while_initial_2xx_unacked_rfc5407_3_1_4() -> None:
     assert acks == [(0.02, 1, 0), (0.32, 2, 0), (0.52, 1, 1)]
     assert [e.detail["code"] for e in net.app("alice", "response")] == [200, 200]
     assert net.sends("bob", "491") == []
+
+
+def test_2xx_lost_crossing_early_bye_still_retransmitted_rfc3261_13_3_1_4_rfc5407_3_1_3() -> None:
+    """RFC 3261 §13.3.1.4 / RFC 5407 §3.1.3: the 200 crossing alice's early BYE is lost; bob, Mortal, retransmits it.
+
+    "Response retransmissions cease when an ACK request for the response is received": not when a BYE is.
+    """
+    net, alice, bob = pair(drop=lambda s: s.label == "200" and s.message.cseq.method == "INVITE"
+                           and s.retransmission == 0)
+    call_id = dial(net, alice, bob, [(0.0, 180, {})])
+    net.run(until=0.5)
+    net.do("alice", lambda now: alice.bye(now, call_id))
+    net.do("bob", lambda now: bob.respond(now, call_id, 200))
+    net.run(until=40.0)
+    # 0.5 200 lost, BYE at bob 0.51 (200 at 0.51); the 2xx timer resends at 1.0; alice ACKs at 1.01; no more.
+    assert [(round(s.t, 3), s.message.status) for s in net.sends("bob") if s.t >= 0.5] == [
+        (0.5, 200), (0.51, 200), (1.0, 200)]
+    assert [(round(s.t, 3), s.message.cseq.seq) for s in net.sends("alice", "ACK")] == [(1.01, 1)]
+    assert [e.detail["code"] for e in net.app("alice", "response") if e.detail["method"] == "INVITE"] == [180, 200]
+
+
+def test_reinvite_2xx_lost_crossing_bye_still_retransmitted_rfc3261_13_3_1_4_rfc5407_3_2_3() -> None:
+    """RFC 3261 §13.3.1.4 / RFC 5407 §3.2.3: bob re-INVITEs then BYEs; alice's 200 to the re-INVITE is lost.
+
+    Alice must go on retransmitting that 200 after answering the BYE, so that bob's re-INVITE gets its
+    final response and is ACKed (F7, F9) instead of timing out on Timer B.
+    """
+    net, alice, bob, call_id = established(
+        drop=lambda s: s.node == "alice" and s.label == "200" and s.message.cseq.method == "INVITE"
+        and s.retransmission == 0 and s.t > 0.5)
+    net.do("bob", lambda now: bob.reinvite(now, call_id))
+    net.do("bob", lambda now: bob.hangup(now, call_id))
+    net.run(until=40.0)
+    # re-INVITE and BYE at 1.0; alice answers both at 1.01 (the re-INVITE's 200 lost), resends that 200 at 1.51.
+    assert [(round(s.t, 3), s.message.cseq.method, s.message.status) for s in net.sends("alice")
+            if s.t >= 1.0] == [(1.01, "INVITE", 200), (1.01, "BYE", 200), (1.51, "INVITE", 200)]
+    reinvite = net.sends("bob", "INVITE")[0].message
+    assert [(round(s.t, 3), s.message.cseq) for s in net.sends("bob", "ACK")] == [(1.52, (reinvite.cseq.seq, "ACK"))]
+    assert net.app("bob", "timeout") == []
