@@ -1891,6 +1891,8 @@ class UserAgentCore:
             return self._app_error(call_id, "no confirmed dialog")
         if call.uac is not None and call.uac.final_code is None:
             return self._app_error(call_id, "an INVITE of ours is still pending (§14.1)")
+        if _incoming_invite_pending(call):
+            return self._app_error(call_id, "an INVITE of theirs is still pending (§14.1)")
         call.session_version += 1
         if contact is not None:
             text = str(contact)
@@ -1926,6 +1928,11 @@ class UserAgentCore:
             dialog = next((d for d in call.dialogs.values() if d.confirmed), None)
             if dialog is None or (call.uac is not None and call.uac.final_code is None):
                 return []
+            if _incoming_invite_pending(call):
+                # §14.1: "MUST NOT initiate a new INVITE transaction within a dialog while another INVITE
+                # transaction is in progress in either direction": the peer's (typically its own
+                # retry) is still unanswered here, so back off once more rather than cause another 491.
+                return self._schedule_491_retry(t, call, uac)
             return self._send_reinvite(t, call, dialog, body)
 
         return [self._start_timer(f"{cid}/491-retry", delay, "491-retry", cid, retry)]
@@ -1993,6 +2000,12 @@ _TU_HANDLERS: Final[dict[str, Callable[[UserAgentCore, float, TUEvent], list[Act
 }
 
 # ---------------------------------------------------------------- helpers
+
+
+def _incoming_invite_pending(call: _Call) -> bool:
+    """True while an INVITE the peer sent in this call has no final response from us yet (§14.1)."""
+    uas = call.uas
+    return uas is not None and uas.final is None
 
 
 def _copy_record_route(request: "Request", response: "Response") -> None:

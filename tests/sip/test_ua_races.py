@@ -141,3 +141,42 @@ def test_reinvite_2xx_lost_crossing_bye_still_retransmitted_rfc3261_13_3_1_4_rfc
     reinvite = net.sends("bob", "INVITE")[0].message
     assert [(round(s.t, 3), s.message.cseq) for s in net.sends("bob", "ACK")] == [(1.52, (reinvite.cseq.seq, "ACK"))]
     assert net.app("bob", "timeout") == []
+
+
+def test_491_retry_waits_while_peer_reinvite_unanswered_rfc3261_14_1() -> None:
+    """RFC 3261 §14.1 / RFC 5407 §3.3.1: glare, then bob's retry is still unanswered when alice's timer fires.
+
+    "The UAC MUST NOT initiate a new INVITE transaction within a dialog while another INVITE transaction
+    is in progress in either direction": alice backs off again instead of sending her retry (which bob,
+    his own retry pending, would only answer 491 again), and re-INVITEs once she has answered bob's.
+    """
+    net, alice, bob, call_id = established(alice={"auto_answer_reinvite": False})
+    net.do("alice", lambda now: alice.reinvite(now, call_id))
+    net.do("bob", lambda now: bob.reinvite(now, call_id))
+    # Glare at 1.01; bob retries 0-2 s after 1.02 (reaching alice by 3.03), alice's first timer fires
+    # 2.1-4 s after 1.02 (3.12 or later), while bob's retry is still unanswered.
+    net.run(until=10.0)
+    assert net.times("alice", "INVITE") == [0.0, 1.0]  # the call's INVITE, her re-INVITE
+    assert [round(s.t, 3) for s in net.sends("bob", "491")] == [1.01]
+    assert len(net.sends("bob", "INVITE")) == 2
+    net.do("alice", lambda now: alice.respond(now, call_id, 200))
+    net.run(until=60.0)
+    retries = [(round(t, 3), round(a.delay, 3)) for t, node, a in net.timers_started
+               if node == "alice" and a.label == "491-retry"]
+    assert len(retries) >= 2 and all(2.1 <= delay <= 4.0 for _, delay in retries)
+    # Her re-INVITE goes when the last backoff ends (after she answered bob at 10.0), and succeeds.
+    last = round(retries[-1][0] + retries[-1][1], 3)
+    assert last > 10.0 and net.times("alice", "INVITE") == [0.0, 1.0, last]
+    assert net.sends("bob", "491")[1:] == [] and net.sends("alice", "491")[1:] == []
+    assert [e.detail["code"] for e in net.app("alice", "response") if e.detail["reinvite"]] == [491, 200]
+
+
+def test_reinvite_refused_while_peer_reinvite_unanswered_rfc3261_14_1() -> None:
+    """RFC 3261 §14.1: the application cannot re-INVITE while the peer's re-INVITE awaits our answer."""
+    net, alice, bob, call_id = established(alice={"auto_answer_reinvite": False})
+    net.do("bob", lambda now: bob.reinvite(now, call_id))
+    net.run(until=1.5)
+    net.do("alice", lambda now: alice.reinvite(now, call_id))
+    net.run(until=5.0)
+    assert net.times("alice", "INVITE") == [0.0]  # only the initial INVITE
+    assert [e.detail["reason"] for e in net.app("alice", "app-error")] == ["an INVITE of theirs is still pending (§14.1)"]
