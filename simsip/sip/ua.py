@@ -1106,8 +1106,10 @@ class UserAgentCore:
         if event is not None:
             actions.append(event)
         uas = call.uas
-        if uas is not None and uas.final is None and not uas.reinvite:
-            # §15.1.2: a BYE for a pending INVITE: answer that INVITE 487.
+        if uas is not None and uas.final is None:
+            # §15.1.2: "The UAS MUST still respond to any pending requests received for that dialog":
+            # answer the pending INVITE, initial or re-INVITE, 487 (the application can no longer).
+            uas.withheld = None
             actions += self._send_failure(now, call, uas, 487, None, outcome="cancelled", by="remote")
         actions += self._stop_call_timers(call)
         if call.outcome is not None or was_confirmed:

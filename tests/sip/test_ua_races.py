@@ -180,3 +180,25 @@ def test_reinvite_refused_while_peer_reinvite_unanswered_rfc3261_14_1() -> None:
     net.run(until=5.0)
     assert net.times("alice", "INVITE") == [0.0]  # only the initial INVITE
     assert [e.detail["reason"] for e in net.app("alice", "app-error")] == ["an INVITE of theirs is still pending (§14.1)"]
+
+
+def test_bye_answers_pending_reinvite_487_rfc3261_15_1_2() -> None:
+    """RFC 3261 §15.1.2: "The UAS MUST still respond to any pending requests received for that dialog".
+
+    Bob re-INVITEs and at once BYEs; alice's application has not answered the re-INVITE. Alice answers the
+    BYE 200 and the re-INVITE 487 (as for a pending initial INVITE); bob ACKs the 487, nothing times out.
+    """
+    net, alice, bob, call_id = established(alice={"auto_answer_reinvite": False})
+    net.do("bob", lambda now: bob.reinvite(now, call_id))
+    net.do("bob", lambda now: bob.hangup(now, call_id))
+    net.run(until=40.0)
+    assert [(round(s.t, 3), s.message.cseq.method, s.message.status) for s in net.sends("alice")
+            if s.t >= 1.0] == [(1.01, "BYE", 200), (1.01, "INVITE", 487)]
+    reinvite = net.sends("bob", "INVITE")[-1].message
+    assert [(round(s.t, 3), s.message.cseq) for s in net.sends("bob", "ACK") if s.t >= 1.0] == [
+        (1.02, (reinvite.cseq.seq, "ACK"))]
+    assert [e.detail["code"] for e in net.app("bob", "response") if e.detail["reinvite"]] == [487]
+    assert net.app("bob", "timeout") == []
+    # The application's late answer finds the re-INVITE answered.
+    net.do("alice", lambda now: alice.respond(now, call_id, 200))
+    assert net.app("alice", "app-error")[-1].detail["reason"] == "INVITE already answered 487"
