@@ -53,8 +53,10 @@ A final response received after Timer B fired, with no INVITE sent since
 initial INVITE again with a new CSeq (next outbound proxy after Timer B,
 RFC 3263 §4.3; credentials after a 401/407, RFC 3261 §22.2; the contact of a
 3xx, and the next contact after a failure, RFC 3261 §8.1.3.4), the measures
-follow the new CSeq and the 3xx-6xx before it is forgotten; ``final_ms`` still
-counts from the first transmission.
+follow the new CSeq and the 3xx-6xx or Timer B before it is forgotten;
+``final_ms`` still counts from the first transmission. The retransmission
+counts add up over every CSeq of the initial INVITE: a UAS's 2xx or reliable
+1xx to the earlier CSeq counts whether it is sent before or after the new one.
 """
 
 from __future__ import annotations
@@ -156,6 +158,7 @@ class _Call:
         "order",
         "uac",
         "invite_cseq",
+        "earlier_cseqs",
         "t0",
         "invite_tx",
         "invite_pending",
@@ -186,6 +189,9 @@ class _Call:
         self.order = -1
         self.uac: str | None = None
         self.invite_cseq: str | None = None
+        # CSeqs the initial INVITE had before a resend with a new one: the UAS responses
+        # to them still count (and a proxy still only relays them) after the UAC moved on.
+        self.earlier_cseqs: tuple[str | None, ...] | None = None
         self.t0 = 0.0
         self.invite_tx = 0
         self.invite_pending = False
@@ -351,9 +357,12 @@ class CallFolder:
                         # credentials after a 401/407 (RFC 3261 §22.2), to the
                         # contact of a 3xx or, after a failure, to the next one
                         # (RFC 3261 §8.1.3.4). A re-INVITE needs a dialog a 2xx made.
+                        call.earlier_cseqs = (call.earlier_cseqs or ()) + (call.invite_cseq,)
                         call.invite_cseq = cseq
                         call.final_t = call.failed_srd_t = None
                         call.final_code = 0
+                        # A Timer B of the INVITE left behind is not the new one's outcome.
+                        call.timer_b = False
                     else:
                         return  # a re-INVITE in an established call
                 call.invite_tx += 1
@@ -374,7 +383,8 @@ class CallFolder:
         if message == "BYE":
             self._bye(call, t, node, cseq)
             return
-        if cseq is None or cseq != call.invite_cseq:
+        if cseq is None or (cseq != call.invite_cseq and (
+                call.earlier_cseqs is None or cseq not in call.earlier_cseqs)):
             return
         code = _CODE_OF_LABEL.get(message)
         if code is None:
@@ -446,6 +456,14 @@ class CallFolder:
                     call.srd_t = t
                 if 180 <= code <= 189 and call.pdd_t is None:
                     call.pdd_t = t
+            return
+        if call.earlier_cseqs is not None and cseq in call.earlier_cseqs:
+            # A response to the INVITE the UAC left behind: not the call's final or 18x, but
+            # a proxy that receives it only relays it (a UAS's copies of it still count).
+            if node != call.uac and 101 <= code < 300:
+                if call.relayed is None:
+                    call.relayed = set()
+                call.relayed.add((node, code, rseq, cseq))
             return
         if (
             node == call.bye_node

@@ -162,6 +162,45 @@ def test_failover_invite_with_new_cseq_counts():
     assert record["invite_retransmissions"] == 1
 
 
+def test_timer_b_of_the_invite_left_behind_is_not_the_new_ones_outcome():
+    """After Timer B and a failover INVITE (CSeq 2) still pending when the run ends: incomplete, not timeout."""
+    events = ordered(
+        hop(0.0, "alice", "p1", "INVITE", lost=True),
+        timer(32.0, "alice", "B"),
+        hop(32.0, "alice", "p2", "INVITE", cseq="2 INVITE"),
+        hop(32.05, "p2", "alice", "100 Trying", cseq="2 INVITE"),
+    )
+    record = fold_one(events)
+    assert record["outcome"] == "incomplete"
+    assert record["final_code"] is None and record["final_ms"] is None
+    assert record["invite_retransmissions"] == 1
+
+
+def test_uas_2xx_to_the_earlier_cseq_counts_before_and_after_the_failover():
+    """bob's 2xx to CSeq 1 is sent 4 times, twice after alice moved to CSeq 2: 3 retransmissions.
+
+    The count must not depend on when the UAC resent its INVITE, and p1, which first
+    receives that 2xx after the resend, only relays it.
+    """
+    events = ordered(
+        hop(0.0, "alice", "p1", "INVITE"),
+        hop(0.05, "p1", "bob", "INVITE"),
+        hop(20.0, "bob", "p1", "200 OK", lost=True),
+        hop(20.5, "bob", "p1", "200 OK", rtx=1, timer="2xx", lost=True),
+        timer(32.0, "alice", "B"),
+        hop(32.0, "alice", "p2", "INVITE", cseq="2 INVITE"),
+        hop(32.05, "p2", "alice", "200 OK", cseq="2 INVITE"),
+        hop(33.0, "bob", "p1", "200 OK", rtx=2, timer="2xx"),
+        hop(33.05, "p1", "alice", "200 OK"),
+        hop(34.0, "bob", "p1", "200 OK", rtx=3, timer="2xx"),
+        hop(34.05, "p1", "alice", "200 OK"),
+    )
+    record = fold_one(events)
+    assert record["outcome"] == "answered"
+    assert record["final_ms"] == 32100.0
+    assert record["ok_retransmissions"] == 3
+
+
 def test_auth_retry_401_then_answered():
     """RFC 3261 §22.2: 401, INVITE again with credentials (CSeq 2), then 200: answered."""
     events = ordered(
