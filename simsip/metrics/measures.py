@@ -16,8 +16,8 @@ sent it):
 | ``outcome`` | str | see :data:`OUTCOMES` and the rules below |
 | ``final_code`` | int or None | code of the first final response (2xx-6xx) to the INVITE received at the UAC; 408 when Timer B fired first (RFC 3261 §8.1.3.1) |
 | ``final_ms`` | float or None | first INVITE transmission -> that final response received |
-| ``pdd_ms`` | float or None | first INVITE transmission -> first 180-189 received at the UAC |
-| ``invite_retransmissions`` | int | transmissions by the UAC of the call's initial INVITE, minus 1 (a resend with a new CSeq before any final, or after a 401/407, counts as the same INVITE) |
+| ``pdd_ms`` | float or None | first INVITE transmission -> first 180-189 received at the UAC before the final response (and before Timer B: a late 18x matches no transaction) |
+| ``invite_retransmissions`` | int | transmissions by the UAC of the call's initial INVITE, minus 1 (a resend with a new CSeq, after Timer B, a 3xx-6xx or a 401/407, counts as the same INVITE) |
 | ``reliable_1xx_retransmissions`` | int | at each UAS: transmissions of each reliable provisional (code, RSeq) - 1, summed |
 | ``prack_retransmissions`` | int | PRACK transmissions by the UAC - distinct PRACKs |
 | ``prack_count`` | int | distinct PRACKs (CSeq, RAck) sent by the UAC |
