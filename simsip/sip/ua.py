@@ -1150,7 +1150,7 @@ class UserAgentCore:
     # ------------------------------------------------------------ PRACK in
 
     def _on_prack(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
-        """RFC 3262 §3: 200 for a PRACK matching the unacknowledged reliable 1xx, else 481."""
+        """RFC 3262 §3: 200 for a PRACK matching the unacknowledged reliable 1xx, else 481 (500 out of order)."""
         call, dialog = self._find_dialog(request)
         rack = None
         try:
@@ -1162,7 +1162,9 @@ class UserAgentCore:
         if (dialog is None or rack is None or uas is None or rel is None or rack.rseq != rel.rseq
                 or rack.cseq != (invite_cseq := uas.request.cseq).seq or rack.method != invite_cseq.method):
             return self._respond_tx(now, tx, self._make_response(request, 481, None))
-        dialog.accept_remote_seq(request)
+        if not dialog.accept_remote_seq(request):
+            # §12.2.2: out of order -> 500; the 1xx stays unacknowledged (a later PRACK can still ack it).
+            return self._respond_tx(now, tx, self._make_response(request, 500, None))
         uas.unacked = None
         cid = call.call_id
         actions: list[Action] = rel.feed(Rel1xxEvent.PRACK)

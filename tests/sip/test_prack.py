@@ -304,3 +304,24 @@ def test_reliable_1xx_table_is_published_for_statecharts() -> None:
 
     states = {s for s, _ in RELIABLE_1XX_TRANSITIONS} | set(RELIABLE_1XX_TRANSITIONS.values())
     assert states == set(Rel1xxState) and RELIABLE_1XX_INITIAL is Rel1xxState.PENDING
+
+
+def test_prack_with_lower_cseq_gets_500_rfc3261_12_2_2() -> None:
+    """RFC 3261 §12.2.2: a PRACK with a CSeq lower than the remote CSeq is out of order: 500, 1xx still unacked."""
+    net, alice, bob = pair(alice={"auto_prack": False})
+    call_id = dial(net, alice, bob, [(0.0, 180, {"reliable": True}), (0.0, 183, {"reliable": True})])
+    net.run(until=0.2)
+    net.do("alice", lambda now: alice.prack(now, call_id))  # CSeq 2 PRACKs the 180; the 183 goes
+    net.run(until=0.3)
+    r183 = net.sends("bob", "183")[0].message
+    stale = net.sends("alice", "PRACK")[0].message.copy()
+    stale.headers.set("Via", "SIP/2.0/UDP alice;branch=z9hG4bKstale1")
+    stale.headers.set("CSeq", "1 PRACK")  # lower than the remote CSeq 2 of the first PRACK
+    stale.headers.set("RAck", str(RAck(r183.rseq, 1, "INVITE")))
+    net.apply("bob", bob.receive(0.3, stale, Address("alice")))
+    assert [(s.message.cseq.seq, s.message.status) for s in net.sends("bob") if s.t == 0.3] == [(1, 500)]
+    # The 183 was not acknowledged by the rejected PRACK: alice's own PRACK (CSeq 3) still gets 200.
+    net.do("alice", lambda now: alice.prack(now, call_id))
+    net.run(until=0.4)
+    assert [(s.message.cseq.seq, s.message.status) for s in net.sends("bob") if s.label.isdigit()
+            and s.message.cseq.method == "PRACK"] == [(2, 200), (1, 500), (3, 200)]
