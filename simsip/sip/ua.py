@@ -1170,8 +1170,9 @@ class UserAgentCore:
         actions: list[Action] = rel.feed(Rel1xxEvent.PRACK)
         actions += self._cancel_timer(f"{cid}/1xx-rel/{rel.rseq}") + self._cancel_timer(f"{cid}/prack-wait/{rel.rseq}")
         response = self._make_response(request, 200, None)
-        if request.body and not rel.has_sdp:
-            # RFC 3262 §5: an offer in the PRACK is answered in its 2xx.
+        if request.body and (not rel.has_sdp or uas.offer_in_request):
+            # RFC 3262 §5: an offer in the PRACK is answered in its 2xx. A body is an answer only when
+            # the 1xx carried our offer (offerless INVITE); after a 1xx with the answer it is a new offer.
             response.headers.add("Content-Type", SDP)
             response.body = self._sdp(call)
         actions += self._respond_tx(now, tx, response)

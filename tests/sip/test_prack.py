@@ -325,3 +325,18 @@ def test_prack_with_lower_cseq_gets_500_rfc3261_12_2_2() -> None:
     net.run(until=0.4)
     assert [(s.message.cseq.seq, s.message.status) for s in net.sends("bob") if s.label.isdigit()
             and s.message.cseq.method == "PRACK"] == [(2, 200), (1, 500), (3, 200)]
+
+
+def test_offer_in_prack_after_1xx_answer_is_answered_in_its_200_rfc3262_5() -> None:
+    """RFC 3262 §5: the reliable 1xx carried the answer, the PRACK a new offer: the 200 to the PRACK has the answer."""
+    net, alice, bob = pair(alice={"auto_prack": False}, drop=lambda s: s.label == "PRACK")
+    call_id = dial(net, alice, bob, [(0.0, 183, {"reliable": True, "sdp": SDP})])
+    net.run(until=0.2)
+    assert net.sends("alice", "INVITE")[0].message.body.startswith(b"v=0")  # the offer was in the INVITE
+    net.do("alice", lambda now: alice.prack(now, call_id))  # lost on the way: re-sent below with an offer
+    offer = net.sends("alice", "PRACK")[0].message.copy()
+    offer.headers.set("Content-Type", "application/sdp")
+    offer.body = SDP.replace(b"o=bob 1 1", b"o=alice 2 2").replace(b"bob", b"alice")
+    net.apply("bob", bob.receive(0.2, offer, Address("alice")))
+    (ok,) = [s.message for s in net.sends("bob", "200") if s.message.cseq.method == "PRACK"]
+    assert ok.content_type == "application/sdp" and ok.body.startswith(b"v=0\r\no=bob ")
