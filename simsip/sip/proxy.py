@@ -33,6 +33,9 @@ order, each a method below:
   branch if it had a provisional, else treat it as a 408;
 * §16.10 CANCEL from upstream: 200 for the CANCEL, CANCEL for each pending
   branch (sent only once the branch had a provisional, §9.1), no new branches;
+  a CANCEL matching no response context is forwarded statelessly (§16.11
+  branch; its server transaction abandoned, so every retransmission is
+  forwarded too) and its responses go up by their Via;
 * §16.11 stateless mode: one target, a branch that is a hash so
   retransmissions and CANCEL get the same one, responses forwarded by
   popping our Via and sending to the next Via.
@@ -43,7 +46,9 @@ received request and a client transaction per branch, so non-2xx ACKs are
 handled hop by hop and retransmissions (Timers A, E, G) are this proxy's own.
 An ACK for a 2xx matches no transaction and is forwarded statelessly along
 its Route. A response matching no client transaction is dropped (RFC 6026
-§7.3, §8.2, §8.3), reported as an ``AppEvent("stray-response")``.
+§7.3, §8.2, §8.3), reported as an ``AppEvent("stray-response")``, except a
+response to a CANCEL forwarded statelessly (our Via on top, another below),
+which is forwarded as a stateless proxy does (§16.10, §16.11).
 
 AppEvent kinds emitted (``detail`` keys in brackets):
 
@@ -491,8 +496,10 @@ class ProxyCore:
         if event.kind == "ack":
             return self._forward_ack(now, event.message, source)
         if event.kind == "stray-response":
-            self.stray += 1
             msg = event.message
+            if msg.cseq.method == "CANCEL" and self._forwarded_by_us(msg):
+                return self._stateless_response(now, msg)  # a CANCEL forwarded statelessly (§16.10)
+            self.stray += 1
             return [AppEvent("stray-response", msg.call_id or "", msg, {"status": msg.status})]
         tx = event.transaction
         if tx is None:
@@ -578,6 +585,12 @@ class ProxyCore:
             return self._reply(now, request, source, server_tx, error)
         if not self.stateful or server_tx is None:
             return self._forward_stateless(now, request, targets[0])
+        if request.method == "CANCEL":
+            # §16.10: no response context, so nothing to apply the CANCEL to: it MUST be forwarded
+            # statelessly. Its server transaction goes at once (no 100 Trying, no final of ours), so
+            # each retransmission is forwarded again; the response goes up by its Via (§16.11).
+            actions = self._tu(now, self.layer.abandon(now, server_tx), None)
+            return actions + self._forward_stateless(now, request, targets[0])
         return self._forward_stateful(now, request, source, server_tx, targets)
 
     def _addressed_to_us(self, request: "Request") -> bool:
@@ -1168,6 +1181,14 @@ class ProxyCore:
         return actions + self._start_branches(now, ctx)
 
     # ------------------------------------------------------- stateless responses
+
+    def _forwarded_by_us(self, response: "Response") -> bool:
+        """Our Via on top and another below: the response to a request we forwarded (not one we sent)."""
+        vias = response.vias
+        if len(vias) < 2:
+            return False
+        top = vias[0]
+        return top.host.lower() == self.options.host.lower() and (top.port or 5060) == self.options.port
 
     def _stateless_response(self, now: float, response: "Response") -> list[Action]:
         """§16.11: pop our Via and send to the next one's address; drop what is not ours."""

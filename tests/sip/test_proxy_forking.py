@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from simsip.sip.events import Address, StartTimer, Transport
-from simsip.sip.proxy import ForkMode
+from simsip.sip.events import Address, StartTimer, StateChange, Transport
+from simsip.sip.proxy import ForkMode, ProxyMode
 from simsip.sip.registrar import LocationService
 from simsip.sip.timers import TimerConfig
 
 try:
-    from proxyhelp import ALICE, Clock, app, first_line, invite, make_proxy, response_to, sends
+    from proxyhelp import ALICE, Clock, ack_of_non_2xx, app, first_line, invite, make_proxy, response_to, sends
 except ImportError:  # tests/sip imported as a package
-    from .proxyhelp import ALICE, Clock, app, first_line, invite, make_proxy, response_to, sends
+    from .proxyhelp import ALICE, Clock, ack_of_non_2xx, app, first_line, invite, make_proxy, response_to, sends
 
 B1 = Address("client1.biloxi.example.com")
 B2 = Address("client2.biloxi.example.com")
@@ -271,12 +271,94 @@ def test_cancel_from_upstream_fans_out() -> None:
 
 
 def test_cancel_matching_nothing_is_forwarded() -> None:
-    """RFC 3261 §16.10: no response context for the CANCEL: it is forwarded like any request."""
+    """RFC 3261 §16.10: no response context for the CANCEL: it is forwarded (statelessly, see below)."""
     loc = LocationService()
     loc.add_static("sip:bob@biloxi.example.com", "sip:bob@client1.biloxi.example.com")
     proxy = make_proxy(location=loc)
     out = proxy.receive(0.0, invite(method="CANCEL"), ALICE)
     assert to(out, B1) == ["CANCEL sip:bob@client1.biloxi.example.com SIP/2.0"]
+
+
+def one_contact() -> LocationService:
+    """bob registered at one phone."""
+    loc = LocationService()
+    loc.add_static("sip:bob@biloxi.example.com", "sip:bob@client1.biloxi.example.com")
+    return loc
+
+
+def test_cancel_without_response_context_forwarded_statelessly_rfc3261_16_10() -> None:
+    """RFC 3261 §16.10: a CANCEL matching no response context MUST be forwarded statelessly.
+
+    A stateful proxy gets a CANCEL for an INVITE it never saw. It forwards it as a stateless proxy
+    would (§16.11: the same message, the hash branch), in no client transaction (no Timer E
+    retransmission of its own); the server transaction the layer made for it is abandoned at once,
+    so no 100 Trying at 3.5 s (RFC 4320 §4.1) and no response of the proxy's own, and Alice's
+    retransmission is forwarded again, identical. Bob's 200 to the CANCEL goes up by its Via
+    (§16.11), not dropped as a stray response (RFC 6026 §7.3).
+    """
+    proxy = make_proxy(location=one_contact())
+    clock = Clock(proxy)
+    out = clock.receive(invite(method="CANCEL"), ALICE)
+    assert [(s.destination, first_line(s.message)) for s in sends(out)] == [
+        (B1, "CANCEL sip:bob@client1.biloxi.example.com SIP/2.0")
+    ]
+    fwd = sends(out)[0].message
+    stateless = make_proxy(location=one_contact(), mode=ProxyMode.STATELESS)
+    assert bytes(fwd) == bytes(sends(stateless.receive(0.0, invite(method="CANCEL"), ALICE))[0].message)
+    branch = fwd.top_via.branch
+    assert fwd.headers.get_all("Via") == [
+        f"SIP/2.0/UDP ss2.biloxi.example.com;branch={branch}",
+        "SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9",
+    ]
+    assert str(fwd.cseq) == "1 CANCEL" and fwd.headers.get("Max-Forwards") == "69"
+    assert app(out, "proxy-forward")[0].detail["stateless"] is True
+    assert [(a.machine.split()[0], a.old, a.new) for a in out if isinstance(a, StateChange)] == [
+        ("non-INVITE", "Trying", "Terminated")
+    ]
+    assert clock.pending == {} and proxy.layer.servers == {} and proxy.layer.clients == {}
+    # Alice retransmits: forwarded again, the same message.
+    again = clock.receive(invite(method="CANCEL"), ALICE, at=0.5)
+    assert [(s.destination, bytes(s.message)) for s in sends(again)] == [(B1, bytes(fwd))]
+    # Nothing of the proxy's own: no Timer E resend, no 100 Trying.
+    assert sends(clock.advance(10.0)) == []
+    out = clock.receive(response_to(fwd, 200, "b1"), B1, at=10.1)
+    up = sends(out)
+    assert [(s.destination, first_line(s.message)) for s in up] == [(ALICE, "SIP/2.0 200 OK")]
+    assert up[0].message.headers.get_all("Via") == ["SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9"]
+    assert str(up[0].message.cseq) == "1 CANCEL"
+    assert app(out, "stray-response") == [] and proxy.stray == 0
+    assert clock.pending == {}
+
+
+def test_cancel_after_context_ended_forwarded_statelessly_rfc3261_16_10() -> None:
+    """RFC 3261 §16.10: once the INVITE's response context is gone, a late CANCEL is forwarded statelessly.
+
+    A response to a CANCEL whose Via is not ours on top of another stays a stray response (RFC 6026 §7.3).
+    """
+    proxy = make_proxy(location=one_contact())
+    clock = Clock(proxy)
+    fwd_invite = sends(clock.receive(invite(), ALICE))[1].message
+    clock.receive(response_to(fwd_invite, 486, "b1"), B1, at=0.1)
+    clock.receive(ack_of_non_2xx("b1"), ALICE, at=0.2)
+    clock.advance(40.0)  # Timers I and D: both transactions and the context are gone
+    assert proxy._contexts == {}
+    out = clock.receive(invite(method="CANCEL"), ALICE, at=41.0)
+    assert [(s.destination, first_line(s.message)) for s in sends(out)] == [
+        (B1, "CANCEL sip:bob@client1.biloxi.example.com SIP/2.0")
+    ]
+    fwd = sends(out)[0].message
+    assert fwd.top_via.branch != fwd_invite.top_via.branch
+    assert app(out, "proxy-forward")[0].detail["stateless"] is True
+    assert clock.pending == {}
+    out = clock.receive(response_to(fwd, 481, "b1"), B1, at=41.1)
+    assert [(s.destination, first_line(s.message)) for s in sends(out)] == [
+        (ALICE, "SIP/2.0 481 Call/Transaction Does Not Exist")
+    ]
+    # Our Via alone (a CANCEL of our own whose transaction ended): a stray response, dropped.
+    own = response_to(fwd, 200, "b1")
+    own.headers.set("Via", fwd.headers.get_all("Via")[0])
+    out = clock.receive(own, B1, at=41.2)
+    assert sends(out) == [] and app(out, "stray-response") and proxy.stray == 1
 
 
 def test_sequential_forking_tries_next_after_failure() -> None:
