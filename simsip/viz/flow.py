@@ -192,13 +192,22 @@ def tx_key(ev: Any) -> tuple[Any, ...]:
 
 
 def _pick(queue: deque["Transmission"], ev: Any) -> "Transmission":
-    """The pending transmission an arrival or loss belongs to: same retransmission number if known."""
+    """The pending transmission an arrival or loss belongs to: same RAck and retransmission number if known.
+
+    The RAck tells apart two PRACKs of one Call-ID and CSeq, one per early
+    dialog of a forked INVITE (RFC 3262 §7.2); the engine copies it to ``recv``
+    and ``drop``, a trace that leaves it out pairs as before.
+    """
+    rack = getattr(ev, "rack", None)
+    candidates = [tx for tx in queue if tx.rack == rack] if rack else []
+    if not candidates:
+        candidates = list(queue)
     retx = int(getattr(ev, "retransmission", 0) or 0)
     if retx:
-        for tx in queue:
+        for tx in candidates:
             if tx.retransmission == retx:
                 return tx
-    return queue[0]
+    return candidates[0]
 
 
 # App event detail keys worth showing in a side note (the rest is for the measures).

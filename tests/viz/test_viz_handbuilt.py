@@ -57,6 +57,29 @@ def test_flow_tcp_loss_then_arrival_is_not_a_drop():
     assert not tx.dropped and tx.arrived_at == 1.01 and tx.losses == [(0.0, "alice-edge", None)]
 
 
+def test_flow_tells_forked_pracks_apart_by_rack():
+    """Two early dialogs of a forked INVITE: two PRACKs with one Call-ID and CSeq, different RAck.
+
+    The first one's Timer E retransmission arrives; the second dialog's first PRACK,
+    sent at the same instant, is lost (forking_reliable.sip, loss=30%, seed 2).
+    """
+    from simsip.metrics.trace import TraceEvent
+
+    common = dict(run=0, message="PRACK", call_id=CALL, cseq="2 PRACK", transport="UDP")
+    first, second = "1 1 INVITE", "7 1 INVITE"
+    events = [
+        TraceEvent(t=0.58, event="send", node="alice", dst="edge", rack=first, retransmission=1,
+                   timer="E", **common),
+        TraceEvent(t=0.58, event="send", node="alice", dst="edge", rack=second, **common),
+        TraceEvent(t=0.58, event="drop", node="alice", src="alice", dst="edge", link="alice-edge",
+                   rack=second, detail="loss", **common),
+        TraceEvent(t=0.60, event="recv", node="edge", src="alice", rack=first, **common),
+    ]
+    fates = [(tx.rack, tx.retransmission, tx.dropped, tx.arrived_at)
+             for tx in build_flow(events, nodes=NODES).transmissions]
+    assert fates == [(first, 1, False, 0.60), (second, 0, True, None)]
+
+
 # ------------------------------------------------------------------- ladders
 
 
