@@ -299,6 +299,9 @@ def build_flow(
     positioned = select(events, run=run)
     pending: dict[tuple[Any, ...], deque[Transmission]] = defaultdict(deque)
     delivered: dict[tuple[Any, ...], Transmission] = {}
+    # UDP copies lost after the first hop's entry: a duplicate made on an earlier
+    # hop (a link's `duplicate`) may still be on its way and arrive.
+    twin_pending: dict[tuple[Any, ...], list[Transmission]] = defaultdict(list)
     transmissions: list[Transmission] = []
     notes: list[Note] = []
     # ``pos`` (trace position) keeps equal-time rows in the engine's order.
@@ -328,8 +331,13 @@ def build_flow(
             key = tx_key(ev)
             queue = pending.get(key)
             if not queue:
+                if kind == RECV and twin_pending.get(key):
+                    # The copy a link lost had a twin made on an earlier hop: it arrived.
+                    tx = twin_pending[key].pop()
+                    tx.arrived_at = float(ev.t)
+                    delivered[key] = tx
                 # A duplicated packet arriving a second time (a link's `duplicate`).
-                if kind == RECV and key in delivered:
+                elif kind == RECV and key in delivered:
                     delivered[key].duplicates += 1
                 continue
             tx = _pick(queue, ev)
@@ -343,6 +351,9 @@ def build_flow(
                 # recv may still follow; the transmission stays pending.
                 if (ev.transport or tx.transport) != "TCP":
                     queue.remove(tx)
+                    # Lost past the first hop (or after a delay): a twin may still arrive.
+                    if ev.node != tx.src or float(ev.t) > tx.t:
+                        twin_pending[key].append(tx)
         elif kind in NOTE_EVENTS:
             notes.append(
                 Note(

@@ -141,7 +141,10 @@ def packet_comment(tx: Transmission, nodes: Sequence[str] = ()) -> str:
         parts.append("dropped " + tx.fate(nodes).replace("lost on ", "on link ").replace("lost", "").strip())
     elif tx.losses:
         links = ", ".join(link or "?" for _, link, _ in tx.losses)
-        parts.append(f"lost {len(tx.losses)} time(s) on link {links}; TCP sent it again")
+        if (tx.transport or "UDP").upper() == "TCP":
+            parts.append(f"lost {len(tx.losses)} time(s) on link {links}; TCP sent it again")
+        else:
+            parts.append(f"a copy was lost on link {links}; a duplicate made by the network arrived")
     if tx.duplicates:
         parts.append(f"duplicated by the network ({tx.duplicates} extra copies delivered)")
     return "; ".join(parts)

@@ -80,6 +80,49 @@ def test_flow_tells_forked_pracks_apart_by_rack():
     assert fates == [(first, 1, False, 0.60), (second, 0, True, None)]
 
 
+def test_flow_copy_lost_on_a_later_hop_whose_duplicate_arrives_is_delivered():
+    """alice -> bob across alice-edge (duplicate) and edge-bob (loss), edge only routing.
+
+    The original copy is lost on edge-bob, the twin made on alice-edge arrives:
+    the BYE reached bob, it is not drawn lost (mh.sip-like, seed 5).
+    """
+    from simsip.metrics.trace import TraceEvent
+
+    common = dict(run=0, message="BYE", call_id=CALL, cseq="2 BYE", transport="UDP")
+    events = [
+        TraceEvent(t=3.8556, event="send", node="alice", dst="bob", **common),
+        TraceEvent(t=3.8656, event="drop", node="edge", src="alice", dst="bob", link="edge-bob",
+                   detail="loss", **common),
+        TraceEvent(t=3.8956, event="recv", node="bob", src="alice", **common),
+    ]
+    flow = build_flow(events, nodes=NODES)
+    (tx,) = flow.transmissions
+    assert not tx.dropped and tx.arrived_at == 3.8956
+    assert "lost on" not in Ladder(events, nodes=NODES).text()
+    from simsip.viz.pcap import packet_comment
+
+    assert packet_comment(tx, NODES) == (
+        "sent by alice to bob; a copy was lost on link edge-bob; a duplicate made by the network arrived")
+
+
+def test_flow_first_hop_loss_is_final_and_a_late_copy_is_a_duplicate():
+    """A copy lost entering its first hop has no twin: a later arrival is a duplicate of the delivered one."""
+    from simsip.metrics.trace import TraceEvent
+
+    common = dict(run=0, message="BYE", call_id=CALL, cseq="2 BYE", transport="UDP")
+    events = [
+        TraceEvent(t=0.0, event="send", node="alice", dst="edge", **common),
+        TraceEvent(t=0.01, event="recv", node="edge", src="alice", **common),
+        TraceEvent(t=0.5, event="send", node="alice", dst="edge", retransmission=1, timer="E", **common),
+        TraceEvent(t=0.5, event="drop", node="alice", src="alice", dst="edge", link="alice-edge",
+                   retransmission=1, detail="loss", **common),
+        TraceEvent(t=0.6, event="recv", node="edge", src="alice", **common),
+    ]
+    first, retx = build_flow(events, nodes=NODES).transmissions
+    assert (first.arrived_at, first.duplicates) == (0.01, 1)
+    assert retx.dropped and retx.arrived_at is None
+
+
 # ------------------------------------------------------------------- ladders
 
 
