@@ -17,6 +17,8 @@ from simsip.net.network import RANDOM_LOSS
 
 # Trace event kinds (TEAM.md "Trace events").
 SEND = "send"
+# How far outside a --from/--to bound a time may be and still count as on it (float sums, in s).
+WINDOW_SLACK = 1e-9
 RECV = "recv"
 DROP = "drop"
 TIMER = "timer"
@@ -371,9 +373,11 @@ def build_flow(
 
     def keep(t: float, cid: str | None) -> bool:
         """Inside the time window and of the chosen call."""
-        if t_from is not None and t < t_from:
+        # Within a nanosecond of a bound is on it: times are sums of floats (0.5800000000000001
+        # is the 0.580 the row shows), and `--to 0.58` means that row too.
+        if t_from is not None and t < t_from - WINDOW_SLACK:
             return False
-        if t_to is not None and t > t_to:
+        if t_to is not None and t > t_to + WINDOW_SLACK:
             return False
         return call_id is None or cid == call_id
 

@@ -453,3 +453,13 @@ def test_node_crash_and_restart_are_in_the_trace_ladder_and_explain() -> None:
     assert ("fault: the node crashed; its transactions, dialogs and timers are lost, and what is sent to it "
             "is dropped until it restarts") in out
     assert "fault: the node restarted with a fresh core; no transaction or dialog survived" in out
+
+
+def test_window_bound_keeps_a_row_whose_time_is_a_float_sum_of_it():
+    """`--to 0.58` keeps the PRACK sent at t = 0.5800000000000001 (shown as 0.580), as `--from 0.58` does."""
+    path = str(ROOT / "scenarios" / "rfc3262" / "forking_reliable.sip")
+    args = ("--param", "loss=30%", "--seed", "2")
+    upto = _cli("ladder", path, *args, "--from", "0.5", "--to", "0.58").splitlines()
+    assert [line.split("|")[0].strip() for line in upto if line.strip().startswith("0.58")] == ["0.580"] * 2
+    since = _cli("ladder", path, *args, "--from", "0.58", "--to", "0.58").splitlines()
+    assert len([line for line in since if line.strip().startswith("0.580")]) == 2
