@@ -285,6 +285,11 @@ def _send_rule(ev: Any, prev: float | None, received: set[tuple[Any, ...]],
         if method == "ACK":
             return "RFC 3261 §13.2.2.4", "a retransmitted 2xx arrived: the UAC core sends the ACK again"
         return "RFC 3261 §17", f"{method} sent again{after}"
+    message = getattr(ev, "msg", None)
+    if forwarded and method == "CANCEL" and status is None and message is not None and len(message.vias) == 1:
+        # A stateful proxy does not forward a CANCEL it matched: it answers it and builds one of its
+        # own per pending branch (one Via, the branch's), which only looks like a forward.
+        return "RFC 3261 §16.10, §9.1", "the proxy CANCELs its pending branch: its own CANCEL, with that INVITE's branch"
     if forwarded:
         if status is None:
             return "RFC 3261 §16.6", f"the proxy forwards the {method} (adds its Via, decrements Max-Forwards)"

@@ -463,3 +463,18 @@ def test_window_bound_keeps_a_row_whose_time_is_a_float_sum_of_it():
     assert [line.split("|")[0].strip() for line in upto if line.strip().startswith("0.58")] == ["0.580"] * 2
     since = _cli("ladder", path, *args, "--from", "0.58", "--to", "0.58").splitlines()
     assert len([line for line in since if line.strip().startswith("0.580")]) == 2
+
+
+def test_explain_proxy_cancel_is_its_own_not_a_forward_rfc3261_16_10():
+    """RFC 3261 §16.10 (no_answer_cancel.sip): the proxy answers alice's CANCEL and sends bob a CANCEL of its
+    own (one Via, its INVITE branch); explain used to call that a §16.6 forward because a CANCEL came in."""
+    from simsip.viz.explain import explain
+
+    result = engine_run(simsip.load(str(ROOT / "scenarios" / "basic" / "no_answer_cancel.sip")), seed=1, trace="full")
+    rules = [(ex.node, ex.what, str(ex)) for ex in explain(result.trace, run=0, include_recv=False)
+             if ex.event == "send" and ex.what.startswith("CANCEL")]
+    assert rules == [
+        ("alice", "CANCEL -> proxy", rules[0][2]),
+        ("proxy", "CANCEL -> bob", "RFC 3261 §16.10, §9.1: the proxy CANCELs its pending branch: its own CANCEL, "
+                                   "with that INVITE's branch")]
+    assert not rules[0][2].startswith("RFC 3261 §16")
