@@ -130,6 +130,8 @@ class Flow:
     nodes: list[str]
     transmissions: list[Transmission] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    """Every Call-ID of the run in order of first appearance, window or not (what ``c1``, ``c2`` number)."""
 
     def rows(self, notes: bool = False) -> list[Transmission | Note]:
         """Transmissions (and notes when asked) merged in time order, stable."""
@@ -381,8 +383,11 @@ def build_flow(
             return False
         return call_id is None or cid == call_id
 
+    everything: list[Transmission | Note] = [*transmissions, *notes]
+    everything.sort(key=lambda r: (r.t, r.pos))
     return Flow(
         nodes=order,
         transmissions=[tx for tx in transmissions if keep(tx.t, tx.call_id)],
         notes=[n for n in notes if keep(n.t, n.call_id)],
+        calls=list(dict.fromkeys(r.call_id for r in everything if r.call_id)),
     )

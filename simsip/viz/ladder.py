@@ -122,12 +122,11 @@ class Ladder:
             events, nodes=nodes, run=run, t_from=t_from, t_to=t_to, call_id=call_id
         )
         self.options = LadderOptions(notes=notes, details=details, title=title)
-        calls: list[str] = []
-        for row in self.flow.rows(notes=True):
-            if row.call_id and row.call_id not in calls:
-                calls.append(row.call_id)
-        # Several calls in one picture: tag each row with a short call number.
-        self._call_no = {cid: i + 1 for i, cid in enumerate(calls)} if len(calls) > 1 else {}
+        shown = {row.call_id for row in self.flow.rows(notes=True) if row.call_id}
+        # Several calls in one picture: tag each row with a short call number, counted over the
+        # whole run (not the window), so a label is the one `--call cN` selects.
+        number = {cid: i + 1 for i, cid in enumerate(self.flow.calls)}
+        self._call_no = {cid: number[cid] for cid in self.flow.calls if cid in shown} if len(shown) > 1 else {}
 
     def call_labels(self) -> dict[str, str]:
         """The labels rows are tagged with when several calls share the picture: ``{"c1": call_id, ...}``."""

@@ -478,3 +478,15 @@ def test_explain_proxy_cancel_is_its_own_not_a_forward_rfc3261_16_10():
         ("proxy", "CANCEL -> bob", "RFC 3261 §16.10, §9.1: the proxy CANCELs its pending branch: its own CANCEL, "
                                    "with that INVITE's branch")]
     assert not rules[0][2].startswith("RFC 3261 §16")
+
+
+def test_call_tags_in_a_window_are_the_runs_numbers_that_call_selects():
+    """A window that starts mid-run tags rows with the run's call numbers (c4, c5, ...), the ones `--call cN`
+    resolves; the tags used to restart at c1 inside the window, so `--call c1` showed another call."""
+    path = str(ROOT / "scenarios" / "networks" / "call_centre.sip")
+    args = ("--param", "calls=6")
+    window = _cli("ladder", path, *args, "--from", "0.3", "--to", "0.5").splitlines()[3:]
+    first = window[0]
+    assert first.split("|")[0].strip() == "0.308" and first.endswith("[c5] INVITE")
+    only = _cli("ladder", path, *args, "--call", "c5", "--to", "0.31").splitlines()[3:]
+    assert [line.split("|")[0].strip() for line in only] == ["0.308"] and only[0].endswith("INVITE")
