@@ -752,7 +752,7 @@ class ProxyCore:
         vias = request.vias
         probe: "Request | None" = None
         for i, via in enumerate(vias):
-            if via.host.lower() != self.options.host.lower() or (via.port or 5060) != self.options.port:
+            if not self._is_our_via(via):
                 continue
             branch = via.branch or ""
             if not branch.startswith(MAGIC_COOKIE) or "." not in branch:
@@ -1182,13 +1182,14 @@ class ProxyCore:
 
     # ------------------------------------------------------- stateless responses
 
+    def _is_our_via(self, via: "Via") -> bool:
+        """The Via names this proxy: our host and port (5060 when it has none)."""
+        return via.host.lower() == self.options.host.lower() and (via.port or 5060) == self.options.port
+
     def _forwarded_by_us(self, response: "Response") -> bool:
         """Our Via on top and another below: the response to a request we forwarded (not one we sent)."""
         vias = response.vias
-        if len(vias) < 2:
-            return False
-        top = vias[0]
-        return top.host.lower() == self.options.host.lower() and (top.port or 5060) == self.options.port
+        return len(vias) >= 2 and self._is_our_via(vias[0])
 
     def _stateless_response(self, now: float, response: "Response") -> list[Action]:
         """§16.11: pop our Via and send to the next one's address; drop what is not ours."""

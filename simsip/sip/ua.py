@@ -1257,13 +1257,13 @@ class UserAgentCore:
                     "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag,
                     "reliable": False, "rseq": None, "reinvite": False, "fork": False, "auth_retry": False,
                     "redirect": True}))
-                return actions + self._resend_invite(now, call, uac, target=targets[0], targets=targets[1:])
+                return actions + self._resend_invite(now, call, uac, targets=targets)
         if 400 <= code < 600 and self._tries_next_target(uac):
             # §8.1.3.4: a failure (> 399; a 6xx is definitive for the user, §21.6) moves to the next address.
             actions.append(AppEvent("response", cid, response, {
                 "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": False,
                 "rseq": None, "reinvite": False, "fork": False, "auth_retry": False, "next_target": True}))
-            return actions + self._resend_invite(now, call, uac, target=uac.targets[0], targets=uac.targets[1:])
+            return actions + self._resend_invite(now, call, uac, targets=uac.targets)
         actions.append(AppEvent("response", cid, response, {
             "method": "INVITE", "code": code, "reason": response.reason, "to_tag": to_tag, "reliable": False,
             "rseq": None, "reinvite": uac.reinvite, "fork": False, "auth_retry": False}))
@@ -1529,7 +1529,7 @@ class UserAgentCore:
                 # §8.1.3.4: a timeout or transport error is a failure too: the next address of the 3xx.
                 actions = [AppEvent("timeout", call.call_id, tx.request, {
                     "method": "INVITE", "timer": timer, "failover": True})]
-                return actions + self._resend_invite(now, call, uac, target=uac.targets[0], targets=uac.targets[1:])
+                return actions + self._resend_invite(now, call, uac, targets=uac.targets)
             actions = [AppEvent("timeout", call.call_id, tx.request, {
                 "method": "INVITE", "timer": timer, "failover": False})]
             if uac.reinvite:
@@ -1707,11 +1707,10 @@ class UserAgentCore:
         return call_id, actions
 
     def _resend_invite(self, now: float, call: _Call, uac: _UacInvite, *, response: "Response | None" = None,
-                       next_outbound: bool = False, target: "URI | None" = None,
-                       targets: "tuple[URI, ...] | None" = None) -> list[Action]:
+                       next_outbound: bool = False, targets: "tuple[URI, ...] | None" = None) -> list[Action]:
         """A new INVITE transaction for the same call: after a challenge, to the next outbound proxy or a 3xx contact.
 
-        ``targets``: what is left of the 3xx target set after ``target`` (None: the old INVITE's rest).
+        ``targets``: the 3xx target set still to try, the first now (None: the same target, the old INVITE's rest).
         """
         old = uac.request
         request = old.copy()
@@ -1722,14 +1721,14 @@ class UserAgentCore:
         if response is not None:
             self._add_credentials(request, old, response)
         destination = self._out_of_dialog_destination(old.uri, index) if next_outbound else uac.destination
-        if target is not None:
-            request.uri = target
-            destination = self._out_of_dialog_destination(target, index)
+        if targets is not None:
+            request.uri = targets[0]
+            destination = self._out_of_dialog_destination(targets[0], index)
         tx, actions = self._send_request(now, request, destination, None)
         new = _UacInvite(request, tx, destination, reinvite=False, sdp=uac.sdp,
                          outbound_index=index, auth_tries=uac.auth_tries + (1 if response is not None else 0),
-                         cancel_wanted=uac.cancel_wanted, redirects=uac.redirects + (target is not None),
-                         targets=uac.targets if targets is None else targets)
+                         cancel_wanted=uac.cancel_wanted, redirects=uac.redirects + (targets is not None),
+                         targets=uac.targets if targets is None else targets[1:])
         call.uac = new
         call.uac_by_cseq[seq] = new
         return actions

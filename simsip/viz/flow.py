@@ -383,8 +383,8 @@ def build_flow(
             return False
         return call_id is None or cid == call_id
 
-    everything: list[Transmission | Note] = [*transmissions, *notes]
-    everything.sort(key=lambda r: (r.t, r.pos))
+    # The run's Call-IDs in the order of all its rows, before the window and call filter.
+    everything = Flow(nodes=order, transmissions=transmissions, notes=notes).rows(notes=True)
     return Flow(
         nodes=order,
         transmissions=[tx for tx in transmissions if keep(tx.t, tx.call_id)],

@@ -125,8 +125,8 @@ class Ladder:
         shown = {row.call_id for row in self.flow.rows(notes=True) if row.call_id}
         # Several calls in one picture: tag each row with a short call number, counted over the
         # whole run (not the window), so a label is the one `--call cN` selects.
-        number = {cid: i + 1 for i, cid in enumerate(self.flow.calls)}
-        self._call_no = {cid: number[cid] for cid in self.flow.calls if cid in shown} if len(shown) > 1 else {}
+        self._call_no = ({cid: i + 1 for i, cid in enumerate(self.flow.calls) if cid in shown}
+                         if len(shown) > 1 else {})
 
     def call_labels(self) -> dict[str, str]:
         """The labels rows are tagged with when several calls share the picture: ``{"c1": call_id, ...}``."""
