@@ -192,6 +192,11 @@ def _draws(spec: HopSpec) -> bool:
                 and not spec.jitter and not spec.duplicate and not spec.reorder)
 
 
+def _asks_100rel(tags: tuple[str, ...]) -> bool | None:
+    """True if a call's require/supported tags name 100rel; None leaves it to the caller's UA."""
+    return True if "100rel" in tags else None
+
+
 # Never drawn from (see _draws); one instance instead of a seeded stream per idle hop.
 _IDLE_RNG = random.Random(0)
 # The handler streams of a UA none of whose handlers draws (never written to).
@@ -358,8 +363,7 @@ class _Compiled:
         # require 100rel, supported 100rel, sdp)); None: the caller's own.
         self.call_plan: list[tuple[float, tuple[int, str, str, bool | None, bool | None, bool]]] = [
             (call.at, (index, call.caller, self.target_of(call.callee),
-                       True if "100rel" in call.require else None,
-                       True if "100rel" in call.supported else None, call.sdp))
+                       _asks_100rel(call.require), _asks_100rel(call.supported), call.sdp))
             for index, call in enumerate(scenario.calls)
         ]
         # A forged PRACK reaches back into an older call: runs then never retire calls.
@@ -961,8 +965,8 @@ class _Arrivals:
                 and run.c.stop_at is None:
             raise ValueError(f"{spec.span}: a call stream needs 'for DURATION' or 'count N' "
                              "(or a run limit)")
-        self.require = True if "100rel" in spec.require else None
-        self.supported = True if "100rel" in spec.supported else None
+        self.require = _asks_100rel(spec.require)
+        self.supported = _asks_100rel(spec.supported)
         self._next_cb = self._arrive
 
     # What release drops (mypyc lets a compiled class delete only the attributes listed here).
