@@ -598,6 +598,7 @@ class UserAgentCore:
     def _send_request(self, now: float, request: "Request", destination: Address,
                       role: _ClientRole | None) -> tuple[ClientTransaction, list[Action]]:
         """Start a client transaction for ``request``."""
+        _stamp_transport(request, destination)
         tx, actions = self.layer.send_request(now, request, destination)
         if role is not None:
             self._roles[tx.id] = role
@@ -1419,6 +1420,7 @@ class UserAgentCore:
             body = self._sdp(call)  # the 2xx carried the offer: answer in the ACK
         via, via_parsed = self._new_via()
         ack = dialog.build_request("ACK", via, cseq=seq, body=body, via_parsed=via_parsed)
+        _stamp_transport(ack, self._dialog_destination(dialog))
         if uac.auth_tries:  # only an INVITE answering a challenge carries credentials (§22.2)
             for name in ("Authorization", "Proxy-Authorization"):
                 for value in uac.request.headers.get_all(name):
@@ -2044,6 +2046,20 @@ def _render_constants(host: str, transport: str, user: str | None) -> tuple[str,
         _RENDERED.clear()
     hit = _RENDERED[(host, transport, user)] = (sent_by, f"{sent_by};branch=", f"<sip:{at}{host}{params}>")
     return hit
+
+
+def _stamp_transport(request: "Request", destination: Address) -> None:
+    """Make the top Via name the transport ``request`` is sent over (RFC 3261 §8.1.1.7, §18.1.1).
+
+    Our Via is rendered with the core's transport, but the resolver may pick
+    another one for this destination (the engine's transport is per path).
+    """
+    transport = destination.transport._value_  # not .value: see agents/base.py
+    via = request.top_via
+    if via.transport != transport:
+        via = via.copy()  # parsed values are shared with copies: never change them in place
+        via.transport = transport
+        request.headers.set_first("Via", via)
 
 
 def _parse_target(target: str) -> tuple[URI, str]:

@@ -187,6 +187,42 @@ def test_tcp_loss_shows_as_delay_not_sip_retransmissions() -> None:
     assert 1100.0 in finals
 
 
+MIXED_TRANSPORTS = """\
+scenario "alice's first link is TCP, the link towards bob is not"
+ua    alice
+ua    carol
+proxy sp    stateless domain biloxi.example.com
+ua    bob   domain biloxi.example.com
+location sip:bob@biloxi.example.com -> bob
+link alice <-> carol delay 10ms transport tcp
+link alice <-> sp    delay 10ms
+link sp    <-> bob   delay 10ms
+on bob INVITE:
+    send 200
+on alice 200:
+    wait 1s
+    hangup
+call alice -> bob at 0s
+"""
+
+
+def test_top_via_names_the_transport_a_request_is_sent_over_rfc3261_8_1_1_7() -> None:
+    """RFC 3261 §8.1.1.7: "The Via header field indicates the transport used for the transaction".
+
+    alice's own transport is TCP (her first link), but her path to bob names none
+    (UDP): her Via said TCP, so the stateless proxy sent the 200 back over TCP
+    (§18.2.2 routes by the Via's sent-protocol) to a UDP client.
+    """
+    result = engine.run(MIXED_TRANSPORTS, trace="full")
+    sent = [(e.node, e.dst, e.message, e.transport, e.msg.top_via.transport)
+            for e in result.trace if e.event == "send" and e.node == "alice"]
+    assert sent == [("alice", "sp", "INVITE", "UDP", "UDP"), ("alice", "bob", "ACK", "UDP", "UDP"),
+                    ("alice", "bob", "BYE", "UDP", "UDP")]
+    answers = [(e.node, e.dst, e.message, e.transport) for e in result.trace
+               if e.event == "send" and e.node == "sp" and e.message == "200 OK"]
+    assert answers == [("sp", "alice", "200 OK", "UDP")]
+
+
 def test_poisson_stream_own_rng_and_count() -> None:
     scenario = m.Scenario(
         name="stream",
