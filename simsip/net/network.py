@@ -641,9 +641,16 @@ class Network:
         while True:
             conn.expect += 1
             if packet is not None:
-                receiver = self._receivers.get(packet.dst)
-                if receiver is not None and self._node_up[packet.dst]:
-                    receiver(packet.message, packet.src, packet.transport)
+                if self._node_up[packet.dst]:
+                    receiver = self._receivers.get(packet.dst)
+                    if receiver is not None:
+                        receiver(packet.message, packet.src, packet.transport)
+                else:
+                    # Held behind a gap that closed while its node is down: lost at that node,
+                    # reported as a UDP packet arriving there would be (TCP will not resend it).
+                    hop = packet.path[-1]
+                    hop.lost += 1
+                    self._drop(packet, hop, "node down")
             if conn.expect not in conn.pending:
                 return
             packet = conn.pending.pop(conn.expect)

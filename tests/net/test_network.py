@@ -168,6 +168,25 @@ def test_release_frees_held_tcp_segments_without_the_cyclic_collector() -> None:
     assert left == []
 
 
+def test_tcp_segment_held_for_a_node_that_went_down_is_reported_lost() -> None:
+    """DESIGN.md "reports ... every message": a held segment released while its node is down is a drop, not nothing.
+
+    "second" arrives behind the lost "first" and waits for it; b goes down; TCP gives
+    "first" up at 63 s and the gap closes with b still down: "second" is lost at b.
+    """
+    env, net, sinks, drops = build([("a", "b", HopSpec(delay=ConstantDelay(0.05), loss=BernoulliLoss(1.0)))])
+    hop = net.hop("a", "b")
+    net.send("a", "b", "first", Transport.TCP)  # lost: resent at 1, 3, 7, 15, 31 and 63 s
+    hop.loss = BernoulliLoss(0.0)
+    net.send("a", "b", "second", Transport.TCP)  # arrives at 0.05 s, held behind the gap
+    env.timeout(0.2).callbacks.append(lambda e: net.set_node_up("b", False))
+    env.run()
+    assert sinks["b"].got == []
+    assert drops[-2:] == [(63.05, "first", "a-b", "node down; TCP gave up after 6 retransmissions"),
+                          (63.05, "second", "a-b", "node down")]
+    assert hop.lost == 8  # the first loss, six node-down losses of "first", and "second" at b
+
+
 def test_link_down_drops_in_flight_and_new_packets() -> None:
     env, net, sinks, drops = build([("a", "b", HopSpec(delay=ConstantDelay(0.1)))])
     net.send("a", "b", "in-flight", Transport.UDP)
