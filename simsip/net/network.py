@@ -32,7 +32,10 @@ RTO is RFC 6298's value after the first RTT measurement R (the path's mean
 round trip): SRTT = R, RTTVAR = R/2, RTO = SRTT + 4*RTTVAR = 3R, rounded up to
 the 1 s minimum of §2.4 (also the initial RTO of §2.1). After
 :data:`TCP_MAX_RETRANSMISSIONS` losses of one segment the connection gives the
-message up (reported as a drop) and goes on with the next one.
+message up (reported as a drop) and goes on with the next one. A crash of the
+sender closes its connections: a segment it sent before is given up the same way
+when due again (even if the node is up again by then), and what it sends after
+its restart goes on a new connection, not held behind those.
 """
 
 from __future__ import annotations
@@ -344,6 +347,8 @@ class Network:
         self._links_added = 0
         self._origin_links = 0
         self._tcp: dict[tuple[str, str], _TcpConnection] = {}
+        # Connections of senders that crashed: kept for the segments they still hold.
+        self._closed: list[_TcpConnection] = []
         self.links: dict[str, tuple[Hop | None, Hop | None]] = {}
         # Wire sizes by message identity: a retransmission is the same object, rendered
         # once. Forgotten on delivery, since a proxy may edit what it received and forward it.
@@ -363,9 +368,10 @@ class Network:
         self.on_drop = None
         self._receivers = {}
         # A segment held for in-order delivery points back at its connection (``packet.conn``).
-        for conn in self._tcp.values():
+        for conn in [*self._tcp.values(), *self._closed]:
             conn.pending.clear()
         self._tcp = {}
+        self._closed = []
         self._sizes = {}
         del self._arrive_callbacks, self._tcp_retry_cb, self._local_cb
 
@@ -393,7 +399,7 @@ class Network:
 
     def held(self) -> list[Packet]:
         """Packets TCP holds for in-order delivery (arrived, not yet handed to SIP)."""
-        return [packet for conn in self._tcp.values() for packet in conn.pending.values()
+        return [packet for conn in [*self._tcp.values(), *self._closed] for packet in conn.pending.values()
                 if packet is not None]
 
     def hops(self) -> list[Hop]:
@@ -510,7 +516,12 @@ class Network:
                 hop.set_up(up)
 
     def set_node_up(self, node: str, up: bool) -> None:
-        """Bring a node up or down (down: it neither receives nor forwards)."""
+        """Bring a node up or down (down: it neither receives nor forwards, and its TCP connections close)."""
+        if not up and self._node_up.get(node, False):
+            # The crash loses the node's send buffers: its segments are not resent, and
+            # after a restart it sends on new connections (see _tcp_retry).
+            for key in [key for key in self._tcp if key[0] == node]:
+                self._closed.append(self._tcp.pop(key))
         self._node_up[node] = up
 
     def node_up(self, node: str) -> bool:
@@ -680,7 +691,8 @@ class Network:
     def _tcp_retry(self, event: simpy.Event) -> None:
         """The sender's retransmission timer fired: send the segment again from the start."""
         packet: Packet = event._value
-        if not self._node_up[packet.src]:
+        # Its connection closed: the sender crashed since it sent the segment (down, or up again).
+        if self._tcp.get((packet.src, packet.dst)) is not packet.conn:
             self._drop(packet, None, "node down")
             if packet.conn is not None:
                 conn = packet.conn

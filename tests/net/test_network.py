@@ -187,6 +187,26 @@ def test_tcp_segment_held_for_a_node_that_went_down_is_reported_lost() -> None:
     assert hop.lost == 8  # the first loss, six node-down losses of "first", and "second" at b
 
 
+def test_tcp_does_not_resend_a_segment_its_sender_sent_before_a_crash_and_restart() -> None:
+    """A crash closes the sender's connections, whether or not it is up again when the RTO fires.
+
+    Down at the RTO (1 s) the segment was already given up; down at 0.2 s and up
+    at 0.5 s, the restarted node resent what its crashed incarnation had sent, and
+    held what it sent itself behind it.
+    """
+    env, net, sinks, drops = build([("a", "b", HopSpec(delay=ConstantDelay(0.05), loss=BernoulliLoss(1.0)))])
+    hop = net.hop("a", "b")
+    net.send("a", "b", "before", Transport.TCP)  # lost; due again at 1 s
+    hop.loss = BernoulliLoss(0.0)
+    env.timeout(0.2).callbacks.append(lambda e: net.set_node_up("a", False))
+    env.timeout(0.5).callbacks.append(lambda e: net.set_node_up("a", True))
+    env.timeout(0.6).callbacks.append(lambda e: net.send("a", "b", "after", Transport.TCP))
+    env.run()
+    assert sinks["b"].got == [(0.65, "after", "a")]
+    assert drops == [(0.0, "before", "a-b", "loss; TCP retransmits the segment"),
+                     (1.0, "before", None, "node down")]
+
+
 def test_link_down_drops_in_flight_and_new_packets() -> None:
     env, net, sinks, drops = build([("a", "b", HopSpec(delay=ConstantDelay(0.1)))])
     net.send("a", "b", "in-flight", Transport.UDP)
