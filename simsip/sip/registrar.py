@@ -48,6 +48,9 @@ DEFAULT_EXPIRES = 3600
 # RFC 3261 §10.3 step 7: a registrar may reject too-brief intervals with 423;
 # 60 s is the example floor RFC 3261 §20.23 uses for Min-Expires.
 DEFAULT_MIN_EXPIRES = 60
+# RFC 3261 §10.3 step 7: 423 "If and only if the requested expiration interval is greater
+# than zero AND smaller than one hour AND less than a registrar-configured minimum".
+NEVER_TOO_BRIEF = 3600
 # Cap on granted expiry (registrars may shorten, §10.3 step 7); a day.
 DEFAULT_MAX_EXPIRES = 86400
 
@@ -177,6 +180,11 @@ class Registrar:
         self.max_expires = max_expires
         self.supported = tuple(s.lower() for s in supported)
 
+    @property
+    def _floor(self) -> int:
+        """The shortest interval honoured: the configured minimum, never above an hour (§10.3 step 7)."""
+        return min(self.min_expires, NEVER_TOO_BRIEF)
+
     def serves(self, host: str | None) -> bool:
         """True when ``host`` is one of our domains."""
         return (host or "").lower() in self.domains
@@ -228,7 +236,7 @@ class Registrar:
         if isinstance(outcome, int):
             resp = self._reply(request, outcome)
             if outcome == 423:
-                resp.headers.set("Min-Expires", str(self.min_expires))
+                resp.headers.set("Min-Expires", str(self._floor))
             return resp
         # Step 8: 200 listing the current bindings.
         resp = self._reply(request, 200)
@@ -265,7 +273,7 @@ class Registrar:
             params.pop("expires", None)
             if expires is None:
                 expires = header_expires if header_expires is not None else self.default_expires
-            if 0 < expires < self.min_expires:
+            if 0 < expires < self._floor:
                 return 423
             expires = min(expires, self.max_expires)
             uri = str(contact.uri)

@@ -186,6 +186,17 @@ def test_interval_too_brief_423_with_min_expires() -> None:
     assert reg.location.lookup("sip:bob@biloxi.example.com", 0.0) == []
 
 
+def test_interval_of_an_hour_never_too_brief() -> None:
+    """RFC 3261 §10.3 step 7: 423 "If and only if ... greater than zero AND smaller than one hour AND less than" the minimum."""
+    reg = Registrar(("biloxi.example.com", P2), LocationService(), random.Random(3), min_expires=7200)
+    resp = reg.handle(0.0, register(1, extra="Expires: 3600\n"))
+    assert resp.status == 200
+    assert resp.headers.get_all("Contact") == ["<sips:bob@client.biloxi.example.com>;expires=3600"]
+    # Just under the hour is too brief; Min-Expires names what the registrar honours: the hour.
+    resp = reg.handle(1.0, register(2, extra="Expires: 3599\n"))
+    assert resp.status == 423 and resp.headers.get("Min-Expires") == "3600"
+
+
 def test_star_needs_expires_zero_and_no_other_contact() -> None:
     """RFC 3261 §10.3 step 6: ``*`` with a non-zero Expires is a 400."""
     reg = plain_registrar()
