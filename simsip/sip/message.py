@@ -37,7 +37,7 @@ for what is missing or repeated: a request without To, From or Call-ID
 above the parser. For those, the mandatory-header accessors ``.vias``,
 ``.top_via``, ``.call_id``, ``.cseq``, ``.from_``, ``.to`` raise
 SipParseError when their header is missing, repeated or malformed; the
-optional ones (``.max_forwards``, ``.rseq``, ``.rack``, ``.expires``,
+optional ones (``.max_forwards``, ``.rseq``, ``.rack``, ``.expires``, ``.min_expires``,
 ``.content_type``) return None when absent and raise when repeated or
 malformed; list accessors return ``[]`` when absent.
 
@@ -1369,6 +1369,11 @@ class _Message:
     def expires(self) -> int | None:
         """Expires in seconds (clamped to 2**32-1), or None."""
         return self._optional_header("expires", "Expires")
+
+    @property
+    def min_expires(self) -> int | None:
+        """Min-Expires in seconds (a 423's floor, RFC 3261 §20.23), or None."""
+        return self._optional_header("min-expires", "Min-Expires")
 
     @property
     def content_type(self) -> str | None:

@@ -73,7 +73,9 @@ AppEvent kinds and their ``detail`` keys:
   (a 401/407 the core answers with credentials); ``redirect`` (only present,
   True, on a 3xx whose Contacts the core follows, §8.1.3.4); ``next_target``
   (only present, True, on a 4xx/5xx after which the core tries the next
-  Contact of an earlier 3xx, §8.1.3.4).
+  Contact of an earlier 3xx, §8.1.3.4); ``interval_retry`` (only present,
+  True, on a 423 to REGISTER that the core sends again with every interval
+  raised to the Min-Expires, §10.2.8).
 * ``"timeout"``: a client transaction timed out. detail: ``method``,
   ``timer`` ("B" or "F"), ``failover`` (True when the next outbound proxy, or
   the next Contact of an earlier 3xx, is tried).
@@ -1488,11 +1490,16 @@ class UserAgentCore:
         actions: list[Action] = []
         auth = (code in (401, 407) and role.method in ("BYE", "OPTIONS", "REGISTER")
                 and self._can_authenticate(response, role.auth_tries))
-        actions.append(AppEvent("response", role.call_id, response, {
-            "method": role.method, "code": code, "reason": response.reason, "to_tag": response.to.tag,
-            "reliable": False, "rseq": None, "reinvite": False, "fork": False, "auth_retry": auth}))
+        longer = self._longer_register(tx.request, response) if code == 423 and role.method == "REGISTER" else None
+        detail = {"method": role.method, "code": code, "reason": response.reason, "to_tag": response.to.tag,
+                  "reliable": False, "rseq": None, "reinvite": False, "fork": False, "auth_retry": auth}
+        if longer is not None:
+            detail["interval_retry"] = True
+        actions.append(AppEvent("response", role.call_id, response, detail))
         if auth:
             return actions + self._resend_with_auth(now, tx, role, response)
+        if longer is not None:
+            return actions + self._resend_register(now, tx, role, longer)
         if code >= 200 and role.method == "BYE" and role.dialog is not None:
             actions += self._bye_done(call, role.dialog)
         return actions
@@ -1647,6 +1654,54 @@ class UserAgentCore:
         self._add_credentials(request, old, response)
         new_role = _ClientRole(role.call_id, role.method, role.dialog, role.auth_tries + 1, role.rack)
         _, actions = self._send_request(now, request, tx.peer, new_role)
+        return actions
+
+    def _longer_register(self, old: "Request", response: "Response") -> "Request | None":
+        """§10.2.8: a copy of REGISTER ``old`` with every interval under the 423's Min-Expires raised to it.
+
+        None when the 423 names no usable Min-Expires or no interval was below it (a registrar
+        asking again for what it already got is not answered again: no loop).
+        """
+        try:
+            minimum = response.min_expires
+            contacts = old.contacts
+            header = old.expires
+        except ValueError:  # SipParseError: a malformed Min-Expires, no floor to meet
+            return None
+        if minimum is None:
+            return None
+        request = old.copy()
+        raised = False
+        if header is not None and 0 < header < minimum:
+            request.headers.set("Expires", str(minimum))
+            raised = True
+        values = []
+        for contact in contacts:
+            expires = contact.expires
+            if expires is not None and 0 < expires < minimum:
+                contact = NameAddr(contact.display, contact.uri, {**contact.params, "expires": str(minimum)})
+                raised = True
+            values.append(str(contact))
+        if not raised:
+            return None
+        if contacts:
+            request.headers.remove("Contact")
+            for value in values:
+                request.headers.add("Contact", value)
+        return request
+
+    def _resend_register(self, now: float, tx: ClientTransaction, role: _ClientRole,
+                         request: "Request") -> list[Action]:
+        """§10.2.8 / §10.2: send ``request`` (a REGISTER redone after 423): new branch, the registration's next CSeq."""
+        request.headers.set("Via", self._via_prefix + self.layer.new_branch())
+        state = self._registrations[str(request.uri)]
+        state[1] += 1
+        request.headers.set("CSeq", str(CSeq(state[1], "REGISTER")))
+        if state[2] is not None and self._config.credentials is not None:
+            # §22.4: the copy's credentials were used once; answer the last challenge afresh (next nc).
+            self._add_credentials(request, request, state[2])
+        _, actions = self._send_request(now, request, tx.peer, _ClientRole(role.call_id, "REGISTER", None,
+                                                                           role.auth_tries))
         return actions
 
     # ============================================================ UAC: INVITE

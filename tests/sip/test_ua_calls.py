@@ -404,6 +404,34 @@ def test_register_answers_digest_challenge_rfc3261_22() -> None:
     assert len(net.sends("alice", "REGISTER")) == 2
 
 
+def test_register_retried_with_min_expires_after_423_rfc3261_10_2_8() -> None:
+    """RFC 3261 §10.2.8: after 423 the REGISTER is sent again with every interval >= Min-Expires (§10.2: same Call-ID, CSeq + 1)."""
+    alice = make_ua("alice", 1)
+    net = Net({"alice": alice})
+    contacts = ["<sip:alice@a.example.com>;expires=30", "<sip:alice@b.example.com>;expires=0",
+                "<sip:alice@c.example.com>;expires=7200", "<sip:alice@d.example.com>"]
+    net.do("alice", lambda now: alice.register(now, "sip:registrar", expires=45, contacts=contacts))
+    first = net.sends("alice", "REGISTER")[0].message
+    brief = make_response(first, 423, to_tag="reg1")
+    brief.headers.add("Min-Expires", "60")
+    net.apply("alice", alice.receive(0.05, brief, Address("registrar")))
+    second = net.sends("alice", "REGISTER")[1].message
+    assert second.call_id == first.call_id and str(second.cseq) == f"{first.cseq.seq + 1} REGISTER"
+    assert second.top_via.branch != first.top_via.branch
+    # Only intervals under the floor are raised: a removal (0) and longer ones stay.
+    assert second.expires == 60
+    assert [str(c) for c in second.contacts] == [
+        "<sip:alice@a.example.com>;expires=60", "<sip:alice@b.example.com>;expires=0",
+        "<sip:alice@c.example.com>;expires=7200", "<sip:alice@d.example.com>"]
+    assert [e.detail.get("interval_retry") for e in net.app("alice", "response")] == [True]
+    # A 423 asking for no more than the REGISTER already has is not answered again (no loop).
+    again = make_response(second, 423, to_tag="reg1")
+    again.headers.add("Min-Expires", "60")
+    net.apply("alice", alice.receive(0.1, again, Address("registrar")))
+    assert len(net.sends("alice", "REGISTER")) == 2
+    assert [e.detail.get("interval_retry") for e in net.app("alice", "response")] == [True, None]
+
+
 def test_register_nonce_count_increases_per_nonce_rfc2617_3_2_2() -> None:
     """RFC 2617 §3.2.2 (RFC 3261 §22.4): nc counts the requests sent with one nonce; a new nonce restarts it."""
     alice = make_ua("alice", 1, credentials=("alice", "secret"))
