@@ -57,6 +57,7 @@ Record-Route), ``pop_first`` (remove the top Via or Route value, even from a
 
 from __future__ import annotations
 
+import email.utils
 import re
 from typing import Any, Callable, Final, Iterable, Iterator, Mapping, NamedTuple, Union
 
@@ -1050,6 +1051,16 @@ def _parse_media_type(text: str) -> str:
         raise SipParseError(f"bad Content-Type {text!r}", expected="m-type SLASH m-subtype")
     parse_params(text, m.end())
     return f"{m.group(1)}/{m.group(2)}".lower()
+
+
+# Simulated time 0 as a wall-clock instant, 2026-01-01T00:00:00Z. Fixed, so a run's Date
+# headers (and its pcap timestamps, simsip.viz.pcap) are the same bytes every time.
+EPOCH: Final = 1767225600.0
+
+
+def sip_date(now: float) -> str:
+    """``SIP-date`` (RFC 3261 §20.17: RFC 1123, GMT) of simulated time ``now``, counted from :data:`EPOCH`."""
+    return email.utils.formatdate(EPOCH + now, usegmt=True)
 
 
 def _parse_date(text: str) -> str:

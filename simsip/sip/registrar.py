@@ -20,7 +20,8 @@ one final response out (the caller runs the non-INVITE server transaction):
    a binding with the same Call-ID and a CSeq not higher is out of order: 500;
    all checks pass before any binding changes (the update is atomic);
 8. 200 OK listing every current binding of the AOR with its remaining
-   ``expires`` (a REGISTER without Contact is a query, RFC 3665 §2.3).
+   ``expires`` (a REGISTER without Contact is a query, RFC 3665 §2.3), and a
+   ``Date``: simulated time from the fixed epoch of :data:`simsip.sip.message.EPOCH`.
 
 Address-of-record keys: ``user@host`` with the host lower-cased and all URI
 parameters dropped (§10.3 step 5). The scheme is not part of the key, so
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from simsip.sip.auth import DigestAuthenticator
 from simsip.sip.dialog import new_tag
+from simsip.sip.message import sip_date
 
 if TYPE_CHECKING:
     from simsip.sip.message import URI, Request, Response
@@ -238,8 +240,9 @@ class Registrar:
             if outcome == 423:
                 resp.headers.set("Min-Expires", str(self._floor))
             return resp
-        # Step 8: 200 listing the current bindings.
+        # Step 8: 200 listing the current bindings; "The response SHOULD include a Date header field".
         resp = self._reply(request, 200)
+        resp.headers.set("Date", sip_date(now))
         for binding in self.location.bindings(key, now):
             resp.headers.add("Contact", binding.contact_value(now))
         return resp

@@ -18,13 +18,11 @@ import ipaddress
 import struct
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 
+from simsip.sip.message import EPOCH  # simulated time 0 is 2026-01-01T00:00:00Z, as in Date headers
 from simsip.viz.flow import Transmission, build_flow, only_run, timer_name
 
-# Simulated time 0 is written as 2026-01-01T00:00:00Z (fixed: same run, same bytes).
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
 SIP_PORT = 5060
 # Client side of a simulated TCP connection uses ports from the dynamic range (RFC 6335 §6).
 EPHEMERAL_PORT_BASE = 49152

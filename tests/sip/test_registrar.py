@@ -171,6 +171,15 @@ def test_contact_expires_param_beats_expires_header_and_binding_expires() -> Non
     assert reg.location.lookup("sip:bob@biloxi.example.com", 600.0) == []
 
 
+def test_200_carries_date_of_simulated_time() -> None:
+    """RFC 3261 §10.3 step 8: "The response SHOULD include a Date header field" (§20.17 GMT), from the fixed epoch."""
+    reg = plain_registrar()
+    assert reg.handle(0.0, register(1)).headers.get("Date") == "Thu, 01 Jan 2026 00:00:00 GMT"
+    assert reg.handle(90061.5, register(2)).headers.get("Date") == "Fri, 02 Jan 2026 01:01:01 GMT"
+    # Only the 200: a 423 has no bindings to date.
+    assert reg.handle(90062.0, register(3, extra="Expires: 30\n")).headers.get("Date") is None
+
+
 def test_q_orders_lookup() -> None:
     """RFC 3261 §16.6 / §20.10: contacts with higher q are tried first."""
     reg = plain_registrar()
