@@ -31,7 +31,8 @@ Error policy. :func:`parse` raises :class:`SipParseError` (never anything
 else) for anything RFC 3261 §25 does not allow in the start line, in the
 framing, or in the value of a header whose grammar it knows (Via, From, To,
 Contact, Route, Record-Route, CSeq, Call-ID, Max-Forwards, Content-Length,
-Expires, RSeq, RAck, Require, Supported, ...). It does *not* reject a message
+Expires, RSeq, RAck, Require, Supported, ...), except a malformed Contact
+``expires``, which RFC 3261 §10.2 reads as 3600. It does *not* reject a message
 for what is missing or repeated: a request without To, From or Call-ID
 (RFC 4475 §3.3.1) or with two CSeq values (§3.3.8) parses, and is answered
 above the parser. For those, the mandatory-header accessors ``.vias``,
@@ -564,6 +565,11 @@ _QVALUE_RE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
 _MAX_DELTA: Final = 2**32 - 1
 
 
+# RFC 3261 §10.2, the Contact "expires" parameter: "Malformed values SHOULD be treated as
+# equivalent to 3600" (the RFC 2543 absolute dates among them).
+MALFORMED_CONTACT_EXPIRES: Final = 3600
+
+
 def _delta_seconds(text: str) -> int:
     """``delta-seconds = 1*DIGIT``, clamped to 2**32-1 as RFC 3261 §20.19 allows."""
     if not abnf.DIGITS_RE.fullmatch(text):
@@ -807,9 +813,17 @@ class NameAddr:
 
     @property
     def expires(self) -> int | None:
-        """The Contact ``expires`` parameter in seconds, or None."""
-        value = self.params.get("expires")
-        return None if value is None else _delta_seconds(value)
+        """The Contact ``expires`` parameter in seconds, or None; a malformed one reads as 3600.
+
+        RFC 3261 §10.2, ``expires``: "Malformed values SHOULD be treated as equivalent to 3600."
+        """
+        params = self.params
+        if "expires" not in params:
+            return None
+        value = params["expires"]
+        if value is None or not abnf.DIGITS_RE.fullmatch(value):
+            return MALFORMED_CONTACT_EXPIRES
+        return _delta_seconds(value)
 
     @property
     def q(self) -> float | None:
@@ -834,11 +848,7 @@ def _parse_contact(text: str) -> "NameAddr | str":
     q = na.params.get("q")
     if q is not None and not _QVALUE_RE.fullmatch(q):
         raise SipParseError(f"bad q value {q!r}", expected="qvalue")
-    if "expires" in na.params:
-        value = na.params["expires"]
-        if value is None:
-            raise SipParseError("expires parameter without a value", expected="delta-seconds")
-        _delta_seconds(value)
+    # No check of ``expires``: a malformed one is read as 3600 (NameAddr.expires, RFC 3261 §10.2).
     return na
 
 

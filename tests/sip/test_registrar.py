@@ -180,6 +180,20 @@ def test_200_carries_date_of_simulated_time() -> None:
     assert reg.handle(90062.0, register(3, extra="Expires: 30\n")).headers.get("Date") is None
 
 
+def test_malformed_contact_expires_is_3600() -> None:
+    """RFC 3261 §10.2 ``expires``: "Malformed values SHOULD be treated as equivalent to 3600" (not the Expires header's)."""
+    reg = plain_registrar()
+    req = register(1, contact="<sip:bob@a.example.com>;expires=soon, <sip:bob@b.example.com>;expires", extra="Expires: 600\n")
+    resp = reg.handle(0.0, req)
+    assert resp.status == 200
+    assert resp.headers.get_all("Contact") == [
+        "<sip:bob@a.example.com>;expires=3600",
+        "<sip:bob@b.example.com>;expires=3600",
+    ]
+    assert reg.location.lookup("sip:bob@biloxi.example.com", 3599.0) == ["sip:bob@a.example.com", "sip:bob@b.example.com"]
+    assert reg.location.lookup("sip:bob@biloxi.example.com", 3600.0) == []
+
+
 def test_q_orders_lookup() -> None:
     """RFC 3261 §16.6 / §20.10: contacts with higher q are tried first."""
     reg = plain_registrar()
