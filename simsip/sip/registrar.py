@@ -23,6 +23,9 @@ one final response out (the caller runs the non-INVITE server transaction):
    ``expires`` (a REGISTER without Contact is a query, RFC 3665 §2.3), and a
    ``Date``: simulated time from the fixed epoch of :data:`simsip.sip.message.EPOCH`.
 
+A header only the registrar reads (Expires, Contact, Require) that does not
+parse gets 400 with the parser's reason, before any binding changes.
+
 Address-of-record keys: ``user@host`` with the host lower-cased and all URI
 parameters dropped (§10.3 step 5). The scheme is not part of the key, so
 ``sips:bob@biloxi.example.com`` (RFC 3665 §2) and ``sip:bob@biloxi.example.com``
@@ -204,6 +207,14 @@ class Registrar:
 
     def handle(self, now: float, request: "Request") -> "Response":
         """Process one REGISTER (RFC 3261 §10.3 steps 1-8) and return the final response."""
+        try:
+            return self._handle(now, request)
+        except ValueError as error:  # SipParseError: a header only we read (Expires, Contact, Require)
+            # Nothing was bound yet: bindings change only once every contact passed (§10.3 step 7).
+            return self._reply(request, 400, f"Bad Request ({error})"[:120])
+
+    def _handle(self, now: float, request: "Request") -> "Response":
+        """:meth:`handle` for a REGISTER whose headers all parse."""
         # Step 1: are we the registrar for the Request-URI's domain?
         if not self.serves(request.uri.host):
             return self._reply(request, 404, "Not Found")

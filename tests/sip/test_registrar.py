@@ -194,6 +194,16 @@ def test_malformed_contact_expires_is_3600() -> None:
     assert reg.location.lookup("sip:bob@biloxi.example.com", 3600.0) == []
 
 
+def test_malformed_expires_header_is_400_not_a_crash() -> None:
+    """RFC 3261 §20.19 (delta-seconds) / §21.4.1: a REGISTER whose Expires does not parse gets 400; nothing is bound."""
+    proxy = make_proxy(registrar=True)
+    req = register(1)
+    req.headers.set("Expires", "tomorrow")  # set by hand: parse() would have refused these bytes
+    resp = only_response(proxy.receive(0.0, req, BOB_TLS))
+    assert (resp.status, resp.reason) == (400, "Bad Request (bad delta-seconds 'tomorrow' (expected 1*DIGIT))")
+    assert proxy.location.lookup("sip:bob@biloxi.example.com", 0.0) == []
+
+
 def test_q_orders_lookup() -> None:
     """RFC 3261 §16.6 / §20.10: contacts with higher q are tried first."""
     reg = plain_registrar()
