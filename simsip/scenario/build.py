@@ -1185,7 +1185,13 @@ class Builder:
             )
         expires = None
         if "expires" in opts:
-            expires = r.take("expires", self.duration(opts["expires"][1], "expires"))
+            raw = opts["expires"][1]
+            value, ref = self.duration(raw, "expires")
+            if value != int(value):
+                # A REGISTER's Expires is delta-seconds (RFC 3261 §20.19); cutting 0.5s to 0 would remove the binding.
+                raise self.fail(span_of(raw, opts["expires"][0]), f"expires must be whole seconds (delta-seconds, "
+                                f"RFC 3261 §20.19), not `{describe(raw)}`" + (f" (= {value:g}s)" if ref else ""))
+            expires = r.take("expires", (value, ref))
         return mode, contacts, expires, r
 
     def register_stmt(self, stmt: Stmt) -> m.Registration:

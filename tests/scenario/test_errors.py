@@ -75,6 +75,11 @@ SIP_CASES = {
  "unclosed_string": sub('scenario "t"', 'scenario "t'),
  "stream_no_end": sub("call alice -> bob at 0s", "calls alice -> bob poisson 5/s"),
  "register_no_registrar": sub("call alice -> bob at 0s", "register bob at 0s"),
+ # RFC 3261 §20.19: Expires is delta-seconds; 500ms sent as "Expires: 0" would remove the binding instead.
+ "register_expires_fraction": sub("proxy edge stateful", "proxy edge stateful registrar").replace(
+     "call alice -> bob at 0s", "call alice -> bob at 0s\nregister bob at 0s expires 500ms"),
+ "register_action_expires_fraction": sub("proxy edge stateful", "proxy edge stateful registrar").replace(
+     "    wait 1s\n", "    register expires 1500ms\n"),
  "node_name_not_a_uri": BASE.replace("bob", '"b;ob"'),
  "host_not_a_host": sub("ua alice", 'ua alice host "alice pc"'),
  "domain_not_a_host": sub("proxy edge stateful", 'proxy edge stateful domain example.com, "a;b"'),
@@ -299,6 +304,12 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'stream_no_end': [
         't.sip:15:1: `calls` needs an end: `for DURATION`, `count N` or both',
+    ],
+    'register_expires_fraction': [
+        't.sip:16:28: expires must be whole seconds (delta-seconds, RFC 3261 §20.19), not `500ms`',
+    ],
+    'register_action_expires_fraction': [
+        't.sip:13:22: expires must be whole seconds (delta-seconds, RFC 3261 §20.19), not `1500ms`',
     ],
     'register_no_registrar': [
         't.sip:15:1: no registrar: mark a proxy `registrar` (e.g. `proxy registrar stateful registrar domain biloxi.example.com`)',
