@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from simsip.sip.auth import DigestAuthenticator
+from simsip.sip.abnf import SipParseError
 from simsip.sip.dialog import new_tag
 from simsip.sip.message import sip_date
 
@@ -209,7 +210,7 @@ class Registrar:
         """Process one REGISTER (RFC 3261 §10.3 steps 1-8) and return the final response."""
         try:
             return self._handle(now, request)
-        except ValueError as error:  # SipParseError: a header only we read (Expires, Contact, Require)
+        except SipParseError as error:  # a header only we read (Expires, Contact, Require)
             # Nothing was bound yet: bindings change only once every contact passed (§10.3 step 7).
             return self._reply(request, 400, f"Bad Request ({error})"[:120])
 

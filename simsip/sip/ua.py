@@ -125,7 +125,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Final
 
-from simsip.sip.abnf import CALLID_RE
+from simsip.sip.abnf import CALLID_RE, SipParseError
 from simsip.sip.dialog import MAX_CSEQ, Dialog, DialogEvent, DialogState, new_tag
 from simsip.sip.events import Action, Address, AppEvent, CancelTimer, SendMessage, StartTimer, StateChange, Transport
 from simsip.sip.message import (
@@ -1666,7 +1666,7 @@ class UserAgentCore:
             minimum = response.min_expires
             contacts = old.contacts
             header = old.expires
-        except ValueError:  # SipParseError: a malformed Min-Expires, no floor to meet
+        except SipParseError:  # a malformed Min-Expires: no floor to meet
             return None
         if minimum is None:
             return None
