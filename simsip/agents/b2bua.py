@@ -127,8 +127,9 @@ class B2BUAAgent(Agent):
                 self.execute(core.cancel(now, other))
         elif kind == "response":
             if other is None or detail.get("method") != "INVITE" or detail.get("reinvite") \
-                    or detail.get("fork") or detail.get("auth_retry") or call_id in self.incoming:
-                return
+                    or detail.get("fork") or detail.get("auth_retry") or detail.get("redirect") \
+                    or detail.get("next_target") or call_id in self.incoming:
+                return  # not leg B's final: its core retries a 401/407 (§22.2) or 3xx (§8.1.3.4) itself
             code = detail.get("code", 0)
             if code == 100 or other in self.done:
                 if 200 <= code < 300 and other in self.done:

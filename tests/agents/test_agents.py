@@ -272,6 +272,40 @@ def test_b2bua_held_bye_gets_100_trying_when_alices_timer_e_reaches_t2_rfc4320_4
     assert {m for _, m, _ in to_alice[:-1]} == {"100 Trying"}
 
 
+B2BUA_REDIRECT = """
+scenario "B2BUA leg B redirected"
+ua       alice outbound alg
+b2bua    alg
+redirect redirect domain biloxi.example.com
+ua       desk   host desk.biloxi.example.com
+ua       mobile host mobile.biloxi.example.com
+location sip:bob@biloxi.example.com -> desk, mobile
+link alice <-> alg      delay 20ms
+link alg   <-> redirect delay 20ms
+link alg   <-> desk     delay 20ms
+link alg   <-> mobile   delay 20ms
+on desk INVITE:
+    send 486
+on mobile INVITE:
+    send 180
+    wait 1s
+    send 200
+call alice -> sip:bob@biloxi.example.com at 0s
+"""
+
+
+def test_b2bua_does_not_relay_the_3xx_and_486_its_leg_b_recurses_on_rfc3261_8_1_3_4() -> None:
+    """RFC 3261 §8.1.3.4: leg B (a UAC) recurses on the 302 and moves past the desk's 486 "to the next address";
+    neither is leg B's final, so alice gets none of them, only mobile's 180 and 200."""
+    result = simsip.run(simsip.load(B2BUA_REDIRECT), trace="full")
+    flow = [(round(e.t, 6), e.node, e.dst, e.message) for e in result.trace if e.event == "send"
+            and "alice" in (e.node, e.dst) and e.message != "100 Trying"]
+    assert flow == [(0.0, "alice", "alg", "INVITE"), (0.14, "alg", "alice", "180 Ringing"),
+                    (1.14, "alg", "alice", "200 OK"), (1.16, "alice", "alg", "ACK")]
+    [call] = [c for c in result.calls if c["call_id"].endswith("@alice")]
+    assert (call["outcome"], call["final_code"]) == ("answered", 200)
+
+
 def test_user_agents_answer_every_non_invite_at_once_but_a_b2buas_held_bye() -> None:
     """Why a UA's layer arms no RFC 4320 §4.1 timer: in every shipped scenario each non-INVITE a UA,
     B2BUA or redirect server receives is answered in the same step, except the BYE a B2BUA holds."""
