@@ -11,8 +11,9 @@ Call-ID, so both legs live in it) and joins the legs:
 * every provisional (not 100) and the final response of leg B is answered on
   leg A with the same code and reason (a reliable provisional reliably);
   leg B timing out answers leg A 408;
-* a BYE on one leg hangs up the other; a CANCEL of leg A cancels leg B; a leg
-  that ends for any other reason ends its peer.
+* a BYE on one leg hangs up the other; a CANCEL that ends leg A (487) cancels
+  leg B, one that comes after leg A's final does nothing (§9.2); a leg that
+  ends for any other reason ends its peer.
 
 Relaying as RFC 3665 §3.5 draws it: the ACK for leg B's 2xx is held
 (``UAOptions.hold_2xx_ack``) until leg A's ACK arrives (F12 -> F13), or at
@@ -122,9 +123,6 @@ class B2BUAAgent(Agent):
                     self.execute(actions)
                 else:
                     self.execute(actions + core.answer_bye(now, call_id))
-            elif method == "CANCEL" and other is not None and other not in self.done:
-                self.done.update((call_id, other))
-                self.execute(core.cancel(now, other))
         elif kind == "response":
             if other is None or detail.get("method") != "INVITE" or detail.get("reinvite") \
                     or detail.get("fork") or detail.get("auth_retry") or detail.get("redirect") \

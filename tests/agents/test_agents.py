@@ -306,6 +306,30 @@ def test_b2bua_does_not_relay_the_3xx_and_486_its_leg_b_recurses_on_rfc3261_8_1_
     assert (call["outcome"], call["final_code"]) == ("answered", 200)
 
 
+def _b2bua_call(behaviours: str) -> str:
+    """alice -> alg (B2BUA) -> bob, 20 ms a hop, one call at 0 s, with ``behaviours`` (``on`` blocks)."""
+    return ("scenario \"B2BUA call\"\nua alice outbound alg\nb2bua alg\nua bob\n"
+            "link alice <-> alg delay 20ms\nlink alg <-> bob delay 20ms\n"
+            + behaviours + "call alice -> bob at 0s\n")
+
+
+def test_b2bua_cancel_after_leg_a_answered_leaves_both_legs_up_rfc3261_9_2() -> None:
+    """RFC 3261 §9.2: "If the UAS has already sent a final response for the original request, the CANCEL
+    has no effect": alice's CANCEL crosses the relayed 200, so alice ACKs and BYEs, and the ALG relays that BYE."""
+    text = _b2bua_call("on bob INVITE:\n    send 180\n    wait 40ms\n    send 200\n"
+                       "on alice 180:\n    cancel\n")
+    result = simsip.run(simsip.load(text), trace="full")
+    flow = [(round(e.t, 6), e.node, e.dst, e.message) for e in result.trace if e.event == "send" and e.t > 0.07]
+    assert flow == [
+        (0.08, "bob", "alg", "200 OK"), (0.08, "alice", "alg", "CANCEL"),
+        (0.1, "alg", "alice", "200 OK"), (0.1, "alg", "alice", "200 OK"),  # the 2xx, then the CANCEL's 200
+        (0.12, "alice", "alg", "ACK"), (0.12, "alice", "alg", "BYE"),
+        (0.14, "alg", "bob", "ACK"), (0.14, "alg", "bob", "BYE"),
+        (0.16, "bob", "alg", "200 OK"), (0.18, "alg", "alice", "200 OK"),
+    ]
+    assert [e.detail for e in result.trace if e.event == "app" and e.detail.startswith("app-error")] == []
+
+
 def test_user_agents_answer_every_non_invite_at_once_but_a_b2buas_held_bye() -> None:
     """Why a UA's layer arms no RFC 4320 §4.1 timer: in every shipped scenario each non-INVITE a UA,
     B2BUA or redirect server receives is answered in the same step, except the BYE a B2BUA holds."""
