@@ -133,6 +133,8 @@ class B2BUAAgent(Agent):
                 if 200 <= code < 300 and other in self.done:
                     self.execute(core.ack(now, call_id))  # no ACK from leg A will come to relay
                 return
+            if code >= 300:
+                self.done.add(call_id)  # leg B ends with it: leg A's end (call-ended) must not hang it up
             self.execute(core.respond(now, other, code, reliable=bool(detail.get("reliable")),
                                       sdp=self._body(event.message) if code >= 200 or
                                       (event.message is not None and event.message.body) else None,

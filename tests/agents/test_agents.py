@@ -330,6 +330,18 @@ def test_b2bua_cancel_after_leg_a_answered_leaves_both_legs_up_rfc3261_9_2() -> 
     assert [e.detail for e in result.trace if e.event == "app" and e.detail.startswith("app-error")] == []
 
 
+@pytest.mark.parametrize("code, reason", [(486, "Busy Here"), (503, "Service Unavailable"), (603, "Decline")])
+def test_b2bua_relays_leg_b_failure_without_an_app_error_rfc3261_13_2_2_3(code: int, reason: str) -> None:
+    """RFC 3261 §13.2.2.3: leg B's 4xx-6xx is ACKed by its transaction and ends leg B, and the ALG answers leg A
+    the same code; it no longer also asks the ended leg B to hang up ("app-error no call to hang up")."""
+    result = simsip.run(simsip.load(_b2bua_call(f"on bob INVITE:\n    send {code}\n")), trace="full")
+    flow = [(round(e.t, 6), e.node, e.dst, e.message) for e in result.trace if e.event == "send"]
+    assert flow == [(0.0, "alice", "alg", "INVITE"), (0.02, "alg", "bob", "INVITE"),
+                    (0.04, "bob", "alg", f"{code} {reason}"), (0.06, "alg", "bob", "ACK"),
+                    (0.06, "alg", "alice", f"{code} {reason}"), (0.08, "alice", "alg", "ACK")]
+    assert [e.detail for e in result.trace if e.event == "app" and e.detail.startswith("app-error")] == []
+
+
 def test_user_agents_answer_every_non_invite_at_once_but_a_b2buas_held_bye() -> None:
     """Why a UA's layer arms no RFC 4320 §4.1 timer: in every shipped scenario each non-INVITE a UA,
     B2BUA or redirect server receives is answered in the same step, except the BYE a B2BUA holds."""
