@@ -334,6 +334,7 @@ class _UasInvite:
         self.dialog = dialog
         self.offer_in_request = offer_in_request
         self.answer_sent = False
+        self.early_sdp = b""  # the body of our last unreliable 1xx: the 2xx's answer repeats it (§13.2.1)
         self.rseq_next: int | None = None
         self.unacked: _Reliable1xx | None = None
         self.queue: list[_Reliable1xx] = []
@@ -880,6 +881,8 @@ class UserAgentCore:
             actions += dialog.feed(DialogEvent.PROVISIONAL)
         response = self._invite_answer(call, uas, code, body, reason)
         if not reliable:
+            if body:
+                uas.early_sdp = body
             return actions + self._respond_tx(now, uas.tx, response)
         response.headers.add("Require", "100rel")
         uas.reliable_count += 1
@@ -961,8 +964,9 @@ class UserAgentCore:
         """§13.3.1.4: send the 2xx and retransmit it (T1 doubling, cap T2) until the ACK."""
         if not body and not uas.answer_sent and self._config.answer_sdp:
             # RFC 3261 §13.2.1: the 2xx carries the answer (or our offer when the INVITE had
-            # none) unless a reliable 1xx already did.
-            body = self._sdp(call)
+            # none) unless a reliable 1xx already did; an unreliable 1xx may only have shown
+            # "that same exact answer", so the 2xx repeats its body.
+            body = uas.early_sdp or self._sdp(call)
         response = self._invite_answer(call, uas, code, body, reason)
         if uas.unacked is not None and uas.unacked.has_sdp:
             # RFC 3262 §3: no 2xx while a reliable 1xx with SDP awaits its PRACK.

@@ -306,9 +306,9 @@ def test_b2bua_does_not_relay_the_3xx_and_486_its_leg_b_recurses_on_rfc3261_8_1_
     assert (call["outcome"], call["final_code"]) == ("answered", 200)
 
 
-def _b2bua_call(behaviours: str) -> str:
-    """alice -> alg (B2BUA) -> bob, 20 ms a hop, one call at 0 s, with ``behaviours`` (``on`` blocks)."""
-    return ("scenario \"B2BUA call\"\nua alice outbound alg\nb2bua alg\nua bob\n"
+def _b2bua_call(behaviours: str, alg: str = "", bob: str = "") -> str:
+    """alice -> alg (B2BUA) -> bob (node options ``alg``, ``bob``), 20 ms a hop, one call at 0 s, ``behaviours``."""
+    return (f"scenario \"B2BUA call\"\nua alice outbound alg\nb2bua alg {alg}\nua bob {bob}\n"
             "link alice <-> alg delay 20ms\nlink alg <-> bob delay 20ms\n"
             + behaviours + "call alice -> bob at 0s\n")
 
@@ -340,6 +340,21 @@ def test_b2bua_relays_leg_b_failure_without_an_app_error_rfc3261_13_2_2_3(code: 
                     (0.04, "bob", "alg", f"{code} {reason}"), (0.06, "alg", "bob", "ACK"),
                     (0.06, "alg", "alice", f"{code} {reason}"), (0.08, "alice", "alg", "ACK")]
     assert [e.detail for e in result.trace if e.event == "app" and e.detail.startswith("app-error")] == []
+
+
+def test_b2bua_without_sdp_rewrite_answers_leg_a_with_bobs_early_answer_rfc3261_13_2_1() -> None:
+    """RFC 3261 §13.2.1 ("That same exact answer MAY also be placed in any provisional responses sent prior to
+    the answer"): bob answers in a reliable 183, relayed unreliably to alice (no 100rel); alice's 200 must
+    carry that answer, bob's SDP passed through, not an SDP of the ALG's own."""
+    text = _b2bua_call("on bob INVITE:\n    send 183 reliable sdp\n    wait 1s\n    send 200\n",
+                       alg="no-rewrite-sdp", bob="supports 100rel")
+    result = simsip.run(simsip.load(text), trace="full")
+    sent = {(e.node, e.dst, e.message): e.msg for e in result.trace if e.event == "send"}
+    early = sent["bob", "alg", "183 Session Progress"]
+    assert early.headers.get("RSeq") is not None and b"o=bob 1 1 IN IP4 bob" in early.body
+    assert sent["bob", "alg", "200 OK"].body == b""  # the answer went reliably on leg B (RFC 3262 §5)
+    assert sent["alg", "alice", "183 Session Progress"].headers.get("RSeq") is None
+    assert sent["alg", "alice", "200 OK"].body == early.body
 
 
 def test_user_agents_answer_every_non_invite_at_once_but_a_b2buas_held_bye() -> None:

@@ -628,6 +628,20 @@ def test_3xx_next_contact_after_timer_b_rfc3261_8_1_3_4() -> None:
     assert [e.detail["failover"] for e in net.app("alice", "timeout")] == [True]
 
 
+def test_2xx_repeats_the_answer_an_unreliable_183_showed_rfc3261_13_2_1() -> None:
+    """RFC 3261 §13.2.1: the answer to the INVITE's offer is in the 2xx; "That same exact answer MAY also be
+    placed in any provisional responses sent prior to the answer": bob's 183 (unreliable) showed one, so
+    the 200 the core completes carries those very bytes, not a freshly generated description."""
+    early = b"v=0\r\no=bob 1 1 IN IP4 bob\r\ns=-\r\nc=IN IP4 bob\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n"
+    net, alice, bob = pair()
+    dial(net, alice, bob, [(0.0, 183, {"sdp": early}), (1.0, 200, {})])
+    net.run(until=2.0)
+    [progress] = net.sends("bob", "183")
+    [ok] = net.sends("bob", "200")
+    assert progress.message.headers.get("RSeq") is None  # unreliable: the answer is not delivered yet
+    assert (progress.message.body, ok.message.body) == (early, early)
+
+
 def test_reinvite_with_new_contact_refreshes_target_rfc3665_3_7() -> None:
     """RFC 3665 §3.7 / RFC 3261 §12.2: a re-INVITE with a new Contact moves the peer's remote target."""
     net, alice, bob, call_id = established()
