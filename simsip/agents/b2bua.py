@@ -141,7 +141,8 @@ class B2BUAAgent(Agent):
                                       reason=detail.get("reason")))
         elif kind == "timeout":
             if other is not None and detail.get("method") == "INVITE" and other not in self.done \
-                    and call_id not in self.incoming:
+                    and call_id not in self.incoming and not detail.get("failover"):
+                # (a failover timeout is not leg B's end: its core sends the INVITE to the next hop)
                 self.execute(core.respond(now, other, 408))
         elif kind == "call-ended":
             self.done.add(call_id)

@@ -357,6 +357,38 @@ def test_b2bua_without_sdp_rewrite_answers_leg_a_with_bobs_early_answer_rfc3261_
     assert sent["alg", "alice", "200 OK"].body == early.body
 
 
+B2BUA_FAILOVER = """
+scenario "B2BUA leg B fails over"
+ua    alice outbound alg
+b2bua alg outbound p1, p2
+proxy p1 stateful
+proxy p2 stateful
+ua    bob
+link alice <-> alg delay 20ms
+link alg   <-> p1  delay 20ms
+link alg   <-> p2  delay 20ms
+link p1    <-> bob delay 20ms
+link p2    <-> bob delay 20ms
+link alg   <-> bob delay 20ms
+at 0s node p1 crash
+on bob INVITE:
+    send 180
+    wait 1s
+    send 200
+call alice -> bob at 0s
+"""
+
+
+def test_b2bua_leg_b_timer_b_failover_is_not_relayed_as_408_rfc3263_4_3() -> None:
+    """RFC 3263 §4.3: Timer B with no response is a failure after which the client "SHOULD create a new request
+    ... sent to the next element": leg B tries p2, so alice gets no 408 but bob's 180 and 200 through p2."""
+    result = simsip.run(simsip.load(B2BUA_FAILOVER), trace="full")
+    to_alice = [(round(e.t, 6), e.message) for e in result.trace if e.event == "send" and e.dst == "alice"]
+    assert to_alice == [(0.22, "100 Trying"), (32.1, "180 Ringing"), (33.1, "200 OK")]
+    [call] = [c for c in result.calls if c["call_id"].endswith("@alice")]
+    assert (call["outcome"], call["final_code"]) == ("answered", 200)
+
+
 def test_user_agents_answer_every_non_invite_at_once_but_a_b2buas_held_bye() -> None:
     """Why a UA's layer arms no RFC 4320 §4.1 timer: in every shipped scenario each non-INVITE a UA,
     B2BUA or redirect server receives is answered in the same step, except the BYE a B2BUA holds."""
