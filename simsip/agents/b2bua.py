@@ -135,10 +135,15 @@ class B2BUAAgent(Agent):
                 return
             if code >= 300:
                 self.done.add(call_id)  # leg B ends with it: leg A's end (call-ended) must not hang it up
+            message = event.message
+            headers: tuple[tuple[str, str], ...] = ()
+            if code == 420 and message is not None:
+                # §8.2.2.3: a 420 "MUST include an Unsupported header field" (what leg A drops to retry, §8.1.3.5)
+                headers = tuple(("Unsupported", value) for value in message.headers.get_all("Unsupported"))
             self.execute(core.respond(now, other, code, reliable=bool(detail.get("reliable")),
-                                      sdp=self._body(event.message) if code >= 200 or
-                                      (event.message is not None and event.message.body) else None,
-                                      reason=detail.get("reason")))
+                                      sdp=self._body(message) if code >= 200 or
+                                      (message is not None and message.body) else None,
+                                      reason=detail.get("reason"), headers=headers))
         elif kind == "timeout":
             if other is not None and detail.get("method") == "INVITE" and other not in self.done \
                     and call_id not in self.incoming and not detail.get("failover"):

@@ -26,7 +26,7 @@ Application calls (``now`` first; ``call_id`` is the Call-ID):
 * ``invite(now, target, *, call_id=None, require_100rel=None, sdp=None)
   -> (call_id, actions)``: new call. ``sdp=None`` sends a generated SDP
   offer, ``sdp=""`` no body.
-* ``respond(now, call_id, code, *, reliable=False, sdp=None, reason=None)``:
+* ``respond(now, call_id, code, *, reliable=False, sdp=None, reason=None, headers=())``:
   answer the pending incoming INVITE (initial or re-INVITE) of the call.
   1xx: ``reliable=True`` sends it reliably if the INVITE allows (forced when
   it carried ``Require: 100rel``; never for 100); ``sdp`` is its body. 2xx:
@@ -34,6 +34,8 @@ Application calls (``now`` first; ``call_id`` is the Call-ID):
   had none) is put in unless a reliable 1xx already carried it; ``sdp``
   bytes replace the generated one. A 2xx asked for while a reliable 1xx with
   SDP awaits its PRACK is held and sent when the PRACK arrives (RFC 3262 §3).
+  3xx-6xx: ``headers`` (name, value) pairs are added (a B2BUA relaying a 420
+  passes its ``Unsupported``, §8.2.2.3).
 * ``hangup(now, call_id)``: BYE on confirmed dialogs; as UAC before the
   final response CANCEL (deferred until a provisional arrived, §9.1); as
   UAS before answering, 603 Decline.
@@ -830,7 +832,8 @@ class UserAgentCore:
     # ------------------------------------------------------------ respond
 
     def respond(self, now: float, call_id: str, code: int, *, reliable: bool = False,
-                sdp: bytes | str | None = None, reason: str | None = None) -> list[Action]:
+                sdp: bytes | str | None = None, reason: str | None = None,
+                headers: tuple[tuple[str, str], ...] = ()) -> list[Action]:
         """Answer the pending incoming INVITE of ``call_id`` with ``code`` (see module doc)."""
         call = self.calls.get(call_id)
         uas = call.uas if call is not None else None
@@ -847,7 +850,7 @@ class UserAgentCore:
             return self._send_provisional(now, call, uas, code, reliable, body, reason)
         if code < 300:
             return self._send_2xx(now, call, uas, code, body, reason)
-        return self._send_failure(now, call, uas, code, reason, outcome="rejected", by="local")
+        return self._send_failure(now, call, uas, code, reason, outcome="rejected", by="local", headers=headers)
 
     def _ensure_uas_dialog(self, call: _Call, uas: _UasInvite) -> Dialog:
         """The UAS dialog of the initial INVITE, created on the first 1xx/2xx with a To tag (§12.1.1)."""
@@ -1024,9 +1027,11 @@ class UserAgentCore:
         return actions
 
     def _send_failure(self, now: float, call: _Call, uas: _UasInvite, code: int, reason: str | None,
-                      outcome: str, by: str | None) -> list[Action]:
+                      outcome: str, by: str | None, headers: tuple[tuple[str, str], ...] = ()) -> list[Action]:
         """Send a 3xx-6xx to the INVITE (the transaction retransmits it on Timer G)."""
         response = self._make_response(uas.request, code, uas.to_tag, reason)
+        for name, value in headers:
+            response.headers.add(name, value)
         uas.final = response
         actions = self._stop_reliable(call, uas)
         actions += self._respond_tx(now, uas.tx, response)

@@ -389,6 +389,15 @@ def test_b2bua_leg_b_timer_b_failover_is_not_relayed_as_408_rfc3263_4_3() -> Non
     assert (call["outcome"], call["final_code"]) == ("answered", 200)
 
 
+def test_b2bua_relays_a_420_with_its_unsupported_header_rfc3261_8_2_2_3() -> None:
+    """RFC 3261 §8.2.2.3: a 420 "MUST include an Unsupported header field listing those options it does not
+    understand"; the ALG carries alice's Require: 100rel to bob, who lacks it, and relays his 420 with it."""
+    text = _b2bua_call("on bob INVITE:\n    send 200\n").replace("at 0s\n", "at 0s require 100rel\n")
+    result = simsip.run(simsip.load(text), trace="full")
+    [relayed] = [e.msg for e in result.trace if e.event == "send" and e.dst == "alice" and e.message[0] == "4"]
+    assert (relayed.status, relayed.headers.get_all("Unsupported")) == (420, ["100rel"])
+
+
 def test_user_agents_answer_every_non_invite_at_once_but_a_b2buas_held_bye() -> None:
     """Why a UA's layer arms no RFC 4320 §4.1 timer: in every shipped scenario each non-INVITE a UA,
     B2BUA or redirect server receives is answered in the same step, except the BYE a B2BUA holds."""
