@@ -411,6 +411,24 @@ class _ClientRole:
         self.rack = rack
 
 
+class _Registration:
+    """Our REGISTERs to one registrar (RFC 3261 §10.2): one Call-ID, CSeq one higher each, one at a time."""
+
+    def __init__(self, call_id: str) -> None:
+        """A registration with nothing sent yet."""
+        self.call_id = call_id
+        self.cseq = 0  # the highest CSeq used (counted when sent)
+        self.challenge: "Response | None" = None  # the last 401/407: its credentials go along (§22.3)
+        self.pending = False  # a REGISTER awaits its final response (or timeout)
+        # Asked for while one was pending (expires, contacts), sent in order (§10.2 "MUST NOT send").
+        self.waiting: list[tuple[int, list[str] | None]] = []
+
+    def next_cseq(self) -> int:
+        """Count one more REGISTER sent and return its CSeq."""
+        self.cseq += 1
+        return self.cseq
+
+
 _DEFAULT_OPTIONS: Final = UAOptions()
 
 
@@ -446,8 +464,8 @@ class UserAgentCore:
         self.config = options or _DEFAULT_OPTIONS  # after the layer: the setter sets its non_invite_trying
         self.calls: dict[str, _Call] = {}
         self._roles: dict[str, _ClientRole] = {}
-        # Registrar URI -> [Call-ID, highest CSeq used, last 401/407] (§10.2, §22.3).
-        self._registrations: dict[str, list] = {}
+        # Registrar URI -> our registration there (§10.2, §22.3).
+        self._registrations: dict[str, _Registration] = {}
         # (realm, nonce) -> requests sent with that nonce: the nonce-count, nc
         # (RFC 2617 §3.2.2), so a re-used challenge is answered nc=2, 3, ...
         self._nonce_counts: dict[tuple[str, str], int] = {}
@@ -1494,7 +1512,7 @@ class UserAgentCore:
         code = response.status
         if role.method == "REGISTER" and code in (401, 407):
             # register() made the entry and counts the CSeqs as it sends; a challenge is kept for the next.
-            self._registrations[str(tx.request.uri)][2] = response
+            self._registrations[str(tx.request.uri)].challenge = response
         call = self.calls.get(role.call_id)
         actions: list[Action] = []
         auth = (code in (401, 407) and role.method in ("BYE", "OPTIONS", "REGISTER")
@@ -1511,6 +1529,8 @@ class UserAgentCore:
             return actions + self._resend_register(now, tx, role, longer)
         if code >= 200 and role.method == "BYE" and role.dialog is not None:
             actions += self._bye_done(call, role.dialog)
+        if code >= 200 and role.method == "REGISTER":
+            actions += self._register_done(now, tx.request)
         return actions
 
     def _bye_done(self, call: _Call | None, dialog: Dialog) -> list[Action]:
@@ -1568,6 +1588,8 @@ class UserAgentCore:
             "method": role.method, "timer": timer, "failover": False})]
         if role.method == "BYE" and role.dialog is not None:
             actions += self._bye_done(self.calls.get(role.call_id), role.dialog)
+        if role.method == "REGISTER":
+            actions += self._register_done(now, tx.request)
         return actions
 
     # ------------------------------------------------------------- auth
@@ -1657,8 +1679,7 @@ class UserAgentCore:
             new_seq = role.dialog.next_local_seq()
         elif old.method == "REGISTER":
             # §10.2: the registration's next CSeq, past any REGISTER sent since this one.
-            state = self._registrations[str(old.uri)]
-            state[1] = new_seq = state[1] + 1
+            new_seq = self._registrations[str(old.uri)].next_cseq()
         request.headers.set("CSeq", str(CSeq(new_seq, old.method)))
         self._add_credentials(request, old, response)
         new_role = _ClientRole(role.call_id, role.method, role.dialog, role.auth_tries + 1, role.rack)
@@ -1703,12 +1724,11 @@ class UserAgentCore:
                          request: "Request") -> list[Action]:
         """§10.2.8 / §10.2: send ``request`` (a REGISTER redone after 423): new branch, the registration's next CSeq."""
         request.headers.set("Via", self._via_prefix + self.layer.new_branch())
-        state = self._registrations[str(request.uri)]
-        state[1] += 1
-        request.headers.set("CSeq", str(CSeq(state[1], "REGISTER")))
-        if state[2] is not None and self._config.credentials is not None:
+        registration = self._registrations[str(request.uri)]
+        request.headers.set("CSeq", str(CSeq(registration.next_cseq(), "REGISTER")))
+        if registration.challenge is not None and self._config.credentials is not None:
             # §22.4: the copy's credentials were used once; answer the last challenge afresh (next nc).
-            self._add_credentials(request, request, state[2])
+            self._add_credentials(request, request, registration.challenge)
         _, actions = self._send_request(now, request, tx.peer, _ClientRole(role.call_id, "REGISTER", None,
                                                                            role.auth_tries))
         return actions
@@ -2035,27 +2055,48 @@ class UserAgentCore:
 
     def register(self, now: float, registrar: "URI | str", expires: int = 3600,
                  contacts: list[str] | None = None) -> tuple[str, list[Action]]:
-        """§10.2: REGISTER our AOR at ``registrar`` (``contacts`` default: our Contact)."""
+        """§10.2: REGISTER our AOR at ``registrar`` (``contacts`` default: our Contact).
+
+        While an earlier REGISTER to the same registrar awaits its final response this one
+        waits, and goes out when that one ends (answered or timed out): §10.2 "UAs MUST NOT
+        send a new registration ... until they have received a final response from the
+        registrar for the previous one or the previous REGISTER request has timed out."
+        """
         uri = URI.parse(registrar) if isinstance(registrar, str) else registrar
+        key = str(uri)
+        registration = self._registrations.get(key)
+        if registration is None:
+            registration = self._registrations[key] = _Registration(
+                f"{self.rng.getrandbits(64):016x}@{self.host}")
+        if registration.pending:
+            registration.waiting.append((expires, contacts))
+            return registration.call_id, []
+        return registration.call_id, self._send_register(now, uri, registration, expires, contacts)
+
+    def _send_register(self, now: float, uri: URI, registration: _Registration, expires: int,
+                       contacts: list[str] | None) -> list[Action]:
+        """Send one REGISTER of ``registration``: its Call-ID, the next CSeq, the last challenge answered."""
         # §10.2: REGISTERs to one registrar share the Call-ID, CSeq one higher each time;
         # §22.3: the last challenge's credentials go along at once (RFC 3665 §2.2-2.4).
-        # Counted when sent, not when answered: a REGISTER sent before the last one's response
-        # keeps the Call-ID and takes the next CSeq, so the registrar can order them (§10.3 step 7).
-        key = str(uri)
-        state = self._registrations.get(key)
-        if state is None:
-            state = self._registrations[key] = [f"{self.rng.getrandbits(64):016x}@{self.host}", 0, None]
-        call_id = state[0]
         extra = [("Contact", c) for c in (contacts if contacts is not None else [self._contact()])]
         extra.append(("Expires", str(expires)))
-        request = self._out_of_dialog_request("REGISTER", uri, f"<{self.aor}>", call_id, extra)
-        state[1] += 1
-        request.headers.set("CSeq", str(CSeq(state[1], "REGISTER")))
-        if state[2] is not None and self._config.credentials is not None:
-            self._add_credentials(request, request, state[2])
-        role = _ClientRole(call_id, "REGISTER", None)
+        request = self._out_of_dialog_request("REGISTER", uri, f"<{self.aor}>", registration.call_id, extra)
+        request.headers.set("CSeq", str(CSeq(registration.next_cseq(), "REGISTER")))
+        if registration.challenge is not None and self._config.credentials is not None:
+            self._add_credentials(request, request, registration.challenge)
+        registration.pending = True
+        role = _ClientRole(registration.call_id, "REGISTER", None)
         _, actions = self._send_request(now, request, self._out_of_dialog_destination(uri), role)
-        return call_id, actions
+        return actions
+
+    def _register_done(self, now: float, request: "Request") -> list[Action]:
+        """A REGISTER ended (final response not retried, or timeout): send the next one waiting (§10.2)."""
+        registration = self._registrations[str(request.uri)]
+        registration.pending = False
+        if not registration.waiting:
+            return []
+        expires, contacts = registration.waiting.pop(0)
+        return self._send_register(now, request.uri, registration, expires, contacts)
 
 
 # TUEvent kind -> the UserAgentCore method taking it (``_layer`` dispatches through this table;

@@ -346,22 +346,42 @@ def test_busy_through_a_stateless_proxy_is_acked_once_rfc3261_16_11() -> None:
         "Proceeding -> Completed", "Completed -> Confirmed", "Confirmed -> Terminated"]
 
 
-def test_registers_in_flight_share_the_call_id_and_count_cseq_rfc3261_10_2() -> None:
-    """RFC 3261 §10.2: REGISTERs to one registrar share a Call-ID and their CSeq goes up by one each, also when
-    one is sent before the last one's response (and for the credentialed re-sends after 401s), so the
-    registrar can order them (§10.3 step 7). Before, the second got a new Call-ID and CSeq 1."""
+def test_register_waits_for_the_last_ones_final_response_rfc3261_10_2() -> None:
+    """RFC 3261 §10.2: "UAs MUST NOT send a new registration ... until they have received a final response
+    from the registrar for the previous one or the previous REGISTER request has timed out."
+
+    The second ``register`` (at 5 ms) goes out when the first one's final response arrives (40 ms;
+    after the credentialed re-send's 200 at 80 ms when challenged), with the same Call-ID and the next
+    CSeq (§10.2), and the last challenge answered at once (§22.3). Before, it went out at 5 ms."""
     from simsip.scenario import load_text
 
     head = ("ua bob host client.biloxi.example.com domain biloxi.example.com credentials bob:zanzibar\n"
             "proxy registrar stateful registrar host ss2.biloxi.example.com domain biloxi.example.com{auth}\n"
             "link bob <-> registrar delay 20ms\nregister bob at 0s\n"
             "register bob at 5ms contact sip:bob@mobile.biloxi.example.com\n")
-    for auth, expected in (("", ["1 REGISTER", "2 REGISTER"]),
-                           (" auth realm biloxi.example.com users bob:zanzibar",
-                            ["1 REGISTER", "2 REGISTER", "3 REGISTER", "4 REGISTER"])):
+    for auth, expected in (
+            ("", [(0.0, "1 REGISTER", False), (0.04, "2 REGISTER", False)]),
+            (" auth realm biloxi.example.com users bob:zanzibar",
+             [(0.0, "1 REGISTER", False), (0.04, "2 REGISTER", True), (0.08, "3 REGISTER", True)])):
         result = engine.run(load_text(head.format(auth=auth), "reg.sip", "sip"), trace="full")
         registers = [e for e in result.trace if e.event == "send" and e.node == "bob"]
-        assert [e.cseq for e in registers] == expected
+        assert [(round(e.t, 6), e.cseq, e.msg.headers.get("Authorization") is not None)
+                for e in registers] == expected
         assert len({e.call_id for e in registers}) == 1
+        assert registers[-1].msg.headers.get_all("Contact") == ["sip:bob@mobile.biloxi.example.com"]
         assert [e.message for e in result.trace if e.event == "send" and e.node == "registrar"][-2:] == [
             "200 OK", "200 OK"]
+
+
+def test_register_after_a_timed_out_one_rfc3261_10_2() -> None:
+    """RFC 3261 §10.2: the waiting REGISTER goes out when the previous one "has timed out" (Timer F, 64*T1)."""
+    from simsip.scenario import load_text
+
+    text = ("ua bob host client.biloxi.example.com domain biloxi.example.com\n"
+            "proxy registrar stateful registrar host ss2.biloxi.example.com domain biloxi.example.com\n"
+            "link bob <-> registrar delay 20ms\nat 0s link bob <-> registrar down for 40s\n"
+            "register bob at 0s\nregister bob at 1s contact sip:bob@mobile.biloxi.example.com\n")
+    result = engine.run(load_text(text, "reg.sip", "sip"), trace="full")
+    firsts = [(round(e.t, 6), e.cseq) for e in result.trace
+              if e.event == "send" and e.node == "bob" and e.retransmission == 0]
+    assert firsts == [(0.0, "1 REGISTER"), (32.0, "2 REGISTER")]
