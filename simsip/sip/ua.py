@@ -621,7 +621,10 @@ class UserAgentCore:
     def _send_request(self, now: float, request: "Request", destination: Address,
                       role: _ClientRole | None) -> tuple[ClientTransaction, list[Action]]:
         """Start a client transaction for ``request``."""
-        _stamp_transport(request, destination)
+        if destination.transport is not self.transport:
+            # Our Vias are rendered with our transport; only a request to a destination reached
+            # over another one (or copying such a request's Via: CANCEL) can need the change.
+            _stamp_transport(request, destination)
         tx, actions = self.layer.send_request(now, request, destination)
         if role is not None:
             self._roles[tx.id] = role
@@ -1449,7 +1452,9 @@ class UserAgentCore:
             body = self._sdp(call)  # the 2xx carried the offer: answer in the ACK
         via, via_parsed = self._new_via()
         ack = dialog.build_request("ACK", via, cseq=seq, body=body, via_parsed=via_parsed)
-        _stamp_transport(ack, self._dialog_destination(dialog))
+        destination = self._dialog_destination(dialog)
+        if destination.transport is not self.transport:
+            _stamp_transport(ack, destination)
         if uac.auth_tries:  # only an INVITE answering a challenge carries credentials (§22.2)
             for name in ("Authorization", "Proxy-Authorization"):
                 for value in uac.request.headers.get_all(name):
@@ -1462,7 +1467,7 @@ class UserAgentCore:
                                              self._send_held_ack, call))
         else:
             dialog.acks[seq] = [ack, 1]
-            actions.append(SendMessage(ack, self._dialog_destination(dialog)))
+            actions.append(SendMessage(ack, destination))
             if not uac.reinvite:
                 actions += dialog.feed(DialogEvent.ACK)
         actions.append(AppEvent("response", cid, response, {
