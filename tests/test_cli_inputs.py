@@ -136,3 +136,17 @@ def test_run_index_past_the_last_is_one_line_naming_the_option(command: str, run
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr == f"simsip: error: --run {run}: run indices go up to 2147483647\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+@pytest.mark.parametrize("runs", ["2147483649", "1000000000000"])
+def test_runs_past_the_last_run_index_is_one_line_naming_the_option(command: str, runs: str, tmp_path: Path) -> None:
+    """Runs 0..N-1 must fit the call table's run column: sweep built its batches first (MemoryError at 10**12)
+    and run would end in `call measure 'run': ... out of range` after simulating 2**31 runs."""
+    out = tmp_path / "calls.csv"
+    extra = ["--executor", "serial", "--out", str(out)] if command == "sweep" else []
+    result = CliRunner().invoke(main, [command, str(DIRECT), "--runs", runs, *extra])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (f"simsip: error: Invalid value for '--runs': {runs} is not in the range "
+                             "1<=x<=2147483648.\n")
+    assert not out.exists()

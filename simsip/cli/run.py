@@ -16,12 +16,13 @@ from pathlib import Path
 import click
 
 from simsip.cli import EXIT_EXPECTATION_FAILED, EXIT_OK, ProgressBar, bad_scenario, fail, main, write_or_fail
-from simsip.cli.ladder import parse_params, parse_until
+from simsip.cli.ladder import MAX_RUN, parse_params, parse_until
 
 
 @main.command("run")
 @click.argument("file")
-@click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True,
+# Run indices 0..N-1 must fit the call table's run column (MAX_RUN): refused here, not after the runs.
+@click.option("--runs", type=click.IntRange(min=1, max=MAX_RUN + 1), default=1, show_default=True,
               help="Replications (run indices 0..N-1).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random stream.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from simsip.cli import ProgressBar, bad_scenario, fail, main, write_or_fail
+from simsip.cli.ladder import MAX_RUN
 
 # Measures shown in the table, with their column titles; the full set is in --out.
 TABLE_MEASURES = (
@@ -33,7 +34,8 @@ TABLE_MEASURES = (
 @click.argument("file", type=click.Path())
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUES",
               help="An axis: 20ms,300ms | 0:30%:5% | log:10ms:1s:5 | one value. Repeat per param.")
-@click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True,
+# Run indices 0..N-1 must fit the call table's run column; a huge N would also build its batches first.
+@click.option("--runs", type=click.IntRange(min=1, max=MAX_RUN + 1), default=100, show_default=True,
               help="Runs at every point.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed of every run.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
