@@ -19,7 +19,8 @@ Axis syntax (``simsip sweep --param NAME=SPEC``, or ``params={NAME: SPEC}``):
 | ``5%`` | one value: the param is fixed for the whole sweep |
 
 Numbers carry units: durations (``us``, ``ms``, ``s``, ``min``), percentages
-(``%``) or none; a bare ``0`` takes the unit of the others. In the result
+(``%``) or none; a bare ``0`` takes the unit of the others (``0,5%`` hands
+the scenario ``0%``, which it reads as a percentage). In the result
 tables a numeric axis holds durations in milliseconds and percentages in
 percent (``5%`` -> 5.0); the text handed to the scenario keeps its unit.
 
@@ -256,20 +257,24 @@ def _list_axis(name: str, items: list[str], spec: str) -> ParamAxis:
     """An explicit list of values; numeric when every value is a number of one dimension."""
     if not items or any(not item for item in items):
         raise SweepError(f"param {name}={spec}: empty value in the list")
-    seen: set[str] = set()
-    for item in items:
-        if item in seen:
-            raise SweepError(f"param {name}={spec}: value {item} listed twice")
-        seen.add(item)
     quantities = [_parse_quantity(item) for item in items]
-    if any(q is None for q in quantities):
-        return ParamAxis(name, tuple(items), None, None, spec)
     qs = [q for q in quantities if q is not None]
-    dimension = _common_dimension(qs)
+    dimension = _common_dimension(qs) if len(qs) == len(items) else None
     if dimension is None:
-        return ParamAxis(name, tuple(items), None, None, spec)
-    numbers = tuple(float(q.canonical) for q in qs)
-    return ParamAxis(name, tuple(items), numbers, _TABLE_UNIT[dimension], spec)
+        axis = ParamAxis(name, tuple(items), None, None, spec)
+    else:
+        # A bare 0 takes the unit of the others in the text handed to the scenario too: the
+        # scenario reads `loss=0` as a whole number, not 0 % (DESIGN.md: --param loss=0,5%,10%).
+        unit = _display_unit(qs, dimension)
+        texts = tuple(item if q.unit else item + unit for item, q in zip(items, qs))
+        numbers = tuple(float(q.canonical) for q in qs)
+        axis = ParamAxis(name, texts, numbers, _TABLE_UNIT[dimension], spec)
+    seen: set[str] = set()
+    for value in axis.values:
+        if value in seen:
+            raise SweepError(f"param {name}={spec}: value {value} listed twice")
+        seen.add(value)
+    return axis
 
 
 def _range_quantities(name: str, spec: str, parts: Sequence[str], what: str) -> list[_Quantity]:

@@ -62,6 +62,18 @@ def test_sweep_prints_a_table_and_writes_the_calls(scenario: Path, tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.csv", "reliable.sip"]
 
 
+def test_a_bare_zero_in_a_list_runs_as_zero_percent(scenario: Path, tmp_path: Path) -> None:
+    """DESIGN.md's `simsip sweep FILE --param loss=0,5%,10%`: the 0 is handed to the scenario as 0%
+    (it stopped with "`loss` is a percentage (default 10%), not a whole number")."""
+    out = tmp_path / "calls.csv"
+    code, _, stderr = invoke("sweep", str(scenario), "--param", "loss=0,5%,10%", "--runs", "2",
+                             "--executor", "serial", "--out", str(out), "--quiet")
+    assert (code, stderr) == (0, "")
+    calls = pd.read_csv(out)
+    assert list(calls["loss"]) == [0.0, 0.0, 5.0, 5.0, 10.0, 10.0]
+    assert list(calls.loc[calls["loss"] == 0.0, "messages_lost"]) == [0, 0]
+
+
 def test_every_executor_gives_identical_calls_on_the_engine(scenario: Path) -> None:
     params = {"loss": "0:30%:15%", "delay": "20ms,300ms"}
     serial = sweep(scenario, params, runs=8, seed=5, executor="serial").calls.to_csv(index=False)

@@ -38,10 +38,18 @@ def test_log_range_has_both_ends_exact_and_inner_values_to_six_digits() -> None:
 
 
 def test_list_keeps_values_as_written_and_a_bare_zero_takes_the_unit() -> None:
+    """The bare 0 is handed to the scenario with the unit too: it reads `loss=0` as a whole number."""
     axis = parse_axis("loss", "0, 5%,10%")
-    assert axis.values == ("0", "5%", "10%")
+    assert axis.values == ("0%", "5%", "10%")
     assert axis.numbers == (0.0, 5.0, 10.0)
     assert axis.unit == "%"
+    assert parse_axis("delay", "20ms,0,1s").values == ("20ms", "0ms", "1s")
+    assert parse_axis("burst", "0,4").values == ("0", "4")  # bare numbers stay bare
+
+
+def test_a_bare_zero_beside_a_written_zero_is_listed_twice() -> None:
+    with pytest.raises(SweepError, match=r"^param loss=0,0%,5%: value 0% listed twice$"):
+        parse_axis("loss", "0,0%,5%")
 
 
 def test_list_of_text_is_not_numeric() -> None:
