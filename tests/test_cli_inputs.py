@@ -150,3 +150,18 @@ def test_runs_past_the_last_run_index_is_one_line_naming_the_option(command: str
     assert result.stderr == (f"simsip: error: Invalid value for '--runs': {runs} is not in the range "
                              "1<=x<=2147483648.\n")
     assert not out.exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["codes", "503"], ["run", str(DIRECT)], ["ladder", str(DIRECT)],
+                                  ["sweep", str(DIRECT), "--runs", "2", "--executor", "serial"]])
+def test_stdout_on_a_full_disk_is_one_line_exit_2(args: list[str]) -> None:
+    """`simsip run f.sip > out` on a full disk: one line naming the OS reason, exit 2, as an unwritable
+    --out is; it was an OSError traceback and exit 1 (which says an expectation failed)."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "simsip", *args], stdout=full, stderr=subprocess.PIPE,
+                              text=True, cwd=DIRECT.parents[2], timeout=120)
+    assert (done.returncode, done.stderr) == (2, "simsip: error: cannot write the output: No space left on device\n")

@@ -8,6 +8,8 @@ expectation failed, 2 bad input (scenario, parameter or option).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import sys
 from typing import Any, Callable
 
@@ -16,6 +18,10 @@ import click
 EXIT_OK = 0
 EXIT_EXPECTATION_FAILED = 1
 EXIT_BAD_INPUT = 2
+# Errors only a write can raise: stdout on a full disk (`simsip run f.sip --format csv > out.csv`).
+# The output files (--out, --trace, -o) are checked where they are written (write_or_fail);
+# a closed pipe (EPIPE, `| head`) click handles itself.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class SimsipGroup(click.Group):
@@ -37,6 +43,12 @@ class SimsipGroup(click.Group):
         except click.Abort:
             click.echo("simsip: aborted", err=True)
             sys.exit(130)
+        except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            with contextlib.suppress(OSError):  # stderr may sit on the same full disk
+                click.echo(f"simsip: error: cannot write the output: {exc.strerror}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
