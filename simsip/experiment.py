@@ -766,6 +766,8 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
 SUMMARY_COLUMNS = ("n", "mean", "std", "ci_low", "ci_high", "p50", "p90", "p99", "max")
 # Columns every call table starts with, before the params and the engine's fields.
 POINT_COLUMN = "point"
+# The outcomes table's own columns, after the point and the params.
+OUTCOME_COLUMNS = ("outcome", "calls", "share")
 
 Progress = Callable[[int, int], None]
 Prepare = Callable[[Any, dict[str, str]], Any]
@@ -806,9 +808,12 @@ def sweep(
     from simsip.metrics.measures import RECORD_FIELDS, CallTable
 
     grid = Grid.parse(params)
+    # A param is a column of every result table: checked before the runs, not when a table is built.
+    taken = {POINT_COLUMN, *RECORD_FIELDS, "measure", *SUMMARY_COLUMNS, *OUTCOME_COLUMNS}
     for name in grid.names:
-        if name == POINT_COLUMN or name in RECORD_FIELDS:
-            raise SweepError(f"param {name}: the name clashes with the {name!r} result column")
+        if name in taken:
+            raise SweepError(f"param {name}: the name clashes with the {name!r} result column; "
+                             "rename the param in the scenario to sweep it")
     chosen = make_executor(executor, jobs, scheduler)
     points = grid.points()
     prepare = prepare or _load_point
@@ -996,7 +1001,7 @@ def _outcomes_frame(grid: Grid, records: list[CallTable]) -> pd.DataFrame:
             {"outcome": name, "calls": round(shares.get(name, 0.0) * len(table)), "share": shares.get(name, 0.0)}
             for name in names
         ]
-        frame = pd.DataFrame(rows, columns=["outcome", "calls", "share"])
+        frame = pd.DataFrame(rows, columns=list(OUTCOME_COLUMNS))
         frames.append(_with_point_columns(grid, point, frame))
     return _concat(frames)
 

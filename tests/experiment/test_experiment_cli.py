@@ -115,6 +115,19 @@ def test_bad_input_exits_2_with_one_line(scenario: Path, args: list[str], messag
     assert message in stderr and stderr.count("\n") == 1 and "Traceback" not in stderr
 
 
+@pytest.mark.parametrize("name", ["calls", "share", "outcome", "mean", "n", "p99"])
+def test_a_param_named_like_a_result_column_is_refused_before_the_runs(name: str, tmp_path: Path) -> None:
+    """call_centre.sip's own `param calls`: sweeping it ran every run, then ended in pandas'
+    `ValueError: cannot insert calls, already exists` (the outcomes table's calls column)."""
+    path = tmp_path / "centre.sip"
+    path.write_text(SCENARIO.replace("param delay = 20ms", f"param delay = 20ms\nparam {name} = 10"))
+    code, stdout, stderr = invoke("sweep", str(path), "--param", f"{name}=10,20", "--runs", "2",
+                                  "--executor", "serial")
+    assert (code, stdout) == (2, "")
+    assert stderr == (f"simsip: error: param {name}: the name clashes with the {name!r} result column; "
+                      "rename the param in the scenario to sweep it\n")
+
+
 def test_missing_file_exits_2(tmp_path: Path) -> None:
     code, _, stderr = invoke("sweep", str(tmp_path / "nope.sip"))
     assert code == 2 and "nope.sip: no such file" in stderr
