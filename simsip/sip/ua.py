@@ -641,6 +641,10 @@ class UserAgentCore:
         # make_response leaves a To that has a tag as it is.
         return make_response(request, code, reason, to_tag=None if code == 100 else to_tag)
 
+    def _to_tag_for(self, request: "Request") -> str | None:
+        """A new To tag for our response to ``request``; None when its To already has one (§8.2.6.2)."""
+        return None if request.to.tag else new_tag(self.rng)
+
     # ================================================================ receive
 
     def receive(self, now: float, message: "Request | Response", source: Address) -> list[Action]:
@@ -1100,7 +1104,7 @@ class UserAgentCore:
         if call is not None and invite_tx is not None:
             uas = next((u for u in call.uas_by_cseq.values() if u.tx is invite_tx), None)
         if uas is None:
-            return self._respond_tx(now, tx, self._make_response(request, 481, None))
+            return self._respond_tx(now, tx, self._make_response(request, 481, self._to_tag_for(request)))
         actions = self._respond_tx(now, tx, self._make_response(request, 200, uas.to_tag))
         actions.append(AppEvent("request", call.call_id, request, {
             "method": "CANCEL", "cseq": request.cseq.seq, "in_dialog": False, "reinvite": uas.reinvite}))
@@ -1116,7 +1120,7 @@ class UserAgentCore:
         """§15.1.2: 200 to a BYE in a dialog (481 outside one); the session ends."""
         call, dialog = self._find_dialog(request)
         if dialog is None or dialog.state is DialogState.MORGUE:
-            return self._respond_tx(now, tx, self._make_response(request, 481, None))
+            return self._respond_tx(now, tx, self._make_response(request, 481, self._to_tag_for(request)))
         if not dialog.accept_remote_seq(request):
             return self._respond_tx(now, tx, self._make_response(request, 500, None))
         was_confirmed = dialog.confirmed
@@ -1194,7 +1198,7 @@ class UserAgentCore:
         rel = uas.unacked if uas is not None else None
         if (dialog is None or rack is None or uas is None or rel is None or rack.rseq != rel.rseq
                 or rack.cseq != (invite_cseq := uas.request.cseq).seq or rack.method != invite_cseq.method):
-            return self._respond_tx(now, tx, self._make_response(request, 481, None))
+            return self._respond_tx(now, tx, self._make_response(request, 481, self._to_tag_for(request)))
         if not dialog.accept_remote_seq(request):
             # §12.2.2: out of order -> 500; the 1xx stays unacknowledged (a later PRACK can still ack it).
             return self._respond_tx(now, tx, self._make_response(request, 500, None))
@@ -1222,8 +1226,7 @@ class UserAgentCore:
 
     def _on_options(self, now: float, tx: ServerTransaction, request: "Request") -> list[Action]:
         """§11.2: answer OPTIONS 200 with Allow, Accept and Supported."""
-        to_tag = None if request.to.tag else new_tag(self.rng)
-        response = self._make_response(request, 200, to_tag)
+        response = self._make_response(request, 200, self._to_tag_for(request))
         response.headers.add("Allow", ALLOW)
         response.headers.add("Accept", SDP)
         if self._config.supports_100rel:

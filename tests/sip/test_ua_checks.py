@@ -232,3 +232,17 @@ def test_dialog_requests_carry_the_parse_of_their_lines_rfc3261_12_2_1_1() -> No
             reparsed.add(name, value)
         assert built_state(bye.headers) == built_state(reparsed)
         assert set(bye.headers._typed) >= {"from", "to", "call-id", "via"}
+
+
+@pytest.mark.parametrize(("method", "extra"), [
+    ("CANCEL", ""),  # §9.2: a CANCEL matching no transaction
+    ("BYE", ""),  # §15.1.2: a BYE outside any dialog
+    ("PRACK", "RAck: 1 314158 INVITE\r\n"),  # RFC 3262 §3: a PRACK matching no reliable 1xx
+])
+def test_481_to_request_without_to_tag_adds_one_rfc3261_8_2_6_2(method: str, extra: str) -> None:
+    """§8.2.6.2: "if the To header field in the request did not contain a tag ... the UAS MUST add a tag"."""
+    request = parse(invite_text(method=method, cseq=f"CSeq: 314159 {method}\r\n", extra=extra))
+    actions = bob_core().receive(0.0, request, Address("pc33.atlanta.example.com"))
+    (response,) = [a.message for a in actions if isinstance(a, SendMessage)]
+    assert f"{response.status} {response.reason}" == "481 Call/Transaction Does Not Exist"
+    assert response.headers.get("To") == "Bob <sip:bob@biloxi.example.com>;tag=3ceb3ffd"
