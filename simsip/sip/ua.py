@@ -777,6 +777,11 @@ class UserAgentCore:
             content_type = request.content_type
             if request.body and content_type is not None and content_type != SDP:
                 return 415, None, [("Accept", SDP)]
+            # §8.2.3: a content coding we cannot undo -> 415 with Accept-Encoding (we undo none).
+            if request.body:
+                codings = request.headers.get_all("Content-Encoding")
+                if codings and {coding.lower() for coding in codings} - {"identity"}:
+                    return 415, None, [("Accept-Encoding", "identity")]
             # RFC 4475 §3.3.15 sdp01: Accept without application/sdp -> 406.
             accept = request.headers.get_all("Accept")
             if accept:

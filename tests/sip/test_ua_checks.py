@@ -246,3 +246,30 @@ def test_481_to_request_without_to_tag_adds_one_rfc3261_8_2_6_2(method: str, ext
     (response,) = [a.message for a in actions if isinstance(a, SendMessage)]
     assert f"{response.status} {response.reason}" == "481 Call/Transaction Does Not Exist"
     assert response.headers.get("To") == "Bob <sip:bob@biloxi.example.com>;tag=3ceb3ffd"
+
+
+def with_body(text: bytes, body: bytes, content_type: str = "application/sdp", extra: str = "") -> bytes:
+    """``text`` (from :func:`invite_text`) carrying ``body`` of ``content_type`` plus ``extra`` header lines."""
+    head = text.replace(b"Content-Length: 0\r\n\r\n", b"")
+    return head + f"Content-Type: {content_type}\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+SDP_BODY = b"v=0\r\no=alice 1 1 IN IP4 pc33\r\ns=-\r\nc=IN IP4 pc33\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n"
+
+
+@pytest.mark.parametrize(("coding", "status"), [
+    ("Content-Encoding: gzip\r\n", "415 Unsupported Media Type"),
+    ("e: identity , GZIP\r\n", "415 Unsupported Media Type"),
+    ("Content-Encoding: identity\r\n", None),
+    ("", None),
+])
+def test_body_in_unknown_content_coding_gets_415_with_accept_encoding_rfc3261_8_2_3(coding: str, status) -> None:
+    """§8.2.3: "If the request contained content encodings not understood by the UAS, the response MUST
+    contain an Accept-Encoding header field listing the encodings understood by the UAS" (we undo none)."""
+    request = parse(with_body(invite_text(), SDP_BODY, extra=coding))
+    actions = bob_core().receive(0.0, request, Address("pc33.atlanta.example.com"))
+    assert answer(actions) == status
+    if status is not None:
+        response = next(a.message for a in actions if isinstance(a, SendMessage))
+        assert response.headers.get_all("Accept-Encoding") == ["identity"]
+        assert "Accept" not in response.headers  # the type, application/sdp, was fine
