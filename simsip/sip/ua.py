@@ -770,18 +770,21 @@ class UserAgentCore:
                 unknown = [tag for tag in require if tag.lower() not in supported]
                 if unknown:
                     return 420, None, [("Unsupported", ", ".join(unknown))]
-        if method == "INVITE":
-            # §8.2.3: a body we cannot read -> 415 with Accept (RFC 4475 §3.3.6 invut).
-            # Read even without a body: a malformed one raises, as before. It reads as lower-case
-            # type/subtype without parameters.
+        body = request.body
+        if body or method == "INVITE":
+            # §8.2.3, for every method (a PRACK's body is an offer or answer too, and §11.2 answers an
+            # OPTIONS as an INVITE): a body we cannot read -> 415 with Accept (RFC 4475 §3.3.6 invut).
+            # An INVITE's is read even without a body: a malformed one raises, as before. It reads as
+            # lower-case type/subtype without parameters.
             content_type = request.content_type
-            if request.body and content_type is not None and content_type != SDP:
+            if body and content_type is not None and content_type != SDP:
                 return 415, None, [("Accept", SDP)]
             # §8.2.3: a content coding we cannot undo -> 415 with Accept-Encoding (we undo none).
-            if request.body:
+            if body:
                 codings = request.headers.get_all("Content-Encoding")
                 if codings and {coding.lower() for coding in codings} - {"identity"}:
                     return 415, None, [("Accept-Encoding", "identity")]
+        if method == "INVITE":
             # RFC 4475 §3.3.15 sdp01: Accept without application/sdp -> 406.
             accept = request.headers.get_all("Accept")
             if accept:

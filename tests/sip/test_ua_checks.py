@@ -273,3 +273,31 @@ def test_body_in_unknown_content_coding_gets_415_with_accept_encoding_rfc3261_8_
         response = next(a.message for a in actions if isinstance(a, SendMessage))
         assert response.headers.get_all("Accept-Encoding") == ["identity"]
         assert "Accept" not in response.headers  # the type, application/sdp, was fine
+
+
+def test_options_with_body_we_cannot_read_gets_415_as_an_invite_would_rfc3261_11_2() -> None:
+    """§11.2: "The response code chosen MUST be the same that would have been chosen had the request been an
+    INVITE"; §8.2.3: a body "of a type it does not support" gets 415 with Accept."""
+    request = parse(with_body(invite_text(method="OPTIONS", cseq="CSeq: 314159 OPTIONS\r\n"), b"hello", "text/plain"))
+    actions = bob_core().receive(0.0, request, Address("pc33.atlanta.example.com"))
+    assert answer(actions) == "415 Unsupported Media Type"
+    response = next(a.message for a in actions if isinstance(a, SendMessage))
+    assert response.headers.get_all("Accept") == ["application/sdp"]
+    assert [a.kind for a in actions if isinstance(a, AppEvent)] == ["discarded"]
+
+
+def test_prack_with_body_we_cannot_read_gets_415_rfc3261_8_2_3() -> None:
+    """§8.2.3: "If a UAS receives a request with a body of a type it does not support, it MUST reject it with a
+    415"; a text/plain PRACK body is not taken as an SDP offer (no 200 with an answer), the 1xx stays unPRACKed."""
+    from corehelp import dial
+
+    net, alice, bob = pair(alice={"auto_prack": False})
+    call_id = dial(net, alice, bob, [(0.0, 180, {"reliable": True})])
+    net.run(until=0.1)
+    (prack,) = [a.message for a in alice.prack(0.1, call_id) if isinstance(a, SendMessage)]
+    prack.body = b"hello"
+    prack.headers.set("Content-Type", "text/plain")
+    prack.headers.set("Content-Length", "5")
+    actions = bob.receive(0.11, prack, Address("alice"))
+    assert answer(actions) == "415 Unsupported Media Type"
+    assert bob.calls[call_id].uas.unacked is not None
