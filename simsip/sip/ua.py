@@ -1112,6 +1112,11 @@ class UserAgentCore:
         if call is not None and invite_tx is not None:
             uas = next((u for u in call.uas_by_cseq.values() if u.tx is invite_tx), None)
         if uas is None:
+            final = invite_tx.final if invite_tx is not None else None
+            if final is not None:
+                # An INVITE the core answered itself (a §8.2 check, 482): the CANCEL changes nothing, but
+                # it matched a transaction, so 200 with the To tag of that answer.
+                return self._respond_tx(now, tx, self._make_response(request, 200, final.to.tag))
             return self._respond_tx(now, tx, self._make_response(request, 481, self._to_tag_for(request)))
         actions = self._respond_tx(now, tx, self._make_response(request, 200, uas.to_tag))
         actions.append(AppEvent("request", call.call_id, request, {

@@ -301,3 +301,16 @@ def test_prack_with_body_we_cannot_read_gets_415_rfc3261_8_2_3() -> None:
     actions = bob.receive(0.11, prack, Address("alice"))
     assert answer(actions) == "415 Unsupported Media Type"
     assert bob.calls[call_id].uas.unacked is not None
+
+
+def test_cancel_of_invite_the_core_rejected_gets_200_rfc3261_9_2() -> None:
+    """§9.2: "as long as the CANCEL matched an existing transaction, the UAS answers the CANCEL request itself
+    with a 200 (OK)"; its To tag is the one of the INVITE's 420 ("SHOULD be the same"); no 487 follows."""
+    core = bob_core()
+    source = Address("pc33.atlanta.example.com")
+    rejected = core.receive(0.0, parse(invite_text(extra="Require: foo\r\n")), source)
+    (bad_extension,) = [a.message for a in rejected if isinstance(a, SendMessage)]
+    cancel = parse(invite_text(method="CANCEL", cseq="CSeq: 314159 CANCEL\r\n"))
+    actions = core.receive(0.1, cancel, source)
+    assert [(a.message.status, a.message.headers.get("To")) for a in actions if isinstance(a, SendMessage)] == [
+        (200, f"Bob <sip:bob@biloxi.example.com>;tag={bad_extension.to.tag}")]
