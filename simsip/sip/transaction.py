@@ -354,6 +354,24 @@ def build_non2xx_ack(invite: "Request", response: "Response") -> "Request":
     return build_from_invite(invite, "ACK", response.headers.get("To"))
 
 
+def _trying(request: "Request", delay: float) -> "Response":
+    """The transaction's own 100 Trying, ``delay`` seconds after ``request`` arrived.
+
+    RFC 3261 §8.2.6.1: the 100 copies the request's Timestamp, and "If there is a delay in
+    generating the response, the UAS SHOULD add a delay value into the Timestamp value in the
+    response ... the difference between the time of sending of the response and receipt of
+    the request, measured in seconds" (§20.38: ``Timestamp: 54 0.2``).
+    """
+    from simsip.sip.message import make_response
+
+    response = make_response(request, 100)
+    stamp = response.headers.get("Timestamp")
+    if stamp is not None and stamp.split():
+        # The request's own delay, if it had one, is not ours: only its time value is kept.
+        response.headers.set("Timestamp", f"{stamp.split()[0]} {f'{delay:.6f}'.rstrip('0').rstrip('.')}")
+    return response
+
+
 def build_from_invite(invite: "Request", method: str, to: str | None) -> "Request":
     """An ACK (§17.1.1.3) or CANCEL (§9.1) on the INVITE's Request-URI, top Via, Route, From, Call-ID, CSeq number."""
     from simsip.sip.message import CSeq, Headers, Request
@@ -827,9 +845,7 @@ class InviteServerTransaction(ServerTransaction):
     def _timer_trying(self, now: float, old, message, actions: list) -> None:
         """200 ms and the TU is silent: send 100 Trying (§17.2.1)."""
         if self.provisional is None:
-            from simsip.sip.message import make_response
-
-            self.provisional = make_response(self.request, 100)
+            self.provisional = _trying(self.request, self._t.trying)
             self._send_response(self.provisional, None, actions)
 
     def _recv_invite(self, now: float, old, message, actions: list) -> None:
@@ -927,9 +943,7 @@ class NonInviteServerTransaction(ServerTransaction):
 
     def _timer_trying(self, now: float, old, message, actions: list) -> None:
         """The TU is silent until the client's Timer E reached T2: send 100 Trying (RFC 4320 §4.1)."""
-        from simsip.sip.message import make_response
-
-        self._send_response(make_response(self.request, 100), None, actions)
+        self._send_response(_trying(self.request, self._t.nit_trying), None, actions)
 
     def _send_1xx(self, now: float, old, message, actions: list) -> None:
         """A provisional from the TU is sent (the RFC 4320 timer is moot)."""

@@ -344,6 +344,24 @@ def test_trying_not_sent_when_tu_answers_within_200ms_rfc3261_17_2_1() -> None:
     assert slow.send_times("100") == [0.2]
 
 
+def test_trying_adds_its_delay_to_the_timestamp_rfc3261_8_2_6_1() -> None:
+    """RFC 3261 §8.2.6.1: a 100 copies Timestamp and "SHOULD add a delay value" (seconds since the request came).
+
+    The INVITE's 100 goes out 200 ms after it (§17.2.1), a BYE's when the client's Timer E reaches T2
+    (3.5 s, RFC 4320 §4.1); a delay the request's Timestamp carried is not ours and is dropped.
+    """
+    for method, stamp, at, expected in (("INVITE", "54", 0.2, "54 0.2"), ("BYE", "1.5 0.25", 3.5, "1.5 3.5")):
+        req = request(method)
+        req.headers.set("Timestamp", stamp)
+        d = Driver().server(req)
+        d.run(4.0)
+        assert [(t, s.message.status, s.message.headers.get("Timestamp")) for t, s in d.sent] == [
+            (at, 100, expected)]
+    plain = Driver().server(request())
+    plain.run(1.0)
+    assert plain.sent[0][1].message.headers.get("Timestamp") is None
+
+
 def test_invite_retransmission_resends_latest_provisional_rfc3261_17_2_1() -> None:
     """RFC 3261 §17.2.1: in Proceeding an INVITE retransmission gets the latest provisional again."""
     d = Driver().server(request())
