@@ -82,6 +82,9 @@ def parse_params(params: tuple[str, ...]) -> dict[str, str]:
             raise fail(f"--param {text!r}: expected NAME=VALUE, e.g. loss=20%")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise fail(f"--param {text!r}: {name!r} is not a param name")
+        if name in out:
+            # The last one silently winning hides a typo; sweep refuses it too.
+            raise fail(f"--param {text!r}: param {name} is given twice")
         out[name] = value.strip()
     return out
 

@@ -88,6 +88,15 @@ def test_check_param_override(tmp_path: Path) -> None:
     assert code == 2 and "expected NAME=VALUE" in err
 
 
+@pytest.mark.parametrize("command", [["check"], ["run"], ["ladder"], ["explain"], ["pcap", "-o", "x.pcapng"]])
+def test_param_given_twice_is_refused(command: list[str], tmp_path: Path) -> None:
+    """`--param loss=5% --param loss=20%` ran with 20 %, silently; sweep already refused a param given twice."""
+    args = [a if a != "x.pcapng" else str(tmp_path / a) for a in command[1:]]
+    code, out, err = run(command[0], str(DIRECT), *args, "--param", "loss=5%", "--param", "loss=20%")
+    assert (code, out, err) == (2, "", "simsip: error: --param 'loss=20%': param loss is given twice\n")
+    assert not (tmp_path / "x.pcapng").exists()
+
+
 @pytest.mark.parametrize("command", [["check"], ["run"], ["sweep", "--runs", "1", "--executor", "serial"]])
 @pytest.mark.parametrize(("param", "message"), [
     ("delay=-5ms", "--param delay=-5ms: `delay` cannot be negative"),
