@@ -123,6 +123,7 @@ from __future__ import annotations
 
 import enum
 import random
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Final
@@ -681,7 +682,7 @@ class UserAgentCore:
         headers = Headers()
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
             for value in request.headers.get_all(name):
-                if name == "To" and ";tag=" not in value.replace(" ", ""):
+                if name == "To" and not _HAS_TAG_PARAM(value):
                     value = f"{value};tag={new_tag(self.rng)}"
                 headers.add(name, value)
         if not request.headers.get_all("Via"):
@@ -2132,6 +2133,11 @@ _TU_HANDLERS: Final[dict[str, Callable[[UserAgentCore, float, TUEvent], list[Act
 }
 
 # ---------------------------------------------------------------- helpers
+
+
+# A To (maybe malformed, so not parsed) that has a tag parameter: parameter names are
+# case-insensitive and SEMI and EQUAL allow whitespace around them (RFC 3261 §7.3.1, §25.1).
+_HAS_TAG_PARAM: Final = re.compile(r";[ \t\r\n]*tag[ \t\r\n]*=", re.IGNORECASE).search
 
 
 def _incoming_invite_pending(call: _Call) -> bool:

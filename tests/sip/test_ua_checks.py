@@ -64,6 +64,17 @@ def test_exactly_one_to_from_call_id_cseq_rfc3261_8_1_1(text: bytes, status: str
     assert answer(bob_core().receive(0.0, parse(text), Address("pc33.atlanta.example.com"))) == status
 
 
+@pytest.mark.parametrize(("to", "tagged"), [
+    ("To: Bob <sip:bob@biloxi.example.com>;TAG=314\r\n", "Bob <sip:bob@biloxi.example.com>;TAG=314"),
+    ("To: Bob <sip:bob@biloxi.example.com> ;\ttag = 314\r\n", "Bob <sip:bob@biloxi.example.com> ;\ttag = 314"),
+])
+def test_stateless_400_keeps_a_to_tag_in_any_case_rfc3261_8_2_6_2(to: str, tagged: str) -> None:
+    """§8.2.6.2: a tag is added only when the To has none; "tag" is a parameter name, case-insensitive (§7.3.1)."""
+    actions = bob_core().receive(0.0, parse(invite_text(to=to, from_=FROM * 2)), Address("pc33.atlanta.example.com"))
+    sent = [a.message for a in actions if isinstance(a, SendMessage)]
+    assert [(m.status, m.headers.get_all("To")) for m in sent] == [(400, [tagged])]
+
+
 def test_ack_with_two_to_is_discarded_not_answered_rfc3261_17_1_1_3() -> None:
     """§17: an ACK gets no response; a broken one is only reported as discarded."""
     ack = parse(invite_text(to=TO * 2, cseq="CSeq: 314159 ACK\r\n", method="ACK"))
