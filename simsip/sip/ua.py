@@ -66,7 +66,10 @@ AppEvent kinds and their ``detail`` keys:
   ``in_dialog`` (bool), ``reinvite`` (bool), for INVITE ``require_100rel``
   and ``supports_100rel``; ``auto_answered`` (OPTIONS, and re-INVITEs when
   ``UAOptions.auto_answer_reinvite``); for PRACK ``rseq``. Only requests the
-  core accepted are reported; ones it rejected (4xx-6xx) give "discarded".
+  core accepted are reported; ones the §8.2 checks rejected (400, 405, 415,
+  420, 482, ...) give "discarded"; ones rejected by dialog or transaction
+  matching (481, 491, a 500 for an out-of-order CSeq) show only as that
+  response.
 * ``"response"``: a response to one of our requests (each 1xx, every fork's
   first 2xx, 3xx-6xx; not 2xx retransmissions, not reliable-1xx
   retransmissions). detail: ``method``, ``code``, ``reason``, ``to_tag``,
