@@ -351,7 +351,8 @@ class UAAgent(Agent):
             elif kind is Cancel:
                 self.execute(core.cancel(now, script.call_id))
             elif kind is Reinvite:
-                self.execute(core.reinvite(now, script.call_id, sdp=None if action.sdp else ""))
+                self.execute(core.reinvite(now, script.call_id, sdp=None if action.sdp else "",
+                                           contact=action.contact))
             elif kind is SendPrack:
                 self.execute(core.prack(now, script.call_id))
             elif kind is Register:
