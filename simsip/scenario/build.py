@@ -1001,7 +1001,8 @@ class Builder:
 
     def handler_stmt(self, stmt: Stmt) -> m.Handler:
         """``on NODE EVENT:`` block."""
-        node = self.node_ref(stmt.head["node"], "a handler", (m.UserAgent, m.B2BUA))
+        # Only a ua runs handlers: a b2bua relays each leg's requests and responses itself.
+        node = self.node_ref(stmt.head["node"], "a handler", (m.UserAgent,))
         event = self.event(stmt.head["event"], stmt.head.get("to"), stmt.span)
         actions = []
         raw_actions = stmt.head.get("actions") or []

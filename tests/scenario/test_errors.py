@@ -102,6 +102,8 @@ SIP_CASES = {
  "duplicate_option": sub("link alice <-> edge delay 10ms", "link alice <-> edge delay 10ms delay 20ms"),
  "empty": "",
  "comment_only": "# nothing here\n",
+ # The engine runs handlers at user agents only: one on a b2bua used to be accepted and never run.
+ "handler_on_b2bua": sub("proxy edge stateful", "b2bua edge").replace("on bob INVITE:", "on edge INVITE:"),
 }
 YAML_CASES = {
  "yaml_unknown_node": "scenario: t\nnodes:\n  - ua: alice\nlinks:\n  - link: alice <-> bob\n",
@@ -126,6 +128,7 @@ YAML_CASES = {
 }
 
 EXPECTED: dict[str, list[str]] = {
+    "handler_on_b2bua": ["t.sip:9:4: `edge` is a b2bua, but a handler needs a ua"],
     "unknown_option_tag": ["t.sip:6:44: supports: `timer` is not an option tag simsip implements; "
                            "the one it does is 100rel (RFC 3262)"],
     "unknown_call_tag": ["t.sip:15:33: require: `timer` is not an option tag simsip implements; "
