@@ -1219,6 +1219,10 @@ class Builder:
             raise self.fail(span_of(stmt.head["method"], stmt.span),
                             f"use `call`, `register` or a handler action for {method}; `request` sends "
                             "standalone requests such as OPTIONS or a forged PRACK")
+        if method not in ("OPTIONS", "PRACK"):
+            # The two the engine sends: an OPTIONS probe and a PRACK forged from the target's early dialog.
+            raise self.fail(span_of(stmt.head["method"], stmt.span),
+                            f"`request` sends OPTIONS or a forged PRACK (with `rack`), not {method}")
         # Only a user agent originates standalone requests (a proxy or B2BUA has no such TU).
         source = self.node_ref(stmt.head["source"], "`request`", (m.UserAgent,))
         target = self._target(stmt.head["target"], "`request`")
@@ -1233,6 +1237,13 @@ class Builder:
             if not re.fullmatch(r"[0-9]+ [0-9]+ [A-Z]+", rack):
                 raise self.fail(span_of(opts["rack"][1], stmt.span),
                                 f"RAck is `RSEQ CSEQ METHOD` such as \"1 1 INVITE\" (RFC 3262 §7.2), not \"{rack}\"")
+        if method == "PRACK" and rack is None:
+            raise self.fail(span_of(stmt.head["method"], stmt.span),
+                            "a standalone PRACK is forged from the target's newest early dialog and needs "
+                            "`rack \"RSEQ CSEQ METHOD\"` (RFC 3262 §9); a ua PRACKs its own calls itself")
+        if method == "PRACK" and not isinstance(self.nodes.get(target), m.UserAgent):
+            raise self.fail(span_of(stmt.head["target"], stmt.span),
+                            f"a forged PRACK goes to a ua, whose newest early dialog it copies, not `{target}`")
         return m.StandaloneRequest(method, source, target, at=at, rack=rack, span=stmt.span, refs=r.refs())
 
     # -------------------------------------------------------------- faults

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import simsip
 from simsip import engine
 from simsip.metrics import NodeCounters
+from simsip.scenario import model as m
 from simsip.scenario.model import Scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -59,9 +61,11 @@ def test_runs_space_young_collections_and_restore_the_thresholds() -> None:
 
 def test_thresholds_come_back_when_a_run_fails() -> None:
     """A run that raises still leaves the caller's collector thresholds as they were."""
-    # The engine places no standalone INFO: the first run raises as it schedules its workload.
-    text = (SCENARIOS / "basic/direct_call.sip").read_text() + "request INFO alice -> bob at 0s\n"
+    # The engine places no standalone INFO (the builder refuses one, so the model is made by hand):
+    # the first run raises as it schedules its workload.
+    scenario = simsip.load(SCENARIOS / "basic/direct_call.sip")
+    scenario = dataclasses.replace(scenario, requests=(m.StandaloneRequest("INFO", "alice", "bob"),))
     before = gc.get_threshold()
     with pytest.raises(ValueError, match="standalone INFO"):
-        simsip.run(simsip.load(text), runs=2)
+        simsip.run(scenario, runs=2)
     assert gc.get_threshold() == before

@@ -103,6 +103,12 @@ SIP_CASES = {
  "empty": "",
  "comment_only": "# nothing here\n",
  # The engine runs handlers at user agents only: one on a b2bua used to be accepted and never run.
+ # The engine sends an OPTIONS probe or a PRACK forged at a ua (RFC 3262 §9); anything else passed
+ # `simsip check` and then failed at run time.
+ "request_info": sub("call alice -> bob at 0s", "call alice -> bob at 0s\nrequest INFO alice -> bob at 1s"),
+ "request_prack_no_rack": sub("call alice -> bob at 0s", "call alice -> bob at 0s\nrequest PRACK alice -> bob"),
+ "request_prack_to_proxy": sub("call alice -> bob at 0s",
+                               'call alice -> bob at 0s\nrequest PRACK alice -> edge rack "1 1 INVITE"'),
  "handler_on_b2bua": sub("proxy edge stateful", "b2bua edge").replace("on bob INVITE:", "on edge INVITE:"),
 }
 YAML_CASES = {
@@ -128,6 +134,11 @@ YAML_CASES = {
 }
 
 EXPECTED: dict[str, list[str]] = {
+    "request_info": ["t.sip:16:9: `request` sends OPTIONS or a forged PRACK (with `rack`), not INFO"],
+    "request_prack_no_rack": ["t.sip:16:9: a standalone PRACK is forged from the target's newest early dialog and "
+                              "needs `rack \"RSEQ CSEQ METHOD\"` (RFC 3262 §9); a ua PRACKs its own calls itself"],
+    "request_prack_to_proxy": ["t.sip:16:24: a forged PRACK goes to a ua, whose newest early dialog it copies, "
+                               "not `edge`"],
     "handler_on_b2bua": ["t.sip:9:4: `edge` is a b2bua, but a handler needs a ua"],
     "unknown_option_tag": ["t.sip:6:44: supports: `timer` is not an option tag simsip implements; "
                            "the one it does is 100rel (RFC 3262)"],
