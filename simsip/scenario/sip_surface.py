@@ -691,18 +691,37 @@ def _position(exc: UnexpectedInput, text_lines: list[str]) -> tuple[int, int]:
     return line, col
 
 
+_HANDLER_HEADER_RE = re.compile(r"[\t ]*on[\t ][^#]*:[\t ]*(#.*)?")
+_PLACEHOLDER_ACTION = "hangup"
+
+
 def _blank(lines: list[str], index: int) -> None:
-    """Blank line ``index`` and the more-indented block under it (keeps numbering)."""
+    """Blank line ``index`` and the more-indented block under it (keeps numbering).
+
+    The only action of a handler block becomes a placeholder action instead: an
+    empty block would make the header and every statement after it fail too.
+    """
     def indent(s: str) -> int:
         """Width of a line's leading whitespace."""
         return len(s) - len(s.lstrip(" \t"))
 
-    base = indent(lines[index])
+    def real(s: str) -> bool:
+        """True for a line with a statement (not blank, not only a comment)."""
+        return bool(s.strip()) and not s.lstrip().startswith("#")
+
+    original = lines[index]
+    base = indent(original)
     lines[index] = ""
     j = index + 1
     while j < len(lines) and (not lines[j].strip() or indent(lines[j]) > base):
         lines[j] = ""
         j += 1
+    if base == 0:
+        return
+    above = next((line for line in reversed(lines[:index]) if real(line)), "")
+    below = next((line for line in lines[j:] if real(line)), "")
+    if indent(above) < base and _HANDLER_HEADER_RE.fullmatch(above) and indent(below) < base:
+        lines[index] = original[:base] + _PLACEHOLDER_ACTION
 
 
 def parse_sip(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:

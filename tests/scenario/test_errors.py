@@ -429,6 +429,19 @@ def test_every_syntax_error_is_reported() -> None:
     ]
 
 
+def test_a_broken_only_action_reports_that_line_alone() -> None:
+    """A handler whose only action is broken gives one error, not one for the header and every later line.
+
+    Before: the blanked action left `on alice 200:` without a block, and the recovery then reported
+    "unexpected `call`; expected an action" on each following statement and "unexpected end of file"
+    at the header.
+    """
+    text = BASE.replace("    wait 1s\n    hangup\n", "    hangup now\n")
+    assert _load("only", text).messages == [
+        "t.sip:13:12: unexpected `now`; expected `;`, end of line",
+    ]
+
+
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("delay 10ms", "delay 10 ms",
      "t.sip:7:30: unexpected `ms`: write a number and its unit together (10ms, not 10 ms)"),
