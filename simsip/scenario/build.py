@@ -1318,7 +1318,7 @@ class Builder:
         r = refs()
         call = None
         if stmt.head.get("call") is not None:
-            call = self.integer(stmt.head["call"], "`expect call`", low=1)[0]
+            call = r.take("call", self.integer(stmt.head["call"], "`expect call`", low=1))
             if call > n_calls:
                 raise self.fail(span_of(stmt.head["call"], stmt.span),
                                 f"there is no call {call}: the scenario has {n_calls} `call` statement"

@@ -251,18 +251,15 @@ class ToStatements(Transformer):
         """A name, pattern, URI or ``[list]``."""
         return children[0]
 
-    def expect_call(self, children: list[Any]) -> Tok:
-        """``call N`` in an expect line: the number, flagged as the call index."""
-        value = children[0]
-        if isinstance(value, Tok):
-            return Tok("call", value.text, value.span)
-        return Tok("call", "", getattr(value, "span", Span(self.file, 0, 0)))
+    def expect_call(self, children: list[Any]) -> tuple[str, Any]:
+        """``call N`` in an expect line: the value (a number or ``$param``), flagged as the call index."""
+        return ("call", children[0])
 
     def expect_body(self, children: list[Any]) -> dict[str, Any]:
         """Terms of an expect line, with the optional call number split off."""
         call = None
-        if children and isinstance(children[0], Tok) and children[0].kind == "call":
-            call = Tok("num", children[0].text, children[0].span)
+        if children and isinstance(children[0], tuple) and children[0][0] == "call":
+            call = children[0][1]
             children = children[1:]
         return {"call": call, "terms": list(children)}
 

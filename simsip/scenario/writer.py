@@ -201,7 +201,7 @@ def expect_text(e: m.Expectation) -> str:
     """An expectation without the leading ``expect``."""
     words: list[str] = []
     if e.call is not None:
-        words += ["call", str(e.call)]
+        words += ["call", _val(e, "call", str)]
     if e.statistic is m.Statistic.SHARE:
         assert isinstance(e.value, m.Outcome)
         return " ".join([*words, "share", e.value.value, e.comparison.value, _val(e, "share", fmt_percent)])

@@ -96,3 +96,18 @@ def test_address_hosts_are_written_bare_and_round_trip() -> None:
     ]
     assert load_text(sip, "again.sip", "sip") == scenario
     assert load_text(to_yaml(scenario), "again.yaml", "yaml") == scenario
+
+
+def test_expect_call_takes_a_param_and_convert_keeps_it() -> None:
+    """`expect call $n` (the grammar: `$name` anywhere a value is expected) selects call n; convert writes `$n`.
+
+    Before: the `call` value lost its `$`, so loading failed with "`n` is not a number".
+    """
+    text = ("param n = 2\nua alice\nua bob\nlink alice <-> bob\ncall alice -> bob\ncall alice -> bob at 1s\n"
+            "expect call $n outcome answered\n")
+    scenario = load_text(text, "c.sip", "sip")
+    assert (scenario.expectations[0].call, scenario.expectations[0].refs) == (2, (("call", "n"),))
+    assert to_sip(scenario).splitlines()[-1] == "expect call $n outcome answered"
+    assert to_yaml(scenario).splitlines()[-1] == "  - call $n outcome answered"
+    assert load_text(to_yaml(scenario), "c.yaml", "yaml") == scenario
+    assert load_text(text, "c.sip", "sip", params={"n": "1"}).expectations[0].call == 1
