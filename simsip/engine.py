@@ -1048,7 +1048,9 @@ def expectation_text(e: m.Expectation) -> str:
         return " ".join(parts)
     if e.statistic is not None:
         parts.append(e.statistic.value)
-    parts.append(f"{e.measure} {e.comparison.value} {_fmt_value(e.measure, e.value)}")
+    # ``n pdd_ms >= 900`` counts the calls with a pdd_ms: a number of calls, not milliseconds.
+    value = str(e.value) if e.statistic is m.Statistic.N else _fmt_value(e.measure, e.value)
+    parts.append(f"{e.measure} {e.comparison.value} {value}")
     return " ".join(parts)
 
 

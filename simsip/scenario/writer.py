@@ -213,7 +213,7 @@ def expect_text(e: m.Expectation) -> str:
     kind = m.MEASURES.get(e.measure)
     if isinstance(e.value, m.Outcome):
         value = e.value.value
-    elif kind is m.MeasureKind.DURATION_MS:
+    elif kind is m.MeasureKind.DURATION_MS and e.statistic is not m.Statistic.N:  # `n pdd_ms` counts calls
         ref = e.ref("value")
         value = f"${ref}" if ref else fmt_ms(float(e.value))
     else:

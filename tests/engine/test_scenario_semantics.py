@@ -36,3 +36,10 @@ def test_reinvite_contact_changes_the_contact_of_the_reinvite_rfc3261_12_2_1_1()
         "Contact: <sip:alice@alice>", "Contact: <sip:alice-moved@alice>"]
     # §12.2.1.2: the re-INVITE refreshed bob's remote target, so his BYE goes to the new URI.
     assert [head[0] for head in _wire(result, "bob", "BYE ")] == ["BYE sip:alice-moved@alice SIP/2.0"]
+
+
+def test_expect_n_of_a_duration_measure_reads_as_a_count() -> None:
+    """The verdict of `expect n final_ms == 1` shows a number of calls, not `1ms`."""
+    result = _run(HEAD + "call alice -> bob\nexpect n final_ms == 1\n")
+    assert result.expectations == [
+        {"text": "n final_ms == 1", "held": True, "detail": "n final_ms = 1 over 1 values"}]

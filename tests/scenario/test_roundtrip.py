@@ -111,3 +111,12 @@ def test_expect_call_takes_a_param_and_convert_keeps_it() -> None:
     assert to_yaml(scenario).splitlines()[-1] == "  - call $n outcome answered"
     assert load_text(to_yaml(scenario), "c.yaml", "yaml") == scenario
     assert load_text(text, "c.sip", "sip", params={"n": "1"}).expectations[0].call == 1
+
+
+def test_expect_n_of_a_duration_measure_converts_as_a_count() -> None:
+    """`expect n pdd_ms >= 1` counts calls: convert writes `1`, not `1ms` (which does not load again)."""
+    text = "ua alice\nua bob\nlink alice <-> bob\ncall alice -> bob\nexpect n pdd_ms >= 1\n"
+    scenario = load_text(text, "n.sip", "sip")
+    assert to_sip(scenario).splitlines()[-1] == "expect n pdd_ms >= 1"
+    assert to_yaml(scenario).splitlines()[-1] == "  - n pdd_ms >= 1"
+    assert load_text(to_sip(scenario), "n2.sip", "sip") == scenario
