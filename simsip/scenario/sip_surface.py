@@ -805,8 +805,11 @@ def fragment_error(exc: Exception, text: str) -> tuple[int, str]:
         got = _token_text(exc, [text])
         expected = _expected(exc)
         keywords = _keyword_text()
-        shown = sorted(f"`{keywords[t]}`" if t in keywords else _NICE_TERMINALS.get(t, t)
-                       for t in expected if t not in ("_INDENT", "_DEDENT", "_NL"))
+        # A set: STRING and LONG_STRING both read "a quoted string". A fragment is one YAML string,
+        # so its end is the end of the text, not of the file.
+        shown = sorted({"the end of the text" if t == "$END" else
+                        f"`{keywords[t]}`" if t in keywords else _NICE_TERMINALS.get(t, t)
+                        for t in expected if t not in ("_INDENT", "_DEDENT", "_NL")})
         col = getattr(exc, "column", 1) or 1
         if isinstance(exc, UnexpectedToken) and exc.token.type in ("_NL", "$END"):
             col = len(text) + 1

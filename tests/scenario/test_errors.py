@@ -130,6 +130,9 @@ YAML_CASES = {
  "yaml_host_not_a_host": "nodes:\n  - ua: alice\n    host: alice@pc\n",
  "yaml_host_a_float": "nodes:\n  - ua: alice\n    host: 10.0\n",
  "yaml_duration_no_unit": "nodes:\n  - ua: a\n  - ua: b\nlinks:\n  - link: a <-> b\n    delay: 10\n",
+ # One YAML string: each expected word once (STRING and LONG_STRING are both "a quoted string"),
+ # and its end is the end of that text, not of the file.
+ "yaml_action_slip": "nodes:\n  - ua: bob\nhandlers:\n  - on: bob INVITE\n    do: [send 180 reliabel, hangup now]\n",
  "yaml_branch_timeout_parallel": "nodes:\n  - proxy: edge\n    forking: parallel\n    branch-timeout: 5s\n",
 }
 
@@ -139,6 +142,9 @@ EXPECTED: dict[str, list[str]] = {
                               "needs `rack \"RSEQ CSEQ METHOD\"` (RFC 3262 §9); a ua PRACKs its own calls itself"],
     "request_prack_to_proxy": ["t.sip:16:24: a forged PRACK goes to a ua, whose newest early dialog it copies, "
                                "not `edge`"],
+    "yaml_action_slip": ["t.yaml:5:19: in an action: unexpected `reliabel`; expected `reliable`, `sdp`, "
+                         "a quoted string, the end of the text; did you mean `reliable`?",
+                         "t.yaml:5:36: in an action: unexpected `now`; expected the end of the text"],
     "handler_on_b2bua": ["t.sip:9:4: `edge` is a b2bua, but a handler needs a ua"],
     "unknown_option_tag": ["t.sip:6:44: supports: `timer` is not an option tag simsip implements; "
                            "the one it does is 100rel (RFC 3262)"],
