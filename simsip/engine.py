@@ -40,7 +40,7 @@ import hashlib
 import json
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import count
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -353,6 +353,9 @@ class _Compiled:
         for index, handler in enumerate(scenario.handlers):
             waits = {i: delay_of(a.duration) for i, a in enumerate(handler.actions)
                      if isinstance(a, m.Wait)}
+            if any(isinstance(a, m.Register) and a.contacts for a in handler.actions):
+                handler = replace(handler, actions=tuple(
+                    self._bound(a) if isinstance(a, m.Register) else a for a in handler.actions))
             self.handlers.setdefault(handler.node, []).append((index, handler, waits))
         self.locations = [(loc.aor, [self._contact(c) for c in loc.contacts])
                           for loc in scenario.locations]
@@ -398,7 +401,7 @@ class _Compiled:
         self.max_events = scenario.limits.max_events
         self.stop_at = scenario.limits.stop_at
         self.streams = scenario.streams
-        self.registrations = scenario.registrations
+        self.registrations = tuple(self._bound(reg) for reg in scenario.registrations)
         self.requests = scenario.requests
         self.faults = scenario.faults
 
@@ -589,6 +592,12 @@ class _Compiled:
             return contact
         user = f"{node.name}@" if isinstance(node, m.UserAgent) else ""
         return f"sip:{user}{node.host_name}"
+
+    def _bound(self, register: Any) -> Any:
+        """A REGISTER (statement or action) whose ``contact`` node names are their contact URIs."""
+        if not register.contacts:
+            return register
+        return replace(register, contacts=tuple(self._contact(c) for c in register.contacts))
 
     def registrar_uri(self, ua: m.UserAgent, registrar: str | None = None) -> str | None:
         """The Request-URI of a REGISTER by ``ua`` (RFC 3261 §10.2: ``sip:domain``)."""

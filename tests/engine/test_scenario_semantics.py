@@ -43,3 +43,23 @@ def test_expect_n_of_a_duration_measure_reads_as_a_count() -> None:
     result = _run(HEAD + "call alice -> bob\nexpect n final_ms == 1\n")
     assert result.expectations == [
         {"text": "n final_ms == 1", "held": True, "detail": "n final_ms = 1 over 1 values"}]
+
+
+def test_register_contact_node_name_binds_that_nodes_contact_uri_rfc3261_10_2_1() -> None:
+    """`register ... contact NODE` (statement or action) binds the node's contact URI (RFC 3261 §10.2.1).
+
+    A node name is accepted there as in `location` (golden workload.sip, handlers.sip). Before: the name
+    itself went out as `Contact: bob` and the registrar answered 400 Bad Request.
+    """
+    result = _run("ua alice domain example.com\nua bob domain example.com\n"
+                  "proxy reg stateful registrar domain example.com\n"
+                  "link alice <-> reg delay 10ms\nlink bob <-> reg delay 10ms\n"
+                  "register bob at 0s contact bob, sip:bob@elsewhere.example.com\n"
+                  "on bob INVITE:\n    register contact alice expires 60s\n    send 486\n"
+                  "call alice -> bob at 1s\n")
+    registers = [[line for line in head if line.startswith("Contact:")]
+                 for head in _wire(result, "bob", "REGISTER ")]
+    assert registers == [["Contact: sip:bob@bob", "Contact: sip:bob@elsewhere.example.com"],
+                         ["Contact: sip:alice@alice"]]
+    assert [head[0] for head in _wire(result, "reg", "SIP/2.0 ") if "REGISTER" in " ".join(head)] == [
+        "SIP/2.0 200 OK", "SIP/2.0 200 OK"]
