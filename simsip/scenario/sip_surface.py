@@ -598,6 +598,10 @@ def _describe_error(exc: UnexpectedInput, lines: list[str]) -> str:
     """A message for one syntax error, in SIP terms where a known slip matches."""
     got = _token_text(exc, lines)
     if isinstance(exc, UnexpectedToken) and exc.token.type == "_INDENT":
+        before = lines[exc.token.line - 1] if 0 < (exc.token.line or 0) <= len(lines) else ""
+        if _INLINE_HANDLER_RE.fullmatch(before):
+            return ("unexpected indentation: a handler's actions go after its `:` or in an indented block "
+                    "under it, not both")
         return "unexpected indentation: only the actions under `on NODE EVENT:` are indented"
     if isinstance(exc, UnexpectedCharacters) and got.startswith('`"'):
         return "this string is not closed: a `\"` is missing before the end of the line"
@@ -689,6 +693,8 @@ def _position(exc: UnexpectedInput, text_lines: list[str]) -> tuple[int, int]:
 
 
 _HANDLER_HEADER_RE = re.compile(r"[\t ]*on[\t ][^#]*:[\t ]*(#.*)?")
+# A handler header with its actions on the same line (``on bob INVITE: send 200``).
+_INLINE_HANDLER_RE = re.compile(r"[\t ]*on[\t ][^#]*:[\t ]*[^\s#].*")
 _PLACEHOLDER_ACTION = "hangup"
 
 
@@ -721,6 +727,15 @@ def _blank(lines: list[str], index: int) -> None:
         lines[index] = original[:base] + _PLACEHOLDER_ACTION
 
 
+def _blank_block(lines: list[str], index: int) -> None:
+    """Blank line ``index`` and the lines after it indented at least as far (keeps numbering)."""
+    base = len(lines[index]) - len(lines[index].lstrip(" \t"))
+    j = index
+    while j < len(lines) and (not lines[j].strip() or len(lines[j]) - len(lines[j].lstrip(" \t")) >= base):
+        lines[j] = ""
+        j += 1
+
+
 def parse_sip(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:
     """Parse a `.sip` text into statements, or report every syntax error found."""
     with _PARSE_LOCK:
@@ -747,7 +762,10 @@ def _parse_sip(text: str, file: str) -> tuple[list[Stmt], list[Problem]]:
         except UnexpectedInput as exc:
             line, col = _position(exc, work)
             problems.append(Problem(Span(file, line, col), _describe_error(exc, work), source_line(original, line)))
-            if not 0 < line <= len(work) or not work[line - 1].strip():
+            if isinstance(exc, UnexpectedToken) and exc.token.type == "_INDENT" and 0 < line <= len(work):
+                # The whole unexpected block is the mistake: one error, not one per line of it.
+                _blank_block(work, line - 1)
+            elif not 0 < line <= len(work) or not work[line - 1].strip():
                 # Nothing left to blank on that line: blank the statement above it.
                 prev = line - 2
                 while prev >= 0 and not work[prev].strip():

@@ -448,6 +448,19 @@ def test_a_broken_only_action_reports_that_line_alone() -> None:
     ]
 
 
+def test_actions_after_the_colon_and_in_a_block_are_one_error_that_says_so() -> None:
+    """`on alice 200: wait 1s` then an indented block: one error naming the slip, not one per line.
+
+    Before: each indented line was reported as "only the actions under `on NODE EVENT:` are
+    indented", which they were.
+    """
+    text = BASE.replace("on alice 200:\n    wait 1s\n", "on alice 200: wait 1s\n    wait 2s\n")
+    assert _load("both", text).messages == [
+        "t.sip:13:5: unexpected indentation: a handler's actions go after its `:` or in an indented block "
+        "under it, not both",
+    ]
+
+
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("delay 10ms", "delay 10 ms",
      "t.sip:7:30: unexpected `ms`: write a number and its unit together (10ms, not 10 ms)"),
