@@ -69,6 +69,7 @@ from simsip.net.models import (
 )
 from simsip.net.network import Hop, HopSpec, Network, Packet, Wakeup
 from simsip.scenario import model as m
+from simsip.scenario.writer import fmt_number
 from simsip.sip.events import Address, Transport
 from simsip.sip.proxy import ForkMode, ProxyCore, ProxyOptions
 from simsip.sip.proxy import ProxyMode as CoreProxyMode
@@ -1035,12 +1036,12 @@ _STAT_KEY = {m.Statistic.SD: "std"}
 
 
 def _fmt_value(measure: str, value: Any) -> str:
-    """An expectation's right-hand side as text."""
+    """An expectation's right-hand side as text: the number in full, as ``simsip convert`` writes it."""
     if isinstance(value, m.Outcome):
         return value.value
     if m.MEASURES.get(measure) is m.MeasureKind.DURATION_MS:
-        return f"{value:g}ms"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{fmt_number(float(value))}ms"
+    return fmt_number(value) if isinstance(value, float) else str(value)
 
 
 def expectation_text(e: m.Expectation) -> str:

@@ -63,3 +63,14 @@ def test_register_contact_node_name_binds_that_nodes_contact_uri_rfc3261_10_2_1(
                          ["Contact: sip:alice@alice"]]
     assert [head[0] for head in _wire(result, "reg", "SIP/2.0 ") if "REGISTER" in " ".join(head)] == [
         "SIP/2.0 200 OK", "SIP/2.0 200 OK"]
+
+
+def test_expect_text_shows_the_threshold_in_full() -> None:
+    """The verdict repeats the expect line's value as written, never rounded to 6 digits or in exponent form.
+
+    Before: `expect final_ms < 1234567` read back as `final_ms < 1.23457e+06ms`.
+    """
+    result = _run(HEAD + "call alice -> bob\nexpect final_ms < 1234567\nexpect p90 final_ms <= 32000.25ms\n"
+                         "expect mean invite_retransmissions < 0.1234567\n")
+    assert [e["text"] for e in result.expectations] == [
+        "final_ms < 1234567ms", "p90 final_ms <= 32000.25ms", "mean invite_retransmissions < 0.1234567"]
