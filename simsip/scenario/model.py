@@ -866,6 +866,8 @@ class Outcome(enum.Enum):
     TIMEOUT = "timeout"
     RELIABILITY_FAILURE = "reliability_failure"
     CANCELLED = "cancelled"
+    INCOMPLETE = "incomplete"
+    """The run ended before the call did (``stop at``, ``--until``, ``max events``)."""
 
 
 class MeasureKind(enum.Enum):

@@ -74,3 +74,13 @@ def test_expect_text_shows_the_threshold_in_full() -> None:
                          "expect mean invite_retransmissions < 0.1234567\n")
     assert [e["text"] for e in result.expectations] == [
         "final_ms < 1234567ms", "p90 final_ms <= 32000.25ms", "mean invite_retransmissions < 0.1234567"]
+
+
+def test_expect_outcome_incomplete_is_an_outcome_like_the_others() -> None:
+    """`incomplete` (README "Measures": the run ended first) can be expected, per call and as a share."""
+    result = simsip.run(simsip.load(HEAD + "on bob INVITE:\n    send 180\n    wait 30s\n    send 200\n"
+                                    "call alice -> bob\nstop at 20s\nexpect call 1 outcome incomplete\n"
+                                    "expect share incomplete == 100%\n"))
+    assert result.expectations == [
+        {"text": "call 1 outcome == incomplete", "held": True, "detail": "holds for all 1 calls"},
+        {"text": "share incomplete == 100%", "held": True, "detail": "share of incomplete = 100% over 1 calls"}]

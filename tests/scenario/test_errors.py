@@ -210,7 +210,7 @@ EXPECTED: dict[str, list[str]] = {
         't.sip:16:8: unknown measure `final_time`; did you mean `final_ms`?',
     ],
     'unknown_outcome': [
-        't.sip:16:16: unknown outcome `answerd`; outcomes are answered, rejected, timeout, reliability_failure, cancelled; did you mean `answered`?',
+        't.sip:16:16: unknown outcome `answerd`; outcomes are answered, rejected, timeout, reliability_failure, cancelled, incomplete; did you mean `answered`?',
     ],
     'unknown_param': [
         't.sip:8:25: unknown param `$dealy`; did you mean `delay`?',
