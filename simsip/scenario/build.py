@@ -1352,6 +1352,7 @@ class Builder:
                 raise self.fail(span_of(measure_tok, stmt.span), f"unknown measure `{text}`{hint}" +
                                 ("" if hint else "; measures are " + ", ".join(m.MEASURES)))
             measure = measure_tok.text
+        op_span = span_of(terms[0], stmt.span) if terms else stmt.span  # the operator, when there is one
         op, rest = self._op(terms, stmt)
         if len(rest) != 1:
             where = span_of(rest[1], stmt.span) if len(rest) > 1 else stmt.span
@@ -1364,10 +1365,10 @@ class Builder:
             value = r.take("value", self.integer(raw, "a count of calls", low=0))
         elif kind is m.MeasureKind.OUTCOME:
             if statistic is not None:
-                raise self.fail(stmt.span, f"`{statistic.value}` of an outcome makes no sense; use "
+                raise self.fail(first.span, f"`{statistic.value}` of an outcome makes no sense; use "
                                 "`expect share answered >= 95%`")
             if op not in (m.Comparison.EQ, m.Comparison.NE):
-                raise self.fail(stmt.span, "an outcome is compared with == or != only")
+                raise self.fail(op_span, "an outcome is compared with == or != only")
             value = self._outcome(raw)
         elif kind is m.MeasureKind.CODE:
             value = r.take("value", self.code(raw, "final_code"))

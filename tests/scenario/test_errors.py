@@ -109,6 +109,9 @@ SIP_CASES = {
  "request_prack_no_rack": sub("call alice -> bob at 0s", "call alice -> bob at 0s\nrequest PRACK alice -> bob"),
  "request_prack_to_proxy": sub("call alice -> bob at 0s",
                                'call alice -> bob at 0s\nrequest PRACK alice -> edge rack "1 1 INVITE"'),
+ # The caret goes under the word at fault, not under `expect`.
+ "outcome_ordered": sub("expect outcome answered", "expect outcome < answered"),
+ "outcome_statistic": sub("expect outcome answered", "expect mean outcome == answered"),
  "handler_on_b2bua": sub("proxy edge stateful", "b2bua edge").replace("on bob INVITE:", "on edge INVITE:"),
 }
 YAML_CASES = {
@@ -145,6 +148,8 @@ EXPECTED: dict[str, list[str]] = {
     "yaml_action_slip": ["t.yaml:5:19: in an action: unexpected `reliabel`; expected `reliable`, `sdp`, "
                          "a quoted string, the end of the text; did you mean `reliable`?",
                          "t.yaml:5:36: in an action: unexpected `now`; expected the end of the text"],
+    "outcome_ordered": ["t.sip:16:16: an outcome is compared with == or != only"],
+    "outcome_statistic": ["t.sip:16:8: `mean` of an outcome makes no sense; use `expect share answered >= 95%`"],
     "handler_on_b2bua": ["t.sip:9:4: `edge` is a b2bua, but a handler needs a ua"],
     "unknown_option_tag": ["t.sip:6:44: supports: `timer` is not an option tag simsip implements; "
                            "the one it does is 100rel (RFC 3262)"],
