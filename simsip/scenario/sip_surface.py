@@ -602,6 +602,8 @@ def _describe_error(exc: UnexpectedInput, lines: list[str]) -> str:
         if _INLINE_HANDLER_RE.fullmatch(before):
             return ("unexpected indentation: a handler's actions go after its `:` or in an indented block "
                     "under it, not both")
+        if before[:1] in (" ", "\t"):
+            return "unexpected indentation: the actions of a handler line up under its first one"
         return "unexpected indentation: only the actions under `on NODE EVENT:` are indented"
     if isinstance(exc, UnexpectedCharacters) and got.startswith('`"'):
         return "this string is not closed: a `\"` is missing before the end of the line"

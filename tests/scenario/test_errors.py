@@ -466,6 +466,14 @@ def test_actions_after_the_colon_and_in_a_block_are_one_error_that_says_so() -> 
     ]
 
 
+def test_an_over_indented_action_says_the_actions_line_up() -> None:
+    """An action indented deeper than the one above it: the message names that, not "only actions are indented"."""
+    text = BASE.replace("    hangup\n", "        hangup\n")
+    assert _load("deeper", text).messages == [
+        "t.sip:14:9: unexpected indentation: the actions of a handler line up under its first one",
+    ]
+
+
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("delay 10ms", "delay 10 ms",
      "t.sip:7:30: unexpected `ms`: write a number and its unit together (10ms, not 10 ms)"),
