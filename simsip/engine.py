@@ -488,8 +488,9 @@ class _Compiled:
                                              for h in self.scenario.handlers),
                 outbound=tuple(Address(self.host_of[p], 5060, self.transport(node.name, p))
                                for p in node.outbound),
-                credentials=((node.credentials[0].user, node.credentials[0].password)
-                             if node.credentials else None),
+                credentials=next(((c.user, c.password) for c in node.credentials if c.realm is None), None),
+                realm_credentials=tuple((c.realm, c.user, c.password) for c in node.credentials
+                                        if c.realm is not None),
                 resolver=self._ua_resolver(node.name),
             )
             cached = self._ua_options[node.name] = (options, transport)

@@ -739,7 +739,7 @@ class Builder:
             domains = self._guard_value(lambda: self.hosts(opts["domain"][1], "domain")) or ()
         node: m.SipNode
         if kind == "ua":
-            creds = self._creds(opts["credentials"][1]) if "credentials" in opts else ()
+            creds = self._one_per_realm(self._creds(opts["credentials"][1])) if "credentials" in opts else ()
             node = m.UserAgent(
                 name=name, host=host,
                 domain=self._guard_value(lambda: self.host(opts["domain"][1], "domain")) if "domain" in opts else None,
@@ -846,6 +846,20 @@ class Builder:
                 continue
             realm = parts[2].text if len(parts) == 3 else None
             out.append(m.Credentials(parts[0].text, parts[1].text, realm, span=parts[0].span))
+        return tuple(out)
+
+    def _one_per_realm(self, creds: tuple[m.Credentials, ...]) -> tuple[m.Credentials, ...]:
+        """A ua's credentials, at most one pair per realm (and one for any realm)."""
+        out: list[m.Credentials] = []
+        for cred in creds:
+            first = next((c for c in out if c.realm == cred.realm), None)
+            if first is not None:
+                # RFC 3261 §22.1: the realm is the protection domain; a second password for it would never be used.
+                self.error(cred.span, (f"credentials for realm `{cred.realm}`" if cred.realm is not None
+                                       else "credentials for any realm (no @realm)")
+                           + f" given twice (first as `{first.user}:…`)")
+                continue
+            out.append(cred)
         return tuple(out)
 
     def _auth(self, entry: tuple[m.Span, object]) -> m.ProxyAuth | None:

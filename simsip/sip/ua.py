@@ -117,9 +117,10 @@ The reliability-failure 5xx is ``500 Reliable Provisional Unacknowledged``
 (RFC 3262 leaves the code open); a UAC seeing exactly that reason phrase
 reports the outcome ``reliability_failure``.
 
-Digest authentication (RFC 3261 §22) uses :mod:`simsip.sip.auth`: with
-``UAOptions.credentials`` set, a 401/407 to INVITE, REGISTER, OPTIONS or BYE
-is answered once per request with a new request carrying the credentials.
+Digest authentication (RFC 3261 §22) uses :mod:`simsip.sip.auth`: a 401/407
+to INVITE, REGISTER, OPTIONS or BYE is answered once per request with a new
+request carrying credentials for each challenged realm we hold some for
+(``UAOptions.realm_credentials`` for that realm, else ``UAOptions.credentials``).
 """
 
 from __future__ import annotations
@@ -222,7 +223,10 @@ class UAOptions:
     outbound: tuple[Address, ...] = ()
     """Outbound proxies for out-of-dialog requests; later ones are failovers after a timeout."""
     credentials: tuple[str, str] | None = None
-    """(username, password) for Digest challenges (RFC 3261 §22)."""
+    """(username, password) for Digest challenges of any realm not in ``realm_credentials`` (RFC 3261 §22)."""
+    realm_credentials: tuple[tuple[str, str, str], ...] = ()
+    """(realm, username, password): what a challenge of that realm is answered with (§22.1: the realm
+    names the protection domain, so each proxy on the path can ask for its own, RFC 3665 §3.3)."""
     resolver: Callable[[str], Address | None] | None = None
     """host name -> Address (the engine's DNS); None or a None answer: Address(host, port, transport)."""
     display_name: str | None = None
@@ -1619,14 +1623,26 @@ class UserAgentCore:
 
     # ------------------------------------------------------------- auth
 
+    def _has_credentials(self) -> bool:
+        """True when some realm's challenge can be answered."""
+        config = self._config
+        return config.credentials is not None or bool(config.realm_credentials)
+
+    def _credentials_for(self, realm: str) -> tuple[str, str] | None:
+        """(username, password) answering a challenge of ``realm``: that realm's, else the any-realm pair."""
+        for name, username, password in self._config.realm_credentials:
+            if name == realm:
+                return username, password
+        return self._config.credentials
+
     def _can_authenticate(self, response: "Response", tries: int, request: "Request | None" = None) -> bool:
-        """True when we hold credentials and the challenge is not one this request already answered."""
-        if self._config.credentials is None or tries >= MAX_AUTH_TRIES:
+        """True when we hold credentials for a challenged realm that this request has not already answered."""
+        if not self._has_credentials() or tries >= MAX_AUTH_TRIES or (tries and request is None):
             return False
         name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         challenges = response.headers.get_all(name)
-        if not challenges or tries == 0 or request is None:
-            return bool(challenges) and tries == 0
+        if not challenges:
+            return False
         # §22.3, RFC 3665 §3.3 F9-F11: a challenge for a realm the request carried no
         # credentials for (a second proxy's) is answered too; a realm already answered
         # means the credentials were refused, so trying again is pointless, unless only
@@ -1634,22 +1650,23 @@ class UserAgentCore:
         from simsip.sip.auth import AuthError, parse_challenge, parse_credentials
 
         answered = set()
-        for header in ("Authorization", "Proxy-Authorization"):
-            for value in request.headers.get_all(header):
-                try:
-                    answered.add(parse_credentials(value).realm)
-                except AuthError:
-                    continue
-        realms = set()
+        if request is not None and tries:
+            for header in ("Authorization", "Proxy-Authorization"):
+                for value in request.headers.get_all(header):
+                    try:
+                        answered.add(parse_credentials(value).realm)
+                    except AuthError:
+                        continue
         for value in challenges:
             try:
                 challenge = parse_challenge(value)
             except AuthError:
                 continue
-            if challenge.stale:
+            if self._credentials_for(challenge.realm) is None:
+                continue  # a realm we hold nothing for (§22.1)
+            if challenge.stale or challenge.realm not in answered:
                 return True
-            realms.add(challenge.realm)
-        return bool(realms - answered)
+        return False
 
     def _add_credentials(self, request: "Request", answering: "Request", response: "Response") -> None:
         """§22.2-22.3: add to ``request`` the Authorization / Proxy-Authorization answering ``response``.
@@ -1662,7 +1679,6 @@ class UserAgentCore:
         from simsip.sip.auth import (AuthError, authorization_header, credentials_header_name, parse_challenge,
                                      parse_credentials)
 
-        username, password = self._config.credentials
         challenge_name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
         header = credentials_header_name(challenge_name)
         new: list[str] = []
@@ -1670,6 +1686,10 @@ class UserAgentCore:
         for challenge in response.headers.get_all(challenge_name):
             try:
                 parsed = parse_challenge(challenge)
+                found = self._credentials_for(parsed.realm)
+                if found is None:
+                    continue  # not ours to answer: another realm's credentials may still be
+                username, password = found
                 key = (parsed.realm, parsed.nonce)
                 nc = self._nonce_counts.get(key, 0) + 1
                 value = authorization_header(challenge, answering.method, str(answering.uri), username, password,
@@ -1751,7 +1771,7 @@ class UserAgentCore:
         request.headers.set("Via", self._via_prefix + self.layer.new_branch())
         registration = self._registrations[str(request.uri)]
         request.headers.set("CSeq", str(CSeq(registration.next_cseq(), "REGISTER")))
-        if registration.challenge is not None and self._config.credentials is not None:
+        if registration.challenge is not None and self._has_credentials():
             # §22.4: the copy's credentials were used once; answer the last challenge afresh (next nc).
             self._add_credentials(request, request, registration.challenge)
         _, actions = self._send_request(now, request, tx.peer, _ClientRole(role.call_id, "REGISTER", None,
@@ -2107,7 +2127,7 @@ class UserAgentCore:
         extra.append(("Expires", str(expires)))
         request = self._out_of_dialog_request("REGISTER", uri, f"<{self.aor}>", registration.call_id, extra)
         request.headers.set("CSeq", str(CSeq(registration.next_cseq(), "REGISTER")))
-        if registration.challenge is not None and self._config.credentials is not None:
+        if registration.challenge is not None and self._has_credentials():
             self._add_credentials(request, request, registration.challenge)
         registration.pending = True
         role = _ClientRole(registration.call_id, "REGISTER", None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import simsip
 
 HEAD = "ua alice\nua bob\nlink alice <-> bob delay 10ms\n"
@@ -84,3 +86,30 @@ def test_expect_outcome_incomplete_is_an_outcome_like_the_others() -> None:
     assert result.expectations == [
         {"text": "call 1 outcome == incomplete", "held": True, "detail": "holds for all 1 calls"},
         {"text": "share incomplete == 100%", "held": True, "detail": "share of incomplete = 100% over 1 calls"}]
+
+
+S3_3 = (Path(__file__).resolve().parents[2] / "scenarios" / "rfc3665"
+        / "s3_3_multiple_proxy_auth.sip").read_text(encoding="utf-8")
+
+
+def test_credentials_per_realm_answer_each_proxys_challenge_rfc3261_22_1() -> None:
+    """`credentials user:pw@realm, ...` answers each realm's challenge with its own password (RFC 3665 §3.3).
+
+    RFC 3261 §22.1: the realm names the protection domain. Before, only the first pair was used, for
+    every realm: proxy2 refused alice's third INVITE and the call ended 407.
+    """
+    text = (S3_3.replace("credentials alice:wonderland",
+                         "credentials alice:wonderland@atlanta.example.com, alice:looking-glass@biloxi.example.com")
+            .replace("realm biloxi.example.com users alice:wonderland", "realm biloxi.example.com users alice:looking-glass"))
+    result = _run(text)
+    assert [(c["outcome"], c["final_code"]) for c in result.calls] == [("answered", 200)]
+    invites = _wire(result, "alice", "INVITE")
+    assert [[line.split(" ")[0] for line in head if "Authorization" in line] for head in invites] == [
+        [], ["Proxy-Authorization:"], ["Proxy-Authorization:", "Proxy-Authorization:"]]
+    realms = [line.split('realm="')[1].split('"')[0] for line in invites[2] if "Authorization" in line]
+    assert realms == ["atlanta.example.com", "biloxi.example.com"]
+    # Only a realm we hold credentials for is answered: without biloxi's, the second 407 ends the call.
+    only_atlanta = text.replace(", alice:looking-glass@biloxi.example.com", "")
+    result = _run(only_atlanta)
+    assert [(c["outcome"], c["final_code"]) for c in result.calls] == [("rejected", 407)]
+    assert len(_wire(result, "alice", "INVITE")) == 2

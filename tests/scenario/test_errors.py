@@ -113,6 +113,9 @@ SIP_CASES = {
  "outcome_ordered": sub("expect outcome answered", "expect outcome < answered"),
  "outcome_statistic": sub("expect outcome answered", "expect mean outcome == answered"),
  "handler_on_b2bua": sub("proxy edge stateful", "b2bua edge").replace("on bob INVITE:", "on edge INVITE:"),
+ # One password per realm: which of two would answer was the first one, silently.
+ "credentials_twice": sub("ua alice\n", "ua alice credentials alice:a@x.example, alice:b, bob:c@x.example\n"),
+ "credentials_twice_any_realm": sub("ua alice\n", "ua alice credentials alice:a@x.example, alice:b, carol:d\n"),
 }
 YAML_CASES = {
  "yaml_unknown_node": "scenario: t\nnodes:\n  - ua: alice\nlinks:\n  - link: alice <-> bob\n",
@@ -151,6 +154,9 @@ EXPECTED: dict[str, list[str]] = {
     "outcome_ordered": ["t.sip:16:16: an outcome is compared with == or != only"],
     "outcome_statistic": ["t.sip:16:8: `mean` of an outcome makes no sense; use `expect share answered >= 95%`"],
     "handler_on_b2bua": ["t.sip:9:4: `edge` is a b2bua, but a handler needs a ua"],
+    "credentials_twice": ["t.sip:4:50: credentials for realm `x.example` given twice (first as `alice:…`)"],
+    "credentials_twice_any_realm": ["t.sip:4:50: credentials for any realm (no @realm) given twice "
+                                    "(first as `alice:…`)"],
     "unknown_option_tag": ["t.sip:6:44: supports: `timer` is not an option tag simsip implements; "
                            "the one it does is 100rel (RFC 3262)"],
     "unknown_call_tag": ["t.sip:15:33: require: `timer` is not an option tag simsip implements; "
