@@ -199,7 +199,8 @@ class UserAgent(Item, _HostNamed):
     supports: tuple[str, ...] = ()
     """Option tags put in Supported (``supports 100rel``)."""
     requires: tuple[str, ...] = ()
-    """Option tags put in Require of its requests and insisted on as UAS."""
+    """Option tags put in Require of the INVITEs it sends (as UAS it answers without 100rel
+    support unreliably rather than 421: RFC 3261 §8.2.2.3 calls that 421 NOT RECOMMENDED)."""
     auto_prack: bool = True
     """Send PRACK automatically for reliable provisionals (``no-auto-prack``: off)."""
     auto_trying: bool = True
