@@ -163,6 +163,18 @@ def test_rfc3665_3_6_offer_in_200_answer_in_ack() -> None:
     assert ack.msg.content_type == "application/sdp" and ack.msg.body
 
 
+def test_rfc3665_3_6_302_contact_then_proxy3_finds_the_phone_rfc3261_s8_1_3_4() -> None:
+    """RFC 3665 §3.6 F2-F5 / RFC 3261 §8.1.3.4: the 302 names sip:bob@chicago.example.com; the new INVITE
+    goes there via proxy3, which retargets it to Bob's phone, client.chicago.example.com."""
+    out = sends(_run("s3_6_redirect_sdp_in_ack.sip").trace)
+    moved = next(e for e in out if e.message.startswith("302"))
+    assert [str(c.uri) for c in moved.msg.contacts] == ["sip:bob@chicago.example.com"]
+    invites = [(e.src, e.dst, str(e.msg.uri)) for e in out if e.message == "INVITE"]
+    assert invites == [("alice", "redirect", "sip:bob@biloxi.example.com"),
+                       ("alice", "proxy3", "sip:bob@chicago.example.com"),
+                       ("proxy3", "bob", "sip:bob@client.chicago.example.com")]
+
+
 def test_rfc3665_3_7_reinvite_has_new_sdp_version() -> None:
     """RFC 3665 §3.7 F9: Bob's re-INVITE carries SDP with the version incremented."""
     trace = _run("s3_7_reinvite_address_change.sip").trace
@@ -225,9 +237,31 @@ def test_rfc3665_2_2_update_lists_both_contacts() -> None:
     ok = _registers("s2_2_update_contact_list.sip")[-1]
     assert ok.message.startswith("200")
     # The first registration's contact carries ;transport=tcp, so it is a different
-    # URI (RFC 3261 §19.1.4) and stays bound beside the two new ones.
-    listed = {str(c.uri) for c in ok.msg.contacts}
-    assert {"sip:bob@client.biloxi.example.com", "sip:bob@mobile.biloxi.example.com"} <= listed
+    # URI (RFC 3261 §19.1.4) and stays bound beside the two new ones: three in all,
+    # as the scenario's comment says.
+    listed = sorted(str(c.uri) for c in ok.msg.contacts)
+    assert listed == ["sip:bob@client.biloxi.example.com", "sip:bob@client.biloxi.example.com;transport=tcp",
+                      "sip:bob@mobile.biloxi.example.com"]
+
+
+def test_rfc3665_2_1_200_lists_the_new_binding_rfc3261_s10_3() -> None:
+    """RFC 3665 §2.1 F4 / RFC 3261 §10.3 step 8: the 200 lists the binding just created, with its expiry."""
+    ok = _registers("s2_1_new_registration.sip")[-1]
+    assert (ok.message, ok.cseq) == ("200 OK", "2 REGISTER")
+    assert [str(c) for c in ok.msg.contacts] == ["<sip:bob@client.biloxi.example.com;transport=tcp>;expires=3600"]
+
+
+def test_rfc3665_3_10_timer_a_at_proxy2_then_480_at_timer_b_rfc3261_s17_1_1_2() -> None:
+    """RFC 3665 §3.10 / RFC 3261 §17.1.1.2: proxy2 sends F4, F6-F11 on Timer A from 0.04 s; Timer B at
+    32.04 s ends the branch and the 480 (reason phrase Temporarily Unavailable) reaches alice at 32.08 s."""
+    trace = _run("s3_10_no_response.sip").trace
+    out = sends(trace)
+    to_bob = [round(e.t, 6) for e in out if e.src == "proxy2" and e.dst == "bob"]
+    assert to_bob == [round(0.04 + t, 6) for t in (0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5)]
+    final = [(round(e.t, 6), e.src, e.message) for e in out if e.dst in ("proxy1", "alice") and e.message[0] == "4"]
+    assert final == [(32.04, "proxy2", "480 Temporarily Unavailable"), (32.06, "proxy1", "480 Temporarily Unavailable")]
+    got = [round(e.t, 6) for e in trace if e.event == "recv" and e.node == "alice" and (e.message or "")[:3] == "480"]
+    assert got == [32.08]
 
 
 def test_rfc3665_2_3_query_has_no_contact_and_200_lists_binding() -> None:
