@@ -97,3 +97,16 @@ def test_rfc5407_3_3_1_retry_backoffs(seed: int) -> None:
             retries.setdefault(e.src, e.t)
     assert 2.1 - 1e-9 <= retries["alice"] - got_491["alice"] <= 4.0 + 1e-9
     assert 0.0 <= retries["bob"] - got_491["bob"] <= 2.0 + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_rfc5407_3_1_5_retry_after_491_rfc3261_s14_1(seed: int) -> None:
+    """RFC 3261 §14.1 via RFC 5407 §3.1.5: alice, the Call-ID owner, retries the re-INVITE 2.1-4.0 s
+    (in 10 ms units) after the 491 arrived, with a new CSeq, and bob answers it 200."""
+    trace = simsip.run(simsip.load(DIR / "s3_1_5_reinvite_offer_collision.sip"), seed=seed, trace="full").trace
+    got_491 = next(e.t for e in trace if e.event == "recv" and e.node == "alice" and (e.message or "").startswith("491"))
+    invites = [e for e in sends(trace) if e.src == "alice" and e.message == "INVITE"]
+    assert [e.cseq for e in invites] == ["1 INVITE", "2 INVITE", "3 INVITE"]
+    wait_ms = round((invites[2].t - got_491) * 1000, 6)
+    assert 2100 <= wait_ms <= 4000 and wait_ms % 10 == 0
+    assert [e.message for e in sends(trace) if e.src == "bob" and e.cseq == "3 INVITE"] == ["200 OK"]
