@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 
 import simsip
-from tests.scenarios.helpers import SCENARIOS, send_times
+from tests.scenarios.helpers import SCENARIOS, send_times, sends
 
 DIR = SCENARIOS / "networks"
 
@@ -16,6 +16,17 @@ def test_satellite_spurious_invite_retransmission_rfc3261_s17_1_1_2() -> None:
     assert send_times(trace, "alice", "INVITE") == [0, 0.5]
     trace = simsip.run(simsip.load(DIR / "satellite.sip", {"t1": "1s"}), trace="full").trace
     assert send_times(trace, "alice", "INVITE") == [0]
+
+
+def test_satellite_every_t1_timer_fires_early_rfc3261_s17_1_1_1() -> None:
+    """RFC 3261 §17.1.1.1, §13.3.1.4, §17.1.2.2: RTT 600 ms > T1 also resends the 200 (2.8 s, ACK due 2.9 s)
+    and the BYE (5.1 s, 200 due 5.2 s): 12 messages; with T1 = 1 s none is resent: 6 messages."""
+    trace = simsip.run(simsip.load(DIR / "satellite.sip"), trace="full").trace
+    assert [t for t in send_times(trace, "bob", "200") if t < 4] == [2.3, 2.8]
+    assert send_times(trace, "alice", "BYE") == [4.6, 5.1]
+    assert len(sends(trace)) == 12
+    trace = simsip.run(simsip.load(DIR / "satellite.sip", {"t1": "1s"}), trace="full").trace
+    assert len(sends(trace)) == 6 and not [e for e in sends(trace) if e.retransmission]
 
 
 def test_core_loss_repaired_by_proxies_not_by_alice_rfc3261_s16() -> None:
