@@ -130,3 +130,21 @@ def test_sniffed_forged_prack_stops_retransmission_rfc3262_s9() -> None:
               and not e.timer and e.retransmission]
     assert echoes == [0.55, 1.55, 3.55]
     assert not [e for e in trace if e.event == "recv" and e.node == "alice" and e.message == "180 Ringing"]
+
+
+def test_2xx_waits_for_prack_of_1xx_with_sdp_rfc3262_s3() -> None:
+    """RFC 3262 §3: a 2xx MUST NOT be sent while a reliable 1xx with SDP is unPRACKed: with answer_after=0 the
+    INVITE's 200 leaves only when the 183's PRACK arrives (0.15 s), right after the PRACK's own 200."""
+    trace = _trace("early_media_183.sip", answer_after="0s")
+    oks = [(round(e.t, 6), e.cseq) for e in sends(trace) if e.src == "bob" and e.message == "200 OK"]
+    assert oks[:2] == [(0.15, "2 PRACK"), (0.15, "1 INVITE")]
+
+
+def test_final_overtakes_queued_reliable_1xx_rfc3262_s3() -> None:
+    """RFC 3262 §3: with delay 1.2 s the 183's PRACK reaches bob (3.6 s) after his 200 (3.2 s); the queued
+    180 is never sent ('MUST NOT send new reliable provisional responses ... after sending a final response')."""
+    trace = _trace("two_reliable_provisionals.sip", delay="1.2s")
+    assert not [e for e in sends(trace) if e.message == "180 Ringing"]
+    assert [round(e.t, 6) for e in sends(trace) if e.src == "bob" and e.cseq == "1 INVITE"
+            and e.message == "200 OK" and not e.retransmission] == [3.2]
+    assert {e.cseq for e in sends(trace) if e.message == "PRACK"} == {"2 PRACK"}
