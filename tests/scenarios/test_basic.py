@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import simsip
-from tests.scenarios.helpers import SCENARIOS, check_flow, flow
+from tests.scenarios.helpers import SCENARIOS, check_flow, flow, send_times
 
 DIR = SCENARIOS / "basic"
 
@@ -66,3 +66,22 @@ def test_redirect_next_contact_measures_follow_the_last_invite_rfc3261_s8_1_3_4(
                        ("mobile", "3 INVITE", "sip:mobile@mobile.biloxi.example.com")]
     [call] = list(result.calls)
     assert (call["outcome"], call["final_code"], call["final_ms"], call["pdd_ms"]) == ("answered", 200, 1180.0, 180.0)
+
+
+def _no_answer_with_drop(drop: str) -> list:
+    """Trace of no_answer_cancel.sip with one extra `drop` line."""
+    text = (DIR / "no_answer_cancel.sip").read_text().replace("on bob INVITE:", f"{drop}\n\non bob INVITE:")
+    return simsip.run(simsip.load(text), trace="full").trace
+
+
+def test_no_answer_lost_180_resent_only_below_the_proxy_rfc3261_s17_2_1() -> None:
+    """RFC 3261 §17.2.1: a 180 lost bob->proxy comes back when the proxy's Timer A INVITE reaches bob (0.56 s);
+    one lost proxy->alice is never resent; either way the CANCEL leaves give_up after the 100 (5.06 s)."""
+    below = _no_answer_with_drop("drop 180 bob -> proxy count 1")
+    assert send_times(below, "proxy", "INVITE") == [0.03, 0.53]
+    assert send_times(below, "bob", "180") == [0.06, 0.56]
+    assert send_times(below, "alice", "CANCEL") == [5.06]
+    above = _no_answer_with_drop("drop 180 proxy -> alice count 1")
+    assert send_times(above, "proxy", "180") == [0.09]
+    assert not [e for e in above if e.event == "recv" and e.node == "alice" and e.message == "180 Ringing"]
+    assert send_times(above, "alice", "CANCEL") == [5.06]
