@@ -71,6 +71,9 @@ def test_prack_200_lost_answered_by_server_transaction_rfc3261_s17_2_2() -> None
     assert send_times(trace, "alice", "PRACK") == [0.1, 0.6]
     oks = [e for e in sends(trace) if e.src == "bob" and e.cseq == "2 PRACK"]
     assert [round(e.t, 6) for e in oks] == [0.15, 0.65]
+    # The comment's "it does not reach the UA core twice": bob's application sees one PRACK.
+    seen = [round(e.t, 6) for e in trace if e.event == "app" and e.node == "bob" and "method=PRACK" in (e.detail or "")]
+    assert seen == [0.15]
 
 
 def test_420_lists_unsupported_100rel_rfc3262_s4() -> None:
