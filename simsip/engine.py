@@ -43,7 +43,7 @@ import random
 from dataclasses import dataclass, field, replace
 from itertools import count
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import simpy
 from mypy_extensions import mypyc_attr
@@ -191,6 +191,10 @@ def _draws(spec: HopSpec) -> bool:
     """True if a hop with these parameters ever draws a random number."""
     return not (isinstance(spec.delay, ConstantDelay) and isinstance(spec.loss, NoLoss)
                 and not spec.jitter and not spec.duplicate and not spec.reorder)
+
+
+# A ``register`` statement or handler action (both carry ``contacts``).
+_RegisterItem = TypeVar("_RegisterItem", m.Registration, m.Register)
 
 
 def _asks_100rel(tags: tuple[str, ...]) -> bool | None:
@@ -595,7 +599,7 @@ class _Compiled:
         user = f"{node.name}@" if isinstance(node, m.UserAgent) else ""
         return f"sip:{user}{node.host_name}"
 
-    def _bound(self, register: Any) -> Any:
+    def _bound(self, register: _RegisterItem) -> _RegisterItem:
         """A REGISTER (statement or action) whose ``contact`` node names are their contact URIs."""
         if not register.contacts:
             return register

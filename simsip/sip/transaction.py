@@ -365,10 +365,10 @@ def _trying(request: "Request", delay: float) -> "Response":
     from simsip.sip.message import make_response
 
     response = make_response(request, 100)
-    stamp = response.headers.get("Timestamp")
-    if stamp is not None and stamp.split():
+    stamp = (response.headers.get("Timestamp") or "").split()
+    if stamp:
         # The request's own delay, if it had one, is not ours: only its time value is kept.
-        response.headers.set("Timestamp", f"{stamp.split()[0]} {f'{delay:.6f}'.rstrip('0').rstrip('.')}")
+        response.headers.set("Timestamp", f"{stamp[0]} {f'{delay:.6f}'.rstrip('0').rstrip('.')}")
     return response
 
 

@@ -1769,11 +1769,8 @@ class UserAgentCore:
                          request: "Request") -> list[Action]:
         """§10.2.8 / §10.2: send ``request`` (a REGISTER redone after 423): new branch, the registration's next CSeq."""
         request.headers.set("Via", self._via_prefix + self.layer.new_branch())
-        registration = self._registrations[str(request.uri)]
-        request.headers.set("CSeq", str(CSeq(registration.next_cseq(), "REGISTER")))
-        if registration.challenge is not None and self._has_credentials():
-            # §22.4: the copy's credentials were used once; answer the last challenge afresh (next nc).
-            self._add_credentials(request, request, registration.challenge)
+        # §22.4: the copy's credentials were used once; the last challenge is answered afresh (next nc).
+        self._number_register(request, self._registrations[str(request.uri)])
         _, actions = self._send_request(now, request, tx.peer, _ClientRole(role.call_id, "REGISTER", None,
                                                                            role.auth_tries))
         return actions
@@ -2126,13 +2123,17 @@ class UserAgentCore:
         extra = [("Contact", c) for c in (contacts if contacts is not None else [self._contact()])]
         extra.append(("Expires", str(expires)))
         request = self._out_of_dialog_request("REGISTER", uri, f"<{self.aor}>", registration.call_id, extra)
-        request.headers.set("CSeq", str(CSeq(registration.next_cseq(), "REGISTER")))
-        if registration.challenge is not None and self._has_credentials():
-            self._add_credentials(request, request, registration.challenge)
+        self._number_register(request, registration)
         registration.pending = True
         role = _ClientRole(registration.call_id, "REGISTER", None)
         _, actions = self._send_request(now, request, self._out_of_dialog_destination(uri), role)
         return actions
+
+    def _number_register(self, request: "Request", registration: _Registration) -> None:
+        """Give REGISTER ``request`` the registration's next CSeq and the last challenge's credentials."""
+        request.headers.set("CSeq", str(CSeq(registration.next_cseq(), "REGISTER")))
+        if registration.challenge is not None and self._has_credentials():
+            self._add_credentials(request, request, registration.challenge)
 
     def _register_done(self, now: float, request: "Request") -> list[Action]:
         """A REGISTER ended (final response not retried, or timeout): send the next one waiting (§10.2)."""
